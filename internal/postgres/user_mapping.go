@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/lib/pq"
+)
+
+// UserMapping maps a local role (or PUBLIC) to credentials on a foreign server. Options
+// holds every option, user and password included.
+type UserMapping struct {
+	Server  string
+	Role    string // a role name, or PublicRole
+	Options map[string]string
+	// OptionsVisible is false when the connecting role may not read the mapping's options
+	// (it is neither the server owner, the mapped role, nor a superuser).
+	OptionsVisible bool
+}
+
+// ReadUserMapping reads a user mapping; ErrNotFound when it does not exist.
+func ReadUserMapping(ctx context.Context, q Querier, server, role string) (*UserMapping, error) {
+	m := &UserMapping{Server: server, Role: role}
+	var opts []string
+	// The visibility test repeats pg_user_mappings' own rule, so that a mapping with no
+	// options can be told apart from one whose options are hidden.
+	err := q.QueryRowContext(ctx, `
+SELECT coalesce(m.umoptions, '{}'),
+       (m.umuser <> 0 AND m.usename = current_user
+          AND (pg_has_role(s.srvowner, 'USAGE') OR has_server_privilege(s.oid, 'USAGE')))
+       OR (m.umuser = 0 AND pg_has_role(s.srvowner, 'USAGE'))
+       OR coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
+FROM pg_user_mappings m JOIN pg_foreign_server s ON s.oid = m.srvid
+WHERE m.srvname = $1
+  AND CASE WHEN $3 THEN m.umuser = 0 ELSE m.umuser <> 0 AND m.usename = $2 END`,
+		server, role, role == PublicRole).Scan(pq.Array(&opts), &m.OptionsVisible)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading user mapping for %q on server %q: %w", role, server, err)
+	}
+	m.Options = parseOptionArray(opts)
+	return m, nil
+}
+
+func userMappingTarget(server, role string) string {
+	return "USER MAPPING FOR " + RoleIdent(role) + " SERVER " + Ident(server)
+}
+
+// CreateUserMapping creates the mapping.
+func CreateUserMapping(ctx context.Context, q Querier, m UserMapping) error {
+	_, err := q.ExecContext(ctx, "CREATE "+userMappingTarget(m.Server, m.Role)+CreateOptionsClause(m.Options))
+	return err
+}
+
+// UpdateUserMapping changes the mapping's options in place.
+func UpdateUserMapping(ctx context.Context, q Querier, from, to UserMapping) error {
+	clause := AlterOptionsClause(DiffOptions(from.Options, to.Options))
+	if clause == "" {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, "ALTER "+userMappingTarget(to.Server, to.Role)+" "+clause)
+	return err
+}
+
+// DropUserMapping drops the mapping if it exists.
+func DropUserMapping(ctx context.Context, q Querier, server, role string) error {
+	_, err := q.ExecContext(ctx, "DROP USER MAPPING IF EXISTS FOR "+RoleIdent(role)+" SERVER "+Ident(server))
+	return err
+}
+
+// Describe names the mapping for messages: `user mapping for "app" on server "europe"`.
+func (m UserMapping) Describe() string {
+	role := fmt.Sprintf("%q", m.Role)
+	if m.Role == PublicRole {
+		role = "PUBLIC"
+	}
+	return fmt.Sprintf("user mapping for %s on server %q", role, m.Server)
+}

@@ -1,0 +1,71 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/lib/pq"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+)
+
+// addObjectError reports a failed operation on a database object in the house wording:
+// "Foreign Server Create Error" / "Could not create foreign server "x" in database "y": ...".
+// object names the object in words (`foreign server "x"`). Errors never carry SQL text or
+// option values, so no password can leak through them.
+func addObjectError(diags *diag.Diagnostics, kind, action, object, database string, err error) {
+	detail := fmt.Sprintf("Could not %s %s in database %q: %s.",
+		strings.ToLower(action), object, database, reason(err))
+	if hint := hintFor(err); hint != "" {
+		detail += "\n\n" + hint
+	}
+	detail += "\n\nOriginal error: " + err.Error()
+	diags.AddError(kind+" "+action+" Error", detail)
+}
+
+// reason is the server's message without the driver's prefix.
+func reason(err error) string {
+	if pqErr := pq.As(err); pqErr != nil {
+		return pqErr.Message
+	}
+	var ce *postgres.ConnectError
+	if errors.As(err, &ce) {
+		return "the database server could not be reached (" + ce.Target + ")"
+	}
+	return err.Error()
+}
+
+func hintFor(err error) string {
+	var ce *postgres.ConnectError
+	if errors.As(err, &ce) {
+		return "Check that the server is running and that the provider's host, port, database, username and password are right; connect_timeout says how long the provider keeps retrying."
+	}
+	pqErr := pq.As(err)
+	if pqErr == nil {
+		return ""
+	}
+	var hint string
+	switch pqErr.Code {
+	case "42710", "42P07", "42P06": // duplicate_object, duplicate_table, duplicate_schema
+		hint = "The object already exists. Bring it under Terraform with `terraform import`, or choose another name."
+	case "42501": // insufficient_privilege
+		hint = "The provider's role lacks a privilege this needs: grant it, or connect as a role that has it (see the provider documentation on least privilege)."
+	case "2BP01": // dependent_objects_still_exist
+		hint = "Other objects still depend on it. Remove them first (or let Terraform destroy them in the same run); the provider never drops dependent objects with CASCADE."
+	case "42704", "3F000": // undefined_object, invalid_schema_name
+		hint = "An object it refers to does not exist. Create it first, or make this resource depend on the one that creates it."
+	case "HV00D", "22023": // fdw_invalid_option_name, invalid_parameter_value
+		hint = "Fix the option named in the message."
+	case "28P01", "28000": // invalid_password, invalid_authorization_specification
+		hint = "The remote server refused the credentials: check the user mapping's user and password."
+	}
+	if pqErr.Hint != "" {
+		if hint != "" {
+			hint += " "
+		}
+		hint += "PostgreSQL says: " + pqErr.Hint
+	}
+	return hint
+}

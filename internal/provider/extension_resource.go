@@ -1,0 +1,195 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*extensionResource)(nil)
+	_ resource.ResourceWithImportState = (*extensionResource)(nil)
+)
+
+// NewExtensionResource returns the pgshard_extension resource.
+func NewExtensionResource() resource.Resource { return &extensionResource{} }
+
+type extensionResource struct{ client *Client }
+
+func (r *extensionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_extension"
+}
+
+func (r *extensionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An extension installed in the provider's database (`CREATE EXTENSION`), typically `postgres_fdw`, " +
+			"and `dblink` for `create_remote_table`. The version changes in place with `ALTER EXTENSION ... UPDATE TO`, the schema " +
+			"with `ALTER EXTENSION ... SET SCHEMA`. Destroy never cascades: foreign servers that still use the extension make it fail. " +
+			"Creating an extension needs a superuser or, for trusted extensions, `CREATE` on the database.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The extension name.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Extension name, such as `postgres_fdw`. Changing it replaces the extension.",
+				Required:            true,
+				Validators:          []validator.String{identifier{}},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"schema": schema.StringAttribute{
+				MarkdownDescription: "Schema for the extension's objects. Default: the first schema of the search path (usually `public`). Changed in place for relocatable extensions.",
+				Optional:            true,
+				Computed:            true,
+				Validators:          []validator.String{identifier{}},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"version": schema.StringAttribute{
+				MarkdownDescription: "Extension version. Default: the extension's default version. Changed in place with `ALTER EXTENSION ... UPDATE TO`.",
+				Optional:            true,
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+func (r *extensionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *extensionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan extensionModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	e := plan.toExtension()
+	db, err := r.client.DB()
+	if err == nil {
+		err = postgres.CreateExtension(ctx, db, e)
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Extension", "Create", extensionPhrase(e.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *extensionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state extensionModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !r.client.Known() {
+		return
+	}
+	if !r.readInto(ctx, &state, &resp.Diagnostics, "Read") {
+		if !resp.Diagnostics.HasError() {
+			resp.State.RemoveResource(ctx)
+		}
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *extensionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan extensionModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	to := plan.toExtension()
+	db, err := r.client.DB()
+	var from *postgres.Extension
+	if err == nil {
+		from, err = postgres.ReadExtension(ctx, db, to.Name)
+	}
+	if err == nil {
+		err = postgres.UpdateExtension(ctx, db, *from, to)
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Extension", "Update", extensionPhrase(to.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *extensionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state extensionModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	db, err := r.client.DB()
+	if err == nil {
+		err = postgres.DropExtension(ctx, db, state.Name.ValueString())
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Extension", "Delete", extensionPhrase(state.Name.ValueString()), r.client.Database(), err)
+	}
+}
+
+func (r *extensionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if err := postgres.CheckIdentifier(req.ID); err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("The import ID of an extension is its name; %q %s.", req.ID, err))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+}
+
+func (r *extensionResource) readInto(ctx context.Context, m *extensionModelV0, diags *diag.Diagnostics, action string) bool {
+	name := m.Name.ValueString()
+	db, err := r.client.DB()
+	var e *postgres.Extension
+	if err == nil {
+		e, err = postgres.ReadExtension(ctx, db, name)
+	}
+	if errors.Is(err, postgres.ErrNotFound) {
+		if action != "Read" {
+			diags.AddError("Extension "+action+" Error", fmt.Sprintf("Extension %q vanished from database %q right after it was written; something else dropped it.", name, r.client.Database()))
+		}
+		return false
+	}
+	if err != nil {
+		addObjectError(diags, "Extension", "Read", extensionPhrase(name), r.client.Database(), err)
+		return false
+	}
+	m.ID = types.StringValue(e.Name)
+	m.Schema = types.StringValue(e.Schema)
+	m.Version = types.StringValue(e.Version)
+	return true
+}
+
+func extensionPhrase(name string) string { return fmt.Sprintf("extension %q", name) }
+
+type extensionModelV0 struct {
+	ID      types.String `tfsdk:"id"`
+	Name    types.String `tfsdk:"name"`
+	Schema  types.String `tfsdk:"schema"`
+	Version types.String `tfsdk:"version"`
+}
+
+func (m extensionModelV0) toExtension() postgres.Extension {
+	e := postgres.Extension{Name: m.Name.ValueString()}
+	if !m.Schema.IsNull() && !m.Schema.IsUnknown() {
+		e.Schema = m.Schema.ValueString()
+	}
+	if !m.Version.IsNull() && !m.Version.IsUnknown() {
+		e.Version = m.Version.ValueString()
+	}
+	return e
+}

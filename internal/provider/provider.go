@@ -1,0 +1,173 @@
+package provider
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+)
+
+var _ provider.Provider = (*pgshardProvider)(nil)
+
+// New returns a constructor for the provider at the given version.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider {
+		return &pgshardProvider{version: version, getenv: os.Getenv}
+	}
+}
+
+type pgshardProvider struct {
+	version string
+	// getenv is injected so that tests can supply the libpq environment.
+	getenv func(string) string
+}
+
+func (p *pgshardProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "pgshard"
+	resp.Version = p.version
+}
+
+func (p *pgshardProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The pgshard provider shards a PostgreSQL table across regional databases with " +
+			"`postgres_fdw`: it manages the extension, foreign servers, user mappings, the partitioned parent " +
+			"table and its foreign and local partitions on the base database.\n\n" +
+			"Every argument falls back to the libpq environment variable named in its description. The provider " +
+			"never connects while it is configured or while it plans a create: it connects lazily, so its " +
+			"arguments may come from resources (a Docker container, say) created in the same apply.",
+		Attributes: map[string]schema.Attribute{
+			"host": schema.StringAttribute{
+				MarkdownDescription: "Server host name or address. Falls back to `PGHOST`, then `localhost`.",
+				Optional:            true,
+			},
+			"port": schema.Int64Attribute{
+				MarkdownDescription: "Server port. Falls back to `PGPORT`, then `5432`.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
+			},
+			"database": schema.StringAttribute{
+				MarkdownDescription: "Database to manage (the base database holding the sharded table). Falls back to `PGDATABASE`, then `postgres`.",
+				Optional:            true,
+			},
+			"username": schema.StringAttribute{
+				MarkdownDescription: "Role to connect as. Falls back to `PGUSER`, then `postgres`.",
+				Optional:            true,
+			},
+			"password": schema.StringAttribute{
+				MarkdownDescription: "Password of `username`. Falls back to `PGPASSWORD`. Never logged.",
+				Optional:            true,
+				Sensitive:           true,
+			},
+			"sslmode": schema.StringAttribute{
+				MarkdownDescription: "libpq SSL mode: `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full`. Falls back to `PGSSLMODE`, then `prefer`.",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.OneOf("disable", "allow", "prefer", "require", "verify-ca", "verify-full")},
+			},
+			"connect_timeout": schema.Int64Attribute{
+				MarkdownDescription: "Seconds to keep retrying, with backoff, a server that refuses connections or is starting up, before failing. Falls back to `PGCONNECT_TIMEOUT`, then `30`.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"max_connections": schema.Int64Attribute{
+				MarkdownDescription: "Most connections the provider opens to one database at a time; every resource shares the pool. Default `4`.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+			},
+		},
+	}
+}
+
+func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client := &Client{pools: postgres.NewPools()}
+	// Values not known yet (a container created in the same apply) are left for the apply:
+	// until then reads keep prior state.
+	for _, v := range []interface{ IsUnknown() bool }{cfg.Host, cfg.Port, cfg.Database, cfg.Username, cfg.Password, cfg.SSLMode, cfg.ConnectTimeout, cfg.MaxConnections} {
+		if v.IsUnknown() {
+			client.unknown = true
+		}
+	}
+	conn := postgres.ConnConfig{
+		Host:     stringOr(cfg.Host, p.getenv("PGHOST"), "localhost"),
+		Database: stringOr(cfg.Database, p.getenv("PGDATABASE"), "postgres"),
+		User:     stringOr(cfg.Username, p.getenv("PGUSER"), "postgres"),
+		Password: stringOr(cfg.Password, p.getenv("PGPASSWORD"), ""),
+		SSLMode:  stringOr(cfg.SSLMode, p.getenv("PGSSLMODE"), "prefer"),
+	}
+	var ok bool
+	if conn.Port, ok = intOr(cfg.Port, p.getenv("PGPORT"), 5432); !ok {
+		resp.Diagnostics.AddAttributeError(path.Root("port"), "Invalid Provider Port",
+			"The PGPORT environment variable is "+strconv.Quote(p.getenv("PGPORT"))+", which is not a port number. Set `port` in the provider block or fix PGPORT.")
+	}
+	timeout, ok := intOr(cfg.ConnectTimeout, p.getenv("PGCONNECT_TIMEOUT"), 30)
+	if !ok {
+		resp.Diagnostics.AddAttributeError(path.Root("connect_timeout"), "Invalid Provider Connect Timeout",
+			"The PGCONNECT_TIMEOUT environment variable is "+strconv.Quote(p.getenv("PGCONNECT_TIMEOUT"))+", which is not a number of seconds. Set `connect_timeout` in the provider block or fix PGCONNECT_TIMEOUT.")
+	}
+	conn.ConnectTimeout = time.Duration(timeout) * time.Second
+	maxConns, _ := intOr(cfg.MaxConnections, "", 4)
+	conn.MaxConnections = maxConns
+	client.conn = conn
+	resp.ResourceData = client
+	resp.DataSourceData = client
+}
+
+func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		NewExtensionResource,
+		NewForeignServerResource,
+		NewUserMappingResource,
+	}
+}
+
+func (p *pgshardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return nil
+}
+
+func stringOr(v types.String, env, def string) string {
+	if !v.IsNull() && !v.IsUnknown() {
+		return v.ValueString()
+	}
+	if env != "" {
+		return env
+	}
+	return def
+}
+
+func intOr(v types.Int64, env string, def int) (int, bool) {
+	if !v.IsNull() && !v.IsUnknown() {
+		return int(v.ValueInt64()), true
+	}
+	if env != "" {
+		n, err := strconv.Atoi(env)
+		return n, err == nil
+	}
+	return def, true
+}
+
+type providerModelV0 struct {
+	Host           types.String `tfsdk:"host"`
+	Port           types.Int64  `tfsdk:"port"`
+	Database       types.String `tfsdk:"database"`
+	Username       types.String `tfsdk:"username"`
+	Password       types.String `tfsdk:"password"`
+	SSLMode        types.String `tfsdk:"sslmode"`
+	ConnectTimeout types.Int64  `tfsdk:"connect_timeout"`
+	MaxConnections types.Int64  `tfsdk:"max_connections"`
+}
