@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -114,11 +113,11 @@ func TestAccExtensionErrors(t *testing.T) {
 			{
 				// Creating an extension that exists says how to adopt it.
 				Config:      a.ProviderConfig() + `resource "pgshard_extension" "x" { name = "dblink" }`,
-				ExpectError: regexp.MustCompile(`(?s)Extension Create Error.*already exists.*terraform import`),
+				ExpectError: expectError(`Extension Create Error.*already exists.*terraform import`),
 			},
 			{
 				Config:      a.ProviderConfig() + `resource "pgshard_extension" "x" { name = "no_such_extension" }`,
-				ExpectError: regexp.MustCompile(`(?s)Could not create extension "no_such_extension"`),
+				ExpectError: expectError(`Could not create extension "no_such_extension"`),
 			},
 		},
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,6 +78,12 @@ func accName(t *testing.T) string {
 // ProviderConfig is a provider block pointing at this database.
 func (a *accDatabase) ProviderConfig(extra ...string) string {
 	return fmt.Sprintf(`
+terraform {
+  required_providers {
+    pgshard = { source = "pgshard/pgshard" }
+  }
+}
+
 provider "pgshard" {
   host     = %q
   port     = %d
@@ -136,4 +143,10 @@ func dbChecks(fns ...func() error) resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+// expectError compiles an error pattern whose spaces match any run of white space, since
+// Terraform wraps diagnostic text at arbitrary points.
+func expectError(pattern string) *regexp.Regexp {
+	return regexp.MustCompile(`(?s)` + strings.ReplaceAll(pattern, " ", `\s+`))
 }
