@@ -61,6 +61,12 @@ func hintFor(err error) string {
 	case "28P01", "28000": // invalid_password, invalid_authorization_specification
 		hint = "The remote server refused the credentials: check the user mapping's user and password."
 	}
+	if pqErr.Detail != "" {
+		if hint != "" {
+			hint += " "
+		}
+		hint += "Detail: " + pqErr.Detail
+	}
 	if pqErr.Hint != "" {
 		if hint != "" {
 			hint += " "

@@ -2,151 +2,130 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"regexp"
-	"strings"
+	"net"
 	"testing"
+	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
-
-	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 )
 
-func TestMain(m *testing.M) { os.Exit(postgrestest.RunMain(m)) }
+// The libpq environment variables fill in what the provider block leaves out.
+func TestProviderConfigureEnvironment(t *testing.T) {
+	env := map[string]string{"PGHOST": "db.internal", "PGPORT": "6543", "PGDATABASE": "tweets", "PGUSER": "app",
+		"PGPASSWORD": "s3cret", "PGSSLMODE": "require", "PGCONNECT_TIMEOUT": "7"}
+	p := &pgshardProvider{getenv: func(k string) string { return env[k] }}
+	client := configure(t, p, map[string]tftypes.Value{"database": tftypes.NewValue(tftypes.String, "override")})
+	c := client.conn
+	if c.Host != "db.internal" || c.Port != 6543 || c.Database != "override" || c.User != "app" || c.Password != "s3cret" ||
+		c.SSLMode != "require" || c.ConnectTimeout != 7*time.Second || c.MaxConnections != 4 || !client.Known() {
+		t.Fatalf("resolved %+v", c)
+	}
 
-// testAccProtoV6ProviderFactories serves the provider in-process to the Terraform CLI.
-var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"pgshard": providerserver.NewProtocol6WithError(New("test")()),
+	empty := &pgshardProvider{getenv: func(string) string { return "" }}
+	c = configure(t, empty, nil).conn
+	if c.Host != "localhost" || c.Port != 5432 || c.Database != "postgres" || c.User != "postgres" || c.ConnectTimeout != 30*time.Second {
+		t.Fatalf("defaults %+v", c)
+	}
 }
 
-// accDatabase is a database of one test's own on a real cluster.
-type accDatabase struct {
-	Cluster *postgrestest.Cluster
-	Name    string
-	DB      *sql.DB
+// Unknown values (from resources not yet created) mark the client unknown instead of failing.
+func TestProviderConfigureUnknown(t *testing.T) {
+	p := &pgshardProvider{getenv: func(string) string { return "" }}
+	client := configure(t, p, map[string]tftypes.Value{"port": tftypes.NewValue(tftypes.Number, tftypes.UnknownValue)})
+	if client.Known() {
+		t.Fatal("client with an unknown port should not be known")
+	}
+	if _, err := client.DB(); err == nil {
+		t.Fatal("DB() should refuse while settings are unknown")
+	}
 }
 
-// newAccDatabase creates a fresh database on the shared base cluster (or the cluster
-// given) and installs the extensions listed. It skips like resource.Test when TF_ACC is
-// unset, before any cluster is started.
-func newAccDatabase(t *testing.T, cluster func(*postgrestest.Env) *postgrestest.Cluster, extensions ...string) *accDatabase {
+func configure(t *testing.T, p *pgshardProvider, values map[string]tftypes.Value) *Client {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance tests need TF_ACC=1 (make test sets it)")
-	}
-	env := postgrestest.Shared(t)
-	c := env.Base
-	if cluster != nil {
-		c = cluster(env)
-	}
-	name := accName(t)
 	ctx := context.Background()
-	if err := c.CreateDatabase(ctx, name); err != nil {
-		t.Fatal(err)
+	var sresp provider.SchemaResponse
+	p.Schema(ctx, provider.SchemaRequest{}, &sresp)
+	typ := sresp.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	all := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		all[name] = tftypes.NewValue(at, nil)
 	}
-	db, err := c.Open(name)
+	for k, v := range values {
+		all[k] = v
+	}
+	req := provider.ConfigureRequest{Config: tfsdk.Config{Schema: sresp.Schema, Raw: tftypes.NewValue(typ, all)}}
+	var resp provider.ConfigureResponse
+	p.Configure(ctx, req, &resp)
+	if resp.Diagnostics.HasError() {
+		t.Fatalf("configure: %v", resp.Diagnostics)
+	}
+	return resp.ResourceData.(*Client)
+}
+
+// Planning a create never connects: a provider pointed at a port where nothing listens
+// still plans.
+func TestAccProviderPlansWithoutConnecting(t *testing.T) {
+	newAccDatabase(t, nil) // only for the TF_ACC gate and shared clusters
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	a := &accDatabase{Cluster: c, Name: name, DB: db}
-	for _, e := range extensions {
-		a.Exec(t, "CREATE EXTENSION "+quoteIdent(e))
-	}
-	return a
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+provider "pgshard" {
+  host            = "127.0.0.1"
+  port            = %d
+  connect_timeout = 1
+}
+resource "pgshard_extension" "fdw" { name = "postgres_fdw" }
+resource "pgshard_foreign_server" "s" { name = "s" }
+resource "pgshard_user_mapping" "m" { server = pgshard_foreign_server.s.name }
+`, port),
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+		}},
+	})
 }
 
-func accName(t *testing.T) string {
-	base := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, strings.ToLower(strings.TrimPrefix(t.Name(), "TestAcc")))
-	if len(base) > 40 {
-		base = base[:40]
-	}
-	return fmt.Sprintf("acc_%s_%06d", base, rand.IntN(1000000))
-}
-
-// ProviderConfig is a provider block pointing at this database.
-func (a *accDatabase) ProviderConfig(extra ...string) string {
-	return fmt.Sprintf(`
-terraform {
-  required_providers {
-    pgshard = { source = "pgshard/pgshard" }
-  }
+// The provider's connection settings may come from a resource created in the same apply,
+// as they do when the database is a container: plan with unknown values, connect at apply.
+func TestAccProviderConfiguredFromResource(t *testing.T) {
+	a := newAccDatabase(t, nil, "postgres_fdw")
+	config := fmt.Sprintf(`
+resource "terraform_data" "db" {
+  input = { host = %q, port = %d }
 }
 
 provider "pgshard" {
-  host     = %q
-  port     = %d
+  host     = terraform_data.db.output.host
+  port     = terraform_data.db.output.port
   database = %q
   username = %q
   password = %q
   sslmode  = "disable"
-  %s
-}
-`, a.Cluster.Host, a.Cluster.Port, a.Name, a.Cluster.User, a.Cluster.Password, strings.Join(extra, "\n  "))
 }
 
-// Exec runs SQL in the database, failing the test on error.
-func (a *accDatabase) Exec(t *testing.T, stmt string, args ...any) {
-	t.Helper()
-	if _, err := a.DB.ExecContext(context.Background(), stmt, args...); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
+resource "pgshard_foreign_server" "s" {
+  name = "from_resource"
 }
-
-// QueryString returns the single text value a query yields ("<none>" for no row).
-func (a *accDatabase) QueryString(stmt string, args ...any) (string, error) {
-	var s sql.NullString
-	err := a.DB.QueryRowContext(context.Background(), stmt, args...).Scan(&s)
-	if err == sql.ErrNoRows {
-		return "<none>", nil
-	}
-	if !s.Valid {
-		return "<null>", err
-	}
-	return s.String, err
-}
-
-// ExpectQuery returns a check function asserting that a query yields want.
-func (a *accDatabase) ExpectQuery(want, stmt string, args ...any) func() error {
-	return func() error {
-		got, err := a.QueryString(stmt, args...)
-		if err != nil {
-			return fmt.Errorf("%s: %w", stmt, err)
-		}
-		if got != want {
-			return fmt.Errorf("database %s: %s\n  got:  %s\n  want: %s", a.Name, stmt, got, want)
-		}
-		return nil
-	}
-}
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// dbChecks turns database assertions into a step check.
-func dbChecks(fns ...func() error) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		for _, fn := range fns {
-			if err := fn(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
-// expectError compiles an error pattern whose spaces match any run of white space, since
-// Terraform wraps diagnostic text at arbitrary points.
-func expectError(pattern string) *regexp.Regexp {
-	return regexp.MustCompile(`(?s)` + strings.ReplaceAll(pattern, " ", `\s+`))
+`, a.Cluster.Host, a.Cluster.Port, a.Name, a.Cluster.User, a.Cluster.Password)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_foreign_server.s", plancheck.ResourceActionCreate)},
+			},
+			Check: dbChecks(a.ExpectQuery("from_resource", `SELECT srvname FROM pg_foreign_server`)),
+		}},
+	})
 }

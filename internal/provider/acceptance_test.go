@@ -1,0 +1,155 @@
+package provider
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/lib/pq"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
+)
+
+func TestMain(m *testing.M) { os.Exit(postgrestest.RunMain(m)) }
+
+// testAccProtoV6ProviderFactories serves the provider in-process to the Terraform CLI.
+var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"pgshard": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+// accDatabase is a database of one test's own on a real cluster.
+type accDatabase struct {
+	Cluster *postgrestest.Cluster
+	Name    string
+	DB      *sql.DB
+}
+
+// newAccDatabase creates a fresh database on the shared base cluster (or the cluster
+// given) and installs the extensions listed. It skips like resource.Test when TF_ACC is
+// unset, before any cluster is started.
+func newAccDatabase(t *testing.T, cluster func(*postgrestest.Env) *postgrestest.Cluster, extensions ...string) *accDatabase {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance tests need TF_ACC=1 (make test sets it)")
+	}
+	env := postgrestest.Shared(t)
+	c := env.Base
+	if cluster != nil {
+		c = cluster(env)
+	}
+	name := accName(t)
+	ctx := context.Background()
+	if err := c.CreateDatabase(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	db, err := c.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a := &accDatabase{Cluster: c, Name: name, DB: db}
+	for _, e := range extensions {
+		a.Exec(t, "CREATE EXTENSION "+quoteIdent(e))
+	}
+	return a
+}
+
+func accName(t *testing.T) string {
+	base := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(strings.TrimPrefix(t.Name(), "TestAcc")))
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	return fmt.Sprintf("acc_%s_%06d", base, rand.IntN(1000000))
+}
+
+// ProviderConfig is a provider block pointing at this database.
+func (a *accDatabase) ProviderConfig(extra ...string) string {
+	return fmt.Sprintf(`
+terraform {
+  required_providers {
+    pgshard = { source = "pgshard/pgshard" }
+  }
+}
+
+provider "pgshard" {
+  host     = %q
+  port     = %d
+  database = %q
+  username = %q
+  password = %q
+  sslmode  = "disable"
+  %s
+}
+`, a.Cluster.Host, a.Cluster.Port, a.Name, a.Cluster.User, a.Cluster.Password, strings.Join(extra, "\n  "))
+}
+
+// Exec runs SQL in the database, failing the test on error.
+func (a *accDatabase) Exec(t *testing.T, stmt string, args ...any) {
+	t.Helper()
+	if _, err := a.DB.ExecContext(context.Background(), stmt, args...); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+// QueryString returns the single text value a query yields ("<none>" for no row).
+func (a *accDatabase) QueryString(stmt string, args ...any) (string, error) {
+	var s sql.NullString
+	err := a.DB.QueryRowContext(context.Background(), stmt, args...).Scan(&s)
+	if err == sql.ErrNoRows {
+		return "<none>", nil
+	}
+	if !s.Valid {
+		return "<null>", err
+	}
+	return s.String, err
+}
+
+// ExpectQuery returns a check function asserting that a query yields want.
+func (a *accDatabase) ExpectQuery(want, stmt string, args ...any) func() error {
+	return func() error {
+		got, err := a.QueryString(stmt, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+		if got != want {
+			return fmt.Errorf("database %s: %s\n  got:  %s\n  want: %s", a.Name, stmt, got, want)
+		}
+		return nil
+	}
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// dbChecks turns database assertions into a step check.
+func dbChecks(fns ...func() error) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, fn := range fns {
+			if err := fn(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// expectError compiles an error pattern whose spaces match any run of white space, since
+// Terraform wraps diagnostic text at arbitrary points.
+func expectError(pattern string) *regexp.Regexp {
+	return regexp.MustCompile(`(?s)` + strings.ReplaceAll(pattern, " ", `\s+`))
+}
+
+func quoteLiteral(s string) string { return pq.QuoteLiteral(s) }
