@@ -49,16 +49,18 @@ func CheckIdentifier(name string) error {
 // SplitID splits an import ID such as `schema.name` or `server/role` on sep. Each part
 // may be double-quoted (with "" for a quote inside) so that it can contain sep itself.
 // Unquoted parts are taken verbatim (no case folding). It returns exactly n parts.
-func SplitID(id string, sep rune, n int) ([]string, error) {
+func SplitID(id string, sep byte, n int) ([]string, error) {
 	var parts []string
 	var cur strings.Builder
 	quoted, inQuotes, start := false, false, true
-	rs := []rune(id)
+	// Byte-wise: the quote and separator are ASCII, which never occurs inside a
+	// multi-byte UTF-8 sequence, so any other bytes pass through untouched.
+	rs := []byte(id)
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
 		switch {
 		case inQuotes && r == '"' && i+1 < len(rs) && rs[i+1] == '"':
-			cur.WriteRune('"')
+			cur.WriteByte('"')
 			i++
 		case inQuotes && r == '"':
 			inQuotes = false
@@ -70,9 +72,9 @@ func SplitID(id string, sep rune, n int) ([]string, error) {
 			quoted, start = false, true
 			continue
 		case !inQuotes && quoted:
-			return nil, fmt.Errorf("unexpected %q after a closing quote in %q", r, id)
+			return nil, fmt.Errorf("unexpected %q after a closing quote in %q", string(r), id)
 		default:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 		}
 		start = false
 	}
@@ -92,10 +94,10 @@ func SplitID(id string, sep rune, n int) ([]string, error) {
 }
 
 // JoinID is the inverse of SplitID: parts that contain sep or start with a quote are quoted.
-func JoinID(sep rune, parts ...string) string {
+func JoinID(sep byte, parts ...string) string {
 	out := make([]string, len(parts))
 	for i, p := range parts {
-		if strings.ContainsRune(p, sep) || strings.HasPrefix(p, `"`) {
+		if strings.IndexByte(p, sep) >= 0 || strings.HasPrefix(p, `"`) {
 			p = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
 		}
 		out[i] = p

@@ -9,7 +9,7 @@ import (
 func TestSplitID(t *testing.T) {
 	cases := []struct {
 		id   string
-		sep  rune
+		sep  byte
 		n    int
 		want []string
 		err  bool

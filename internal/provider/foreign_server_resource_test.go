@@ -165,9 +165,6 @@ resource "pgshard_foreign_server" "usa" {
 }
 
 func TestAccForeignServerPlanTimeErrors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs Terraform")
-	}
 	a := newAccDatabase(t, nil)
 	server := func(body string) string {
 		return a.ProviderConfig() + fmt.Sprintf(`

@@ -1,0 +1,17 @@
+# The base database: the one that holds the sharded (partitioned) table.
+# Every argument falls back to the libpq environment variable (PGHOST, PGPORT, ...).
+provider "pgshard" {
+  host            = "127.0.0.1"
+  port            = 5433
+  database        = "tweets"
+  username        = "postgres"
+  password        = var.base_password
+  sslmode         = "disable"
+  connect_timeout = 30 # keep retrying a server that is still starting for 30 s
+  max_connections = 4  # one pool per database, shared by every resource
+}
+
+variable "base_password" {
+  type      = string
+  sensitive = true
+}

@@ -1,0 +1,2 @@
+# A foreign server is imported by its name.
+terraform import pgshard_foreign_server.europe europe
