@@ -1,0 +1,237 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/lib/pq"
+)
+
+// Partition is a partition of a partitioned table: local, or foreign (Server set).
+type Partition struct {
+	Schema       string
+	Name         string
+	ParentSchema string
+	ParentName   string
+	Bound        Bound
+	Foreign      bool
+	Server       string
+	// Options are the foreign table's options, schema_name and table_name included.
+	Options map[string]string
+}
+
+// Qualified is the quoted schema.name.
+func (p Partition) Qualified() string { return QualifiedIdent(p.Schema, p.Name) }
+
+// Parent is the quoted schema.name of the parent.
+func (p Partition) Parent() string { return QualifiedIdent(p.ParentSchema, p.ParentName) }
+
+// CreatePartitionSQL renders CREATE [FOREIGN] TABLE ... PARTITION OF ... .
+func CreatePartitionSQL(p Partition) string {
+	if p.Foreign {
+		return "CREATE FOREIGN TABLE " + p.Qualified() + " PARTITION OF " + p.Parent() + " " + p.Bound.SQL() +
+			" SERVER " + Ident(p.Server) + CreateOptionsClause(p.Options)
+	}
+	return "CREATE TABLE " + p.Qualified() + " PARTITION OF " + p.Parent() + " " + p.Bound.SQL()
+}
+
+// ReadPartition reads a partition; ErrNotFound when no relation has the name. A relation
+// that exists but is not a partition reads with empty parent fields.
+func ReadPartition(ctx context.Context, q Querier, schema, name string) (*Partition, error) {
+	p := &Partition{Schema: schema, Name: name}
+	var parentSchema, parentName, bound, server sql.NullString
+	var kind string
+	var opts []string
+	err := q.QueryRowContext(ctx, `
+SELECT c.relkind::text, pn.nspname, pc.relname, pg_get_expr(c.relpartbound, c.oid), s.srvname,
+       coalesce(ft.ftoptions, '{}')
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
+LEFT JOIN pg_class pc ON pc.oid = i.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+LEFT JOIN pg_foreign_server s ON s.oid = ft.ftserver
+WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&kind, &parentSchema, &parentName, &bound, &server, pq.Array(&opts))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading partition %s.%s: %w", schema, name, err)
+	}
+	p.Foreign = kind == "f"
+	p.Server = server.String
+	p.ParentSchema, p.ParentName = parentSchema.String, parentName.String
+	p.Options = parseOptionArray(opts)
+	if bound.Valid {
+		if p.Bound, err = ParseBound(bound.String); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// CreatePartition creates the partition.
+func CreatePartition(ctx context.Context, q Querier, p Partition) error {
+	_, err := q.ExecContext(ctx, CreatePartitionSQL(p))
+	return err
+}
+
+// ChangeBound detaches the partition and attaches it again with a new bound. Run it in a
+// transaction: in between, the partition's rows are not reachable through the parent.
+func ChangeBound(ctx context.Context, q Querier, p Partition, to Bound) error {
+	if _, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+		return err
+	}
+	_, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+to.SQL())
+	return err
+}
+
+// AlterForeignTableOptions changes a foreign table's options in place.
+func AlterForeignTableOptions(ctx context.Context, q Querier, schema, name string, from, to map[string]string) error {
+	clause := AlterOptionsClause(DiffOptions(from, to))
+	if clause == "" {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, "ALTER FOREIGN TABLE "+QualifiedIdent(schema, name)+" "+clause)
+	return err
+}
+
+// DropForeignTable drops a foreign table locally; the remote table and its rows stay.
+func DropForeignTable(ctx context.Context, q Querier, schema, name string) error {
+	_, err := q.ExecContext(ctx, "DROP FOREIGN TABLE IF EXISTS "+QualifiedIdent(schema, name))
+	return err
+}
+
+// PartitionInfo is one row of a parent's shard map.
+type PartitionInfo struct {
+	Schema    string
+	Name      string
+	Foreign   bool
+	Server    string
+	Bound     string // as PostgreSQL renders it
+	IsDefault bool
+}
+
+// ListPartitions returns the direct partitions of a parent, ordered by schema and name.
+func ListPartitions(ctx context.Context, q Querier, schema, name string) ([]PartitionInfo, error) {
+	oid, kind, _, err := relation(ctx, q, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	if kind != "p" {
+		return nil, fmt.Errorf("%s.%s is not a partitioned table", schema, name)
+	}
+	rows, err := q.QueryContext(ctx, `
+SELECT n.nspname, c.relname, c.relkind = 'f', coalesce(s.srvname, ''), pg_get_expr(c.relpartbound, c.oid)
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+LEFT JOIN pg_foreign_server s ON s.oid = ft.ftserver
+WHERE i.inhparent = $1
+ORDER BY n.nspname, c.relname`, oid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PartitionInfo
+	for rows.Next() {
+		var p PartitionInfo
+		if err := rows.Scan(&p.Schema, &p.Name, &p.Foreign, &p.Server, &p.Bound); err != nil {
+			return nil, err
+		}
+		p.IsDefault = p.Bound == "DEFAULT"
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// PartitionKeyOf returns the parent's partition key rendered as SQL, for CHECK constraints.
+func PartitionKeyOf(ctx context.Context, q Querier, schema, name string) (*PartitionKey, error) {
+	t, err := ReadTable(ctx, q, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	if t.PartitionBy == nil {
+		return nil, fmt.Errorf("%s.%s is not a partitioned table", schema, name)
+	}
+	return t.PartitionBy, nil
+}
+
+// DefaultRowsMatching counts the rows of the parent's DEFAULT partition that the bound
+// would admit: they block creating the partition. It returns the default partition's
+// name too ("" when the parent has none).
+func DefaultRowsMatching(ctx context.Context, q Querier, schema, name string, b Bound) (string, int64, error) {
+	parts, err := ListPartitions(ctx, q, schema, name)
+	if err != nil {
+		return "", 0, err
+	}
+	var def *PartitionInfo
+	for i := range parts {
+		if parts[i].IsDefault {
+			def = &parts[i]
+		}
+	}
+	if def == nil || def.Foreign {
+		return "", 0, nil
+	}
+	key, err := PartitionKeyOf(ctx, q, schema, name)
+	if err != nil {
+		return "", 0, err
+	}
+	check := b.CheckSQL(KeySQL(key.Key))
+	if check == "" {
+		return def.Schema + "." + def.Name, 0, nil
+	}
+	var n int64
+	err = q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+QualifiedIdent(def.Schema, def.Name)+" WHERE "+check).Scan(&n)
+	return def.Schema + "." + def.Name, n, err
+}
+
+// ColumnList renders the quoted, comma-separated names of columns.
+func ColumnList(cols []Column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = Ident(c.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// VerifyForeignColumns checks, through postgres_fdw, that the shard table behind a foreign
+// table answers a SELECT of every given column. Run it inside the transaction that created
+// the foreign table: on failure it names each column the shard does not have.
+func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, cols []Column) error {
+	table := QualifiedIdent(schema, name)
+	probe := func(list string) error {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT pgshard_probe"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "SELECT "+list+" FROM ONLY "+table+" LIMIT 1")
+		if err != nil {
+			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgshard_probe"); rbErr != nil {
+				return rbErr
+			}
+			return err
+		}
+		_, relErr := tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_probe")
+		return relErr
+	}
+	err := probe(ColumnList(cols))
+	if err == nil {
+		return nil
+	}
+	var missing []string
+	for _, c := range cols {
+		if probe(Ident(c.Name)) != nil {
+			missing = append(missing, fmt.Sprintf("%q", c.Name))
+		}
+	}
+	if len(missing) > 0 && len(missing) < len(cols) {
+		return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: missing columns %s (%w)", strings.Join(missing, ", "), err)
+	}
+	return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err)
+}

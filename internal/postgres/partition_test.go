@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
+)
+
+var tweetColumns = []Column{
+	{Name: "id", Type: "serial"},
+	{Name: "location", Type: "varchar", NotNull: true},
+	{Name: "text", Type: "text", Default: "''"},
+	{Name: "owner_id", Type: "int8"},
+	{Name: "like_count", Type: "int4", NotNull: true, Default: "0"},
+}
+
+// shardFixture: a base database with postgres_fdw and dblink, and a shard database on
+// another cluster reached through server "europe".
+func shardFixture(t *testing.T) (base, shard *sql.DB) {
+	t.Helper()
+	env := postgrestest.Shared(t)
+	base = freshDB(t, "postgres_fdw", "dblink")
+	shardName := uniqueName(t) + "_shard"
+	if err := env.Shard1.CreateDatabase(context.Background(), shardName); err != nil {
+		t.Fatal(err)
+	}
+	shard, err := env.Shard1.Open(shardName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shard.Close() })
+	mustExec(t, base, "CREATE SERVER europe FOREIGN DATA WRAPPER postgres_fdw"+CreateOptionsClause(map[string]string{
+		"host": env.Shard1.Host, "port": itoa(env.Shard1.Port), "dbname": shardName}))
+	mustExec(t, base, "CREATE USER MAPPING FOR CURRENT_USER SERVER europe"+CreateOptionsClause(map[string]string{
+		"user": env.Shard1.User, "password": env.Shard1.Password}))
+	return base, shard
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestShardedTableEndToEnd(t *testing.T) {
+	base, shard := shardFixture(t)
+	ctx := context.Background()
+	parent := Table{Schema: "public", Name: "tweets", Columns: tweetColumns, PartitionBy: &PartitionKey{Strategy: "list", Key: []string{"location"}}}
+	if err := CreateTable(ctx, base, parent); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadTable(ctx, base, "public", "tweets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Kind != "p" || !reflect.DeepEqual(got.PartitionBy, parent.PartitionBy) {
+		t.Fatalf("read %+v", got)
+	}
+	for i, c := range got.Columns {
+		want := tweetColumns[i]
+		if c.Name != want.Name || !SameType(c.Type, want.Type) || !SameExpression(c.Default, want.Default) || c.NotNull != (want.NotNull || want.Type == "serial") {
+			t.Errorf("column %d read back as %+v, want %+v", i, c, want)
+		}
+	}
+
+	eu := Partition{Schema: "public", Name: "europe_tweets", ParentSchema: "public", ParentName: "tweets", Foreign: true,
+		Server: "europe", Bound: Bound{In: []string{"europe"}}, Options: map[string]string{"schema_name": "public", "table_name": "europe_tweets"}}
+	key := KeySQL(parent.PartitionBy.Key)
+	if err := CreateRemoteTable(ctx, base, RemoteTable{Server: "europe", Schema: "public", Name: "europe_tweets", Columns: got.Columns,
+		CheckName: "europe_tweets_bound", Check: eu.Bound.CheckSQL(key), Identity: &Identity{Column: "id", Start: 2, Increment: 16}}); err != nil {
+		t.Fatal(err)
+	}
+	remote, exists, err := RemoteColumns(ctx, base, "europe", "public", "europe_tweets")
+	if err != nil || !exists {
+		t.Fatalf("remote columns: %v %v", exists, err)
+	}
+	if err := CheckRemoteColumns(got.Columns, remote); err != nil {
+		t.Fatal(err)
+	}
+	if err := InTx(ctx, base, func(tx *sql.Tx) error {
+		if err := CreatePartition(ctx, tx, eu); err != nil {
+			return err
+		}
+		return VerifyForeignColumns(ctx, tx, "public", "europe_tweets", got.Columns)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	def := Partition{Schema: "public", Name: "tweets_default", ParentSchema: "public", ParentName: "tweets", Bound: Bound{Default: true}}
+	if err := CreatePartition(ctx, base, def); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rows land where they belong.
+	mustExec(t, base, `INSERT INTO tweets (location, text) VALUES ('europe', 'hallo'), ('mars', 'hi')`)
+	var n int
+	if err := shard.QueryRow(`SELECT count(*) FROM europe_tweets WHERE text = 'hallo'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("europe row on shard: %d %v", n, err)
+	}
+	if err := base.QueryRow(`SELECT count(*) FROM ONLY tweets_default WHERE location = 'mars'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("mars row in default: %d %v", n, err)
+	}
+	// A direct insert on the shard gets an identity id from its own series.
+	var id int64
+	if err := shard.QueryRow(`INSERT INTO europe_tweets (location, text, like_count) VALUES ('europe', 'direct', 0) RETURNING id`).Scan(&id); err != nil || id != 2 {
+		t.Fatalf("direct insert id %d, %v", id, err)
+	}
+	// The shard refuses rows of another region.
+	if _, err := shard.Exec(`UPDATE europe_tweets SET location = 'usa'`); err == nil || !strings.Contains(err.Error(), "europe_tweets_bound") {
+		t.Fatalf("update to another region should violate the bound check: %v", err)
+	}
+
+	// Read back the partitions.
+	p, err := ReadPartition(ctx, base, "public", "europe_tweets")
+	if err != nil || !p.Foreign || p.Server != "europe" || p.ParentName != "tweets" || !reflect.DeepEqual(p.Bound, eu.Bound) {
+		t.Fatalf("read partition %+v %v", p, err)
+	}
+	list, err := ListPartitions(ctx, base, "public", "tweets")
+	if err != nil || len(list) != 2 || list[0].Name != "europe_tweets" || !list[1].IsDefault {
+		t.Fatalf("list %+v %v", list, err)
+	}
+
+	// A bound change keeps the rows.
+	if err := InTx(ctx, base, func(tx *sql.Tx) error {
+		return ChangeBound(ctx, tx, *p, Bound{In: []string{"europe", "eu"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := base.QueryRow(`SELECT count(*) FROM tweets WHERE location = 'europe'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("europe rows after bound change: %d %v", n, err)
+	}
+
+	// DEFAULT rows block a new partition for their value; they are counted.
+	defName, count, err := DefaultRowsMatching(ctx, base, "public", "tweets", Bound{In: []string{"mars"}})
+	if err != nil || count != 1 || defName != "public.tweets_default" {
+		t.Fatalf("default rows matching: %s %d %v", defName, count, err)
+	}
+
+	// Dropping the parent refuses while DEFAULT holds rows, and keeps shard data when forced.
+	err = DropTable(ctx, base, "public", "tweets", false)
+	var held *ErrHoldsRows
+	if !errors.As(err, &held) || !strings.Contains(err.Error(), "public.tweets_default (1 rows)") {
+		t.Fatalf("drop without force: %v", err)
+	}
+	if err := DropTable(ctx, base, "public", "tweets", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := shard.QueryRow(`SELECT count(*) FROM europe_tweets`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("shard rows after dropping the parent: %d %v", n, err)
+	}
+}
+
+func TestVerifyForeignColumnsNamesMissing(t *testing.T) {
+	base, shard := shardFixture(t)
+	ctx := context.Background()
+	mustExec(t, shard, `CREATE TABLE partial (id int, location text)`)
+	mustExec(t, base, `CREATE TABLE p (id int, location text, body text, likes int) PARTITION BY LIST (location)`)
+	err := InTx(ctx, base, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`CREATE FOREIGN TABLE partial PARTITION OF p FOR VALUES IN ('x') SERVER europe`); err != nil {
+			return err
+		}
+		return VerifyForeignColumns(ctx, tx, "public", "partial", []Column{{Name: "id"}, {Name: "location"}, {Name: "body"}, {Name: "likes"}})
+	})
+	if err == nil || !strings.Contains(err.Error(), `missing columns "body", "likes"`) {
+		t.Fatalf("want missing body and likes, got %v", err)
+	}
+	// The failed transaction left nothing behind.
+	if _, err := ReadPartition(ctx, base, "public", "partial"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("foreign table left behind: %v", err)
+	}
+	remote, _, err := RemoteColumns(ctx, base, "europe", "public", "partial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = CheckRemoteColumns([]Column{{Name: "id", Type: "int8"}, {Name: "location", Type: "text"}, {Name: "body", Type: "text"}}, remote)
+	if err == nil || !strings.Contains(err.Error(), `missing columns "body" (text)`) || !strings.Contains(err.Error(), `"id" is integer on the shard but int8`) {
+		t.Fatalf("CheckRemoteColumns: %v", err)
+	}
+}
+
+func TestAlterColumns(t *testing.T) {
+	db := freshDB(t)
+	ctx := context.Background()
+	tbl := Table{Schema: "public", Name: "plain", Columns: []Column{{Name: "id", Type: "int4"}, {Name: "name", Type: "varchar(20)"}, {Name: "gone", Type: "text"}}, PrimaryKey: []string{"id"}}
+	if err := CreateTable(ctx, db, tbl); err != nil {
+		t.Fatal(err)
+	}
+	to := []Column{{Name: "id", Type: "integer", NotNull: true}, {Name: "name", Type: "text", NotNull: true, Default: "'x'"}, {Name: "added", Type: "numeric(10,2)", Default: "1.5"}}
+	clauses, err := AlterColumnsSQL(tbl.Columns, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`ALTER COLUMN "id" SET NOT NULL`, `ALTER COLUMN "name" TYPE text`, `ALTER COLUMN "name" SET DEFAULT ('x')`, `ALTER COLUMN "name" SET NOT NULL`, `ADD COLUMN "added" numeric(10,2) DEFAULT (1.5)`, `DROP COLUMN "gone"`}
+	if !reflect.DeepEqual(clauses, want) {
+		t.Fatalf("clauses\n got %q\nwant %q", clauses, want)
+	}
+	if err := AlterColumns(ctx, db, "public", "plain", tbl.Columns, to); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadTable(ctx, db, "public", "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Columns) != 3 || got.Columns[1].Type != "text" || got.Columns[1].Default != "'x'::text" || got.Columns[2].Type != "numeric(10,2)" || !reflect.DeepEqual(got.PrimaryKey, []string{"id"}) {
+		t.Fatalf("after alter: %+v", got)
+	}
+	if err := SetPrimaryKey(ctx, db, "public", "plain", []string{"id"}, []string{"id", "name"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ReadTable(ctx, db, "public", "plain")
+	if !reflect.DeepEqual(got.PrimaryKey, []string{"id", "name"}) {
+		t.Fatalf("primary key %v", got.PrimaryKey)
+	}
+}
+
+func TestParsePartitionKey(t *testing.T) {
+	cases := map[string]PartitionKey{
+		"LIST (location)":                {Strategy: "list", Key: []string{"location"}},
+		`RANGE ("Created At", id)`:       {Strategy: "range", Key: []string{"Created At", "id"}},
+		"LIST (lower((location)::text))": {Strategy: "list", Key: []string{"(lower((location)::text))"}},
+		"HASH (id)":                      {Strategy: "hash", Key: []string{"id"}},
+	}
+	for def, want := range cases {
+		got, err := ParsePartitionKey(def)
+		if err != nil || !reflect.DeepEqual(*got, want) {
+			t.Errorf("ParsePartitionKey(%q) = %+v, %v", def, got, err)
+		}
+	}
+}

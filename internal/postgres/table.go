@@ -1,0 +1,389 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/lib/pq"
+)
+
+// Column is a table column. Default is an SQL expression ("" for none). A serial column
+// reads back with Type serial/bigserial/smallserial and no Default.
+type Column struct {
+	Name    string
+	Type    string
+	NotNull bool
+	Default string
+}
+
+// PartitionKey is how a partitioned table is split: strategy list, range or hash, over
+// column names or parenthesised expressions.
+type PartitionKey struct {
+	Strategy string
+	Key      []string
+}
+
+// Table is a plain or partitioned table.
+type Table struct {
+	Schema      string
+	Name        string
+	Columns     []Column
+	PartitionBy *PartitionKey // nil for a plain table
+	PrimaryKey  []string      // column names; plain tables only
+	// Kind is the pg_class relkind: r (table), p (partitioned), f (foreign).
+	Kind string
+	// IsPartition says the table is itself a partition of another.
+	IsPartition bool
+}
+
+// Qualified is the quoted schema.name.
+func (t Table) Qualified() string { return QualifiedIdent(t.Schema, t.Name) }
+
+// KeySQL renders the partition key columns/expressions.
+func KeySQL(key []string) []string {
+	out := make([]string, len(key))
+	for i, k := range key {
+		if strings.HasPrefix(strings.TrimSpace(k), "(") {
+			out[i] = strings.TrimSpace(k)
+		} else {
+			out[i] = Ident(k)
+		}
+	}
+	return out
+}
+
+func columnSQL(c Column) string {
+	s := Ident(c.Name) + " " + c.Type
+	if c.NotNull {
+		s += " NOT NULL"
+	}
+	if c.Default != "" {
+		s += " DEFAULT (" + c.Default + ")"
+	}
+	return s
+}
+
+// CreateTableSQL renders CREATE TABLE for t (plain or partitioned).
+func CreateTableSQL(t Table) string {
+	defs := make([]string, 0, len(t.Columns)+1)
+	for _, c := range t.Columns {
+		defs = append(defs, columnSQL(c))
+	}
+	if len(t.PrimaryKey) > 0 {
+		defs = append(defs, "PRIMARY KEY ("+strings.Join(KeySQL(t.PrimaryKey), ", ")+")")
+	}
+	stmt := "CREATE TABLE " + t.Qualified() + " (" + strings.Join(defs, ", ") + ")"
+	if t.PartitionBy != nil {
+		stmt += " PARTITION BY " + strings.ToUpper(t.PartitionBy.Strategy) + " (" + strings.Join(KeySQL(t.PartitionBy.Key), ", ") + ")"
+	}
+	return stmt
+}
+
+// CreateTable creates the table.
+func CreateTable(ctx context.Context, q Querier, t Table) error {
+	_, err := q.ExecContext(ctx, CreateTableSQL(t))
+	return err
+}
+
+// relation finds a relation's oid and kind; ErrNotFound when there is none.
+func relation(ctx context.Context, q Querier, schema, name string) (oid uint32, kind string, isPartition bool, err error) {
+	err = q.QueryRowContext(ctx, `
+SELECT c.oid, c.relkind::text, c.relispartition
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&oid, &kind, &isPartition)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", false, ErrNotFound
+	}
+	return oid, kind, isPartition, err
+}
+
+// ReadTable reads a table's columns, partition key and primary key; ErrNotFound when it
+// does not exist.
+func ReadTable(ctx context.Context, q Querier, schema, name string) (*Table, error) {
+	oid, kind, isPart, err := relation(ctx, q, schema, name)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reading table %s.%s: %w", schema, name, err)
+	}
+	t := &Table{Schema: schema, Name: name, Kind: kind, IsPartition: isPart}
+	if t.Columns, err = readColumns(ctx, q, oid); err != nil {
+		return nil, fmt.Errorf("reading columns of %s.%s: %w", schema, name, err)
+	}
+	if kind == "p" {
+		var def string
+		if err := q.QueryRowContext(ctx, `SELECT pg_get_partkeydef($1)`, oid).Scan(&def); err != nil {
+			return nil, fmt.Errorf("reading partition key of %s.%s: %w", schema, name, err)
+		}
+		if t.PartitionBy, err = ParsePartitionKey(def); err != nil {
+			return nil, err
+		}
+	}
+	err = q.QueryRowContext(ctx, `
+SELECT coalesce(array_agg(a.attname ORDER BY k.ord), '{}')
+FROM pg_constraint con
+CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+WHERE con.conrelid = $1 AND con.contype = 'p'`, oid).Scan(pq.Array(&t.PrimaryKey))
+	if err != nil {
+		return nil, fmt.Errorf("reading primary key of %s.%s: %w", schema, name, err)
+	}
+	return t, nil
+}
+
+func readColumns(ctx context.Context, q Querier, oid uint32) ([]Column, error) {
+	rows, err := q.QueryContext(ctx, `
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+       a.attidentity = '' AND EXISTS (
+         SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+         WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'
+           AND dep.classid = 'pg_class'::regclass)
+FROM pg_attribute a
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`, oid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []Column
+	for rows.Next() {
+		var c Column
+		var ownsSequence bool
+		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Default, &ownsSequence); err != nil {
+			return nil, err
+		}
+		// A serial column is an integer column that owns the sequence its default draws from.
+		if ownsSequence && strings.HasPrefix(c.Default, "nextval(") {
+			for serial, base := range serialBase {
+				if c.Type == base {
+					c.Type, c.Default = serial, ""
+				}
+			}
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+// ParsePartitionKey reads pg_get_partkeydef output: "LIST (location)", "RANGE (a, lower(b))".
+func ParsePartitionKey(def string) (*PartitionKey, error) {
+	strategy, rest, ok := strings.Cut(strings.TrimSpace(def), " ")
+	rest = strings.TrimSpace(rest)
+	if !ok || !strings.HasPrefix(rest, "(") || !strings.HasSuffix(rest, ")") {
+		return nil, fmt.Errorf("unrecognised partition key %q", def)
+	}
+	pk := &PartitionKey{Strategy: strings.ToLower(strategy)}
+	for _, part := range splitTopLevel(rest[1 : len(rest)-1]) {
+		part = strings.TrimSpace(part)
+		if name, ok := unquoteIdentifier(part); ok {
+			pk.Key = append(pk.Key, name)
+		} else {
+			pk.Key = append(pk.Key, "("+part+")")
+		}
+	}
+	return pk, nil
+}
+
+// splitTopLevel splits on commas outside parentheses and quotes.
+func splitTopLevel(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// unquoteIdentifier reads a bare or double-quoted identifier as PostgreSQL prints it.
+func unquoteIdentifier(s string) (string, bool) {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		inner := s[1 : len(s)-1]
+		if strings.Contains(strings.ReplaceAll(inner, `""`, ""), `"`) {
+			return "", false
+		}
+		return strings.ReplaceAll(inner, `""`, `"`), true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '$') || c >= 0x80) {
+			return "", false
+		}
+	}
+	return s, s != ""
+}
+
+// AlterColumnsSQL returns the ALTER TABLE clauses that turn the columns in from into those
+// in to (matched by name): ADD, DROP, TYPE, SET/DROP DEFAULT, SET/DROP NOT NULL.
+// Type and default changes are compared by meaning (int4 = integer).
+func AlterColumnsSQL(from, to []Column) ([]string, error) {
+	old := map[string]Column{}
+	for _, c := range from {
+		old[c.Name] = c
+	}
+	keep := map[string]bool{}
+	var clauses []string
+	for _, c := range to {
+		keep[c.Name] = true
+		o, ok := old[c.Name]
+		if !ok {
+			clauses = append(clauses, "ADD COLUMN "+columnSQL(c))
+			continue
+		}
+		col := "ALTER COLUMN " + Ident(c.Name)
+		if !SameType(o.Type, c.Type) {
+			if _, serial := serialBase[CanonicalType(c.Type)]; serial {
+				return nil, fmt.Errorf("column %q cannot become %s in place; add a new column instead", c.Name, c.Type)
+			}
+			clauses = append(clauses, col+" TYPE "+c.Type)
+		}
+		if !SameExpression(o.Default, c.Default) || (o.Default == "") != (c.Default == "") {
+			if c.Default == "" {
+				if _, serial := serialBase[CanonicalType(c.Type)]; !serial {
+					clauses = append(clauses, col+" DROP DEFAULT")
+				}
+			} else {
+				clauses = append(clauses, col+" SET DEFAULT ("+c.Default+")")
+			}
+		}
+		if o.NotNull != c.NotNull {
+			if c.NotNull {
+				clauses = append(clauses, col+" SET NOT NULL")
+			} else {
+				clauses = append(clauses, col+" DROP NOT NULL")
+			}
+		}
+	}
+	for _, c := range from {
+		if !keep[c.Name] {
+			clauses = append(clauses, "DROP COLUMN "+Ident(c.Name))
+		}
+	}
+	return clauses, nil
+}
+
+// AlterColumns applies AlterColumnsSQL in one statement.
+func AlterColumns(ctx context.Context, q Querier, schema, name string, from, to []Column) error {
+	clauses, err := AlterColumnsSQL(from, to)
+	if err != nil || len(clauses) == 0 {
+		return err
+	}
+	_, err = q.ExecContext(ctx, "ALTER TABLE "+QualifiedIdent(schema, name)+" "+strings.Join(clauses, ", "))
+	return err
+}
+
+// SetPrimaryKey replaces the primary key of a plain table.
+func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, from, to []string) error {
+	if strings.Join(from, "\x00") == strings.Join(to, "\x00") {
+		return nil
+	}
+	table := QualifiedIdent(schema, name)
+	if len(from) > 0 {
+		var con string
+		err := q.QueryRowContext(ctx, `SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, table).Scan(&con)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, "ALTER TABLE "+table+" DROP CONSTRAINT "+Ident(con)); err != nil {
+			return err
+		}
+	}
+	if len(to) > 0 {
+		_, err := q.ExecContext(ctx, "ALTER TABLE "+table+" ADD PRIMARY KEY ("+strings.Join(KeySQL(to), ", ")+")")
+		return err
+	}
+	return nil
+}
+
+// RowsHeld lists the local tables that hold rows among a table and, for a partitioned
+// table, its local leaf partitions: "schema.name (N rows)". Foreign partitions are never
+// counted (their rows live on the shard and are never dropped).
+func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `
+SELECT n.nspname, c.relname
+FROM pg_partition_tree(format('%I.%I', $1::text, $2::text)::regclass) t
+JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE t.isleaf AND c.relkind = 'r'
+ORDER BY 1, 2`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	var tables [][2]string
+	for rows.Next() {
+		var s, n string
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		tables = append(tables, [2]string{s, n})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var held []string
+	for _, tn := range tables {
+		var count int64
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+QualifiedIdent(tn[0], tn[1])).Scan(&count); err != nil {
+			return nil, err
+		}
+		if count > 0 {
+			held = append(held, fmt.Sprintf("%s.%s (%d rows)", tn[0], tn[1], count))
+		}
+	}
+	return held, nil
+}
+
+// ErrHoldsRows is returned by DropTable when local rows would be lost.
+type ErrHoldsRows struct{ Tables []string }
+
+func (e *ErrHoldsRows) Error() string {
+	return "it still holds rows in " + strings.Join(e.Tables, ", ")
+}
+
+// DropTable drops a table (for a partitioned table, with its partitions: foreign ones only
+// locally). Unless force is set, it refuses, in the same transaction and under an
+// exclusive lock, while local rows would be lost.
+func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		table := QualifiedIdent(schema, name)
+		if _, _, _, err := relation(ctx, tx, schema, name); errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			return err
+		}
+		if !force {
+			held, err := RowsHeld(ctx, tx, schema, name)
+			if err != nil {
+				return err
+			}
+			if len(held) > 0 {
+				return &ErrHoldsRows{Tables: held}
+			}
+		}
+		_, err := tx.ExecContext(ctx, "DROP TABLE "+table)
+		return err
+	})
+}
