@@ -24,14 +24,14 @@ func TestBoundSQLAndParse(t *testing.T) {
 	}
 	// As pg_get_expr prints them.
 	parsed := map[string]Bound{
-		"DEFAULT":                                         {Default: true},
-		"FOR VALUES IN ('europe')":                        {In: []string{"europe"}},
-		"FOR VALUES IN ('a''b', 'c,d')":                   {In: []string{"a'b", "c,d"}},
-		"FOR VALUES IN (1, -2, NULL)":                     {In: []string{"1", "-2", "NULL"}},
-		"FOR VALUES FROM (MINVALUE) TO (10)":              {From: []string{"MINVALUE"}, To: []string{"10"}},
+		"DEFAULT":                                          {Default: true},
+		"FOR VALUES IN ('europe')":                         {In: []string{"europe"}},
+		"FOR VALUES IN ('a''b', 'c,d')":                    {In: []string{"a'b", "c,d"}},
+		"FOR VALUES IN (1, -2, NULL)":                      {In: []string{"1", "-2", "NULL"}},
+		"FOR VALUES FROM (MINVALUE) TO (10)":               {From: []string{"MINVALUE"}, To: []string{"10"}},
 		"FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')": {From: []string{"2024-01-01"}, To: []string{"2025-01-01"}},
-		"FOR VALUES FROM (1, MINVALUE) TO (1, MAXVALUE)":  {From: []string{"1", "MINVALUE"}, To: []string{"1", "MAXVALUE"}},
-		"FOR VALUES WITH (modulus 8, remainder 5)":        {Modulus: 8, Remainder: 5},
+		"FOR VALUES FROM (1, MINVALUE) TO (1, MAXVALUE)":   {From: []string{"1", "MINVALUE"}, To: []string{"1", "MAXVALUE"}},
+		"FOR VALUES WITH (modulus 8, remainder 5)":         {Modulus: 8, Remainder: 5},
 	}
 	for s, want := range parsed {
 		got, err := ParseBound(s)

@@ -20,7 +20,7 @@ func unquoteIdent(t *testing.T, q string) string {
 	return strings.ReplaceAll(inner, `""`, `"`)
 }
 
-// unquoteLiteral reverses Literal: '...' with '' for a quote, or  E'...' with \\ too.
+// unquoteLiteral reverses Literal: '...' with ” for a quote, or  E'...' with \\ too.
 func unquoteLiteral(t *testing.T, q string) string {
 	t.Helper()
 	escaped := strings.HasPrefix(q, " E'")
