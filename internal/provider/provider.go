@@ -133,11 +133,15 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewExtensionResource,
 		NewForeignServerResource,
 		NewUserMappingResource,
+		NewPartitionedTableResource,
+		NewForeignPartitionResource,
+		NewPartitionResource,
+		NewTableResource,
 	}
 }
 
 func (p *pgshardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{NewPartitionsDataSource}
 }
 
 func stringOr(v types.String, env, def string) string {

@@ -55,9 +55,8 @@ func newPGStore(db *sql.DB, quotedTable string) *pgStore {
 		db:      db,
 		listSQL: fmt.Sprintf("SELECT %s FROM %s ORDER BY id LIMIT $1 OFFSET $2", columns, quotedTable),
 		getSQL:  fmt.Sprintf("SELECT %s FROM %s WHERE id = $1", columns, quotedTable),
-		// id is left out on purpose: its DEFAULT draws from the shard's own sequence. An
-		// omitted owner_id/like_count becomes DEFAULT through COALESCE-free SQL: the
-		// statement is chosen per request in Create.
+		// id is left out on purpose: its DEFAULT draws from the shard's own sequence.
+		// owner_id and like_count are each a parameter or DEFAULT, filled in by Create.
 		insertSQL: fmt.Sprintf("INSERT INTO %s (location, text, owner_id, like_count) VALUES ($1, $2, %%s, %%s) RETURNING %s", quotedTable, columns),
 	}
 }

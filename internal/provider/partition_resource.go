@@ -1,0 +1,181 @@
+package provider
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*partitionResource)(nil)
+	_ resource.ResourceWithImportState    = (*partitionResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*partitionResource)(nil)
+)
+
+// NewPartitionResource returns the pgshard_partition resource.
+func NewPartitionResource() resource.Resource { return &partitionResource{} }
+
+type partitionResource struct{ client *Client }
+
+func (r *partitionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_partition"
+}
+
+func (r *partitionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := partitionAttributes()
+	attrs["force_destroy"] = schema.BoolAttribute{
+		MarkdownDescription: "Drop the partition on destroy even while it holds rows (they are lost). Default `false`.",
+		Optional:            true,
+		Computed:            true,
+		Default:             booldefault.StaticBool(false),
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A local partition of a partitioned table (`CREATE TABLE ... PARTITION OF ...`), typically the DEFAULT " +
+			"partition that catches rows no shard takes. A bound change is made in place: detach and re-attach with the new bound " +
+			"in one transaction (PostgreSQL checks the rows against it). Destroy refuses while the partition holds rows unless `force_destroy = true`.",
+		Attributes: attrs,
+	}
+}
+
+func (r *partitionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *partitionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m partitionModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if !resp.Diagnostics.HasError() {
+		validateBound(m.boundModel, &resp.Diagnostics)
+	}
+}
+
+func (r *partitionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan partitionModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p := plan.toPartition(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() || partitionTarget(ctx, r.client, "Partition", p, &resp.Diagnostics) == nil {
+		return
+	}
+	db, err := r.client.DB()
+	if err == nil {
+		err = postgres.CreatePartition(ctx, db, p)
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Partition", "Create", tablePhrase("partition", p.Schema, p.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *partitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state partitionModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !r.client.Known() {
+		return
+	}
+	if !r.readInto(ctx, &state, &resp.Diagnostics, "Read") {
+		if !resp.Diagnostics.HasError() {
+			resp.State.RemoveResource(ctx)
+		}
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *partitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan partitionModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	to := plan.toPartition(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	db, err := r.client.DB()
+	if err == nil {
+		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			from, err := postgres.ReadPartition(ctx, tx, to.Schema, to.Name)
+			if err != nil || from.Bound.SQL() == to.Bound.SQL() {
+				return err
+			}
+			return postgres.ChangeBound(ctx, tx, to, to.Bound)
+		})
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Partition", "Update", tablePhrase("partition", to.Schema, to.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *partitionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state partitionModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	deleteTable(ctx, r.client, "Partition", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
+}
+
+func (r *partitionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	importTableID(ctx, req, resp, "partition")
+}
+
+func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, diags *diag.Diagnostics, action string) bool {
+	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
+	db, err := r.client.DB()
+	var p *postgres.Partition
+	if err == nil {
+		p, err = postgres.ReadPartition(ctx, db, schemaName, name)
+	}
+	if errors.Is(err, postgres.ErrNotFound) {
+		if action != "Read" {
+			diags.AddError("Partition "+action+" Error", fmt.Sprintf("%s.%s vanished from database %q right after it was written; something else dropped it.", schemaName, name, r.client.Database()))
+		}
+		return false
+	}
+	if err != nil {
+		addObjectError(diags, "Partition", "Read", tablePhrase("partition", schemaName, name), r.client.Database(), err)
+		return false
+	}
+	if p.Foreign {
+		diags.AddError("Partition "+action+" Error", fmt.Sprintf("%s.%s in database %q is a foreign table. Manage it with pgshard_foreign_partition.", schemaName, name, r.client.Database()))
+		return false
+	}
+	m.ID = types.StringValue(tableID(schemaName, name))
+	m.Parent = parentValue(m.Parent, p.ParentSchema, p.ParentName)
+	if p.ParentName != "" {
+		m.boundModel.fromBound(ctx, p.Bound, diags)
+	}
+	return !diags.HasError()
+}
+
+type partitionModelV0 struct {
+	ID           types.String `tfsdk:"id"`
+	Parent       types.String `tfsdk:"parent"`
+	Schema       types.String `tfsdk:"schema"`
+	Name         types.String `tfsdk:"name"`
+	ForceDestroy types.Bool   `tfsdk:"force_destroy"`
+	boundModel
+}
+
+func (m partitionModelV0) toPartition(ctx context.Context, diags *diag.Diagnostics) postgres.Partition {
+	parentSchema, parentName, _ := parseTableID(m.Parent.ValueString())
+	return postgres.Partition{Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), ParentSchema: parentSchema, ParentName: parentName,
+		Bound: m.boundModel.toBound(ctx, diags)}
+}

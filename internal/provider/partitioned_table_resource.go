@@ -1,0 +1,263 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*partitionedTableResource)(nil)
+	_ resource.ResourceWithImportState    = (*partitionedTableResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*partitionedTableResource)(nil)
+)
+
+// NewPartitionedTableResource returns the pgshard_partitioned_table resource.
+func NewPartitionedTableResource() resource.Resource { return &partitionedTableResource{} }
+
+type partitionedTableResource struct{ client *Client }
+
+func (r *partitionedTableResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_partitioned_table"
+}
+
+func (r *partitionedTableResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The partitioned parent of a sharded table (`CREATE TABLE ... PARTITION BY`). Its partitions are " +
+			"`pgshard_foreign_partition` (a shard reached through postgres_fdw) and `pgshard_partition` (local, such as the DEFAULT).\n\n" +
+			"Destroy drops the parent and, with it, every partition's local definition; it refuses while a local partition holds " +
+			"rows unless `force_destroy = true`. The rows of foreign partitions live on the shards and are never touched. " +
+			"A partitioned table with foreign partitions cannot have a primary key or unique index (a PostgreSQL limit).",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "`schema.name`.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"schema": schema.StringAttribute{
+				MarkdownDescription: "Schema. Default `public`. Changing it replaces the table.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("public"),
+				Validators:          []validator.String{identifier{}},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Table name (at most 63 bytes). Changing it replaces the table.",
+				Required:            true,
+				Validators:          []validator.String{identifier{}},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"columns": columnsAttribute(),
+			"partition_by": schema.SingleNestedAttribute{
+				MarkdownDescription: "How rows are split among partitions. Changing it replaces the table.",
+				Required:            true,
+				Attributes: map[string]schema.Attribute{
+					"strategy": schema.StringAttribute{
+						MarkdownDescription: "`list`, `range` or `hash`.",
+						Required:            true,
+						Validators:          []validator.String{stringvalidator.OneOf("list", "range", "hash")},
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+					},
+					"key": schema.ListAttribute{
+						MarkdownDescription: "Key columns by name, or expressions in parentheses such as `(lower(location))`.",
+						Required:            true,
+						ElementType:         types.StringType,
+						Validators: []validator.List{
+							listvalidator.SizeAtLeast(1),
+							listvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, postgres.MaxIdentifierLength*4)),
+						},
+						PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+					},
+				},
+			},
+			"force_destroy": schema.BoolAttribute{
+				MarkdownDescription: "Drop the table on destroy even while local partitions hold rows (they are lost). Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+		},
+	}
+}
+
+func (r *partitionedTableResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m partitionedTableModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || m.Columns.IsUnknown() || m.PartitionBy == nil || m.PartitionBy.Key.IsUnknown() {
+		return
+	}
+	cols, d := columnsFromList(ctx, m.Columns)
+	if d.HasError() {
+		return
+	}
+	names := columnNames(cols)
+	for i, k := range stringList(ctx, m.PartitionBy.Key, &resp.Diagnostics) {
+		if strings.HasPrefix(strings.TrimSpace(k), "(") {
+			if err := postgres.CheckExpression(k); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("partition_by").AtName("key").AtListIndex(i), "Invalid Partition Key",
+					fmt.Sprintf("The key expression %q %s.", k, err))
+			}
+			continue
+		}
+		if !names[k] {
+			resp.Diagnostics.AddAttributeError(path.Root("partition_by").AtName("key").AtListIndex(i), "Invalid Partition Key",
+				fmt.Sprintf("The partition key %q names no column of the table. Use one of the columns, or an expression in parentheses such as (lower(location)).", k))
+		}
+	}
+}
+
+func (r *partitionedTableResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan partitionedTableModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	t := plan.toTable(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	db, err := r.client.DB()
+	if err == nil {
+		err = postgres.CreateTable(ctx, db, t)
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Partitioned Table", "Create", tablePhrase("partitioned table", t.Schema, t.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state partitionedTableModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !r.client.Known() {
+		return
+	}
+	if !r.readInto(ctx, &state, &resp.Diagnostics, "Read") {
+		if !resp.Diagnostics.HasError() {
+			resp.State.RemoveResource(ctx)
+		}
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *partitionedTableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan partitionedTableModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	to := plan.toTable(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	db, err := r.client.DB()
+	var from *postgres.Table
+	if err == nil {
+		from, err = postgres.ReadTable(ctx, db, to.Schema, to.Name)
+	}
+	if err == nil {
+		err = postgres.AlterColumns(ctx, db, to.Schema, to.Name, from.Columns, to.Columns)
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Partitioned Table", "Update", tablePhrase("partitioned table", to.Schema, to.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *partitionedTableResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state partitionedTableModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	deleteTable(ctx, r.client, "Partitioned Table", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
+}
+
+func (r *partitionedTableResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	importTableID(ctx, req, resp, "partitioned table")
+}
+
+func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedTableModelV0, diags *diag.Diagnostics, action string) bool {
+	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
+	t, ok := readTable(ctx, r.client, "Partitioned Table", schemaName, name, action, diags)
+	if !ok {
+		return false
+	}
+	if t.Kind != "p" {
+		diags.AddError("Partitioned Table "+action+" Error",
+			fmt.Sprintf("%s.%s in database %q is not a partitioned table (relkind %q). Drop or rename it, or manage it with pgshard_table.", schemaName, name, r.client.Database(), t.Kind))
+		return false
+	}
+	m.ID = types.StringValue(tableID(schemaName, name))
+	var d diag.Diagnostics
+	m.Columns, d = columnsToList(ctx, t.Columns, m.Columns, nil)
+	diags.Append(d...)
+	priorKey := []string{}
+	if m.PartitionBy != nil {
+		priorKey = stringList(ctx, m.PartitionBy.Key, diags)
+	}
+	key := t.PartitionBy.Key
+	// Expressions print differently from how they were written: keep the prior spelling
+	// when the key has the same shape.
+	if len(priorKey) == len(key) {
+		for i := range key {
+			if strings.HasPrefix(key[i], "(") && strings.HasPrefix(strings.TrimSpace(priorKey[i]), "(") {
+				key[i] = priorKey[i]
+			}
+		}
+	}
+	keyList, d := types.ListValueFrom(ctx, types.StringType, key)
+	diags.Append(d...)
+	m.PartitionBy = &partitionByModelV0{Strategy: types.StringValue(t.PartitionBy.Strategy), Key: keyList}
+	return !diags.HasError()
+}
+
+type partitionedTableModelV0 struct {
+	ID           types.String        `tfsdk:"id"`
+	Schema       types.String        `tfsdk:"schema"`
+	Name         types.String        `tfsdk:"name"`
+	Columns      types.List          `tfsdk:"columns"`
+	PartitionBy  *partitionByModelV0 `tfsdk:"partition_by"`
+	ForceDestroy types.Bool          `tfsdk:"force_destroy"`
+}
+
+type partitionByModelV0 struct {
+	Strategy types.String `tfsdk:"strategy"`
+	Key      types.List   `tfsdk:"key"`
+}
+
+func (m partitionedTableModelV0) toTable(ctx context.Context, diags *diag.Diagnostics) postgres.Table {
+	cols, d := columnsFromList(ctx, m.Columns)
+	diags.Append(d...)
+	t := postgres.Table{Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), Columns: cols}
+	if m.PartitionBy != nil {
+		t.PartitionBy = &postgres.PartitionKey{Strategy: m.PartitionBy.Strategy.ValueString(), Key: stringList(ctx, m.PartitionBy.Key, diags)}
+	}
+	return t
+}

@@ -1,0 +1,156 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+)
+
+// Helpers shared by pgshard_foreign_partition and pgshard_partition.
+
+// partitionAttributes are the attributes every partition resource has, bounds included.
+func partitionAttributes() map[string]schema.Attribute {
+	attrs := map[string]schema.Attribute{
+		"id": schema.StringAttribute{
+			MarkdownDescription: "`schema.name`.",
+			Computed:            true,
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		},
+		"parent": schema.StringAttribute{
+			MarkdownDescription: "The partitioned table, as `schema.name` (a bare name is in `public`), usually `pgshard_partitioned_table.x.id`. Changing it replaces the partition.",
+			Required:            true,
+			Validators:          []validator.String{tableIDValidator{}},
+			PlanModifiers:       []planmodifier.String{sameTable{}, stringplanmodifier.RequiresReplace()},
+		},
+		"schema": schema.StringAttribute{
+			MarkdownDescription: "Schema of the partition. Default `public`. Changing it replaces the partition.",
+			Optional:            true,
+			Computed:            true,
+			Default:             stringdefault.StaticString("public"),
+			Validators:          []validator.String{identifier{}},
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		},
+		"name": schema.StringAttribute{
+			MarkdownDescription: "Partition name (at most 63 bytes). Changing it replaces the partition.",
+			Required:            true,
+			Validators:          []validator.String{identifier{}},
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		},
+	}
+	for k, v := range boundAttributes() {
+		attrs[k] = v
+	}
+	return attrs
+}
+
+// partitionTarget resolves the parent of a planned partition and checks, before anything
+// is created, that it is a partitioned table and that no DEFAULT rows block the bound.
+func partitionTarget(ctx context.Context, client *Client, kind string, p postgres.Partition, diags *diag.Diagnostics) *postgres.Table {
+	db, err := client.DB()
+	var parent *postgres.Table
+	if err == nil {
+		parent, err = postgres.ReadTable(ctx, db, p.ParentSchema, p.ParentName)
+	}
+	what := tablePhrase(kind, p.Schema, p.Name)
+	switch {
+	case errors.Is(err, postgres.ErrNotFound):
+		diags.AddAttributeError(pathParent, kind+" Create Error", fmt.Sprintf(
+			"Could not create %s in database %q: the parent %s.%s does not exist in that database. Create it first (pgshard_partitioned_table), "+
+				"and check that the provider of this resource points at the same database as the parent's.", what, client.Database(), p.ParentSchema, p.ParentName))
+		return nil
+	case err != nil:
+		addObjectError(diags, kind, "Create", what, client.Database(), err)
+		return nil
+	case parent.Kind != "p":
+		diags.AddAttributeError(pathParent, kind+" Create Error", fmt.Sprintf(
+			"Could not create %s in database %q: the parent %s.%s is not a partitioned table. Partitions can only be attached to a table created with PARTITION BY (pgshard_partitioned_table).",
+			what, client.Database(), p.ParentSchema, p.ParentName))
+		return nil
+	}
+	if !p.Bound.Default {
+		defName, n, err := postgres.DefaultRowsMatching(ctx, db, p.ParentSchema, p.ParentName, p.Bound)
+		if err != nil {
+			addObjectError(diags, kind, "Create", what, client.Database(), err)
+			return nil
+		}
+		if n > 0 {
+			diags.AddError(kind+" Create Error", fmt.Sprintf(
+				"Could not create %s in database %q: %d rows in the DEFAULT partition %s match its bound (%s), and PostgreSQL refuses a partition "+
+					"whose rows sit in DEFAULT. Move those rows out of %s first (for example insert them into the new shard and delete them from DEFAULT), then apply again.",
+				what, client.Database(), n, defName, p.Bound.SQL(), defName))
+			return nil
+		}
+	}
+	return parent
+}
+
+// tableIDValidator checks a `schema.name` reference at plan time.
+type tableIDValidator struct{}
+
+func (tableIDValidator) Description(context.Context) string {
+	return "must be schema.name with each part a PostgreSQL identifier"
+}
+func (v tableIDValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (tableIDValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s, n, err := parseTableID(req.ConfigValue.ValueString())
+	if err == nil {
+		if err = postgres.CheckIdentifier(s); err == nil {
+			err = postgres.CheckIdentifier(n)
+		}
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Table Reference",
+			fmt.Sprintf("The value %q of %s is not a table reference: %s. Write schema.name, such as public.tweets.", req.ConfigValue.ValueString(), req.Path, err))
+	}
+}
+
+// sameTable keeps the prior spelling of a table reference that names the same table
+// (tweets and public.tweets).
+type sameTable struct{}
+
+func (sameTable) Description(context.Context) string {
+	return "keeps the prior spelling of the same table"
+}
+func (m sameTable) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+func (sameTable) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.StateValue.IsNull() || req.StateValue.IsUnknown() {
+		return
+	}
+	if sameTableID(req.ConfigValue.ValueString(), req.StateValue.ValueString()) {
+		resp.PlanValue = req.StateValue
+	}
+}
+
+func sameTableID(a, b string) bool {
+	as, an, err1 := parseTableID(a)
+	bs, bn, err2 := parseTableID(b)
+	return err1 == nil && err2 == nil && as == bs && an == bn
+}
+
+// parentValue is the state's parent: the prior spelling when it names the catalog's
+// parent, "" when the partition is detached (which plans a replacement).
+func parentValue(prior types.String, schema, name string) types.String {
+	if name == "" {
+		return types.StringValue("")
+	}
+	if !prior.IsNull() && !prior.IsUnknown() && sameTableID(prior.ValueString(), tableID(schema, name)) {
+		return prior
+	}
+	return types.StringValue(tableID(schema, name))
+}
+
+var pathParent = path.Root("parent")

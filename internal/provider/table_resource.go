@@ -1,0 +1,225 @@
+package provider
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*tableResource)(nil)
+	_ resource.ResourceWithImportState    = (*tableResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*tableResource)(nil)
+)
+
+// NewTableResource returns the pgshard_table resource.
+func NewTableResource() resource.Resource { return &tableResource{} }
+
+type tableResource struct{ client *Client }
+
+func (r *tableResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_table"
+}
+
+func (r *tableResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A plain table, typically a shard's table managed through a provider alias pointed at the shard's " +
+			"database. Columns and the primary key change in place. Destroy refuses while the table holds rows unless `force_destroy = true`.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "`schema.name`.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"schema": schema.StringAttribute{
+				MarkdownDescription: "Schema. Default `public`. Changing it replaces the table.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("public"),
+				Validators:          []validator.String{identifier{}},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Table name (at most 63 bytes). Changing it replaces the table.",
+				Required:            true,
+				Validators:          []validator.String{identifier{}},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"columns": columnsAttribute(),
+			"primary_key": schema.ListAttribute{
+				MarkdownDescription: "Primary key columns, in order. Changed in place.",
+				Optional:            true,
+				ElementType:         types.StringType,
+				Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues()},
+			},
+			"force_destroy": schema.BoolAttribute{
+				MarkdownDescription: "Drop the table on destroy even while it holds rows (they are lost). Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+		},
+	}
+}
+
+func (r *tableResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *tableResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m tableModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || m.Columns.IsUnknown() || m.PrimaryKey.IsUnknown() {
+		return
+	}
+	cols, d := columnsFromList(ctx, m.Columns)
+	if d.HasError() {
+		return
+	}
+	names := columnNames(cols)
+	for i, k := range stringList(ctx, m.PrimaryKey, &resp.Diagnostics) {
+		if !names[k] {
+			resp.Diagnostics.AddAttributeError(path.Root("primary_key").AtListIndex(i), "Invalid Primary Key",
+				fmt.Sprintf("The primary key column %q names no column of the table. Use one of the columns.", k))
+		}
+	}
+}
+
+func (r *tableResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan tableModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	t := plan.toTable(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	db, err := r.client.DB()
+	if err == nil {
+		err = postgres.CreateTable(ctx, db, t)
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Table", "Create", tablePhrase("table", t.Schema, t.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *tableResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state tableModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !r.client.Known() {
+		return
+	}
+	if !r.readInto(ctx, &state, &resp.Diagnostics, "Read") {
+		if !resp.Diagnostics.HasError() {
+			resp.State.RemoveResource(ctx)
+		}
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan tableModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	to := plan.toTable(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	db, err := r.client.DB()
+	if err == nil {
+		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			from, err := postgres.ReadTable(ctx, tx, to.Schema, to.Name)
+			if err != nil {
+				return err
+			}
+			if err := postgres.AlterColumns(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns); err != nil {
+				return err
+			}
+			return postgres.SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.PrimaryKey, to.PrimaryKey)
+		})
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, "Table", "Update", tablePhrase("table", to.Schema, to.Name), r.client.Database(), err)
+		return
+	}
+	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *tableResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state tableModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	deleteTable(ctx, r.client, "Table", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
+}
+
+func (r *tableResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	importTableID(ctx, req, resp, "table")
+}
+
+func (r *tableResource) readInto(ctx context.Context, m *tableModelV0, diags *diag.Diagnostics, action string) bool {
+	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
+	t, ok := readTable(ctx, r.client, "Table", schemaName, name, action, diags)
+	if !ok {
+		return false
+	}
+	if t.Kind != "r" || t.IsPartition {
+		diags.AddError("Table "+action+" Error",
+			fmt.Sprintf("%s.%s in database %q is not a plain table. Manage it with the resource for its kind (pgshard_partitioned_table, pgshard_partition, pgshard_foreign_partition).", schemaName, name, r.client.Database()))
+		return false
+	}
+	m.ID = types.StringValue(tableID(schemaName, name))
+	implied := map[string]bool{}
+	for _, k := range t.PrimaryKey {
+		implied[k] = true
+	}
+	var d diag.Diagnostics
+	m.Columns, d = columnsToList(ctx, t.Columns, m.Columns, implied)
+	diags.Append(d...)
+	m.PrimaryKey = types.ListNull(types.StringType)
+	if len(t.PrimaryKey) > 0 {
+		m.PrimaryKey, d = types.ListValueFrom(ctx, types.StringType, t.PrimaryKey)
+		diags.Append(d...)
+	}
+	return !diags.HasError()
+}
+
+type tableModelV0 struct {
+	ID           types.String `tfsdk:"id"`
+	Schema       types.String `tfsdk:"schema"`
+	Name         types.String `tfsdk:"name"`
+	Columns      types.List   `tfsdk:"columns"`
+	PrimaryKey   types.List   `tfsdk:"primary_key"`
+	ForceDestroy types.Bool   `tfsdk:"force_destroy"`
+}
+
+func (m tableModelV0) toTable(ctx context.Context, diags *diag.Diagnostics) postgres.Table {
+	cols, d := columnsFromList(ctx, m.Columns)
+	diags.Append(d...)
+	pk := stringList(ctx, m.PrimaryKey, diags)
+	return postgres.Table{Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), Columns: cols, PrimaryKey: slices.Clip(pk)}
+}
