@@ -131,7 +131,7 @@ build_rootfs() {
 
 # build_image SUITE MAJOR: builds pgshard/postgres:MAJOR-local unless it is up to date.
 build_image() {
-  local suite=$1 major=$2 key tar rootfs_image tag hash ctx start
+  local suite=$1 major=$2 key tar rootfs_image tag hash ctx start old_id
   tag=$IMAGE_REPO:$major-local
   key=$(rootfs_key "$suite" "$major")
   rootfs_image=$ROOTFS_REPO:$major-$key
@@ -174,6 +174,7 @@ build_image() {
   fi
 
   log "building $tag FROM $rootfs_image with the entrypoint ..."
+  old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   ctx=$(mktemp -d)
   # set -e does not apply here (callers use `if build_image`): check each step.
   cp "$ENTRYPOINT_SRC" "$ctx/docker-entrypoint.sh"
@@ -193,7 +194,11 @@ DOCKERFILE
     return 1
   fi
   rm -rf "$ctx"
-  # Drop rootfs images of older recipes (their layers go once no image uses them).
+  # Drop the image this one replaces (unless a container still uses it) and rootfs images of
+  # older recipes.
+  if [[ -n $old_id && $old_id != "$(docker image inspect --format '{{.Id}}' "$tag")" ]]; then
+    docker image rm "$old_id" >/dev/null 2>&1 || true
+  fi
   docker image ls --format '{{.Repository}}:{{.Tag}}' "$ROOTFS_REPO" |
     grep -E "^$ROOTFS_REPO:$major-" | grep -vxF "$rootfs_image" | xargs -r docker image rm >&2 || true
   log "built $tag ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"

@@ -12,10 +12,11 @@
 #
 # On first start (no PG_VERSION in PGDATA) it runs initdb (local socket: trust; TCP from
 # anywhere: scram-sha-256), listens on '*', creates POSTGRES_DB and runs
-# /docker-entrypoint-initdb.d/*.sql, *.sql.gz and *.sh (in name order) against a server that
-# listens on the Unix socket only. Started as root, it first fixes the ownership of PGDATA (a
-# fresh named volume is root's) and re-executes itself as user postgres with setpriv.
-# Arguments starting with '-' are passed to postgres; any other command is exec'ed as is.
+# /docker-entrypoint-initdb.d/*.sql, *.sql.gz and *.sh (in name order) against a temporary
+# server that listens only on a private Unix socket (PGHOST is set for the *.sh scripts).
+# Started as root, it first fixes the ownership of PGDATA (a fresh named volume or a bind
+# mount may be root's) and re-executes itself as user postgres with setpriv. Arguments
+# starting with '-' are passed to postgres; any other command is exec'ed as is.
 set -Eeo pipefail
 
 log() { printf '%s [entrypoint] %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$*" >&2; }
@@ -40,7 +41,15 @@ file_env() {
 if [[ ${1:0:1} == - ]]; then
   set -- postgres "$@"
 fi
-if [[ $1 != postgres ]]; then
+# postgres --help, --version and the like need no data directory.
+want_help() {
+  local a
+  for a; do
+    case $a in -'?' | --help | --describe-config | -V | --version) return 0 ;; esac
+  done
+  return 1
+}
+if [[ $1 != postgres ]] || want_help "$@"; then
   exec "$@"
 fi
 
@@ -96,9 +105,12 @@ MSG
   } >>"$PGDATA/pg_hba.conf"
   printf "\n# Added by the entrypoint.\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
 
-  # A server for the initialization only: Unix socket, no TCP (nobody can connect early).
-  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p ${PGPORT:-5432}" -w start
-  export PGPASSWORD=${PGPASSWORD:-$POSTGRES_PASSWORD}
+  # A server for the initialization only: no TCP, and its Unix socket in a private directory,
+  # so neither clients nor a pg_isready health check see it as the ready server.
+  init_socket=$(mktemp -d /tmp/pg-init.XXXXXX)
+  pg_ctl -D "$PGDATA" -w start \
+    -o "-c listen_addresses='' -c unix_socket_directories=$init_socket -p ${PGPORT:-5432}"
+  export PGHOST=$init_socket PGPASSWORD=${PGPASSWORD:-$POSTGRES_PASSWORD}
   process_sql --dbname postgres --set db="$POSTGRES_DB" <<'SQL'
 SELECT format('CREATE DATABASE %I', :'db') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\gexec
 SQL
@@ -121,8 +133,9 @@ SQL
     esac
   done
   shopt -u nullglob
-  unset PGPASSWORD
   pg_ctl -D "$PGDATA" -m fast -w stop
+  unset PGHOST PGPASSWORD
+  rm -rf "$init_socket"
   log "PostgreSQL init process complete; ready for start up."
 else
   log "PostgreSQL data directory $PGDATA already initialized; skipping initialization"

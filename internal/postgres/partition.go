@@ -101,9 +101,8 @@ func AlterForeignTableOptions(ctx context.Context, q Querier, schema, name strin
 }
 
 // DropForeignTable drops a foreign table locally; the remote table and its rows stay.
-func DropForeignTable(ctx context.Context, q Querier, schema, name string) error {
-	_, err := q.ExecContext(ctx, "DROP FOREIGN TABLE IF EXISTS "+QualifiedIdent(schema, name))
-	return err
+func DropForeignTable(ctx context.Context, db *sql.DB, schema, name string) error {
+	return dropRelation(ctx, db, "FOREIGN TABLE", schema, name, func(*sql.Tx) error { return nil })
 }
 
 // PartitionInfo is one row of a parent's shard map.

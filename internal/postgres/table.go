@@ -366,24 +366,53 @@ func (e *ErrHoldsRows) Error() string {
 // locally). Unless force is set, it refuses, in the same transaction and under an
 // exclusive lock, while local rows would be lost.
 func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
-		table := QualifiedIdent(schema, name)
-		if _, _, _, err := relation(ctx, tx, schema, name); errors.Is(err, ErrNotFound) {
+	return dropRelation(ctx, db, "TABLE", schema, name, func(tx *sql.Tx) error {
+		if force {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		held, err := RowsHeld(ctx, tx, schema, name)
+		if err != nil {
 			return err
 		}
-		if !force {
-			held, err := RowsHeld(ctx, tx, schema, name)
-			if err != nil {
+		if len(held) > 0 {
+			return &ErrHoldsRows{Tables: held}
+		}
+		return nil
+	})
+}
+
+// dropRelation drops a table or foreign table if it exists, after check, in one
+// transaction. A partition's parent is locked before the partition itself, the order
+// every other partition DDL takes, so that partitions dropped in parallel cannot deadlock.
+func dropRelation(ctx context.Context, db *sql.DB, kind, schema, name string, check func(tx *sql.Tx) error) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		var parent sql.NullString
+		err := tx.QueryRowContext(ctx, `
+SELECT (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits i
+        JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+        WHERE i.inhrelid = c.oid AND c.relispartition)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&parent)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if parent.Valid {
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+parent.String+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 				return err
 			}
-			if len(held) > 0 {
-				return &ErrHoldsRows{Tables: held}
+		}
+		if kind == "TABLE" { // foreign tables cannot be locked; the parent's lock covers them
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+QualifiedIdent(schema, name)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, "DROP TABLE "+table)
+		if err := check(tx); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DROP "+kind+" "+QualifiedIdent(schema, name))
 		return err
 	})
 }

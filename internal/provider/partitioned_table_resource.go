@@ -201,6 +201,7 @@ func (r *partitionedTableResource) Delete(ctx context.Context, req resource.Dele
 
 func (r *partitionedTableResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importTableID(ctx, req, resp, "partitioned table")
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("force_destroy"), false)...)
 }
 
 func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedTableModelV0, diags *diag.Diagnostics, action string) bool {

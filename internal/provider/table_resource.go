@@ -179,6 +179,7 @@ func (r *tableResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 
 func (r *tableResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importTableID(ctx, req, resp, "table")
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("force_destroy"), false)...)
 }
 
 func (r *tableResource) readInto(ctx context.Context, m *tableModelV0, diags *diag.Diagnostics, action string) bool {

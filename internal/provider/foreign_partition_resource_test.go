@@ -1,0 +1,233 @@
+package provider
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
+)
+
+// shardedTweets is the two-region tweets topology on the three test clusters.
+type shardedTweets struct {
+	base, europe, usa *accDatabase
+}
+
+func newShardedTweets(t *testing.T) *shardedTweets {
+	return &shardedTweets{
+		base:   newAccDatabase(t, nil),
+		europe: newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 }),
+		usa:    newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard2 }),
+	}
+}
+
+// config renders the topology; europeValues is the Europe bound, extra goes in the
+// tweets and default resources (force_destroy).
+func (s *shardedTweets) config(europeValues, extra string) string {
+	return s.base.ProviderConfig() + fmt.Sprintf(`
+resource "pgshard_extension" "postgres_fdw" {
+  name = "postgres_fdw"
+}
+
+resource "pgshard_extension" "dblink" {
+  name = "dblink"
+}
+
+locals {
+  shards = {
+    europe = { host = %q, port = %d, dbname = %q, password = %q, values = %s }
+    usa    = { host = %q, port = %d, dbname = %q, password = %q, values = ["usa"] }
+  }
+}
+
+resource "pgshard_foreign_server" "europe" {
+  name       = "europe"
+  host       = local.shards.europe.host
+  port       = local.shards.europe.port
+  dbname     = local.shards.europe.dbname
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_foreign_server" "usa" {
+  name       = "usa"
+  host       = local.shards.usa.host
+  port       = local.shards.usa.port
+  dbname     = local.shards.usa.dbname
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_user_mapping" "europe" {
+  server   = pgshard_foreign_server.europe.name
+  user     = "postgres"
+  password = local.shards.europe.password
+}
+
+resource "pgshard_user_mapping" "usa" {
+  server   = pgshard_foreign_server.usa.name
+  user     = "postgres"
+  password = local.shards.usa.password
+}
+
+resource "pgshard_partitioned_table" "tweets" {
+  name = "tweets"
+  columns = [
+    { name = "id", type = "serial" },
+    { name = "location", type = "varchar", not_null = true },
+    { name = "text", type = "text" },
+    { name = "owner_id", type = "int8" },
+    { name = "like_count", type = "int4", not_null = true, default = "0" },
+  ]
+  partition_by = { strategy = "list", key = ["location"] }
+  %s
+}
+
+resource "pgshard_foreign_partition" "europe" {
+  parent              = pgshard_partitioned_table.tweets.id
+  name                = "europe_tweets"
+  server              = pgshard_foreign_server.europe.name
+  values_in           = local.shards.europe.values
+  create_remote_table = true
+  remote_identity     = { column = "id", start = 1000000000, increment = 1 }
+  options             = { fetch_size = "1000", async_capable = "true" }
+  depends_on          = [pgshard_user_mapping.europe, pgshard_extension.dblink]
+}
+
+resource "pgshard_foreign_partition" "usa" {
+  parent              = pgshard_partitioned_table.tweets.id
+  name                = "us_tweets"
+  server              = pgshard_foreign_server.usa.name
+  values_in           = local.shards.usa.values
+  create_remote_table = true
+  remote_identity     = { column = "id", start = 1500000000, increment = 1 }
+  options             = { fetch_size = "1000", async_capable = "true" }
+  depends_on          = [pgshard_user_mapping.usa, pgshard_extension.dblink]
+}
+
+resource "pgshard_partition" "default" {
+  parent     = pgshard_partitioned_table.tweets.id
+  name       = "tweets_default"
+  is_default = true
+  %s
+}
+
+data "pgshard_partitions" "tweets" {
+  parent     = pgshard_partitioned_table.tweets.id
+  depends_on = [pgshard_foreign_partition.europe, pgshard_foreign_partition.usa, pgshard_partition.default]
+}
+`, s.europe.Cluster.Host, s.europe.Cluster.Port, s.europe.Name, s.europe.Cluster.Password, europeValues,
+		s.usa.Cluster.Host, s.usa.Cluster.Port, s.usa.Name, s.usa.Cluster.Password, extra, extra)
+}
+
+func TestAccShardedTweets(t *testing.T) {
+	s := newShardedTweets(t)
+	config := s.config(`["europe"]`, "")
+	count := func(db *accDatabase, want, query string) func() error { return db.ExpectQuery(want, query) }
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		// Destroy keeps every shard row and leaves the base clean.
+		CheckDestroy: dbChecks(
+			count(s.europe, "3", `SELECT count(*) FROM europe_tweets`),
+			count(s.usa, "1", `SELECT count(*) FROM us_tweets`),
+			count(s.base, "0", `SELECT count(*) FROM pg_class WHERE relname IN ('tweets', 'europe_tweets', 'us_tweets', 'tweets_default')`),
+			count(s.base, "0", `SELECT count(*) FROM pg_foreign_server`),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("pgshard_foreign_partition.europe", tfjsonpath.New("id"), knownvalue.StringExact("public.europe_tweets")),
+					statecheck.ExpectKnownValue("pgshard_foreign_partition.europe", tfjsonpath.New("remote_table"), knownvalue.StringExact("europe_tweets")),
+					statecheck.ExpectKnownValue("pgshard_partitioned_table.tweets", tfjsonpath.New("id"), knownvalue.StringExact("public.tweets")),
+					statecheck.ExpectKnownValue("data.pgshard_partitions.tweets", tfjsonpath.New("partitions"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"schema": knownvalue.StringExact("public"), "name": knownvalue.StringExact("europe_tweets"),
+							"foreign": knownvalue.Bool(true), "server": knownvalue.StringExact("europe"), "bound": knownvalue.StringExact("FOR VALUES IN ('europe')"), "is_default": knownvalue.Bool(false)}),
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"schema": knownvalue.StringExact("public"), "name": knownvalue.StringExact("tweets_default"),
+							"foreign": knownvalue.Bool(false), "server": knownvalue.StringExact(""), "bound": knownvalue.StringExact("DEFAULT"), "is_default": knownvalue.Bool(true)}),
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"schema": knownvalue.StringExact("public"), "name": knownvalue.StringExact("us_tweets"),
+							"foreign": knownvalue.Bool(true), "server": knownvalue.StringExact("usa"), "bound": knownvalue.StringExact("FOR VALUES IN ('usa')"), "is_default": knownvalue.Bool(false)}),
+					})),
+				},
+				Check: dbChecks(
+					// Rows inserted through the parent land on their shard, or in DEFAULT.
+					func() error {
+						_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text, owner_id) VALUES ('europe', 'hallo', 1), ('usa', 'howdy', 2), ('mars', 'beep', 3)`)
+						return err
+					},
+					count(s.europe, "hallo", `SELECT string_agg(text, ',') FROM europe_tweets`),
+					count(s.usa, "howdy", `SELECT string_agg(text, ',') FROM us_tweets`),
+					count(s.base, "beep", `SELECT string_agg(text, ',') FROM ONLY tweets_default`),
+					// A row written on a shard is visible through the parent, with an id from the shard's own series.
+					func() error {
+						_, err := s.europe.DB.Exec(`INSERT INTO europe_tweets (location, text, like_count) VALUES ('europe', 'direct', 0)`)
+						return err
+					},
+					count(s.base, "1000000000", `SELECT id FROM tweets WHERE text = 'direct'`),
+					count(s.base, "4", `SELECT count(DISTINCT id) FROM tweets`),
+					// The shard's CHECK refuses a row that belongs to another region.
+					func() error {
+						_, err := s.europe.DB.Exec(`UPDATE europe_tweets SET location = 'usa' WHERE text = 'hallo'`)
+						if err == nil || !strings.Contains(err.Error(), "europe_tweets_bound") {
+							return fmt.Errorf("moving a row to another region on the shard should violate europe_tweets_bound, got %v", err)
+						}
+						_, err = s.europe.DB.Exec(`INSERT INTO europe_tweets (location, text, like_count) VALUES ('usa', 'wrong shard', 0)`)
+						if err == nil {
+							return fmt.Errorf("inserting a usa row on the europe shard should fail")
+						}
+						return nil
+					},
+				),
+			},
+			// Import reads the catalog's spelling of the types (character varying for varchar):
+			// they mean the same, and TestAccShardedTweetsImportHandMade proves the plan is empty.
+			{ResourceName: "pgshard_partitioned_table.tweets", ImportState: true, ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"columns.1.type", "columns.3.type", "columns.4.type"}},
+			{ResourceName: "pgshard_foreign_partition.europe", ImportState: true, ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"create_remote_table", "remote_identity"}},
+			{ResourceName: "pgshard_partition.default", ImportState: true, ImportStateVerify: true},
+			{
+				// A bound change is in place (detach + attach) and keeps the shard's rows.
+				PreConfig: func() { s.europe.Exec(t, `INSERT INTO europe_tweets (location, text, like_count) VALUES ('europe', 'before', 0)`) },
+				Config:    s.config(`["europe", "eu"]`, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_foreign_partition.europe", plancheck.ResourceActionUpdate)},
+				},
+				Check: dbChecks(
+					count(s.base, "FOR VALUES IN ('europe', 'eu')", `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'europe_tweets'`),
+					count(s.base, "3", `SELECT count(*) FROM tweets WHERE location = 'europe'`),
+					func() error {
+						_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text) VALUES ('eu', 'short')`)
+						return err
+					},
+					count(s.europe, "short", `SELECT text FROM europe_tweets WHERE location = 'eu'`),
+					func() error { _, err := s.europe.DB.Exec(`DELETE FROM europe_tweets WHERE location = 'eu'`); return err },
+				),
+			},
+			{
+				// Options changed out of band are repaired in place.
+				PreConfig: func() { s.base.Exec(t, `ALTER FOREIGN TABLE us_tweets OPTIONS (SET fetch_size '5')`) },
+				Config:    s.config(`["europe", "eu"]`, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_foreign_partition.usa", plancheck.ResourceActionUpdate)},
+				},
+				Check: dbChecks(count(s.base, "async_capable=true,fetch_size=1000,schema_name=public,table_name=us_tweets",
+					`SELECT array_to_string(ARRAY(SELECT unnest(ftoptions) ORDER BY 1), ',') FROM pg_foreign_table WHERE ftrelid = 'us_tweets'::regclass`)),
+			},
+			{
+				// Dropped out of band: the foreign partition is created again, over the same shard table.
+				PreConfig: func() { s.base.Exec(t, `DROP FOREIGN TABLE us_tweets`) },
+				Config:    s.config(`["europe", "eu"]`, "force_destroy = true"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_foreign_partition.usa", plancheck.ResourceActionCreate)},
+				},
+				Check: dbChecks(count(s.base, "howdy", `SELECT text FROM tweets WHERE location = 'usa'`)),
+			},
+		},
+	})
+}

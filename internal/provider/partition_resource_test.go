@@ -1,0 +1,104 @@
+package provider
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+)
+
+// Local partitions: range bounds changed in place, and destroy refuses to lose rows
+// unless force_destroy is set, for a partition and for a parent.
+func TestAccPartitionForceDestroy(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	config := func(bound, parentExtra, partExtra string) string {
+		return a.ProviderConfig() + `
+resource "pgshard_partitioned_table" "events" {
+  name = "events"
+  columns = [
+    { name = "day", type = "date", not_null = true },
+    { name = "what", type = "text" },
+  ]
+  partition_by = { strategy = "range", key = ["day"] }
+  ` + parentExtra + `
+}
+
+resource "pgshard_partition" "y2024" {
+  parent = pgshard_partitioned_table.events.id
+  name   = "events_2024"
+  ` + bound + `
+  ` + partExtra + `
+}`
+	}
+	y2024 := `values_from = ["2024-01-01"]
+  values_to   = ["2025-01-01"]`
+	wider := `values_from = ["MINVALUE"]
+  values_to   = ["2025-01-01"]`
+	parentOnly := a.ProviderConfig() + `
+resource "pgshard_partitioned_table" "events" {
+  name = "events"
+  columns = [
+    { name = "day", type = "date", not_null = true },
+    { name = "what", type = "text" },
+  ]
+  partition_by = { strategy = "range", key = ["day"] }
+}`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             dbChecks(a.ExpectQuery("<none>", `SELECT relname FROM pg_class WHERE relname LIKE 'events%'`)),
+		Steps: []resource.TestStep{
+			{
+				Config: config(y2024, "", ""),
+				Check: dbChecks(
+					a.ExpectQuery("FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'events_2024'`),
+					func() error { _, err := a.DB.Exec(`INSERT INTO events VALUES ('2024-06-01', 'x')`); return err },
+				),
+			},
+			{ResourceName: "pgshard_partition.y2024", ImportState: true, ImportStateVerify: true},
+			{
+				Config: config(wider, "", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_partition.y2024", plancheck.ResourceActionUpdate)},
+				},
+				Check: dbChecks(
+					a.ExpectQuery("FOR VALUES FROM (MINVALUE) TO ('2025-01-01')", `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'events_2024'`),
+					a.ExpectQuery("1", `SELECT count(*) FROM events`),
+				),
+			},
+			{
+				// A bound that would leave a row outside is refused by PostgreSQL, and nothing changes.
+				Config:      config(`values_from = ["2024-07-01"]`+"\n"+`values_to = ["2025-01-01"]`, "", ""),
+				ExpectError: expectError(`Partition Update Error.*violated by some row`),
+			},
+			{
+				Config:      parentOnly,
+				ExpectError: expectError(`Refusing to drop public.events_2024 .*public.events_2024 \(1 rows\).*force_destroy = true`),
+			},
+			{
+				// The partition is still there with its row.
+				Config:   config(wider, "", ""),
+				PlanOnly: true,
+				Check:    dbChecks(a.ExpectQuery("1", `SELECT count(*) FROM events_2024`)),
+			},
+			{
+				// force_destroy is an in-place change of the partition.
+				Config: config(wider, "", "force_destroy = true"),
+			},
+			{
+				// A parent whose partition (created by hand) holds rows is refused.
+				PreConfig: func() {
+					a.Exec(t, `CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')`)
+					a.Exec(t, `INSERT INTO events VALUES ('2025-02-03', 'kept')`)
+				},
+				Config:      a.ProviderConfig(),
+				ExpectError: expectError(`Refusing to drop public.events .*public.events_2025 \(1 rows\)`),
+				Check:       dbChecks(a.ExpectQuery("kept", `SELECT what FROM events_2025`)),
+			},
+			{
+				// With force_destroy the parent goes, with the rows of its local partitions.
+				Config: strings.Replace(parentOnly, `partition_by = { strategy = "range", key = ["day"] }`, "partition_by = { strategy = \"range\", key = [\"day\"] }\n  force_destroy = true", 1),
+			},
+		},
+	})
+}
