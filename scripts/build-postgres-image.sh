@@ -99,6 +99,7 @@ build_rootfs() {
   # The hooks run with the root directory as $1. The postgres user gets uid/gid 999 like in
   # the official image, so a data volume can move between the two. Debian's postinst creates
   # a "main" cluster, which the image does not want (the entrypoint runs initdb in PGDATA).
+  # shellcheck disable=SC2016 # $1 in the hooks is for mmdebstrap's shell, not this one.
   mmdebstrap --variant=apt --format=tar \
     --include="postgresql-$major,ca-certificates,tzdata" \
     --aptopt='Acquire::Retries "3"' \

@@ -5,6 +5,7 @@
 # run skips work that is already done) and needs nothing from outside but the Go module
 # proxy and the Debian mirror apt is configured with.
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 PGSHARD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGSHARD_CACHE=${PGSHARD_CACHE:-$HOME/.cache/pgshard}
 export PGSHARD_CACHE

@@ -205,7 +205,7 @@ func TestAlterColumns(t *testing.T) {
 	if len(got.Columns) != 3 || got.Columns[1].Type != "text" || got.Columns[1].Default != "'x'::text" || got.Columns[2].Type != "numeric(10,2)" || !reflect.DeepEqual(got.PrimaryKey, []string{"id"}) {
 		t.Fatalf("after alter: %+v", got)
 	}
-	if err := SetPrimaryKey(ctx, db, "public", "plain", []string{"id"}, []string{"id", "name"}); err != nil {
+	if err := SetPrimaryKey(ctx, db, "public", "plain", got.Columns, got.Columns, []string{"id"}, []string{"id", "name"}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = ReadTable(ctx, db, "public", "plain")

@@ -267,7 +267,8 @@ func AlterColumnsSQL(from, to []Column) ([]string, error) {
 				clauses = append(clauses, col+" SET DEFAULT ("+c.Default+")")
 			}
 		}
-		if o.NotNull != c.NotNull {
+		_, serial := serialBase[CanonicalType(c.Type)]
+		if o.NotNull != c.NotNull && !(serial && !c.NotNull) { // serial implies NOT NULL
 			if c.NotNull {
 				clauses = append(clauses, col+" SET NOT NULL")
 			} else {
@@ -293,13 +294,13 @@ func AlterColumns(ctx context.Context, q Querier, schema, name string, from, to 
 	return err
 }
 
-// SetPrimaryKey replaces the primary key of a plain table.
-func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, from, to []string) error {
-	if strings.Join(from, "\x00") == strings.Join(to, "\x00") {
-		return nil
-	}
+// SetPrimaryKey replaces the primary key of a plain table, and the columns with it: the old
+// key is dropped first, the columns altered (a key column is NOT NULL by definition), then
+// the new key added.
+func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, fromCols, toCols []Column, from, to []string) error {
 	table := QualifiedIdent(schema, name)
-	if len(from) > 0 {
+	changed := strings.Join(from, "\x00") != strings.Join(to, "\x00")
+	if changed && len(from) > 0 {
 		var con string
 		err := q.QueryRowContext(ctx, `SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, table).Scan(&con)
 		if err != nil {
@@ -309,7 +310,19 @@ func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, from, to
 			return err
 		}
 	}
-	if len(to) > 0 {
+	inKey := map[string]bool{}
+	for _, k := range to {
+		inKey[k] = true
+	}
+	cols := make([]Column, len(toCols))
+	for i, c := range toCols {
+		c.NotNull = c.NotNull || inKey[c.Name]
+		cols[i] = c
+	}
+	if err := AlterColumns(ctx, q, schema, name, fromCols, cols); err != nil {
+		return err
+	}
+	if changed && len(to) > 0 {
 		_, err := q.ExecContext(ctx, "ALTER TABLE "+table+" ADD PRIMARY KEY ("+strings.Join(KeySQL(to), ", ")+")")
 		return err
 	}

@@ -193,8 +193,10 @@ func TestAccShardedTweets(t *testing.T) {
 			{ResourceName: "pgshard_partition.default", ImportState: true, ImportStateVerify: true},
 			{
 				// A bound change is in place (detach + attach) and keeps the shard's rows.
-				PreConfig: func() { s.europe.Exec(t, `INSERT INTO europe_tweets (location, text, like_count) VALUES ('europe', 'before', 0)`) },
-				Config:    s.config(`["europe", "eu"]`, ""),
+				PreConfig: func() {
+					s.europe.Exec(t, `INSERT INTO europe_tweets (location, text, like_count) VALUES ('europe', 'before', 0)`)
+				},
+				Config: s.config(`["europe", "eu"]`, ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_foreign_partition.europe", plancheck.ResourceActionUpdate)},
 				},
@@ -206,7 +208,10 @@ func TestAccShardedTweets(t *testing.T) {
 						return err
 					},
 					count(s.europe, "short", `SELECT text FROM europe_tweets WHERE location = 'eu'`),
-					func() error { _, err := s.europe.DB.Exec(`DELETE FROM europe_tweets WHERE location = 'eu'`); return err },
+					func() error {
+						_, err := s.europe.DB.Exec(`DELETE FROM europe_tweets WHERE location = 'eu'`)
+						return err
+					},
 				),
 			},
 			{
@@ -230,4 +235,68 @@ func TestAccShardedTweets(t *testing.T) {
 			},
 		},
 	})
+}
+
+// The same topology built by hand with plain SQL imports into the resources with an
+// empty plan afterwards: type spellings, default options and quoting cause no diff.
+func TestAccShardedTweetsImportHandMade(t *testing.T) {
+	s := newShardedTweets(t)
+	for _, shard := range []struct {
+		db    *accDatabase
+		table string
+	}{{s.europe, "europe_tweets"}, {s.usa, "us_tweets"}} {
+		shard.db.Exec(t, `CREATE TABLE `+shard.table+` (id int4 NOT NULL, "location" varchar NOT NULL, text text, owner_id int8, like_count int4 NOT NULL)`)
+	}
+	for _, stmt := range []string{
+		`CREATE EXTENSION postgres_fdw`,
+		`CREATE EXTENSION dblink`,
+		fmt.Sprintf(`CREATE SERVER europe FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port '%d', dbname %s)`, quoteLiteral(s.europe.Cluster.Host), s.europe.Cluster.Port, quoteLiteral(s.europe.Name)),
+		fmt.Sprintf(`CREATE SERVER usa FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port '%d', dbname %s)`, quoteLiteral(s.usa.Cluster.Host), s.usa.Cluster.Port, quoteLiteral(s.usa.Name)),
+		fmt.Sprintf(`CREATE USER MAPPING FOR postgres SERVER europe OPTIONS (user 'postgres', password %s)`, quoteLiteral(s.europe.Cluster.Password)),
+		fmt.Sprintf(`CREATE USER MAPPING FOR postgres SERVER usa OPTIONS (user 'postgres', password %s)`, quoteLiteral(s.usa.Cluster.Password)),
+		`CREATE TABLE tweets (id serial4, "location" varchar NOT NULL, text text, owner_id int8, like_count int4 NOT NULL DEFAULT 0) PARTITION BY LIST ("location")`,
+		`CREATE FOREIGN TABLE europe_tweets PARTITION OF tweets FOR VALUES IN ('europe') SERVER europe OPTIONS (fetch_size '1000', async_capable 'true')`,
+		`CREATE FOREIGN TABLE us_tweets PARTITION OF tweets FOR VALUES IN ('usa') SERVER usa OPTIONS (fetch_size '1000', async_capable 'true')`,
+		`CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`,
+	} {
+		s.base.Exec(t, stmt)
+	}
+	// The hand-made shard tables have neither the identity nor the bound CHECK; those are
+	// create-time settings that import leaves alone.
+	config := strings.NewReplacer(
+		`remote_identity     = { column = "id", start = 1000000000, increment = 1 }`, "",
+		`remote_identity     = { column = "id", start = 1500000000, increment = 1 }`, "",
+		`create_remote_table = true`, "",
+	).Replace(s.config(`["europe"]`, ""))
+	imports := map[string]string{
+		"pgshard_extension.postgres_fdw":   "postgres_fdw",
+		"pgshard_extension.dblink":         "dblink",
+		"pgshard_foreign_server.europe":    "europe",
+		"pgshard_foreign_server.usa":       "usa",
+		"pgshard_user_mapping.europe":      "europe/postgres",
+		"pgshard_user_mapping.usa":         "usa/postgres",
+		"pgshard_partitioned_table.tweets": "public.tweets",
+		"pgshard_foreign_partition.europe": "public.europe_tweets",
+		"pgshard_foreign_partition.usa":    "us_tweets",
+		"pgshard_partition.default":        `"public"."tweets_default"`,
+	}
+	var steps []resource.TestStep
+	for addr, id := range imports {
+		steps = append(steps, resource.TestStep{Config: config, ResourceName: addr, ImportState: true, ImportStateId: id, ImportStatePersist: true})
+	}
+	steps = append(steps,
+		resource.TestStep{Config: config, PlanOnly: true},
+		resource.TestStep{
+			// Once imported, the data flows as if Terraform had built it.
+			Config: strings.Replace(config, `name = "tweets"`, "name = \"tweets\"\n  force_destroy = true", 1),
+			Check: dbChecks(
+				func() error {
+					_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text, like_count) VALUES ('usa', 'imported', 0)`)
+					return err
+				},
+				s.usa.ExpectQuery("imported", `SELECT text FROM us_tweets`),
+			),
+		},
+	)
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 }

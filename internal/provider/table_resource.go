@@ -154,10 +154,7 @@ func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			if err != nil {
 				return err
 			}
-			if err := postgres.AlterColumns(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns); err != nil {
-				return err
-			}
-			return postgres.SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.PrimaryKey, to.PrimaryKey)
+			return postgres.SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey)
 		})
 	}
 	if err != nil {
