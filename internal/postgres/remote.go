@@ -97,6 +97,10 @@ func RemoteTableSQL(t RemoteTable) string {
 		if c.NotNull {
 			def += " NOT NULL"
 		}
+		if c.Default != "" && !strings.HasPrefix(c.Default, "nextval(") {
+			// The parent's defaults, so that rows written on the shard directly get them too.
+			def += " DEFAULT (" + c.Default + ")"
+		}
 		defs = append(defs, def)
 	}
 	if t.Check != "" {

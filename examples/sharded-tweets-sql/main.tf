@@ -1,0 +1,100 @@
+# Shard a tweets table by location across existing PostgreSQL servers: one base database
+# holding the partitioned parent, and one shard database per region.
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    pgshard = {
+      source = "pgshard/pgshard"
+    }
+  }
+}
+
+provider "pgshard" {
+  host     = var.base.host
+  port     = var.base.port
+  database = var.base.database
+  username = var.base.username
+  password = var.base.password
+  sslmode  = var.base.sslmode
+}
+
+resource "pgshard_extension" "postgres_fdw" {
+  name = "postgres_fdw"
+}
+
+# dblink lets the provider create each shard's table through its foreign server.
+resource "pgshard_extension" "dblink" {
+  name = "dblink"
+}
+
+resource "pgshard_foreign_server" "region" {
+  for_each = var.regions
+
+  name   = each.key
+  host   = each.value.host
+  port   = each.value.port
+  dbname = each.value.dbname
+
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_user_mapping" "region" {
+  for_each = var.regions
+
+  server   = pgshard_foreign_server.region[each.key].name
+  user     = each.value.username
+  password = var.shard_passwords[each.key]
+}
+
+resource "pgshard_partitioned_table" "tweets" {
+  name = "tweets"
+  columns = [
+    { name = "id", type = "bigserial" },
+    { name = "location", type = "text", not_null = true },
+    { name = "text", type = "text", not_null = true },
+    { name = "owner_id", type = "bigint" },
+    { name = "like_count", type = "integer", not_null = true, default = "0" },
+  ]
+  partition_by = {
+    strategy = "list"
+    key      = ["location"]
+  }
+  force_destroy = var.force_destroy
+}
+
+resource "pgshard_foreign_partition" "region" {
+  for_each = var.regions
+
+  parent    = pgshard_partitioned_table.tweets.id
+  name      = each.value.table
+  server    = pgshard_foreign_server.region[each.key].name
+  values_in = each.value.locations
+
+  create_remote_table = true
+  remote_identity = {
+    column    = "id"
+    start     = each.value.id_start
+    increment = 1
+  }
+
+  options = {
+    fetch_size    = "1000"
+    batch_size    = "500"
+    async_capable = "true"
+  }
+
+  depends_on = [pgshard_user_mapping.region, pgshard_extension.dblink]
+}
+
+# Rows whose location has no region yet stay on the base database.
+resource "pgshard_partition" "default" {
+  parent        = pgshard_partitioned_table.tweets.id
+  name          = "tweets_default"
+  is_default    = true
+  force_destroy = var.force_destroy
+}
+
+data "pgshard_partitions" "tweets" {
+  parent     = pgshard_partitioned_table.tweets.id
+  depends_on = [pgshard_foreign_partition.region, pgshard_partition.default]
+}
