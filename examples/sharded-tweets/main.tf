@@ -1,0 +1,225 @@
+# The sharded tweets service in one apply: a PostgreSQL container and a tweets API container
+# per region, each region on its own bridge network; a base database on every network that
+# holds the partitioned tweets table; and the pgshard objects that route each location's rows
+# to its region's database.
+
+locals {
+  use_container_base = var.existing_base == null
+  base = local.use_container_base ? {
+    host     = "127.0.0.1"
+    port     = var.base_port
+    database = "tweets"
+    username = "postgres"
+    password = var.postgres_password
+  } : var.existing_base
+  # How the base database's server reaches each shard: by container name on the region's
+  # network, or on the shard's published port when the base runs outside Docker.
+  shard_address = {
+    for name, r in var.regions : name => local.use_container_base ?
+    { host = "${var.name_prefix}${name}-db", port = 5432 } :
+    { host = "127.0.0.1", port = r.db_port }
+  }
+}
+
+provider "docker" {}
+
+provider "pgshard" {
+  host            = local.base.host
+  port            = local.base.port
+  database        = local.base.database
+  username        = local.base.username
+  password        = local.base.password
+  sslmode         = "disable"
+  connect_timeout = 120
+}
+
+resource "docker_image" "postgres" {
+  name         = var.postgres_image
+  keep_locally = true
+}
+
+resource "docker_image" "api" {
+  name         = var.api_image
+  keep_locally = true
+}
+
+resource "docker_network" "region" {
+  for_each = var.regions
+  name     = "${var.name_prefix}${each.key}"
+  driver   = "bridge"
+}
+
+resource "docker_volume" "region" {
+  for_each = var.regions
+  name     = "${var.name_prefix}${each.key}-db-data"
+}
+
+resource "docker_container" "region_db" {
+  for_each = var.regions
+  name     = "${var.name_prefix}${each.key}-db"
+  image    = docker_image.postgres.image_id
+  env = [
+    "POSTGRES_USER=postgres",
+    "POSTGRES_PASSWORD=${var.postgres_password}",
+    "POSTGRES_DB=${each.value.dbname}",
+  ]
+  networks_advanced {
+    name = docker_network.region[each.key].name
+  }
+  ports {
+    internal = 5432
+    external = each.value.db_port
+    ip       = "127.0.0.1"
+  }
+  volumes {
+    volume_name    = docker_volume.region[each.key].name
+    container_path = "/var/lib/postgresql/data"
+  }
+  healthcheck {
+    test         = ["CMD", "pg_isready", "-U", "postgres", "-d", each.value.dbname]
+    interval     = "1s"
+    timeout      = "3s"
+    start_period = "2s"
+    retries      = 90
+  }
+  wait         = true
+  wait_timeout = 180
+  restart      = "unless-stopped"
+}
+
+resource "docker_volume" "base" {
+  count = local.use_container_base ? 1 : 0
+  name  = "${var.name_prefix}base-db-data"
+}
+
+resource "docker_container" "base_db" {
+  count = local.use_container_base ? 1 : 0
+  name  = "${var.name_prefix}base-db"
+  image = docker_image.postgres.image_id
+  env = [
+    "POSTGRES_USER=postgres",
+    "POSTGRES_PASSWORD=${var.postgres_password}",
+    "POSTGRES_DB=tweets",
+  ]
+  dynamic "networks_advanced" {
+    for_each = docker_network.region
+    content {
+      name = networks_advanced.value.name
+    }
+  }
+  ports {
+    internal = 5432
+    external = var.base_port
+    ip       = "127.0.0.1"
+  }
+  volumes {
+    volume_name    = docker_volume.base[0].name
+    container_path = "/var/lib/postgresql/data"
+  }
+  healthcheck {
+    test         = ["CMD", "pg_isready", "-U", "postgres", "-d", "tweets"]
+    interval     = "1s"
+    timeout      = "3s"
+    start_period = "2s"
+    retries      = 90
+  }
+  wait         = true
+  wait_timeout = 180
+  restart      = "unless-stopped"
+}
+
+# Everything below runs in the base database, once it (and the shards) answer.
+
+resource "pgshard_extension" "postgres_fdw" {
+  name       = "postgres_fdw"
+  depends_on = [docker_container.base_db]
+}
+
+resource "pgshard_extension" "dblink" {
+  name       = "dblink"
+  depends_on = [docker_container.base_db]
+}
+
+resource "pgshard_foreign_server" "region" {
+  for_each = var.regions
+  name     = each.key
+  host     = local.shard_address[each.key].host
+  port     = local.shard_address[each.key].port
+  dbname   = each.value.dbname
+  options = {
+    async_capable = "true"
+    fetch_size    = "1000"
+  }
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_user_mapping" "region" {
+  for_each = var.regions
+  server   = pgshard_foreign_server.region[each.key].name
+  user     = "postgres"
+  password = var.postgres_password
+}
+
+resource "pgshard_partitioned_table" "tweets" {
+  name = "tweets"
+  columns = [
+    { name = "id", type = "bigserial" },
+    { name = "location", type = "text", not_null = true },
+    { name = "text", type = "text", not_null = true },
+    { name = "owner_id", type = "bigint" },
+    { name = "like_count", type = "integer", not_null = true, default = "0" },
+  ]
+  partition_by = {
+    strategy = "list"
+    key      = ["location"]
+  }
+  force_destroy = var.force_destroy
+  depends_on    = [docker_container.base_db]
+}
+
+resource "pgshard_foreign_partition" "region" {
+  for_each  = var.regions
+  parent    = pgshard_partitioned_table.tweets.id
+  name      = each.value.table
+  server    = pgshard_foreign_server.region[each.key].name
+  values_in = each.value.locations
+
+  create_remote_table = true
+  remote_identity = {
+    column    = "id"
+    start     = each.value.id_start
+    increment = 1
+  }
+  options = {
+    batch_size = "500"
+  }
+  depends_on = [pgshard_user_mapping.region, pgshard_extension.dblink, docker_container.region_db]
+}
+
+resource "pgshard_partition" "default" {
+  parent        = pgshard_partitioned_table.tweets.id
+  name          = "tweets_default"
+  is_default    = true
+  force_destroy = var.force_destroy
+}
+
+resource "docker_container" "api" {
+  for_each = var.regions
+  name     = "${var.name_prefix}${each.key}-api"
+  image    = docker_image.api.image_id
+  env = [
+    "POSTGRES_DATABASE_URL=postgres://postgres:${urlencode(var.postgres_password)}@${docker_container.region_db[each.key].name}:5432/${each.value.dbname}?sslmode=disable",
+    "TWEETS_TABLE=${pgshard_foreign_partition.region[each.key].remote_table}",
+  ]
+  networks_advanced {
+    name = docker_network.region[each.key].name
+  }
+  ports {
+    internal = 8000
+    external = each.value.api_port
+    ip       = "127.0.0.1"
+  }
+  wait         = true
+  wait_timeout = 60
+  restart      = "unless-stopped"
+}

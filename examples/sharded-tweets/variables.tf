@@ -1,0 +1,73 @@
+variable "name_prefix" {
+  description = "Prefix of every Docker network, volume and container name, so that several stacks can run side by side."
+  type        = string
+  default     = ""
+}
+
+variable "regions" {
+  description = <<-EOT
+    One entry per region: its shard database, its API and the locations it holds. Adding a
+    region is one more entry. id_start gives the rows the region's API writes an id range of
+    their own (the base table's sequence counts from 1).
+  EOT
+  type = map(object({
+    db_port   = number
+    api_port  = number
+    dbname    = string
+    table     = string
+    locations = list(string)
+    id_start  = number
+  }))
+  default = {
+    europe = { db_port = 5400, api_port = 8000, dbname = "eutweets", table = "europe_tweets", locations = ["europe"], id_start = 1000000000000 }
+    usa    = { db_port = 5401, api_port = 8001, dbname = "ustweets", table = "us_tweets", locations = ["usa"], id_start = 2000000000000 }
+  }
+}
+
+variable "base_port" {
+  description = "Port on 127.0.0.1 where the base database container is published."
+  type        = number
+  default     = 5433
+}
+
+variable "existing_base" {
+  description = <<-EOT
+    Use an existing PostgreSQL (such as the one on your machine) as the base database instead of
+    a container. It reaches the shards on their published 127.0.0.1 ports, and needs the
+    postgres_fdw and dblink extensions available.
+  EOT
+  type = object({
+    host     = optional(string, "127.0.0.1")
+    port     = optional(number, 5432)
+    database = string
+    username = optional(string, "postgres")
+    password = string
+  })
+  default   = null
+  sensitive = true
+}
+
+variable "postgres_password" {
+  description = "Password of the postgres user in every database container."
+  type        = string
+  default     = "pgshard-demo"
+  sensitive   = true
+}
+
+variable "postgres_image" {
+  description = "PostgreSQL image for the databases. make demo uses a local build from Debian packages when this one cannot be pulled."
+  type        = string
+  default     = "postgres:17"
+}
+
+variable "api_image" {
+  description = "Image of the tweets API (examples/sharded-tweets/tweets-api; make demo builds it)."
+  type        = string
+  default     = "pgshard/tweets-api:local"
+}
+
+variable "force_destroy" {
+  description = "Let destroy drop the base tables while the DEFAULT partition holds rows. The demo's containers and volumes go with destroy anyway."
+  type        = bool
+  default     = true
+}
