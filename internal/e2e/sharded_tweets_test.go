@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
+)
+
+type tweet struct {
+	ID        int64  `json:"id"`
+	Location  string `json:"location"`
+	Text      string `json:"text"`
+	OwnerID   *int64 `json:"owner_id"`
+	LikeCount int    `json:"like_count"`
+}
+
+// TestShardedTweetsStack applies examples/sharded-tweets (Docker networks, PostgreSQL and API
+// containers, and the pgshard objects) in one terraform apply, then proves the data flows:
+// rows written through the base table are served by their region's API, rows posted to an API
+// are visible through the base table, regions never see each other's rows, ids never collide,
+// a shard restart loses nothing, and destroy removes every container and network.
+func TestShardedTweetsStack(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("the end-to-end test runs with the acceptance tests (TF_ACC=1, make test)")
+	}
+	requireDocker(t)
+	sweepLeftovers(t)
+
+	image := postgresImage(t)
+	prefix := fmt.Sprintf("%s%d-", namePrefix, os.Getpid())
+	ports := freePorts(t, 5)
+	password := fmt.Sprintf("e2e'pw=%d", time.Now().UnixNano())
+	regions := map[string]map[string]any{
+		"europe": {"db_port": ports[0], "api_port": ports[1], "dbname": "eutweets", "table": "europe_tweets", "locations": []string{"europe"}, "id_start": 1000000000000},
+		"usa":    {"db_port": ports[2], "api_port": ports[3], "dbname": "ustweets", "table": "us_tweets", "locations": []string{"usa"}, "id_start": 2000000000000},
+	}
+	ws := postgrestest.NewWorkspace(t, filepath.Join("..", "..", "examples", "sharded-tweets"))
+	ws.SetVars(t, map[string]any{
+		"name_prefix": prefix, "base_port": ports[4], "regions": regions,
+		"postgres_image": image, "postgres_password": password,
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			ws.Run(t, "destroy", "-auto-approve", "-no-color")
+		}
+		removeByPrefix(t, prefix)
+	})
+
+	ws.Must(t, "init", "-no-color")
+	start := time.Now()
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
+	t.Logf("first apply: %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	ws.PlanIsEmpty(t)
+	t.Logf("no-op plan: %s", time.Since(start).Round(time.Millisecond))
+
+	var apis map[string]string
+	ws.Output(t, "api_urls", &apis)
+	var baseURL string
+	ws.Output(t, "base_database_url", &baseURL)
+	base, err := sql.Open("postgres", baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+
+	// Rows inserted through the base table are served by their region's API.
+	written := map[int64]tweet{}
+	for _, tw := range []tweet{{Location: "europe", Text: "hallo"}, {Location: "europe", Text: "servus"}, {Location: "usa", Text: "howdy"}, {Location: "usa", Text: "hi y'all"}, {Location: "mars", Text: "beep"}} {
+		if err := base.QueryRow(`INSERT INTO tweets (location, text) VALUES ($1, $2) RETURNING id`, tw.Location, tw.Text).Scan(&tw.ID); err != nil {
+			t.Fatal(err)
+		}
+		written[tw.ID] = tw
+	}
+	for id, tw := range written {
+		api, ok := apis[tw.Location]
+		if !ok {
+			var n int
+			if err := base.QueryRow(`SELECT count(*) FROM ONLY tweets_default WHERE id = $1`, id).Scan(&n); err != nil || n != 1 {
+				t.Errorf("row %d (%s) should be in the DEFAULT partition: %d, %v", id, tw.Location, n, err)
+			}
+			continue
+		}
+		var got tweet
+		if code := getJSON(t, fmt.Sprintf("%s/tweets/%d", api, id), &got); code != 200 || got.Text != tw.Text || got.Location != tw.Location {
+			t.Errorf("GET %s/tweets/%d = %d %+v, want %+v", api, id, code, got, tw)
+		}
+	}
+
+	// A row posted to a region's API is visible through the base table.
+	for region, text := range map[string]string{"europe": "posted in Europe", "usa": "posted in the USA"} {
+		var got tweet
+		if code := postJSON(t, apis[region]+"/tweets", map[string]any{"location": region, "text": text, "owner_id": 7}, &got); code != 201 {
+			t.Fatalf("POST to the %s API: %d", region, code)
+		}
+		var text2, loc string
+		if err := base.QueryRow(`SELECT text, location FROM tweets WHERE id = $1`, got.ID).Scan(&text2, &loc); err != nil || text2 != text || loc != region {
+			t.Errorf("posted row %d read through the base table: %q %q %v", got.ID, text2, loc, err)
+		}
+		written[got.ID] = got
+	}
+	// An API refuses a row for another region (the shard's CHECK constraint).
+	var refusal map[string]string
+	if code := postJSON(t, apis["europe"]+"/tweets", map[string]any{"location": "usa", "text": "wrong shard"}, &refusal); code != 400 {
+		t.Errorf("POST of a usa row to the Europe API = %d %v, want 400", code, refusal)
+	}
+
+	// Each API sees its own region's rows and never another's.
+	for region, api := range apis {
+		var rows []tweet
+		getJSON(t, api+"/tweets?limit=1000", &rows)
+		if len(rows) != 3 {
+			t.Errorf("%s API lists %d rows, want 3: %+v", region, len(rows), rows)
+		}
+		for _, r := range rows {
+			if r.Location != region {
+				t.Errorf("%s API serves a %s row: %+v", region, r.Location, r)
+			}
+		}
+	}
+
+	// Ids written through the base and by the APIs never collide.
+	var total, distinct int
+	if err := base.QueryRow(`SELECT count(*), count(DISTINCT id) FROM tweets`).Scan(&total, &distinct); err != nil || total != len(written) || distinct != total {
+		t.Fatalf("tweets holds %d rows with %d distinct ids, want %d distinct: %v", total, distinct, len(written), err)
+	}
+
+	// A shard stopped and started again loses nothing.
+	euDB := prefix + "europe-db"
+	if _, err := docker("stop", euDB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docker("start", euDB); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, euDB, 2*time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		// The base's cached connection to the shard died with it; postgres_fdw reconnects.
+		err := base.QueryRow(`SELECT count(*) FROM tweets`).Scan(&total)
+		if err == nil && total == len(written) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after restarting %s the base sees %d rows (want %d): %v", euDB, total, len(written), err)
+		}
+		time.Sleep(time.Second)
+	}
+	var eu []tweet
+	waitFor(t, time.Minute, func() bool { return getJSON(t, apis["europe"]+"/tweets?limit=1000", &eu) == 200 && len(eu) == 3 })
+
+	// Destroy removes every container and network of the stack.
+	start = time.Now()
+	ws.Must(t, "destroy", "-auto-approve", "-no-color")
+	t.Logf("destroy: %s", time.Since(start).Round(time.Millisecond))
+	for _, args := range [][]string{
+		{"ps", "-a", "--filter", "name=" + prefix, "--format", "{{.Names}}"},
+		{"network", "ls", "--filter", "name=" + prefix, "--format", "{{.Name}}"},
+	} {
+		out, err := docker(args...)
+		if err != nil || out != "" {
+			t.Errorf("after destroy, docker %s lists %q (%v)", strings.Join(args[:2], " "), out, err)
+		}
+	}
+}
+
+// postgresImage is the image make test prepared (PGSHARD_E2E_POSTGRES_IMAGE), or what
+// scripts/demo.sh prepare picks.
+func postgresImage(t *testing.T) string {
+	if img := os.Getenv("PGSHARD_E2E_POSTGRES_IMAGE"); img != "" {
+		return img
+	}
+	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "demo.sh"), "prepare")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/demo.sh prepare: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var listeners []net.Listener
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range listeners {
+		l.Close()
+	}
+	return ports
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+func getJSON(t *testing.T, url string, into any) int {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Logf("GET %s: %v", url, err)
+		return 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, into); err != nil && resp.StatusCode == 200 {
+		t.Errorf("GET %s: %v: %s", url, err, body)
+	}
+	return resp.StatusCode
+}
+
+func postJSON(t *testing.T, url string, payload, into any) int {
+	t.Helper()
+	b, _ := json.Marshal(payload)
+	resp, err := client.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, into); err != nil {
+		t.Errorf("POST %s: %v: %s", url, err, body)
+	}
+	return resp.StatusCode
+}
+
+func waitFor(t *testing.T, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s", timeout)
+		}
+		time.Sleep(time.Second)
+	}
+}
