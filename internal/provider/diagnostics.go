@@ -58,6 +58,10 @@ func hintFor(err error) string {
 		hint = "An object it refers to does not exist. Create it first, or make this resource depend on the one that creates it."
 	case "HV00D", "22023": // fdw_invalid_option_name, invalid_parameter_value
 		hint = "Fix the option named in the message."
+	case "42P17": // invalid_object_definition: overlapping partition bounds, among others
+		hint = "Partition bounds must not overlap: compare with the parent's other partitions (data.pgshard_partitions lists them)."
+	case "23514": // check_violation: rows outside a new bound
+		hint = "Rows already stored fall outside the new bound: move or delete them first, or choose a bound that includes them."
 	case "28P01", "28000": // invalid_password, invalid_authorization_specification
 		hint = "The remote server refused the credentials: check the user mapping's user and password."
 	}

@@ -102,3 +102,65 @@ resource "pgshard_partitioned_table" "events" {
 		},
 	})
 }
+
+// A partition whose bound takes rows already in DEFAULT, or overlaps another, fails at
+// apply with the reason and a hint, and leaves nothing behind.
+func TestAccPartitionBoundConflicts(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	base := a.ProviderConfig() + `
+resource "pgshard_partitioned_table" "t" {
+  name          = "t"
+  columns       = [{ name = "location", type = "text" }]
+  partition_by  = { strategy = "list", key = ["location"] }
+  force_destroy = true
+}
+
+resource "pgshard_partition" "default" {
+  parent        = pgshard_partitioned_table.t.id
+  name          = "t_default"
+  is_default    = true
+  force_destroy = true
+}
+
+resource "pgshard_partition" "europe" {
+  parent    = pgshard_partitioned_table.t.id
+  name      = "t_europe"
+  values_in = ["europe"]
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: base,
+				Check: dbChecks(func() error {
+					_, err := a.DB.Exec(`INSERT INTO t VALUES ('asia'), ('asia'), ('mars')`)
+					return err
+				}),
+			},
+			{
+				Config: base + `
+resource "pgshard_partition" "asia" {
+  parent    = pgshard_partitioned_table.t.id
+  name      = "t_asia"
+  values_in = ["asia"]
+}`,
+				ExpectError: expectError(`2 rows in the DEFAULT partition public.t_default match its bound \(FOR VALUES IN \('asia'\)\)`),
+			},
+			{
+				Config: base + `
+resource "pgshard_partition" "eu2" {
+  parent    = pgshard_partitioned_table.t.id
+  name      = "t_eu2"
+  values_in = ["eu", "europe"]
+}`,
+				ExpectError: expectError(`would overlap partition "t_europe".*must not overlap`),
+			},
+			{
+				Config:   base,
+				PlanOnly: true,
+				Check:    dbChecks(a.ExpectQuery("0", `SELECT count(*) FROM pg_class WHERE relname IN ('t_asia', 't_eu2')`)),
+			},
+		},
+	})
+}
