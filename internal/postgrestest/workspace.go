@@ -75,9 +75,13 @@ type Workspace struct {
 // prepares a CLI configuration that installs providers only from local mirrors.
 func NewWorkspace(t testing.TB, src string) *Workspace {
 	t.Helper()
-	tf, err := TerraformPath()
-	if err != nil {
-		t.Fatal(err)
+	// The same CLI as the acceptance tests: TF_ACC_TERRAFORM_PATH when set.
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tf == "" {
+		var err error
+		if tf, err = TerraformPath(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mirror, err := ProviderMirror()
 	if err != nil {
