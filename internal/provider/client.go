@@ -1,8 +1,11 @@
 package provider
 
 import (
+	"context"
+
 	"database/sql"
 	"fmt"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
@@ -43,4 +46,23 @@ func clientFrom(data any, diags *diag.Diagnostics) *Client {
 		return nil
 	}
 	return c
+}
+
+// readState refreshes a resource's state through readInto. An object that no longer exists
+// is removed from state, so that the plan creates it again; while the provider's connection
+// settings are unknown (a database created in the same run), the prior state is kept.
+func readState[M any](ctx context.Context, client *Client, req resource.ReadRequest, resp *resource.ReadResponse,
+	readInto func(context.Context, *M, *diag.Diagnostics, string) bool) {
+	var state M
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !client.Known() {
+		return
+	}
+	if !readInto(ctx, &state, &resp.Diagnostics, "Read") {
+		if !resp.Diagnostics.HasError() {
+			resp.State.RemoveResource(ctx)
+		}
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }

@@ -176,18 +176,7 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 }
 
 func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state foreignPartitionModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !r.client.Known() {
-		return
-	}
-	if !r.readInto(ctx, &state, &resp.Diagnostics, "Read") {
-		if !resp.Diagnostics.HasError() {
-			resp.State.RemoveResource(ctx)
-		}
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	readState(ctx, r.client, req, resp, r.readInto)
 }
 
 func (r *foreignPartitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

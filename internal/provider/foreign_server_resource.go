@@ -139,18 +139,7 @@ func (r *foreignServerResource) Create(ctx context.Context, req resource.CreateR
 }
 
 func (r *foreignServerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state foreignServerModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !r.client.Known() {
-		return
-	}
-	if !r.readInto(ctx, &state, &resp.Diagnostics, "Read") {
-		if !resp.Diagnostics.HasError() {
-			resp.State.RemoveResource(ctx)
-		}
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	readState(ctx, r.client, req, resp, r.readInto)
 }
 
 func (r *foreignServerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

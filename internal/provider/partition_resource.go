@@ -82,18 +82,7 @@ func (r *partitionResource) Create(ctx context.Context, req resource.CreateReque
 }
 
 func (r *partitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state partitionModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !r.client.Known() {
-		return
-	}
-	if !r.readInto(ctx, &state, &resp.Diagnostics, "Read") {
-		if !resp.Diagnostics.HasError() {
-			resp.State.RemoveResource(ctx)
-		}
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	readState(ctx, r.client, req, resp, r.readInto)
 }
 
 func (r *partitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
