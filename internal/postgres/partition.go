@@ -234,3 +234,64 @@ func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, 
 	}
 	return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err)
 }
+
+// CreatePartitionMovingDefaultRows adds a partition whose rows already sit in the parent's
+// DEFAULT partition, in the transaction given: it creates the partition detached, moves the
+// DEFAULT rows its bound admits into it (through the foreign server for a foreign
+// partition), and attaches it. DEFAULT is locked against inserts meanwhile. It returns how
+// many rows moved. Bounds without a CHECK form (HASH, DEFAULT) cannot move rows.
+func CreatePartitionMovingDefaultRows(ctx context.Context, tx *sql.Tx, p Partition, parent *Table) (int64, error) {
+	if parent.PartitionBy == nil {
+		return 0, fmt.Errorf("%s is not a partitioned table", p.Parent())
+	}
+	check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key))
+	if check == "" {
+		return 0, fmt.Errorf("rows can only be moved out of DEFAULT into a LIST or RANGE partition")
+	}
+	parts, err := ListPartitions(ctx, tx, p.ParentSchema, p.ParentName)
+	if err != nil {
+		return 0, err
+	}
+	var def string
+	for _, part := range parts {
+		if part.IsDefault && !part.Foreign {
+			def = QualifiedIdent(part.Schema, part.Name)
+		}
+	}
+	cols := ColumnList(parent.Columns)
+	if p.Foreign {
+		defs := make([]string, len(parent.Columns))
+		for i, c := range parent.Columns {
+			typ := c.Type
+			if base, ok := serialBase[CanonicalType(typ)]; ok {
+				typ = base
+			}
+			defs[i] = Ident(c.Name) + " " + typ
+			if c.NotNull {
+				defs[i] += " NOT NULL"
+			}
+		}
+		_, err = tx.ExecContext(ctx, "CREATE FOREIGN TABLE "+p.Qualified()+" ("+strings.Join(defs, ", ")+") SERVER "+Ident(p.Server)+CreateOptionsClause(p.Options))
+	} else {
+		_, err = tx.ExecContext(ctx, "CREATE TABLE "+p.Qualified()+" (LIKE "+p.Parent()+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+	}
+	if err != nil {
+		return 0, err
+	}
+	var moved int64
+	if def != "" {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+def+" IN EXCLUSIVE MODE"); err != nil {
+			return 0, err
+		}
+		res, err := tx.ExecContext(ctx, "WITH moved AS (DELETE FROM ONLY "+def+" WHERE "+check+" RETURNING "+cols+") "+
+			"INSERT INTO "+p.Qualified()+" ("+cols+") SELECT "+cols+" FROM moved")
+		if err != nil {
+			return 0, fmt.Errorf("moving rows out of the DEFAULT partition: %w", err)
+		}
+		moved, _ = res.RowsAffected()
+	}
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+		return 0, err
+	}
+	return moved, nil
+}

@@ -228,3 +228,41 @@ func TestParsePartitionKey(t *testing.T) {
 		}
 	}
 }
+
+func TestCreatePartitionMovingDefaultRows(t *testing.T) {
+	db := freshDB(t)
+	ctx := context.Background()
+	mustExec(t, db, `CREATE TABLE ev (id int NOT NULL, region text DEFAULT 'x') PARTITION BY LIST (region)`)
+	mustExec(t, db, `CREATE TABLE ev_default PARTITION OF ev DEFAULT`)
+	mustExec(t, db, `INSERT INTO ev VALUES (1, 'asia'), (2, 'asia'), (3, 'mars')`)
+	parent, err := ReadTable(ctx, db, "public", "ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Partition{Schema: "public", Name: "ev_asia", ParentSchema: "public", ParentName: "ev", Bound: Bound{In: []string{"asia"}}}
+	var moved int64
+	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+		moved, err = CreatePartitionMovingDefaultRows(ctx, tx, p, parent)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var inAsia, inDefault, total int
+	db.QueryRow(`SELECT count(*) FROM ONLY ev_asia`).Scan(&inAsia)
+	db.QueryRow(`SELECT count(*) FROM ONLY ev_default`).Scan(&inDefault)
+	db.QueryRow(`SELECT count(DISTINCT id) FROM ev`).Scan(&total)
+	if moved != 2 || inAsia != 2 || inDefault != 1 || total != 3 {
+		t.Fatalf("moved %d; asia %d, default %d, distinct %d", moved, inAsia, inDefault, total)
+	}
+	got, err := ReadPartition(ctx, db, "public", "ev_asia")
+	if err != nil || got.ParentName != "ev" || !reflect.DeepEqual(got.Bound.In, []string{"asia"}) {
+		t.Fatalf("attached partition %+v %v", got, err)
+	}
+	// HASH bounds cannot move rows.
+	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+		_, err := CreatePartitionMovingDefaultRows(ctx, tx, Partition{Schema: "public", Name: "h", ParentSchema: "public", ParentName: "ev", Bound: Bound{Modulus: 2}}, parent)
+		return err
+	}); err == nil {
+		t.Fatal("a hash bound should be refused")
+	}
+}

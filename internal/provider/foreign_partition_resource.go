@@ -127,7 +127,7 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	parent := partitionTarget(ctx, r.client, "Foreign Partition", p, &resp.Diagnostics)
+	parent, inDefault := partitionTarget(ctx, r.client, "Foreign Partition", p, plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
 	if parent == nil {
 		return
 	}
@@ -156,7 +156,11 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 		}
 	}
 	err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-		if err := postgres.CreatePartition(ctx, tx, p); err != nil {
+		if inDefault > 0 {
+			if _, err := postgres.CreatePartitionMovingDefaultRows(ctx, tx, p, parent); err != nil {
+				return err
+			}
+		} else if err := postgres.CreatePartition(ctx, tx, p); err != nil {
 			return err
 		}
 		return postgres.VerifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns)
@@ -241,6 +245,7 @@ func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.Dele
 func (r *foreignPartitionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importTableID(ctx, req, resp, "foreign partition")
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("create_remote_table"), false)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("move_rows_from_default"), false)...)
 }
 
 func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignPartitionModelV0, diags *diag.Diagnostics, action string) bool {
@@ -289,16 +294,17 @@ func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignParti
 }
 
 type foreignPartitionModelV0 struct {
-	ID                types.String         `tfsdk:"id"`
-	Parent            types.String         `tfsdk:"parent"`
-	Schema            types.String         `tfsdk:"schema"`
-	Name              types.String         `tfsdk:"name"`
-	Server            types.String         `tfsdk:"server"`
-	RemoteSchema      types.String         `tfsdk:"remote_schema"`
-	RemoteTable       types.String         `tfsdk:"remote_table"`
-	Options           types.Map            `tfsdk:"options"`
-	CreateRemoteTable types.Bool           `tfsdk:"create_remote_table"`
-	RemoteIdentity    *remoteIdentityModel `tfsdk:"remote_identity"`
+	ID                  types.String         `tfsdk:"id"`
+	Parent              types.String         `tfsdk:"parent"`
+	Schema              types.String         `tfsdk:"schema"`
+	Name                types.String         `tfsdk:"name"`
+	Server              types.String         `tfsdk:"server"`
+	RemoteSchema        types.String         `tfsdk:"remote_schema"`
+	RemoteTable         types.String         `tfsdk:"remote_table"`
+	Options             types.Map            `tfsdk:"options"`
+	CreateRemoteTable   types.Bool           `tfsdk:"create_remote_table"`
+	RemoteIdentity      *remoteIdentityModel `tfsdk:"remote_identity"`
+	MoveRowsFromDefault types.Bool           `tfsdk:"move_rows_from_default"`
 	boundModel
 }
 

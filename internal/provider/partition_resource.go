@@ -66,12 +66,22 @@ func (r *partitionResource) Create(ctx context.Context, req resource.CreateReque
 		return
 	}
 	p := plan.toPartition(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() || partitionTarget(ctx, r.client, "Partition", p, &resp.Diagnostics) == nil {
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	parent, inDefault := partitionTarget(ctx, r.client, "Partition", p, plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
+	if parent == nil {
 		return
 	}
 	db, err := r.client.DB()
 	if err == nil {
-		err = postgres.CreatePartition(ctx, db, p)
+		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			if inDefault > 0 {
+				_, err := postgres.CreatePartitionMovingDefaultRows(ctx, tx, p, parent)
+				return err
+			}
+			return postgres.CreatePartition(ctx, tx, p)
+		})
 	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, "Partition", "Create", tablePhrase("partition", p.Schema, p.Name), r.client.Database(), err)
@@ -125,6 +135,7 @@ func (r *partitionResource) Delete(ctx context.Context, req resource.DeleteReque
 func (r *partitionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importTableID(ctx, req, resp, "partition")
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("force_destroy"), false)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("move_rows_from_default"), false)...)
 }
 
 func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, diags *diag.Diagnostics, action string) bool {
@@ -157,11 +168,12 @@ func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, d
 }
 
 type partitionModelV0 struct {
-	ID           types.String `tfsdk:"id"`
-	Parent       types.String `tfsdk:"parent"`
-	Schema       types.String `tfsdk:"schema"`
-	Name         types.String `tfsdk:"name"`
-	ForceDestroy types.Bool   `tfsdk:"force_destroy"`
+	ID                  types.String `tfsdk:"id"`
+	Parent              types.String `tfsdk:"parent"`
+	Schema              types.String `tfsdk:"schema"`
+	Name                types.String `tfsdk:"name"`
+	ForceDestroy        types.Bool   `tfsdk:"force_destroy"`
+	MoveRowsFromDefault types.Bool   `tfsdk:"move_rows_from_default"`
 	boundModel
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -48,6 +49,15 @@ func partitionAttributes() map[string]schema.Attribute {
 			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 		},
 	}
+	attrs["move_rows_from_default"] = schema.BoolAttribute{
+		MarkdownDescription: "When the parent's DEFAULT partition already holds rows this partition's bound takes (a region added after " +
+			"its rows arrived), create the partition detached, move those rows into it (through the foreign server for a shard), " +
+			"delete them from DEFAULT and attach it, all in one transaction. Without it such a create fails, naming the row count. " +
+			"LIST and RANGE bounds only. Default `false`. Only used at create.",
+		Optional: true,
+		Computed: true,
+		Default:  booldefault.StaticBool(false),
+	}
 	for k, v := range boundAttributes() {
 		attrs[k] = v
 	}
@@ -55,8 +65,9 @@ func partitionAttributes() map[string]schema.Attribute {
 }
 
 // partitionTarget resolves the parent of a planned partition and checks, before anything
-// is created, that it is a partitioned table and that no DEFAULT rows block the bound.
-func partitionTarget(ctx context.Context, client *Client, kind string, p postgres.Partition, diags *diag.Diagnostics) *postgres.Table {
+// is created, that it is a partitioned table and that no DEFAULT rows block the bound
+// (unless they are to be moved). It returns the parent and how many DEFAULT rows match.
+func partitionTarget(ctx context.Context, client *Client, kind string, p postgres.Partition, move bool, diags *diag.Diagnostics) (*postgres.Table, int64) {
 	db, err := client.DB()
 	var parent *postgres.Table
 	if err == nil {
@@ -68,31 +79,34 @@ func partitionTarget(ctx context.Context, client *Client, kind string, p postgre
 		diags.AddAttributeError(pathParent, kind+" Create Error", fmt.Sprintf(
 			"Could not create %s in database %q: the parent %s.%s does not exist in that database. Create it first (pgshard_partitioned_table), "+
 				"and check that the provider of this resource points at the same database as the parent's.", what, client.Database(), p.ParentSchema, p.ParentName))
-		return nil
+		return nil, 0
 	case err != nil:
 		addObjectError(diags, kind, "Create", what, client.Database(), err)
-		return nil
+		return nil, 0
 	case parent.Kind != "p":
 		diags.AddAttributeError(pathParent, kind+" Create Error", fmt.Sprintf(
 			"Could not create %s in database %q: the parent %s.%s is not a partitioned table. Partitions can only be attached to a table created with PARTITION BY (pgshard_partitioned_table).",
 			what, client.Database(), p.ParentSchema, p.ParentName))
-		return nil
+		return nil, 0
 	}
+	var n int64
 	if !p.Bound.Default {
-		defName, n, err := postgres.DefaultRowsMatching(ctx, db, p.ParentSchema, p.ParentName, p.Bound)
+		var defName string
+		defName, n, err = postgres.DefaultRowsMatching(ctx, db, p.ParentSchema, p.ParentName, p.Bound)
 		if err != nil {
 			addObjectError(diags, kind, "Create", what, client.Database(), err)
-			return nil
+			return nil, 0
 		}
-		if n > 0 {
-			diags.AddError(kind+" Create Error", fmt.Sprintf(
+		if n > 0 && !move {
+			diags.AddAttributeError(path.Root("move_rows_from_default"), kind+" Create Error", fmt.Sprintf(
 				"Could not create %s in database %q: %d rows in the DEFAULT partition %s match its bound (%s), and PostgreSQL refuses a partition "+
-					"whose rows sit in DEFAULT. Move those rows out of %s first (for example insert them into the new shard and delete them from DEFAULT), then apply again.",
-				what, client.Database(), n, defName, p.Bound.SQL(), defName))
-			return nil
+					"whose rows sit in DEFAULT. Set move_rows_from_default = true to move those %d rows into the new partition in the same "+
+					"transaction, or move them out of %s yourself, then apply again.",
+				what, client.Database(), n, defName, p.Bound.SQL(), n, defName))
+			return nil, 0
 		}
 	}
-	return parent
+	return parent, n
 }
 
 // tableIDValidator checks a `schema.name` reference at plan time.
