@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -181,8 +182,11 @@ func sameSet(a, b []string) bool {
 func parseTableID(id string) (schema, name string, err error) {
 	parts, err := postgres.SplitID(id, '.', 2)
 	if err != nil {
-		if single, err1 := postgres.SplitID(id, '.', 1); err1 == nil {
-			return "public", single[0], nil
+		// A bare name (no dot, or all of it in quotes) is in public.
+		if !strings.Contains(id, ".") || strings.HasPrefix(id, `"`) && strings.HasSuffix(id, `"`) {
+			if single, err1 := postgres.SplitID(id, '.', 1); err1 == nil {
+				return "public", single[0], nil
+			}
 		}
 		return "", "", fmt.Errorf("want schema.name (double-quote a part that contains a dot): %w", err)
 	}

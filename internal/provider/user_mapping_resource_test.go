@@ -179,25 +179,3 @@ resource "pgshard_user_mapping" "weird" {
 		},
 	})
 }
-
-func TestAccUserMappingPlanTimeErrors(t *testing.T) {
-	a := newAccDatabase(t, nil)
-	mapping := func(body string) string {
-		return a.ProviderConfig() + `
-resource "pgshard_user_mapping" "bad" {
-  server = "s"
-  ` + body + `
-}`
-	}
-	cases := []struct{ body, want string }{
-		{`role = "public"`, `The role "public" is written "PUBLIC"`},
-		{`options = { password = "x" }`, `option "password" belongs in the .password. attribute`},
-		{`options = { fetch_size = "1" }`, `"fetch_size" is not a valid user mapping option`},
-		{`options = { password_required = "sometimes" }`, `"password_required" must be a boolean`},
-	}
-	var steps []resource.TestStep
-	for _, c := range cases {
-		steps = append(steps, resource.TestStep{Config: mapping(c.body), PlanOnly: true, ExpectError: expectError(c.want)})
-	}
-	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
-}
