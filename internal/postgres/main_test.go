@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { os.Exit(postgrestest.RunMain(m)) }
 
 // freshDB creates a database of the test's own on the shared base cluster, with the
 // extensions given, and returns a pool on it.
-func freshDB(t *testing.T, extensions ...string) *sql.DB {
+func freshDB(t testing.TB, extensions ...string) *sql.DB {
 	t.Helper()
 	env := postgrestest.Shared(t)
 	name := uniqueName(t)
@@ -37,7 +37,7 @@ func freshDB(t *testing.T, extensions ...string) *sql.DB {
 	return db
 }
 
-func uniqueName(t *testing.T) string {
+func uniqueName(t testing.TB) string {
 	base := strings.ToLower(t.Name())
 	base = strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
@@ -51,7 +51,7 @@ func uniqueName(t *testing.T) string {
 	return fmt.Sprintf("%s_%06d", base, rand.IntN(1000000))
 }
 
-func mustExec(t *testing.T, q Querier, stmt string, args ...any) {
+func mustExec(t testing.TB, q Querier, stmt string, args ...any) {
 	t.Helper()
 	if _, err := q.ExecContext(context.Background(), stmt, args...); err != nil {
 		t.Fatalf("%s: %v", stmt, err)

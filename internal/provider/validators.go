@@ -63,6 +63,11 @@ func (v optionMap) ValidateMap(ctx context.Context, req validator.MapRequest, re
 		if !ok || s.IsNull() || s.IsUnknown() {
 			continue
 		}
+		if strings.ContainsRune(s.ValueString(), 0) {
+			resp.Diagnostics.AddAttributeError(p, "Invalid Option Value",
+				fmt.Sprintf("The %s option %q contains a NUL character, which PostgreSQL cannot store.", v.kind, key))
+			continue
+		}
 		if err := postgres.CheckOptionValue(key, s.ValueString()); err != nil {
 			resp.Diagnostics.AddAttributeError(p, "Invalid Option Value",
 				fmt.Sprintf("The %s option %q %s.", v.kind, key, err))
