@@ -166,13 +166,15 @@ func (r *retryConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		if err == nil {
 			return conn, nil
 		}
-		if !retryable(err) || time.Now().Add(backoff).After(deadline) {
+		remaining := time.Until(deadline)
+		if !retryable(err) || remaining <= 0 {
 			return nil, &ConnectError{Target: r.cfg.Target(), Attempts: attempts, Err: err}
 		}
+		// The last wait ends at the deadline, so the whole of connect_timeout is used.
 		select {
 		case <-ctx.Done():
 			return nil, &ConnectError{Target: r.cfg.Target(), Attempts: attempts, Err: ctx.Err()}
-		case <-time.After(backoff):
+		case <-time.After(min(backoff, remaining)):
 		}
 		if backoff < 2*time.Second {
 			backoff *= 2

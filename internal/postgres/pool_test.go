@@ -73,7 +73,7 @@ func TestPoolConnectTimeout(t *testing.T) {
 	if strings.Contains(msg, shard.Password) {
 		t.Fatalf("error leaks the password: %s", msg)
 	}
-	if elapsed < time.Second || elapsed > 10*time.Second {
+	if elapsed < 2*time.Second || elapsed > 10*time.Second {
 		t.Fatalf("gave up after %s, want about the 2s connect_timeout", elapsed)
 	}
 }
