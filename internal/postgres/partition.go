@@ -161,34 +161,21 @@ func PartitionKeyOf(ctx context.Context, q Querier, schema, name string) (*Parti
 	return t.PartitionBy, nil
 }
 
-// DefaultRowsMatching counts the rows of the parent's DEFAULT partition that the bound
-// would admit: they block creating the partition. It returns the default partition's
+// DefaultRowsMatching counts the rows of the parent's local DEFAULT partition that the
+// bound would admit: they block creating the partition. It returns the DEFAULT partition's
 // name too ("" when the parent has none).
-func DefaultRowsMatching(ctx context.Context, q Querier, schema, name string, b Bound) (string, int64, error) {
-	parts, err := ListPartitions(ctx, q, schema, name)
-	if err != nil {
+func DefaultRowsMatching(ctx context.Context, q Querier, parent *Table, b Bound) (string, int64, error) {
+	def, err := defaultPartition(ctx, q, parent.Schema, parent.Name)
+	if err != nil || def == "" || parent.PartitionBy == nil {
 		return "", 0, err
 	}
-	var def *PartitionInfo
-	for i := range parts {
-		if parts[i].IsDefault {
-			def = &parts[i]
-		}
-	}
-	if def == nil || def.Foreign {
-		return "", 0, nil
-	}
-	key, err := PartitionKeyOf(ctx, q, schema, name)
-	if err != nil {
-		return "", 0, err
-	}
-	check := b.CheckSQL(KeySQL(key.Key))
+	check := b.CheckSQL(KeySQL(parent.PartitionBy.Key))
 	if check == "" {
-		return def.Schema + "." + def.Name, 0, nil
+		return def, 0, nil
 	}
 	var n int64
-	err = q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+QualifiedIdent(def.Schema, def.Name)+" WHERE "+check).Scan(&n)
-	return def.Schema + "." + def.Name, n, err
+	err = q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+def+" WHERE "+check).Scan(&n)
+	return def, n, err
 }
 
 // ColumnList renders the quoted, comma-separated names of columns.
@@ -235,30 +222,22 @@ func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, 
 	return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err)
 }
 
-// CreatePartitionMovingDefaultRows adds a partition whose rows already sit in the parent's
-// DEFAULT partition, in the transaction given: it creates the partition detached, moves the
-// DEFAULT rows its bound admits into it (through the foreign server for a foreign
-// partition), and attaches it. DEFAULT is locked against inserts meanwhile. It returns how
-// many rows moved. Bounds without a CHECK form (HASH, DEFAULT) cannot move rows.
-func CreatePartitionMovingDefaultRows(ctx context.Context, tx *sql.Tx, p Partition, parent *Table) (int64, error) {
+// AttachNewPartition adds a partition the way that holds the parent's locks the least and
+// can move rows: in the transaction given, it creates the partition detached, checks (for a
+// foreign partition, when verify is set) that the shard table answers a SELECT of the
+// parent's columns, moves the DEFAULT partition's rows its bound admits into it when
+// moveRows is set (through the foreign server for a shard; DEFAULT is locked against
+// inserts meanwhile), and attaches it. It returns how many rows moved. Bounds without a
+// CHECK form (HASH, DEFAULT) cannot move rows.
+func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Table, moveRows, verify bool) (int64, error) {
 	if parent.PartitionBy == nil {
 		return 0, fmt.Errorf("%s is not a partitioned table", p.Parent())
 	}
 	check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key))
-	if check == "" {
+	if moveRows && check == "" {
 		return 0, fmt.Errorf("rows can only be moved out of DEFAULT into a LIST or RANGE partition")
 	}
-	parts, err := ListPartitions(ctx, tx, p.ParentSchema, p.ParentName)
-	if err != nil {
-		return 0, err
-	}
-	var def string
-	for _, part := range parts {
-		if part.IsDefault && !part.Foreign {
-			def = QualifiedIdent(part.Schema, part.Name)
-		}
-	}
-	cols := ColumnList(parent.Columns)
+	var err error
 	if p.Foreign {
 		defs := make([]string, len(parent.Columns))
 		for i, c := range parent.Columns {
@@ -278,20 +257,47 @@ func CreatePartitionMovingDefaultRows(ctx context.Context, tx *sql.Tx, p Partiti
 	if err != nil {
 		return 0, err
 	}
-	var moved int64
-	if def != "" {
-		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+def+" IN EXCLUSIVE MODE"); err != nil {
+	if verify && p.Foreign {
+		if err := VerifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns); err != nil {
 			return 0, err
 		}
-		res, err := tx.ExecContext(ctx, "WITH moved AS (DELETE FROM ONLY "+def+" WHERE "+check+" RETURNING "+cols+") "+
-			"INSERT INTO "+p.Qualified()+" ("+cols+") SELECT "+cols+" FROM moved")
+	}
+	var moved int64
+	if moveRows {
+		def, err := defaultPartition(ctx, tx, p.ParentSchema, p.ParentName)
 		if err != nil {
-			return 0, fmt.Errorf("moving rows out of the DEFAULT partition: %w", err)
+			return 0, err
 		}
-		moved, _ = res.RowsAffected()
+		if def != "" {
+			cols := ColumnList(parent.Columns)
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+def+" IN EXCLUSIVE MODE"); err != nil {
+				return 0, err
+			}
+			res, err := tx.ExecContext(ctx, "WITH moved AS (DELETE FROM ONLY "+def+" WHERE "+check+" RETURNING "+cols+") "+
+				"INSERT INTO "+p.Qualified()+" ("+cols+") SELECT "+cols+" FROM moved")
+			if err != nil {
+				return 0, fmt.Errorf("moving rows out of the DEFAULT partition: %w", err)
+			}
+			moved, _ = res.RowsAffected()
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 		return 0, err
 	}
 	return moved, nil
+}
+
+// defaultPartition names the parent's local DEFAULT partition (quoted), or "" for none.
+func defaultPartition(ctx context.Context, q Querier, schema, name string) (string, error) {
+	var def sql.NullString
+	err := q.QueryRowContext(ctx, `
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.inhparent = format('%I.%I', $1::text, $2::text)::regclass
+  AND c.relkind = 'r' AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'`, schema, name).Scan(&def)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return def.String, err
 }

@@ -132,7 +132,7 @@ func TestShardedTableEndToEnd(t *testing.T) {
 	}
 
 	// DEFAULT rows block a new partition for their value; they are counted.
-	defName, count, err := DefaultRowsMatching(ctx, base, "public", "tweets", Bound{In: []string{"mars"}})
+	defName, count, err := DefaultRowsMatching(ctx, base, got, Bound{In: []string{"mars"}})
 	if err != nil || count != 1 || defName != "public.tweets_default" {
 		t.Fatalf("default rows matching: %s %d %v", defName, count, err)
 	}
@@ -229,7 +229,7 @@ func TestParsePartitionKey(t *testing.T) {
 	}
 }
 
-func TestCreatePartitionMovingDefaultRows(t *testing.T) {
+func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 	db := freshDB(t)
 	ctx := context.Background()
 	mustExec(t, db, `CREATE TABLE ev (id int NOT NULL, region text DEFAULT 'x') PARTITION BY LIST (region)`)
@@ -242,7 +242,7 @@ func TestCreatePartitionMovingDefaultRows(t *testing.T) {
 	p := Partition{Schema: "public", Name: "ev_asia", ParentSchema: "public", ParentName: "ev", Bound: Bound{In: []string{"asia"}}}
 	var moved int64
 	if err := InTx(ctx, db, func(tx *sql.Tx) error {
-		moved, err = CreatePartitionMovingDefaultRows(ctx, tx, p, parent)
+		moved, err = AttachNewPartition(ctx, tx, p, parent, true, false)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestCreatePartitionMovingDefaultRows(t *testing.T) {
 	}
 	// HASH bounds cannot move rows.
 	if err := InTx(ctx, db, func(tx *sql.Tx) error {
-		_, err := CreatePartitionMovingDefaultRows(ctx, tx, Partition{Schema: "public", Name: "h", ParentSchema: "public", ParentName: "ev", Bound: Bound{Modulus: 2}}, parent)
+		_, err := AttachNewPartition(ctx, tx, Partition{Schema: "public", Name: "h", ParentSchema: "public", ParentName: "ev", Bound: Bound{Modulus: 2}}, parent, true, false)
 		return err
 	}); err == nil {
 		t.Fatal("a hash bound should be refused")

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -50,26 +52,91 @@ func dblinkFunc(ctx context.Context, q Querier, fn string) (string, error) {
 	return QualifiedIdent(schema, fn), nil
 }
 
-// RemoteColumns reads a shard table's columns through the foreign server; exists is false
-// when the table is not there.
-func RemoteColumns(ctx context.Context, q Querier, server, schema, name string) (cols []Column, exists bool, err error) {
-	fn, err := dblinkFunc(ctx, q, "dblink")
+// Remote is one dblink connection to a shard, opened through its foreign server (same
+// server options and user mapping as postgres_fdw) on a pinned session of the base
+// database, so that the several statements one resource needs share one shard connection.
+type Remote struct {
+	conn   *sql.Conn
+	server string
+	name   string // the dblink connection name, or the server name when unnamed
+	named  bool
+	dblink string // schema-qualified function names
+	exec   string
+	close  string
+}
+
+// OpenRemote connects to the shard behind server. Close it when done.
+func OpenRemote(ctx context.Context, db *sql.DB, server string) (*Remote, error) {
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
+	r := &Remote{conn: conn, server: server, name: "pgshard:" + server}
+	if r.dblink, err = dblinkFunc(ctx, conn, "dblink"); err == nil {
+		r.exec, err = dblinkFunc(ctx, conn, "dblink_exec")
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	connect, _ := dblinkFunc(ctx, conn, "dblink_connect")
+	r.close, _ = dblinkFunc(ctx, conn, "dblink_disconnect")
+	getConns, _ := dblinkFunc(ctx, conn, "dblink_get_connections")
+	// dblink's extension script revokes dblink_connect and dblink_disconnect from PUBLIC;
+	// without them every statement opens a shard connection of its own.
+	err = conn.QueryRowContext(ctx, `SELECT has_function_privilege(`+Literal(connect+"(text, text)")+`, 'EXECUTE')
+	  AND has_function_privilege(`+Literal(r.close+"(text)")+`, 'EXECUTE')
+	  AND has_function_privilege(`+Literal(getConns+"()")+`, 'EXECUTE')`).Scan(&r.named)
+	if err == nil && !r.named {
+		r.name = server
+		return r, nil
+	}
+	if err == nil {
+		// A connection left by an earlier failure on this session is replaced.
+		_, err = conn.ExecContext(ctx, `SELECT `+r.close+`($1) WHERE $1 = ANY(coalesce(`+getConns+`(), '{}'))`, r.name)
+	}
+	if err == nil {
+		_, err = conn.ExecContext(ctx, `SELECT `+connect+`($1, $2)`, r.name, server)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connecting to the shard through server %q: %w", server, err)
+	}
+	return r, nil
+}
+
+// Close disconnects from the shard and returns the session to the pool.
+func (r *Remote) Close() error {
+	var err error
+	if r.named {
+		_, err = r.conn.ExecContext(context.Background(), `SELECT `+r.close+`($1)`, r.name)
+	}
+	return errors.Join(err, r.conn.Close())
+}
+
+// Exec runs statements on the shard, in one remote transaction.
+func (r *Remote) Exec(ctx context.Context, stmt string) error {
+	if _, err := r.conn.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, stmt); err != nil {
+		return fmt.Errorf("on the shard through server %q: %w", r.server, err)
+	}
+	return nil
+}
+
+// Columns reads a shard table's columns; exists is false when the table is not there.
+func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Column, exists bool, err error) {
 	rel := Literal(QualifiedIdent(schema, name))
 	probe := `SELECT to_regclass(` + rel + `) IS NOT NULL`
-	if err := q.QueryRowContext(ctx, `SELECT e FROM `+fn+`($1, $2) AS t(e boolean)`, server, probe).Scan(&exists); err != nil {
-		return nil, false, fmt.Errorf("querying shard through server %q: %w", server, err)
+	if err := r.conn.QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
+		return nil, false, fmt.Errorf("querying the shard through server %q: %w", r.server, err)
 	}
 	if !exists {
 		return nil, false, nil
 	}
 	list := `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a ` +
 		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
-	rows, err := q.QueryContext(ctx, `SELECT name, type, not_null FROM `+fn+`($1, $2) AS t(name text, type text, not_null boolean)`, server, list)
+	rows, err := r.conn.QueryContext(ctx, `SELECT name, type, not_null FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean)`, r.name, list)
 	if err != nil {
-		return nil, true, fmt.Errorf("reading shard table columns through server %q: %w", server, err)
+		return nil, true, fmt.Errorf("reading shard table columns through server %q: %w", r.server, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -80,6 +147,34 @@ func RemoteColumns(ctx context.Context, q Querier, server, schema, name string) 
 		cols = append(cols, c)
 	}
 	return cols, true, rows.Err()
+}
+
+// Answers checks that the shard table answers a SELECT of the given columns.
+func (r *Remote) Answers(ctx context.Context, schema, name string, cols []Column) error {
+	q := "SELECT count(*) FROM (SELECT " + ColumnList(cols) + " FROM " + QualifiedIdent(schema, name) + " LIMIT 1) s"
+	var n int64
+	if err := r.conn.QueryRowContext(ctx, `SELECT n FROM `+r.dblink+`($1, $2) AS t(n bigint)`, r.name, q).Scan(&n); err != nil {
+		return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err)
+	}
+	return nil
+}
+
+// withRemote runs fn on a Remote opened for it.
+func withRemote(ctx context.Context, db *sql.DB, server string, fn func(*Remote) error) error {
+	r, err := OpenRemote(ctx, db, server)
+	if err != nil {
+		return err
+	}
+	return errors.Join(fn(r), r.Close())
+}
+
+// RemoteColumns reads a shard table's columns through the foreign server.
+func RemoteColumns(ctx context.Context, db *sql.DB, server, schema, name string) (cols []Column, exists bool, err error) {
+	err = withRemote(ctx, db, server, func(r *Remote) error {
+		cols, exists, err = r.Columns(ctx, schema, name)
+		return err
+	})
+	return cols, exists, err
 }
 
 // RemoteTableSQL renders the DDL that creates the shard table (one remote transaction).
@@ -114,39 +209,37 @@ func RemoteTableSQL(t RemoteTable) string {
 }
 
 // CreateRemoteTable creates the shard table through the foreign server.
-func CreateRemoteTable(ctx context.Context, q Querier, t RemoteTable) error {
-	return RemoteExec(ctx, q, t.Server, RemoteTableSQL(t))
+func CreateRemoteTable(ctx context.Context, db *sql.DB, t RemoteTable) error {
+	return RemoteExec(ctx, db, t.Server, RemoteTableSQL(t))
 }
 
-// SetRemoteCheck replaces the shard table's bound CHECK constraint. Existing rows are
-// validated: a shard that holds rows outside the new bound makes it fail.
-func SetRemoteCheck(ctx context.Context, q Querier, server, schema, name, checkName, check string) error {
+// SetRemoteCheckSQL renders the statement that replaces the shard table's bound CHECK
+// constraint. Existing rows are validated: a shard holding rows outside the new bound
+// makes it fail.
+func SetRemoteCheckSQL(schema, name, checkName, check string) string {
 	stmt := "ALTER TABLE " + QualifiedIdent(schema, name) + " DROP CONSTRAINT IF EXISTS " + Ident(checkName)
 	if check != "" {
 		stmt += ", ADD CONSTRAINT " + Ident(checkName) + " CHECK (" + check + ")"
 	}
-	return RemoteExec(ctx, q, server, stmt)
+	return stmt
 }
 
-// DropRemoteTableIfEmpty drops a shard table only while it holds no rows; it is used to
-// undo a create whose local half failed.
-func DropRemoteTableIfEmpty(ctx context.Context, q Querier, server, schema, name string) error {
+// SetRemoteCheck replaces the shard table's bound CHECK constraint through the server.
+func SetRemoteCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName, check string) error {
+	return RemoteExec(ctx, db, server, SetRemoteCheckSQL(schema, name, checkName, check))
+}
+
+// DropRemoteTableIfEmptySQL drops a shard table only while it holds no rows; it undoes a
+// create whose local half failed.
+func DropRemoteTableIfEmptySQL(schema, name string) string {
 	table := QualifiedIdent(schema, name)
-	stmt := `DO $pgshard$ BEGIN IF NOT EXISTS (SELECT 1 FROM ` + table + `) THEN DROP TABLE ` + table + `; END IF; END $pgshard$`
-	return RemoteExec(ctx, q, server, stmt)
+	return `DO $pgshard$ BEGIN IF NOT EXISTS (SELECT 1 FROM ` + table + `) THEN DROP TABLE ` + table + `; END IF; END $pgshard$`
 }
 
 // RemoteExec runs statements on the shard through the foreign server, in one remote
 // transaction.
-func RemoteExec(ctx context.Context, q Querier, server, stmt string) error {
-	fn, err := dblinkFunc(ctx, q, "dblink_exec")
-	if err != nil {
-		return err
-	}
-	if _, err := q.ExecContext(ctx, `SELECT `+fn+`($1, $2)`, server, stmt); err != nil {
-		return fmt.Errorf("on the shard through server %q: %w", server, err)
-	}
-	return nil
+func RemoteExec(ctx context.Context, db *sql.DB, server, stmt string) error {
+	return withRemote(ctx, db, server, func(r *Remote) error { return r.Exec(ctx, stmt) })
 }
 
 // CheckRemoteColumns compares a shard table's columns with the parent's, naming the

@@ -138,37 +138,43 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 		return
 	}
 	remote := plan.remoteTable(p, parent)
+	var shard *postgres.Remote
 	created := false
 	if plan.CreateRemoteTable.ValueBool() {
-		cols, exists, err := postgres.RemoteColumns(ctx, db, p.Server, remote.Schema, remote.Name)
-		switch {
-		case err != nil:
-		case !exists:
-			if err = postgres.CreateRemoteTable(ctx, db, remote); err == nil {
-				created = true
+		// One dblink connection for every shard statement of this create.
+		if shard, err = postgres.OpenRemote(ctx, db, p.Server); err == nil {
+			defer shard.Close()
+			var cols []postgres.Column
+			var exists bool
+			cols, exists, err = shard.Columns(ctx, remote.Schema, remote.Name)
+			switch {
+			case err != nil:
+			case !exists:
+				if err = shard.Exec(ctx, postgres.RemoteTableSQL(remote)); err == nil {
+					created = true
+				}
+			default:
+				err = postgres.CheckRemoteColumns(parent.Columns, cols)
 			}
-		default:
-			err = postgres.CheckRemoteColumns(parent.Columns, cols)
+			if err == nil {
+				err = shard.Answers(ctx, remote.Schema, remote.Name, parent.Columns)
+			}
 		}
 		if err != nil {
 			addObjectError(&resp.Diagnostics, "Foreign Partition", "Create", what+" (shard table "+remote.Schema+"."+remote.Name+" on server "+p.Server+")", r.client.Database(), err)
 			return
 		}
 	}
+	// Created detached and attached at the end, so the parent is locked only briefly. The
+	// shard table was checked through dblink above; without it, through postgres_fdw here.
 	err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-		if inDefault > 0 {
-			if _, err := postgres.CreatePartitionMovingDefaultRows(ctx, tx, p, parent); err != nil {
-				return err
-			}
-		} else if err := postgres.CreatePartition(ctx, tx, p); err != nil {
-			return err
-		}
-		return postgres.VerifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns)
+		_, err := postgres.AttachNewPartition(ctx, tx, p, parent, inDefault > 0, shard == nil)
+		return err
 	})
 	if err != nil {
 		if created {
 			// Undo the shard table this create made; it is new, so it holds no rows of anyone's.
-			if dropErr := postgres.DropRemoteTableIfEmpty(ctx, db, p.Server, remote.Schema, remote.Name); dropErr != nil {
+			if dropErr := shard.Exec(ctx, postgres.DropRemoteTableIfEmptySQL(remote.Schema, remote.Name)); dropErr != nil {
 				resp.Diagnostics.AddWarning("Shard Table Left Behind", fmt.Sprintf("The shard table %s.%s created on server %q could not be removed after the failure: %s", remote.Schema, remote.Name, p.Server, dropErr))
 			}
 		}

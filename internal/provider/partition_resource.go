@@ -77,7 +77,7 @@ func (r *partitionResource) Create(ctx context.Context, req resource.CreateReque
 	if err == nil {
 		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
 			if inDefault > 0 {
-				_, err := postgres.CreatePartitionMovingDefaultRows(ctx, tx, p, parent)
+				_, err := postgres.AttachNewPartition(ctx, tx, p, parent, true, false)
 				return err
 			}
 			return postgres.CreatePartition(ctx, tx, p)

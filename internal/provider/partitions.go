@@ -92,7 +92,7 @@ func partitionTarget(ctx context.Context, client *Client, kind string, p postgre
 	var n int64
 	if !p.Bound.Default {
 		var defName string
-		defName, n, err = postgres.DefaultRowsMatching(ctx, db, p.ParentSchema, p.ParentName, p.Bound)
+		defName, n, err = postgres.DefaultRowsMatching(ctx, db, parent, p.Bound)
 		if err != nil {
 			addObjectError(diags, kind, "Create", what, client.Database(), err)
 			return nil, 0
