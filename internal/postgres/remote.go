@@ -114,6 +114,21 @@ func (r *Remote) Close() error {
 	return errors.Join(err, r.conn.Close())
 }
 
+// InTx runs fn in a transaction of the base database on the Remote's own session, so that
+// a caller holding a Remote never waits for a second connection from a pool it may have
+// drained itself.
+func (r *Remote) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := r.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 // Exec runs statements on the shard, in one remote transaction.
 func (r *Remote) Exec(ctx context.Context, stmt string) error {
 	if _, err := r.conn.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, stmt); err != nil {
@@ -201,16 +216,43 @@ func RemoteTableSQL(t RemoteTable) string {
 	if t.Check != "" {
 		defs = append(defs, "CONSTRAINT "+Ident(t.CheckName)+" CHECK ("+t.Check+")")
 	}
-	stmt := "CREATE TABLE " + QualifiedIdent(t.Schema, t.Name) + " (" + strings.Join(defs, ", ") + ")"
-	if t.Schema != "public" {
-		stmt = "CREATE SCHEMA IF NOT EXISTS " + Ident(t.Schema) + "; " + stmt
+	return "CREATE TABLE " + QualifiedIdent(t.Schema, t.Name) + " (" + strings.Join(defs, ", ") + ")"
+}
+
+// CreateTable creates the shard table, and its schema when the shard has none of that
+// name (CREATE SCHEMA IF NOT EXISTS would need CREATE on the shard's database even when
+// the schema exists).
+func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
+	var exists bool
+	probe := `SELECT to_regnamespace(` + Literal(Ident(t.Schema)) + `) IS NOT NULL`
+	if err := r.conn.QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
+		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
 	}
-	return stmt
+	stmt := RemoteTableSQL(t)
+	if !exists {
+		stmt = "CREATE SCHEMA " + Ident(t.Schema) + "; " + stmt
+	}
+	return r.Exec(ctx, stmt)
+}
+
+// DropTableIfEmpty drops a shard table only while it holds no rows; it undoes a create
+// whose local half failed.
+func (r *Remote) DropTableIfEmpty(ctx context.Context, schema, name string) error {
+	table := QualifiedIdent(schema, name)
+	var empty bool
+	probe := `SELECT NOT EXISTS (SELECT 1 FROM ` + table + `)`
+	if err := r.conn.QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&empty); err != nil {
+		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
+	}
+	if !empty {
+		return nil
+	}
+	return r.Exec(ctx, "DROP TABLE "+table)
 }
 
 // CreateRemoteTable creates the shard table through the foreign server.
 func CreateRemoteTable(ctx context.Context, db *sql.DB, t RemoteTable) error {
-	return RemoteExec(ctx, db, t.Server, RemoteTableSQL(t))
+	return withRemote(ctx, db, t.Server, func(r *Remote) error { return r.CreateTable(ctx, t) })
 }
 
 // SetRemoteCheckSQL renders the statement that replaces the shard table's bound CHECK
@@ -227,13 +269,6 @@ func SetRemoteCheckSQL(schema, name, checkName, check string) string {
 // SetRemoteCheck replaces the shard table's bound CHECK constraint through the server.
 func SetRemoteCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName, check string) error {
 	return RemoteExec(ctx, db, server, SetRemoteCheckSQL(schema, name, checkName, check))
-}
-
-// DropRemoteTableIfEmptySQL drops a shard table only while it holds no rows; it undoes a
-// create whose local half failed.
-func DropRemoteTableIfEmptySQL(schema, name string) string {
-	table := QualifiedIdent(schema, name)
-	return `DO $pgshard$ BEGIN IF NOT EXISTS (SELECT 1 FROM ` + table + `) THEN DROP TABLE ` + table + `; END IF; END $pgshard$`
 }
 
 // RemoteExec runs statements on the shard through the foreign server, in one remote

@@ -50,20 +50,53 @@ func userMappingTarget(server, role string) string {
 	return "USER MAPPING FOR " + RoleIdent(role) + " SERVER " + Ident(server)
 }
 
-// CreateUserMapping creates the mapping.
-func CreateUserMapping(ctx context.Context, q Querier, m UserMapping) error {
-	_, err := q.ExecContext(ctx, "CREATE "+userMappingTarget(m.Server, m.Role)+CreateOptionsClause(m.Options))
-	return err
+// CreateUserMapping creates the mapping. See quietSecrets for how its password is kept
+// out of the server log.
+func CreateUserMapping(ctx context.Context, db *sql.DB, m UserMapping) error {
+	return quietSecrets(ctx, db, m, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "CREATE "+userMappingTarget(m.Server, m.Role)+CreateOptionsClause(m.Options))
+		return err
+	})
 }
 
 // UpdateUserMapping changes the mapping's options in place.
-func UpdateUserMapping(ctx context.Context, q Querier, from, to UserMapping) error {
+func UpdateUserMapping(ctx context.Context, db *sql.DB, from, to UserMapping) error {
 	clause := AlterOptionsClause(DiffOptions(from.Options, to.Options))
 	if clause == "" {
 		return nil
 	}
-	_, err := q.ExecContext(ctx, "ALTER "+userMappingTarget(to.Server, to.Role)+" "+clause)
-	return err
+	return quietSecrets(ctx, db, to, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "ALTER "+userMappingTarget(to.Server, to.Role)+" "+clause)
+		return err
+	})
+}
+
+// quietSecrets runs a statement that carries a password so that the server does not log
+// it: the usual reasons for it to fail (no such server or role) are checked first, and a
+// superuser connection also turns statement logging off for the transaction. (A
+// non-superuser's statements are kept out of the log by
+// ALTER ROLE ... SET log_min_error_statement = 'panic', which a superuser can set.)
+func quietSecrets(ctx context.Context, db *sql.DB, m UserMapping, fn func(tx *sql.Tx) error) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		var serverOK, roleOK, super bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = $1),
+		  $3 OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2), current_setting('is_superuser') = 'on'`,
+			m.Server, m.Role, m.Role == PublicRole).Scan(&serverOK, &roleOK, &super)
+		switch {
+		case err != nil:
+			return err
+		case !serverOK:
+			return &pq.Error{Code: "42704", Message: fmt.Sprintf("server %q does not exist", m.Server)}
+		case !roleOK:
+			return &pq.Error{Code: "42704", Message: fmt.Sprintf("role %q does not exist", m.Role)}
+		}
+		if super {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL log_statement = 'none'; SET LOCAL log_min_error_statement = 'panic'"); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
 }
 
 // DropUserMapping drops the mapping if it exists.

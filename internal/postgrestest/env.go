@@ -85,6 +85,9 @@ func RunMain(m *testing.M) int {
 	sharedMu.Lock()
 	sharedEnv, sharedErr = nil, nil
 	sharedMu.Unlock()
+	if mirrorDir != "" {
+		os.RemoveAll(mirrorDir) // the provider build of ProviderMirror
+	}
 	return code
 }
 

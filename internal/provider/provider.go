@@ -24,7 +24,7 @@ var _ provider.Provider = (*pgshardProvider)(nil)
 // New returns a constructor for the provider at the given version.
 func New(version string) func() provider.Provider {
 	return func() provider.Provider {
-		return &pgshardProvider{version: version, getenv: os.Getenv}
+		return &pgshardProvider{version: version, getenv: os.Getenv, pools: postgres.NewPools()}
 	}
 }
 
@@ -32,6 +32,8 @@ type pgshardProvider struct {
 	version string
 	// getenv is injected so that tests can supply the libpq environment.
 	getenv func(string) string
+	// pools outlive Configure: one per connection target, for the life of the process.
+	pools *postgres.Pools
 }
 
 func (p *pgshardProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -95,7 +97,10 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client := &Client{pools: postgres.NewPools()}
+	if p.pools == nil {
+		p.pools = postgres.NewPools()
+	}
+	client := &Client{pools: p.pools}
 	// Values not known yet (a container created in the same apply) are left for the apply:
 	// until then reads keep prior state.
 	for _, v := range []interface{ IsUnknown() bool }{cfg.Host, cfg.Port, cfg.Database, cfg.Username, cfg.Password, cfg.SSLMode, cfg.ConnectTimeout, cfg.MaxConnections} {

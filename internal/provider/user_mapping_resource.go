@@ -74,8 +74,9 @@ func (r *userMappingResource) Schema(_ context.Context, _ resource.SchemaRequest
 			},
 			"options": schema.MapAttribute{
 				MarkdownDescription: "Other user mapping options: `password_required`, `sslcert`, `sslkey`, `sslpassword` (the first three are superuser-only). " +
-					"`user` and `password` go in their own attributes.",
+					"`user` and `password` go in their own attributes. Sensitive, since `sslpassword` is a secret.",
 				Optional:    true,
+				Sensitive:   true,
 				ElementType: types.StringType,
 				Validators: []validator.Map{optionMap{
 					kind:      "user mapping",
