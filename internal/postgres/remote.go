@@ -35,23 +35,6 @@ type Identity struct {
 	Increment int64
 }
 
-// HasDblink reports whether the dblink extension is installed in the database.
-func HasDblink(ctx context.Context, q Querier) (bool, error) {
-	var ok bool
-	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&ok)
-	return ok, err
-}
-
-// dblinkFunc is the schema-qualified name of a dblink function, wherever it was installed.
-func dblinkFunc(ctx context.Context, q Querier, fn string) (string, error) {
-	var schema string
-	err := q.QueryRowContext(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&schema)
-	if err != nil {
-		return "", fmt.Errorf("the dblink extension is not installed in this database (it is needed to reach the shard through the foreign server): %w", err)
-	}
-	return QualifiedIdent(schema, fn), nil
-}
-
 // Remote is one dblink connection to a shard, opened through its foreign server (same
 // server options and user mapping as postgres_fdw) on a pinned session of the base
 // database, so that the several statements one resource needs share one shard connection.
@@ -72,29 +55,32 @@ func OpenRemote(ctx context.Context, db *sql.DB, server string) (*Remote, error)
 		return nil, err
 	}
 	r := &Remote{conn: conn, server: server, name: "pgshard:" + server}
-	if r.dblink, err = dblinkFunc(ctx, conn, "dblink"); err == nil {
-		r.exec, err = dblinkFunc(ctx, conn, "dblink_exec")
+	// One catalog query for where dblink lives and which of its functions this role may run.
+	// dblink's extension script revokes dblink_connect and dblink_disconnect from PUBLIC;
+	// without them every statement opens a shard connection of its own.
+	var schema sql.NullString
+	err = conn.QueryRowContext(ctx, `SELECT n.nspname,
+	  has_function_privilege(format('%I.dblink_connect(text, text)', n.nspname), 'EXECUTE')
+	  AND has_function_privilege(format('%I.dblink_disconnect(text)', n.nspname), 'EXECUTE')
+	  AND has_function_privilege(format('%I.dblink_get_connections()', n.nspname), 'EXECUTE')
+	FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&schema, &r.named)
+	if errors.Is(err, sql.ErrNoRows) {
+		conn.Close()
+		return nil, fmt.Errorf("the dblink extension is not installed in this database (it is needed to reach the shard through the foreign server): install it with pgshard_extension")
 	}
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	connect, _ := dblinkFunc(ctx, conn, "dblink_connect")
-	r.close, _ = dblinkFunc(ctx, conn, "dblink_disconnect")
-	getConns, _ := dblinkFunc(ctx, conn, "dblink_get_connections")
-	// dblink's extension script revokes dblink_connect and dblink_disconnect from PUBLIC;
-	// without them every statement opens a shard connection of its own.
-	err = conn.QueryRowContext(ctx, `SELECT has_function_privilege(`+Literal(connect+"(text, text)")+`, 'EXECUTE')
-	  AND has_function_privilege(`+Literal(r.close+"(text)")+`, 'EXECUTE')
-	  AND has_function_privilege(`+Literal(getConns+"()")+`, 'EXECUTE')`).Scan(&r.named)
-	if err == nil && !r.named {
+	fn := func(name string) string { return QualifiedIdent(schema.String, name) }
+	r.dblink, r.exec, r.close = fn("dblink"), fn("dblink_exec"), fn("dblink_disconnect")
+	connect, getConns := fn("dblink_connect"), fn("dblink_get_connections")
+	if !r.named {
 		r.name = server
 		return r, nil
 	}
-	if err == nil {
-		// A connection left by an earlier failure on this session is replaced.
-		_, err = conn.ExecContext(ctx, `SELECT `+r.close+`($1) WHERE $1 = ANY(coalesce(`+getConns+`(), '{}'))`, r.name)
-	}
+	// A connection left by an earlier failure on this session is replaced.
+	_, err = conn.ExecContext(ctx, `SELECT `+r.close+`($1) WHERE $1 = ANY(coalesce(`+getConns+`(), '{}'))`, r.name)
 	if err == nil {
 		_, err = conn.ExecContext(ctx, `SELECT `+connect+`($1, $2)`, r.name, server)
 	}
