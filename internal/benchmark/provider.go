@@ -125,15 +125,16 @@ func benchProvider(ctx context.Context, base, shard *postgrestest.Cluster, ns []
 
 func printProviderTable(results map[string][]sample, ns []int, maxConns int) {
 	fmt.Printf("\n## Provider against the floor (terraform_data), medians of %d runs, max_connections = %d\n\n", len(results["provider/"+fmt.Sprint(ns[0])+"/apply"]), maxConns)
-	fmt.Println("| N | phase | provider | floor | ratio | provider ms/shard | floor ms/shard | base conns | shard conns (max per db / all) |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| N | phase | provider | floor | ratio | provider ms/shard | floor ms/shard | provider − floor, ms/shard | base conns | shard conns (max per db / all) |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range ns {
 		for _, phase := range phases {
 			p := median(results[fmt.Sprintf("provider/%d/%s", n, phase)])
 			f := median(results[fmt.Sprintf("floor/%d/%s", n, phase)])
-			fmt.Printf("| %d | %s | %s | %s | %.2fx | %.1f | %.1f | %d | %d / %d |\n", n, phase,
+			fmt.Printf("| %d | %s | %s | %s | %.2fx | %.1f | %.1f | %.1f | %d | %d / %d |\n", n, phase,
 				p.took.Round(10*time.Millisecond), f.took.Round(10*time.Millisecond), float64(p.took)/float64(f.took),
-				float64(p.took.Milliseconds())/float64(n), float64(f.took.Milliseconds())/float64(n), p.baseConns, p.shardMax, p.shardSum)
+				float64(p.took.Milliseconds())/float64(n), float64(f.took.Milliseconds())/float64(n),
+				float64(p.took.Milliseconds()-f.took.Milliseconds())/float64(n), p.baseConns, p.shardMax, p.shardSum)
 		}
 	}
 }
