@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 
 	"database/sql"
 	"fmt"
@@ -65,4 +66,27 @@ func readState[M any](ctx context.Context, client *Client, req resource.ReadRequ
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// readObject reads one object of the provider's database through read. It returns false
+// when the object does not exist (reporting it only when it vanished right after this
+// provider wrote it, action Create or Update) or could not be read.
+func readObject[T any](ctx context.Context, c *Client, kind, object, action string, diags *diag.Diagnostics,
+	read func(context.Context, *sql.DB) (T, error)) (T, bool) {
+	var v T
+	db, err := c.DB()
+	if err == nil {
+		v, err = read(ctx, db)
+	}
+	if errors.Is(err, postgres.ErrNotFound) {
+		if action != "Read" {
+			diags.AddError(kind+" "+action+" Error", fmt.Sprintf("The %s vanished from database %q right after it was written; something else dropped it.", object, c.Database()))
+		}
+		return v, false
+	}
+	if err != nil {
+		addObjectError(diags, kind, "Read", object, c.Database(), err)
+		return v, false
+	}
+	return v, true
 }

@@ -2,7 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -142,19 +142,10 @@ func (r *extensionResource) ImportState(ctx context.Context, req resource.Import
 
 func (r *extensionResource) readInto(ctx context.Context, m *extensionModelV0, diags *diag.Diagnostics, action string) bool {
 	name := m.Name.ValueString()
-	db, err := r.client.DB()
-	var e *postgres.Extension
-	if err == nil {
-		e, err = postgres.ReadExtension(ctx, db, name)
-	}
-	if errors.Is(err, postgres.ErrNotFound) {
-		if action != "Read" {
-			diags.AddError("Extension "+action+" Error", fmt.Sprintf("Extension %q vanished from database %q right after it was written; something else dropped it.", name, r.client.Database()))
-		}
-		return false
-	}
-	if err != nil {
-		addObjectError(diags, "Extension", "Read", extensionPhrase(name), r.client.Database(), err)
+	e, ok := readObject(ctx, r.client, "Extension", extensionPhrase(name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Extension, error) {
+		return postgres.ReadExtension(ctx, db, name)
+	})
+	if !ok {
 		return false
 	}
 	m.ID = types.StringValue(e.Name)

@@ -277,19 +277,10 @@ func (r *foreignPartitionResource) ImportState(ctx context.Context, req resource
 
 func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignPartitionModelV0, diags *diag.Diagnostics, action string) bool {
 	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
-	db, err := r.client.DB()
-	var p *postgres.Partition
-	if err == nil {
-		p, err = postgres.ReadPartition(ctx, db, schemaName, name)
-	}
-	if errors.Is(err, postgres.ErrNotFound) {
-		if action != "Read" {
-			diags.AddError("Foreign Partition "+action+" Error", fmt.Sprintf("%s.%s vanished from database %q right after it was written; something else dropped it.", schemaName, name, r.client.Database()))
-		}
-		return false
-	}
-	if err != nil {
-		addObjectError(diags, "Foreign Partition", "Read", tablePhrase("foreign partition", schemaName, name), r.client.Database(), err)
+	p, ok := readObject(ctx, r.client, "Foreign Partition", tablePhrase("foreign partition", schemaName, name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Partition, error) {
+		return postgres.ReadPartition(ctx, db, schemaName, name)
+	})
+	if !ok {
 		return false
 	}
 	if !p.Foreign {

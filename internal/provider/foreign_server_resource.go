@@ -2,7 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 	"strconv"
 
@@ -197,19 +197,10 @@ func (r *foreignServerResource) ImportState(ctx context.Context, req resource.Im
 // readInto refreshes m from the catalog. It returns false when the server does not exist.
 func (r *foreignServerResource) readInto(ctx context.Context, m *foreignServerModelV0, diags *diag.Diagnostics, action string) bool {
 	name := m.Name.ValueString()
-	db, err := r.client.DB()
-	var s *postgres.Server
-	if err == nil {
-		s, err = postgres.ReadServer(ctx, db, name)
-	}
-	if errors.Is(err, postgres.ErrNotFound) {
-		if action != "Read" {
-			diags.AddError("Foreign Server "+action+" Error", fmt.Sprintf("Foreign server %q vanished from database %q right after it was written; something else dropped it.", name, r.client.Database()))
-		}
-		return false
-	}
-	if err != nil {
-		addObjectError(diags, "Foreign Server", "Read", serverPhrase(name), r.client.Database(), err)
+	s, ok := readObject(ctx, r.client, "Foreign Server", serverPhrase(name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Server, error) {
+		return postgres.ReadServer(ctx, db, name)
+	})
+	if !ok {
 		return false
 	}
 	diags.Append(m.fromServer(s)...)

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -140,19 +139,10 @@ func (r *partitionResource) ImportState(ctx context.Context, req resource.Import
 
 func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, diags *diag.Diagnostics, action string) bool {
 	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
-	db, err := r.client.DB()
-	var p *postgres.Partition
-	if err == nil {
-		p, err = postgres.ReadPartition(ctx, db, schemaName, name)
-	}
-	if errors.Is(err, postgres.ErrNotFound) {
-		if action != "Read" {
-			diags.AddError("Partition "+action+" Error", fmt.Sprintf("%s.%s vanished from database %q right after it was written; something else dropped it.", schemaName, name, r.client.Database()))
-		}
-		return false
-	}
-	if err != nil {
-		addObjectError(diags, "Partition", "Read", tablePhrase("partition", schemaName, name), r.client.Database(), err)
+	p, ok := readObject(ctx, r.client, "Partition", tablePhrase("partition", schemaName, name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Partition, error) {
+		return postgres.ReadPartition(ctx, db, schemaName, name)
+	})
+	if !ok {
 		return false
 	}
 	if p.Foreign {

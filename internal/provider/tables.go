@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,22 +22,9 @@ func tablePhrase(kind, schema, name string) string {
 
 // readTable reads a table for a resource; false with no diagnostics means it is gone.
 func readTable(ctx context.Context, client *Client, kind, schema, name, action string, diags *diag.Diagnostics) (*postgres.Table, bool) {
-	db, err := client.DB()
-	var t *postgres.Table
-	if err == nil {
-		t, err = postgres.ReadTable(ctx, db, schema, name)
-	}
-	if errors.Is(err, postgres.ErrNotFound) {
-		if action != "Read" {
-			diags.AddError(kind+" "+action+" Error", fmt.Sprintf("%s.%s vanished from database %q right after it was written; something else dropped it.", schema, name, client.Database()))
-		}
-		return nil, false
-	}
-	if err != nil {
-		addObjectError(diags, kind, "Read", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
-		return nil, false
-	}
-	return t, true
+	return readObject(ctx, client, kind, tablePhrase(strings.ToLower(kind), schema, name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Table, error) {
+		return postgres.ReadTable(ctx, db, schema, name)
+	})
 }
 
 // deleteTable drops a table, refusing while local rows would be lost unless forced.

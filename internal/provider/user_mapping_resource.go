@@ -2,7 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -199,20 +199,11 @@ func (r *userMappingResource) ImportState(ctx context.Context, req resource.Impo
 // readInto refreshes m from the catalog. It returns false when the mapping does not exist.
 func (r *userMappingResource) readInto(ctx context.Context, m *userMappingModelV0, diags *diag.Diagnostics, action string) bool {
 	server, role := m.Server.ValueString(), m.Role.ValueString()
-	db, err := r.client.DB()
-	var um *postgres.UserMapping
-	if err == nil {
-		um, err = postgres.ReadUserMapping(ctx, db, server, role)
-	}
 	desc := postgres.UserMapping{Server: server, Role: role}.Describe()
-	if errors.Is(err, postgres.ErrNotFound) {
-		if action != "Read" {
-			diags.AddError("User Mapping "+action+" Error", fmt.Sprintf("The %s vanished from database %q right after it was written; something else dropped it.", desc, r.client.Database()))
-		}
-		return false
-	}
-	if err != nil {
-		addObjectError(diags, "User Mapping", "Read", desc, r.client.Database(), err)
+	um, ok := readObject(ctx, r.client, "User Mapping", desc, action, diags, func(ctx context.Context, db *sql.DB) (*postgres.UserMapping, error) {
+		return postgres.ReadUserMapping(ctx, db, server, role)
+	})
+	if !ok {
 		return false
 	}
 	m.ID = types.StringValue(postgres.JoinID('/', server, role))
