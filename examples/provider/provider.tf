@@ -8,7 +8,7 @@ provider "pgshard" {
   password        = var.base_password
   sslmode         = "disable"
   connect_timeout = 30 # keep retrying a server that is still starting for 30 s
-  max_connections = 4  # one pool per database, shared by every resource
+  max_connections = 8  # one pool per database, shared by every resource
 }
 
 variable "base_password" {

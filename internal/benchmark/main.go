@@ -30,7 +30,7 @@ import (
 func main() {
 	sizes := flag.String("n", "16,64,256", "shard counts, comma-separated")
 	runs := flag.Int("runs", 3, "runs per configuration (medians are reported)")
-	maxConns := flag.Int("max-connections", 4, "the provider's max_connections")
+	maxConns := flag.Int("max-connections", 8, "the provider's max_connections")
 	skipTable := flag.Bool("skip-table", false, "skip part 2 (the sharded table)")
 	skipProvider := flag.Bool("skip-provider", false, "skip part 1 (the provider against the floor)")
 	rows := flag.Int("rows", 100000, "rows inserted through the parent in part 2")

@@ -121,7 +121,7 @@ func (p *Pools) DB(cfg ConnConfig) (*sql.DB, error) {
 	db := sql.OpenDB(&retryConnector{inner: inner, cfg: cfg})
 	maxConns := cfg.MaxConnections
 	if maxConns <= 0 {
-		maxConns = 4
+		maxConns = 8
 	}
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)

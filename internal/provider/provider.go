@@ -83,7 +83,7 @@ func (p *pgshardProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
 			"max_connections": schema.Int64Attribute{
-				MarkdownDescription: "Most connections the provider opens to one database at a time; every resource shares the pool. Default `4`.",
+				MarkdownDescription: "Most connections the provider opens to one database at a time; every resource shares the pool. Default `8` (Terraform runs up to 10 operations at once).",
 				Optional:            true,
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
@@ -126,7 +126,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 			"The PGCONNECT_TIMEOUT environment variable is "+strconv.Quote(p.getenv("PGCONNECT_TIMEOUT"))+", which is not a number of seconds. Set `connect_timeout` in the provider block or fix PGCONNECT_TIMEOUT.")
 	}
 	conn.ConnectTimeout = time.Duration(timeout) * time.Second
-	maxConns, _ := intOr(cfg.MaxConnections, "", 4)
+	maxConns, _ := intOr(cfg.MaxConnections, "", 8)
 	conn.MaxConnections = maxConns
 	client.conn = conn
 	resp.ResourceData = client

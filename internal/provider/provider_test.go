@@ -22,7 +22,7 @@ func TestProviderConfigureEnvironment(t *testing.T) {
 	client := configure(t, p, map[string]tftypes.Value{"database": tftypes.NewValue(tftypes.String, "override")})
 	c := client.conn
 	if c.Host != "db.internal" || c.Port != 6543 || c.Database != "override" || c.User != "app" || c.Password != "s3cret" ||
-		c.SSLMode != "require" || c.ConnectTimeout != 7*time.Second || c.MaxConnections != 4 || !client.Known() {
+		c.SSLMode != "require" || c.ConnectTimeout != 7*time.Second || c.MaxConnections != 8 || !client.Known() {
 		t.Fatalf("resolved %+v", c)
 	}
 
