@@ -301,3 +301,29 @@ WHERE i.inhparent = format('%I.%I', $1::text, $2::text)::regclass
 	}
 	return def.String, err
 }
+
+// ForeignPartitionsLagging lists the parent's foreign partitions whose shard table no
+// longer answers a SELECT of the parent's columns (after a column was added to the parent,
+// say), as "schema.name: reason". It changes nothing: the probes run in a transaction that
+// is rolled back.
+func ForeignPartitionsLagging(ctx context.Context, db *sql.DB, parent *Table) ([]string, error) {
+	parts, err := ListPartitions(ctx, db, parent.Schema, parent.Name)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var lagging []string
+	for _, p := range parts {
+		if !p.Foreign {
+			continue
+		}
+		if err := VerifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns); err != nil {
+			lagging = append(lagging, fmt.Sprintf("%s.%s (server %s): %v", p.Schema, p.Name, p.Server, err))
+		}
+	}
+	return lagging, nil
+}

@@ -266,3 +266,25 @@ func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 		t.Fatal("a hash bound should be refused")
 	}
 }
+
+func TestForeignPartitionsLagging(t *testing.T) {
+	base, shard := shardFixture(t)
+	ctx := context.Background()
+	mustExec(t, shard, `CREATE TABLE eu (id int, location text)`)
+	mustExec(t, base, `CREATE TABLE p (id int, location text) PARTITION BY LIST (location)`)
+	mustExec(t, base, `CREATE FOREIGN TABLE eu PARTITION OF p FOR VALUES IN ('europe') SERVER europe`)
+	mustExec(t, base, `CREATE TABLE p_default PARTITION OF p DEFAULT`)
+	parent, err := ReadTable(ctx, base, "public", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lagging, err := ForeignPartitionsLagging(ctx, base, parent); err != nil || len(lagging) != 0 {
+		t.Fatalf("nothing should lag yet: %v %v", lagging, err)
+	}
+	mustExec(t, base, `ALTER TABLE p ADD COLUMN lang text`)
+	parent, _ = ReadTable(ctx, base, "public", "p")
+	lagging, err := ForeignPartitionsLagging(ctx, base, parent)
+	if err != nil || len(lagging) != 1 || !strings.Contains(lagging[0], `public.eu (server europe)`) || !strings.Contains(lagging[0], `missing columns "lang"`) {
+		t.Fatalf("lagging = %q, %v", lagging, err)
+	}
+}

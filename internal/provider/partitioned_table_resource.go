@@ -168,12 +168,28 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 	if err == nil {
 		from, err = postgres.ReadTable(ctx, db, to.Schema, to.Name)
 	}
+	var changes []string
+	if err == nil {
+		changes, err = postgres.AlterColumnsSQL(from.Columns, to.Columns)
+	}
 	if err == nil {
 		err = postgres.AlterColumns(ctx, db, to.Schema, to.Name, from.Columns, to.Columns)
 	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, "Partitioned Table", "Update", tablePhrase("partitioned table", to.Schema, to.Name), r.client.Database(), err)
 		return
+	}
+	if len(changes) > 0 {
+		// The shard tables are not altered by the provider: say which ones now lag behind.
+		if updated, err := postgres.ReadTable(ctx, db, to.Schema, to.Name); err == nil {
+			if lagging, err := postgres.ForeignPartitionsLagging(ctx, db, updated); err == nil && len(lagging) > 0 {
+				resp.Diagnostics.AddWarning("Shard Tables Lag Behind The Parent",
+					fmt.Sprintf("The columns of %s.%s changed, but the provider does not alter shard tables (it never touches remote data). "+
+						"These foreign partitions' shard tables do not match any more, and queries through them fail until the shards are altered the same way "+
+						"(for example with pgshard_table through a provider pointed at each shard):\n\n%s",
+						to.Schema, to.Name, strings.Join(lagging, "\n")))
+			}
+		}
 	}
 	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
