@@ -140,3 +140,35 @@ func FuzzTableDDL(f *testing.F) {
 		}
 	})
 }
+
+// Parts of a table that are SQL by nature are checked again in this layer, for values that
+// were unknown when Terraform validated the configuration; names are always quoted, a
+// primary key column with a parenthesis included.
+func TestCreateTableSQLChecksAndQuotes(t *testing.T) {
+	bad := []Table{
+		{Schema: "public", Name: "t", Columns: []Column{{Name: "id", Type: "int; DROP TABLE x"}}},
+		{Schema: "public", Name: "t", Columns: []Column{{Name: "id", Type: "int", Default: "0); DROP TABLE x; --"}}},
+		{Schema: "public", Name: "t", Columns: []Column{{Name: "id", Type: "int"}}, PartitionBy: &PartitionKey{Strategy: "list) ; DROP TABLE x; --", Key: []string{"id"}}},
+		{Schema: "public", Name: "t", Columns: []Column{{Name: "id", Type: "int"}}, PartitionBy: &PartitionKey{Strategy: "list", Key: []string{"(id)); DROP TABLE x; --("}}},
+		{Schema: "public", Name: "t", Columns: []Column{{Name: "", Type: "int"}}},
+	}
+	for _, tbl := range bad {
+		if stmt, err := CreateTableSQL(tbl); err == nil {
+			t.Errorf("accepted %+v as %s", tbl, stmt)
+		}
+	}
+	db := freshDB(t)
+	mustExec(t, db, `CREATE TABLE canary (id int)`)
+	hostile := "(1)); DROP TABLE canary; --"
+	if err := CreateTable(context.Background(), db, Table{Schema: "public", Name: "t", Columns: []Column{{Name: hostile, Type: "int"}}, PrimaryKey: []string{hostile}}); err != nil {
+		t.Fatal(err)
+	}
+	var pk string
+	if err := db.QueryRow(`SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] WHERE c.conrelid = 't'::regclass AND c.contype = 'p'`).Scan(&pk); err != nil || pk != hostile {
+		t.Fatalf("primary key column %q, %v", pk, err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM canary`).Scan(&n); err != nil {
+		t.Fatalf("the canary is gone: %v", err)
+	}
+}

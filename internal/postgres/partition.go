@@ -182,9 +182,9 @@ func DefaultRowsMatching(ctx context.Context, q Querier, parent *Table, b Bound)
 func ColumnList(cols []Column) string {
 	names := make([]string, len(cols))
 	for i, c := range cols {
-		names[i] = Ident(c.Name)
+		names[i] = c.Name
 	}
-	return strings.Join(names, ", ")
+	return identList(names)
 }
 
 // VerifyForeignColumns checks, through postgres_fdw, that the shard table behind a foreign

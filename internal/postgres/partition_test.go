@@ -195,7 +195,7 @@ func TestAlterColumns(t *testing.T) {
 	if !reflect.DeepEqual(clauses, want) {
 		t.Fatalf("clauses\n got %q\nwant %q", clauses, want)
 	}
-	if err := AlterColumns(ctx, db, "public", "plain", tbl.Columns, to); err != nil {
+	if _, err := AlterColumns(ctx, db, "public", "plain", tbl.Columns, to); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadTable(ctx, db, "public", "plain")

@@ -66,25 +66,78 @@ func columnSQL(c Column) string {
 	return s
 }
 
-// CreateTableSQL renders CREATE TABLE for t (plain or partitioned).
-func CreateTableSQL(t Table) string {
+// CheckColumn says why a column cannot be rendered into DDL. The provider checks the same
+// at plan time; this catches values that were not known then.
+func CheckColumn(c Column) error {
+	if err := CheckIdentifier(c.Name); err != nil {
+		return fmt.Errorf("column name %q %w", c.Name, err)
+	}
+	if err := CheckType(c.Type); err != nil {
+		return fmt.Errorf("type %q of column %q %w", c.Type, c.Name, err)
+	}
+	if c.Default != "" {
+		if err := CheckExpression(c.Default); err != nil {
+			return fmt.Errorf("default %q of column %q %w", c.Default, c.Name, err)
+		}
+	}
+	return nil
+}
+
+// CreateTableSQL renders CREATE TABLE for t (plain or partitioned), after checking every
+// part that is SQL by nature (types, defaults, key expressions, the strategy).
+func CreateTableSQL(t Table) (string, error) {
 	defs := make([]string, 0, len(t.Columns)+1)
 	for _, c := range t.Columns {
+		if err := CheckColumn(c); err != nil {
+			return "", err
+		}
 		defs = append(defs, columnSQL(c))
 	}
 	if len(t.PrimaryKey) > 0 {
-		defs = append(defs, "PRIMARY KEY ("+strings.Join(KeySQL(t.PrimaryKey), ", ")+")")
+		defs = append(defs, "PRIMARY KEY ("+identList(t.PrimaryKey)+")")
 	}
 	stmt := "CREATE TABLE " + t.Qualified() + " (" + strings.Join(defs, ", ") + ")"
 	if t.PartitionBy != nil {
-		stmt += " PARTITION BY " + strings.ToUpper(t.PartitionBy.Strategy) + " (" + strings.Join(KeySQL(t.PartitionBy.Key), ", ") + ")"
+		strategy, err := strategySQL(t.PartitionBy.Strategy)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range t.PartitionBy.Key {
+			if strings.HasPrefix(strings.TrimSpace(k), "(") {
+				if err := CheckExpression(k); err != nil {
+					return "", fmt.Errorf("partition key expression %q %w", k, err)
+				}
+			}
+		}
+		stmt += " PARTITION BY " + strategy + " (" + strings.Join(KeySQL(t.PartitionBy.Key), ", ") + ")"
 	}
-	return stmt
+	return stmt, nil
+}
+
+func strategySQL(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "list", "range", "hash":
+		return strings.ToUpper(s), nil
+	}
+	return "", fmt.Errorf("partition strategy %q is not list, range or hash", s)
+}
+
+// identList renders quoted, comma-separated column names.
+func identList(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = Ident(n)
+	}
+	return strings.Join(out, ", ")
 }
 
 // CreateTable creates the table.
 func CreateTable(ctx context.Context, q Querier, t Table) error {
-	_, err := q.ExecContext(ctx, CreateTableSQL(t))
+	stmt, err := CreateTableSQL(t)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, stmt)
 	return err
 }
 
@@ -245,6 +298,9 @@ func AlterColumnsSQL(from, to []Column) ([]string, error) {
 	keep := map[string]bool{}
 	var clauses []string
 	for _, c := range to {
+		if err := CheckColumn(c); err != nil {
+			return nil, err
+		}
 		keep[c.Name] = true
 		o, ok := old[c.Name]
 		if !ok {
@@ -284,14 +340,15 @@ func AlterColumnsSQL(from, to []Column) ([]string, error) {
 	return clauses, nil
 }
 
-// AlterColumns applies AlterColumnsSQL in one statement.
-func AlterColumns(ctx context.Context, q Querier, schema, name string, from, to []Column) error {
+// AlterColumns applies AlterColumnsSQL in one statement and returns the clauses it ran
+// (none when nothing changed).
+func AlterColumns(ctx context.Context, q Querier, schema, name string, from, to []Column) ([]string, error) {
 	clauses, err := AlterColumnsSQL(from, to)
 	if err != nil || len(clauses) == 0 {
-		return err
+		return nil, err
 	}
 	_, err = q.ExecContext(ctx, "ALTER TABLE "+QualifiedIdent(schema, name)+" "+strings.Join(clauses, ", "))
-	return err
+	return clauses, err
 }
 
 // SetPrimaryKey replaces the primary key of a plain table, and the columns with it: the old
@@ -319,11 +376,11 @@ func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, fromCols
 		c.NotNull = c.NotNull || inKey[c.Name]
 		cols[i] = c
 	}
-	if err := AlterColumns(ctx, q, schema, name, fromCols, cols); err != nil {
+	if _, err := AlterColumns(ctx, q, schema, name, fromCols, cols); err != nil {
 		return err
 	}
 	if changed && len(to) > 0 {
-		_, err := q.ExecContext(ctx, "ALTER TABLE "+table+" ADD PRIMARY KEY ("+strings.Join(KeySQL(to), ", ")+")")
+		_, err := q.ExecContext(ctx, "ALTER TABLE "+table+" ADD PRIMARY KEY ("+identList(to)+")")
 		return err
 	}
 	return nil

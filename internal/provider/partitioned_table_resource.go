@@ -170,10 +170,7 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 	}
 	var changes []string
 	if err == nil {
-		changes, err = postgres.AlterColumnsSQL(from.Columns, to.Columns)
-	}
-	if err == nil {
-		err = postgres.AlterColumns(ctx, db, to.Schema, to.Name, from.Columns, to.Columns)
+		changes, err = postgres.AlterColumns(ctx, db, to.Schema, to.Name, from.Columns, to.Columns)
 	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, "Partitioned Table", "Update", tablePhrase("partitioned table", to.Schema, to.Name), r.client.Database(), err)
