@@ -36,13 +36,24 @@ type ConnConfig struct {
 	// ConnectTimeout bounds how long a connection attempt keeps retrying a server that
 	// refuses connections or is still starting up.
 	ConnectTimeout time.Duration
-	// MaxConnections caps the open connections of the pool for this target.
+	// MaxConnections caps the open connections of the pool for this target; 0 means 8.
 	MaxConnections int
+	// LockTimeout is the lock_timeout of every session, in PostgreSQL's syntax ("30s",
+	// "500ms", "0" waits forever); empty keeps the server's setting.
+	LockTimeout string
 }
 
 // Target names the server without secrets, for error messages and logs.
 func (c ConnConfig) Target() string {
 	return fmt.Sprintf("host=%s port=%d database=%s user=%s", c.Host, c.port(), c.Database, c.User)
+}
+
+// maxConnections is the pool's cap: MaxConnections, or 8 when unset.
+func (c ConnConfig) maxConnections() int {
+	if c.MaxConnections <= 0 {
+		return 8
+	}
+	return c.MaxConnections
 }
 
 func (c ConnConfig) port() int {
@@ -62,6 +73,12 @@ func (c ConnConfig) dsn() string {
 		"password":         c.Password,
 		"sslmode":          c.SSLMode,
 		"application_name": "terraform-provider-pgshard",
+		// lib/pq sends keys it does not know as run-time parameters of the startup packet,
+		// so these hold for every statement of every session, before the first one runs.
+		"lock_timeout": c.LockTimeout,
+		// CheckExpression (types.go) and the bound parser (bound.go) end a '...' string at
+		// the first quote that is not doubled, as the server does only with this on.
+		"standard_conforming_strings": "on",
 	}
 	if c.ConnectTimeout > 0 {
 		// Per attempt; the retry loop below bounds the whole.
@@ -118,11 +135,8 @@ func (p *Pools) DB(cfg ConnConfig) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid connection settings for %s: %w", cfg.Target(), err)
 	}
-	db := sql.OpenDB(&retryConnector{inner: inner, cfg: cfg})
-	maxConns := cfg.MaxConnections
-	if maxConns <= 0 {
-		maxConns = 8
-	}
+	db := sql.OpenDB(oneStatementConnector{inner: &retryConnector{inner: inner, cfg: cfg}})
+	maxConns := cfg.maxConnections()
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(0)
@@ -168,12 +182,12 @@ func (r *retryConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		}
 		remaining := time.Until(deadline)
 		if !retryable(err) || remaining <= 0 {
-			return nil, &ConnectError{Target: r.cfg.Target(), Attempts: attempts, Err: err}
+			return nil, &ConnectError{Target: r.cfg.Target(), Attempts: attempts, MaxConnections: r.cfg.maxConnections(), Err: err}
 		}
 		// The last wait ends at the deadline, so the whole of connect_timeout is used.
 		select {
 		case <-ctx.Done():
-			return nil, &ConnectError{Target: r.cfg.Target(), Attempts: attempts, Err: ctx.Err()}
+			return nil, &ConnectError{Target: r.cfg.Target(), Attempts: attempts, MaxConnections: r.cfg.maxConnections(), Err: ctx.Err()}
 		case <-time.After(min(backoff, remaining)):
 		}
 		if backoff < 2*time.Second {
@@ -186,11 +200,39 @@ func (r *retryConnector) Connect(ctx context.Context) (driver.Conn, error) {
 type ConnectError struct {
 	Target   string
 	Attempts int
-	Err      error
+	// MaxConnections is the pool's cap, named when the server ran out of connection slots.
+	MaxConnections int
+	Err            error
 }
 
 func (e *ConnectError) Error() string {
-	return fmt.Sprintf("could not connect to PostgreSQL (%s) after %d attempt(s): %v", e.Target, e.Attempts, e.Err)
+	msg := fmt.Sprintf("could not connect to PostgreSQL (%s) after %d attempt(s): %v", e.Target, e.Attempts, e.Err)
+	if advice := e.NoSlotAdvice(); advice != "" {
+		msg += ": " + advice
+	}
+	return msg
+}
+
+// NoSlotAdvice says what to do when the last attempt failed with 53300
+// too_many_connections, and is empty otherwise. The three limits share the SQLSTATE and
+// differ only in the message, which is English unless the server's lc_messages says
+// otherwise; an unrecognised message is taken as the server's limit, the usual one.
+func (e *ConnectError) NoSlotAdvice() string {
+	pqErr := pq.As(e.Err, "53300")
+	if pqErr == nil {
+		return ""
+	}
+	pool := fmt.Sprintf("the provider opens up to max_connections = %d per database", e.MaxConnections)
+	switch {
+	case strings.Contains(pqErr.Message, "for role"):
+		return "the role's CONNECTION LIMIT is reached; " + pool +
+			": lower it in the provider block, or raise the role's limit (ALTER ROLE ... CONNECTION LIMIT) / close other sessions of the role"
+	case strings.Contains(pqErr.Message, "for database"):
+		return "the database's CONNECTION LIMIT is reached; " + pool +
+			": lower it in the provider block, or raise the database's limit (ALTER DATABASE ... CONNECTION LIMIT) / close other sessions of the database"
+	}
+	return "the server has no free connection slot (its max_connections is reached); " + pool +
+		": lower it in the provider block, or raise the server's max_connections / close other sessions"
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }
@@ -209,4 +251,138 @@ func retryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// LockTimeoutError is a statement that gave up waiting for a lock (SQLSTATE 55P03
+// lock_not_available), with the sessions that held locks in the database right after.
+type LockTimeoutError struct {
+	Err error
+	// LockTimeout is the session's lock_timeout as the server shows it ("1s").
+	LockTimeout string
+	Holders     []LockHolder
+}
+
+func (e *LockTimeoutError) Error() string { return e.Err.Error() }
+
+func (e *LockTimeoutError) Unwrap() error { return e.Err }
+
+// LockHolder is another session holding locks on tables of the database.
+type LockHolder struct {
+	PID         int
+	User        string
+	Application string
+	// State is pg_stat_activity's ("idle in transaction"); empty when the provider's role
+	// may not see it, as are Open and Query.
+	State string
+	// Locks name each relation with the mode held: "public.tweets (AccessExclusiveLock)".
+	Locks []string
+	// Open is how long its transaction has been open.
+	Open  time.Duration
+	Query string
+}
+
+// String describes the holder in one line.
+func (h LockHolder) String() string {
+	about := []string{fmt.Sprintf("user %q", h.User), fmt.Sprintf("application %q", h.Application)}
+	if h.State != "" {
+		about = append(about, h.State)
+	}
+	if h.Open > 0 {
+		about = append(about, "transaction open "+h.Open.Round(time.Second).String())
+	}
+	locks := h.Locks
+	if len(locks) > 3 {
+		locks = append(locks[:3:3], fmt.Sprintf("and %d more", len(h.Locks)-3))
+	}
+	s := fmt.Sprintf("pid %d (%s) holds %s", h.PID, strings.Join(about, ", "), strings.Join(locks, ", "))
+	if h.Query != "" {
+		s += "; its statement: " + h.Query
+	}
+	return s
+}
+
+// ExplainLockTimeout returns err as a *LockTimeoutError when it is 55P03
+// lock_not_available, and err unchanged otherwise (or when the holders cannot be read). It
+// looks on a connection of db, so the failed transaction must have ended first.
+func ExplainLockTimeout(ctx context.Context, db *sql.DB, err error) error {
+	var explained *LockTimeoutError
+	if pq.As(err, "55P03") == nil || errors.As(err, &explained) {
+		return err
+	}
+	// The explanation must not outlive the error it explains, nor wait long for a
+	// connection of a busy pool.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var timeout string
+	if qerr := db.QueryRowContext(ctx, "SELECT current_setting('lock_timeout')").Scan(&timeout); qerr != nil {
+		return err
+	}
+	holders, qerr := LockHolders(ctx, db)
+	if qerr != nil {
+		return err
+	}
+	return &LockTimeoutError{Err: err, LockTimeout: timeout, Holders: holders}
+}
+
+// LockHolders lists up to 5 other sessions, oldest transaction first, holding granted
+// locks on tables of the current database. The lock a timed-out statement waited for is
+// no longer in pg_locks, so every holder is a suspect; transactions younger than both a
+// second and lock_timeout are left out, since they cannot have made anyone wait that long.
+// Indexes, TOAST tables and system catalogs (OIDs below 16384) would only repeat a holder.
+func LockHolders(ctx context.Context, q Querier) ([]LockHolder, error) {
+	rows, err := q.QueryContext(ctx, `
+SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''), coalesce(a.state, ''),
+       coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0)::float8, coalesce(left(a.query, 1024), ''),
+       array_agg(coalesce(quote_ident(n.nspname) || '.' || quote_ident(c.relname), l.relation::text) || ' (' || l.mode || ')'
+                 ORDER BY l.relation, l.mode)
+FROM pg_locks l
+JOIN pg_stat_activity a ON a.pid = l.pid
+LEFT JOIN pg_class c ON c.oid = l.relation
+LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.relation >= 16384 AND (c.oid IS NULL OR c.relkind NOT IN ('i', 'I', 't'))
+  AND (a.xact_start IS NULL
+       OR a.xact_start <= clock_timestamp() - least(interval '1 second', current_setting('lock_timeout')::interval))
+GROUP BY a.pid, a.usename, a.application_name, a.state, a.xact_start, a.query
+ORDER BY a.xact_start NULLS LAST, a.pid
+LIMIT 5`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var holders []LockHolder
+	for rows.Next() {
+		var h LockHolder
+		var open float64
+		if err := rows.Scan(&h.PID, &h.User, &h.Application, &h.State, &open, &h.Query, pq.Array(&h.Locks)); err != nil {
+			return nil, err
+		}
+		h.Open = time.Duration(open * float64(time.Second))
+		h.Query = statementGist(h.Query)
+		holders = append(holders, h)
+	}
+	return holders, rows.Err()
+}
+
+// statementGist shortens another session's statement for a diagnostic: on one line, at most
+// 100 characters, and cut before its first string literal or dollar quote, so that a
+// password in it (ALTER ROLE ... PASSWORD '...', OPTIONS (password '...')) is never shown.
+func statementGist(query string) string {
+	cut := len(query)
+	for i := 0; i < len(query); i++ {
+		if query[i] == '\'' || query[i] == '$' && (i+1 == len(query) || query[i+1] < '0' || query[i+1] > '9') {
+			cut = i
+			break
+		}
+	}
+	gist := strings.Join(strings.Fields(query[:cut]), " ")
+	if r := []rune(gist); len(r) > 100 {
+		gist = string(r[:100])
+		cut = -1
+	}
+	if cut < len(query) {
+		gist += " ..."
+	}
+	return gist
 }

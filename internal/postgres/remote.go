@@ -115,9 +115,17 @@ func (r *Remote) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// Exec runs statements on the shard, in one remote transaction.
-func (r *Remote) Exec(ctx context.Context, stmt string) error {
-	if _, err := r.conn.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, stmt); err != nil {
+// Exec runs statements on the shard, in one remote transaction. dblink runs every
+// statement of the text it is given, so each statement is first parsed by the base server
+// as one prepared statement (nothing runs there): text that holds a second statement is
+// refused before it reaches the shard.
+func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
+	for _, stmt := range stmts {
+		if err := CheckOneStatement(ctx, r.conn, stmt); err != nil {
+			return fmt.Errorf("refusing to send a statement to the shard through server %q: %w", r.server, err)
+		}
+	}
+	if _, err := r.conn.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, strings.Join(stmts, ";\n")); err != nil {
 		return fmt.Errorf("on the shard through server %q: %w", r.server, err)
 	}
 	return nil
@@ -214,26 +222,20 @@ func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
 	if err := r.conn.QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
 		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
 	}
-	stmt := RemoteTableSQL(t)
 	if !exists {
-		stmt = "CREATE SCHEMA " + Ident(t.Schema) + "; " + stmt
+		return r.Exec(ctx, "CREATE SCHEMA "+Ident(t.Schema), RemoteTableSQL(t))
 	}
-	return r.Exec(ctx, stmt)
+	return r.Exec(ctx, RemoteTableSQL(t))
 }
 
 // DropTableIfEmpty drops a shard table only while it holds no rows; it undoes a create
-// whose local half failed.
+// whose local half failed. The count and the drop run in one remote transaction, under an
+// exclusive lock, so a row written in between is never lost.
 func (r *Remote) DropTableIfEmpty(ctx context.Context, schema, name string) error {
 	table := QualifiedIdent(schema, name)
-	var empty bool
-	probe := `SELECT NOT EXISTS (SELECT 1 FROM ` + table + `)`
-	if err := r.conn.QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&empty); err != nil {
-		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
-	}
-	if !empty {
-		return nil
-	}
-	return r.Exec(ctx, "DROP TABLE "+table)
+	body := "BEGIN LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE; " +
+		"IF EXISTS (SELECT 1 FROM " + table + ") THEN RETURN; END IF; DROP TABLE " + table + "; END"
+	return r.Exec(ctx, "DO "+Literal(body))
 }
 
 // CreateRemoteTable creates the shard table through the foreign server.

@@ -115,14 +115,25 @@ var serialBase = map[string]string{"serial": "integer", "bigserial": "bigint", "
 
 // CheckExpression says why s cannot be used as a default or partition key expression, or
 // returns nil. Expressions are SQL by nature; this makes sure one stays one balanced
-// expression: no statement separator or comment outside quotes, parentheses balanced,
-// no dollar quoting. It is rendered in parentheses, so it cannot end the clause around it.
+// expression: no statement separator or comment outside quotes, parentheses balanced. It
+// is rendered in parentheses, so it cannot end the clause around it.
+//
+// The check must find string and identifier boundaries exactly where PostgreSQL's lexer
+// does. It refuses what would make the two disagree rather than re-implementing every
+// rule: a backslash anywhere (escape strings E'...' end at a quote that a backslash does
+// not escape, and standard_conforming_strings decides whether '...' does too) and '$'
+// anywhere outside quotes (dollar quotes, whose tags may start with any letter, including
+// non-ASCII ones, and parameters). Without them, '...', E'...', U&'...', B'...', X'...'
+// and "..." all end at the first quote that is not doubled, which is what this scans for.
 func CheckExpression(s string) error {
 	if strings.TrimSpace(s) == "" {
 		return fmt.Errorf("must not be empty")
 	}
 	if strings.ContainsRune(s, 0) {
 		return fmt.Errorf("contains a NUL character")
+	}
+	if strings.ContainsRune(s, '\\') {
+		return fmt.Errorf("contains a backslash, which is not supported here (escape strings such as E'\\n' are refused); write the character with chr(), such as chr(10) for a newline or chr(92) for a backslash")
 	}
 	depth := 0
 	for i := 0; i < len(s); i++ {
@@ -152,19 +163,15 @@ func CheckExpression(s string) error {
 		case ';':
 			return fmt.Errorf("contains ';': it must be a single expression, not statements")
 		case '$':
-			if i+1 < len(s) && (s[i+1] == '$' || s[i+1] >= 'A' && s[i+1] <= 'z') && (i == 0 || !isIdentChar(s[i-1])) {
-				return fmt.Errorf("uses dollar quoting, which is not supported here; use a quoted string")
-			}
+			return fmt.Errorf("contains '$' outside a quoted string (dollar quoting and parameters are not supported here); use a quoted string")
 		case '-':
 			if i+1 < len(s) && s[i+1] == '-' {
 				return fmt.Errorf("contains a -- comment")
 			}
-		case '/':
-			if i+1 < len(s) && s[i+1] == '*' {
-				return fmt.Errorf("contains a /* comment")
+		case '/', '*':
+			if i+1 < len(s) && (c == '/' && s[i+1] == '*' || c == '*' && s[i+1] == '/') {
+				return fmt.Errorf("contains a /* comment */")
 			}
-		case '\\':
-			// Backslashes only matter inside E'' strings, which the quote scan above skips.
 		}
 	}
 	if depth != 0 {
