@@ -10,7 +10,7 @@ import (
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
-// escapeStringAttack ends a column default early for a checker that reads E'\'' as a
+// escapeStringAttack ends a column default early for a checker that reads E'\” as a
 // string holding a backslash followed by a doubled quote: PostgreSQL reads a string
 // holding one quote, so ")); DROP TABLE canary;" is SQL and the rest a comment.
 const escapeStringAttack = `E'\'' || 1)); DROP TABLE canary; -- '`

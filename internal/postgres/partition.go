@@ -327,3 +327,65 @@ func ForeignPartitionsLagging(ctx context.Context, db *sql.DB, parent *Table) ([
 	}
 	return lagging, nil
 }
+
+// RenameRelation moves a table, partition or foreign table to schema toSchema and renames
+// it to toName, in the transaction given. Rows, partitions and (for a foreign table) the
+// shard table it reads stay as they are.
+func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, fromName, toSchema, toName string) error {
+	kind := "TABLE "
+	if foreign {
+		kind = "FOREIGN TABLE "
+	}
+	if fromSchema != toSchema {
+		if _, err := tx.ExecContext(ctx, "ALTER "+kind+QualifiedIdent(fromSchema, fromName)+" SET SCHEMA "+Ident(toSchema)); err != nil {
+			return err
+		}
+	}
+	if fromName != toName {
+		if _, err := tx.ExecContext(ctx, "ALTER "+kind+QualifiedIdent(toSchema, fromName)+" RENAME TO "+Ident(toName)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reattach attaches the partition to the parent p names, with p's bound: detached first
+// from the parent it is attached to now (current, "" parent name when detached), all in
+// the transaction given, so that its rows stay where they are.
+func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) error {
+	if current != nil && current.ParentName != "" {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+current.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
+	return err
+}
+
+// UpdatePartition brings the partition now named fromSchema.fromName to p, in the
+// transaction given: renamed or moved to p's schema, its foreign-table options changed,
+// attached to p's parent (detached from another first, or attached again after it was
+// detached out of band) and given p's bound. Rows stay where they are throughout. It
+// returns the partition as it was and whether its bound changed.
+func UpdatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, p Partition) (*Partition, bool, error) {
+	if err := RenameRelation(ctx, tx, p.Foreign, fromSchema, fromName, p.Schema, p.Name); err != nil {
+		return nil, false, err
+	}
+	cur, err := ReadPartition(ctx, tx, p.Schema, p.Name)
+	if err != nil {
+		return nil, false, err
+	}
+	if p.Foreign {
+		if err := AlterForeignTableOptions(ctx, tx, p.Schema, p.Name, cur.Options, p.Options); err != nil {
+			return cur, false, err
+		}
+	}
+	boundChanged := cur.ParentName == "" || cur.Bound.SQL() != p.Bound.SQL()
+	switch {
+	case cur.ParentSchema != p.ParentSchema || cur.ParentName != p.ParentName:
+		err = Reattach(ctx, tx, p, cur)
+	case boundChanged:
+		err = ChangeBound(ctx, tx, p, p.Bound)
+	}
+	return cur, boundChanged, err
+}

@@ -139,7 +139,7 @@ func TestShardedTableEndToEnd(t *testing.T) {
 
 	// Dropping the parent refuses while DEFAULT holds rows, and keeps shard data when forced.
 	err = DropTable(ctx, base, "public", "tweets", false)
-	var held *ErrHoldsRows
+	var held *LossError
 	if !errors.As(err, &held) || !strings.Contains(err.Error(), "public.tweets_default (1 rows)") {
 		t.Fatalf("drop without force: %v", err)
 	}
@@ -195,7 +195,10 @@ func TestAlterColumns(t *testing.T) {
 	if !reflect.DeepEqual(clauses, want) {
 		t.Fatalf("clauses\n got %q\nwant %q", clauses, want)
 	}
-	if _, err := AlterColumns(ctx, db, "public", "plain", tbl.Columns, to); err != nil {
+	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+		_, err := AlterColumns(ctx, tx, "public", "plain", tbl.Columns, to, false)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadTable(ctx, db, "public", "plain")
@@ -205,7 +208,9 @@ func TestAlterColumns(t *testing.T) {
 	if len(got.Columns) != 3 || got.Columns[1].Type != "text" || got.Columns[1].Default != "'x'::text" || got.Columns[2].Type != "numeric(10,2)" || !reflect.DeepEqual(got.PrimaryKey, []string{"id"}) {
 		t.Fatalf("after alter: %+v", got)
 	}
-	if err := SetPrimaryKey(ctx, db, "public", "plain", got.Columns, got.Columns, []string{"id"}, []string{"id", "name"}); err != nil {
+	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+		return SetPrimaryKey(ctx, tx, "public", "plain", got.Columns, got.Columns, []string{"id"}, []string{"id", "name"}, false)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = ReadTable(ctx, db, "public", "plain")

@@ -376,12 +376,11 @@ func statementGist(query string) string {
 			break
 		}
 	}
-	gist := strings.Join(strings.Fields(query[:cut]), " ")
+	gist, cutShort := strings.Join(strings.Fields(query[:cut]), " "), cut < len(query)
 	if r := []rune(gist); len(r) > 100 {
-		gist = string(r[:100])
-		cut = -1
+		gist, cutShort = string(r[:100]), true
 	}
-	if cut < len(query) {
+	if cutShort {
 		gist += " ..."
 	}
 	return gist

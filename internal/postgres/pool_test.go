@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +109,184 @@ func TestPoolSharedAndBounded(t *testing.T) {
 	}
 	if opened := a.Stats().OpenConnections; opened > 2 || opened < 1 {
 		t.Fatalf("pool holds %d connections, want 1..2 kept idle", opened)
+	}
+}
+
+// Every session of the pool starts with the provider's lock_timeout and with
+// standard_conforming_strings on, whatever the server's defaults; lock_timeout is part of
+// the pool key, and never of the target named in errors.
+func TestPoolSessionSettings(t *testing.T) {
+	base := postgrestest.Shared(t).Base
+	ctx := context.Background()
+	pools := NewPools()
+	defer pools.Close()
+	cfg := clusterConfig(base, 10*time.Second)
+	cfg.LockTimeout = "1500ms"
+	db, err := pools.DB(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both connections of the pool, not only the first.
+	conns := make([]*sql.Conn, 2)
+	for i := range conns {
+		if conns[i], err = db.Conn(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer conns[i].Close()
+	}
+	for i, conn := range conns {
+		for setting, want := range map[string]string{"lock_timeout": "1500ms", "standard_conforming_strings": "on"} {
+			var got string
+			if err := conn.QueryRowContext(ctx, "SELECT current_setting($1)", setting).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("session %d: %s = %q, want %q", i, setting, got, want)
+			}
+		}
+	}
+	other := cfg
+	other.LockTimeout = "2s"
+	if db2, _ := pools.DB(other); db2 == db {
+		t.Error("a different lock_timeout should get a pool of its own")
+	}
+	if strings.Contains(cfg.Target(), "lock_timeout") || strings.Contains(cfg.Target(), cfg.Password) {
+		t.Errorf("Target() = %q", cfg.Target())
+	}
+}
+
+// A DDL transaction that times out waiting for a lock names the session holding it.
+func TestPoolLockTimeoutNamesHolder(t *testing.T) {
+	ctx := context.Background()
+	plain := freshDB(t)
+	mustExec(t, plain, "CREATE TABLE tweets (id int)")
+	var name string
+	if err := plain.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	holder, holderPID := lockHolder(t, plain, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
+	defer holder.Rollback()
+
+	pools := NewPools()
+	defer pools.Close()
+	cfg := clusterConfig(postgrestest.Shared(t).Base, 10*time.Second)
+	cfg.Database, cfg.LockTimeout = name, "300ms"
+	db, err := pools.DB(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = InTx(ctx, db, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "ALTER TABLE tweets ADD COLUMN body text")
+		return err
+	})
+	var lte *LockTimeoutError
+	if !errors.As(err, &lte) {
+		t.Fatalf("want a LockTimeoutError, got %v", err)
+	}
+	if lte.LockTimeout != "300ms" || len(lte.Holders) != 1 {
+		t.Fatalf("lock_timeout %q, holders %+v", lte.LockTimeout, lte.Holders)
+	}
+	h := lte.Holders[0]
+	if h.PID != holderPID || h.Application != "pgshard_test_holder" || h.State != "idle in transaction" ||
+		h.Open <= 0 || strings.Join(h.Locks, ",") != "public.tweets (AccessExclusiveLock)" ||
+		h.Query != "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE" {
+		t.Fatalf("holder %+v", h)
+	}
+	if !strings.Contains(h.String(), fmt.Sprintf("pid %d (", holderPID)) {
+		t.Fatalf("String() = %q", h.String())
+	}
+	// Other errors pass through unchanged.
+	plainErr := errors.New("boom")
+	if got := ExplainLockTimeout(ctx, db, plainErr); got != plainErr {
+		t.Fatalf("ExplainLockTimeout changed a non-lock error: %v", got)
+	}
+}
+
+// lockHolder runs stmt in an open transaction of a session named pgshard_test_holder and
+// returns the transaction and the session's pid.
+func lockHolder(t *testing.T, db *sql.DB, stmt string) (*sql.Tx, int) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	mustExec(t, conn, "SET application_name = 'pgshard_test_holder'")
+	var pid int
+	if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx, stmt)
+	return tx, pid
+}
+
+// Another session's statement is shown cut before its first literal, so that no password
+// in it reaches a diagnostic.
+func TestStatementGist(t *testing.T) {
+	for query, want := range map[string]string{
+		"LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE":                       "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE",
+		"ALTER ROLE app PASSWORD 'secret'":                                 "ALTER ROLE app PASSWORD ...",
+		"CREATE USER MAPPING FOR app SERVER s OPTIONS (password E'x\\'y')": "CREATE USER MAPPING FOR app SERVER s OPTIONS (password E ...",
+		"DO $pw$ BEGIN EXECUTE 'x'; END $pw$":                              "DO ...",
+		"SELECT *\n  FROM t WHERE id = $1":                                 "SELECT * FROM t WHERE id = $1",
+		"SELECT " + strings.Repeat("x", 200):                               "SELECT " + strings.Repeat("x", 93) + " ...",
+	} {
+		if got := statementGist(query); got != want {
+			t.Errorf("statementGist(%q) = %q, want %q", query, got, want)
+		}
+	}
+}
+
+// A server out of connection slots fails after connect_timeout with an error that names
+// the limit reached and the pool's own cap. Role and database limits share the SQLSTATE.
+func TestPoolTooManyConnections(t *testing.T) {
+	base := postgrestest.Shared(t).Base
+	plain := freshDB(t)
+	ctx := context.Background()
+	var name string
+	if err := plain.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	role := name + "_r"
+	mustExec(t, plain, "CREATE ROLE "+Ident(role)+" LOGIN CONNECTION LIMIT 1 PASSWORD 'few-slots'")
+	t.Cleanup(func() { _, _ = plain.ExecContext(ctx, "DROP ROLE IF EXISTS "+Ident(role)) })
+	cfg := ConnConfig{Host: base.Host, Port: base.Port, Database: name, User: role, Password: "few-slots",
+		SSLMode: "disable", ConnectTimeout: 2 * time.Second, MaxConnections: 3}
+
+	// The role's one slot is held by a session of its own.
+	pools := NewPools()
+	defer pools.Close()
+	held, _ := pools.DB(cfg)
+	conn, err := held.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ping := func(cfg ConnConfig) string {
+		t.Helper()
+		p := NewPools()
+		defer p.Close()
+		db, _ := p.DB(cfg)
+		err := db.PingContext(ctx)
+		var ce *ConnectError
+		if !errors.As(err, &ce) || ce.NoSlotAdvice() == "" {
+			t.Fatalf("want a ConnectError out of slots, got %v", err)
+		}
+		return err.Error()
+	}
+	other := cfg
+	other.MaxConnections = 4 // another pool, as a second provider process would have
+	if msg := ping(other); !strings.Contains(msg, "role's CONNECTION LIMIT is reached") || !strings.Contains(msg, "max_connections = 4") {
+		t.Errorf("role limit: %s", msg)
+	}
+	mustExec(t, plain, "ALTER ROLE "+Ident(role)+" CONNECTION LIMIT -1")
+	mustExec(t, plain, "ALTER DATABASE "+Ident(name)+" CONNECTION LIMIT 1")
+	if msg := ping(other); !strings.Contains(msg, "database's CONNECTION LIMIT is reached") || strings.Contains(msg, "few-slots") {
+		t.Errorf("database limit: %s", msg)
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 )
@@ -10,6 +11,20 @@ import (
 // MaxIdentifierLength is PostgreSQL's NAMEDATALEN-1: longer names are silently truncated
 // by the server, so the provider rejects them instead.
 const MaxIdentifierLength = 63
+
+// TruncateIdentifier returns name+suffix cut to at most MaxIdentifierLength bytes. Only
+// name is shortened, and at a character boundary: the server rejects a name holding half a
+// UTF-8 character instead of truncating it.
+func TruncateIdentifier(name, suffix string) string {
+	keep := max(MaxIdentifierLength-len(suffix), 0)
+	if len(name) <= keep {
+		return name + suffix
+	}
+	for keep > 0 && !utf8.RuneStart(name[keep]) {
+		keep--
+	}
+	return name[:keep] + suffix
+}
 
 // Ident quotes a name as an SQL identifier.
 func Ident(name string) string { return pq.QuoteIdentifier(name) }

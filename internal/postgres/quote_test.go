@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSplitID(t *testing.T) {
@@ -75,5 +76,35 @@ func TestRoleIdent(t *testing.T) {
 	}
 	if got := RoleIdent(`a"b`); got != `"a""b"` {
 		t.Errorf(`a"b -> %s`, got)
+	}
+}
+
+func TestTruncateIdentifier(t *testing.T) {
+	cases := []struct {
+		name, suffix, want string
+	}{
+		{"tweets", "_bound", "tweets_bound"},
+		{strings.Repeat("a", 57), "_bound", strings.Repeat("a", 57) + "_bound"},
+		{strings.Repeat("a", 63), "_bound", strings.Repeat("a", 57) + "_bound"},
+		// 63 bytes of two-byte characters: 57 would cut the 29th in half.
+		{strings.Repeat("é", 31) + "x", "_bound", strings.Repeat("é", 28) + "_bound"},
+		{"x" + strings.Repeat("é", 31), "_bound", "x" + strings.Repeat("é", 28) + "_bound"},
+		// Three-byte characters: 57 bytes is 19 of them exactly; one byte more cuts nothing.
+		{strings.Repeat("€", 21), "_bound", strings.Repeat("€", 19) + "_bound"},
+		{"a" + strings.Repeat("€", 20), "_bound", "a" + strings.Repeat("€", 18) + "_bound"},
+		// Four-byte characters: 57 bytes holds 14 of them and one byte of the 15th.
+		{strings.Repeat("🐘", 15), "_bound", strings.Repeat("🐘", 14) + "_bound"},
+		{strings.Repeat("🐘", 15), "", strings.Repeat("🐘", 15)},
+		{strings.Repeat("🐘", 16), "", strings.Repeat("🐘", 15)},
+		{"", "_bound", "_bound"},
+	}
+	for _, c := range cases {
+		got := TruncateIdentifier(c.name, c.suffix)
+		if got != c.want {
+			t.Errorf("TruncateIdentifier(%q, %q) = %q, want %q", c.name, c.suffix, got, c.want)
+		}
+		if len(got) > MaxIdentifierLength || !utf8.ValidString(got) || !strings.HasSuffix(got, c.suffix) {
+			t.Errorf("TruncateIdentifier(%q, %q) = %q: %d bytes, valid UTF-8 %v", c.name, c.suffix, got, len(got), utf8.ValidString(got))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ type Identity struct {
 // database, so that the several statements one resource needs share one shard connection.
 type Remote struct {
 	conn   *sql.Conn
+	tx     *sql.Tx // while InTx runs: shard statements run inside the local transaction
 	server string
 	name   string // the dblink connection name, or the server name when unnamed
 	named  bool
@@ -54,7 +56,9 @@ func OpenRemote(ctx context.Context, db *sql.DB, server string) (*Remote, error)
 	if err != nil {
 		return nil, err
 	}
-	r := &Remote{conn: conn, server: server, name: "pgshard:" + server}
+	// A fixed-length ASCII name: dblink truncates names past 63 bytes, which the check for a
+	// leftover connection below would then never match.
+	r := &Remote{conn: conn, server: server, name: fmt.Sprintf("pgshard_%.8x", sha256.Sum256([]byte(server)))}
 	// One catalog query for where dblink lives and which of its functions this role may run.
 	// dblink's extension script revokes dblink_connect and dblink_disconnect from PUBLIC;
 	// without them every statement opens a shard connection of its own.
@@ -102,17 +106,31 @@ func (r *Remote) Close() error {
 
 // InTx runs fn in a transaction of the base database on the Remote's own session, so that
 // a caller holding a Remote never waits for a second connection from a pool it may have
-// drained itself.
+// drained itself. Shard statements made meanwhile are sent from inside that transaction:
+// the shard commits them at once, but an error there rolls the local work back.
 func (r *Remote) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := r.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	r.tx = tx
+	defer func() { r.tx = nil }()
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// session is where statements of this Remote run: the open local transaction, if any.
+func (r *Remote) session() interface {
+	Querier
+	Preparer
+} {
+	if r.tx != nil {
+		return r.tx
+	}
+	return r.conn
 }
 
 // Exec runs statements on the shard, in one remote transaction. dblink runs every
@@ -121,11 +139,11 @@ func (r *Remote) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // refused before it reaches the shard.
 func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
 	for _, stmt := range stmts {
-		if err := CheckOneStatement(ctx, r.conn, stmt); err != nil {
+		if err := CheckOneStatement(ctx, r.session(), stmt); err != nil {
 			return fmt.Errorf("refusing to send a statement to the shard through server %q: %w", r.server, err)
 		}
 	}
-	if _, err := r.conn.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, strings.Join(stmts, ";\n")); err != nil {
+	if _, err := r.session().ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, strings.Join(stmts, ";\n")); err != nil {
 		return fmt.Errorf("on the shard through server %q: %w", r.server, err)
 	}
 	return nil
@@ -135,7 +153,7 @@ func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
 func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Column, exists bool, err error) {
 	rel := Literal(QualifiedIdent(schema, name))
 	probe := `SELECT to_regclass(` + rel + `) IS NOT NULL`
-	if err := r.conn.QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
+	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
 		return nil, false, fmt.Errorf("querying the shard through server %q: %w", r.server, err)
 	}
 	if !exists {
@@ -143,7 +161,7 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 	}
 	list := `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a ` +
 		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
-	rows, err := r.conn.QueryContext(ctx, `SELECT name, type, not_null FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean)`, r.name, list)
+	rows, err := r.session().QueryContext(ctx, `SELECT name, type, not_null FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean)`, r.name, list)
 	if err != nil {
 		return nil, true, fmt.Errorf("reading shard table columns through server %q: %w", r.server, err)
 	}
@@ -162,7 +180,7 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 func (r *Remote) Answers(ctx context.Context, schema, name string, cols []Column) error {
 	q := "SELECT count(*) FROM (SELECT " + ColumnList(cols) + " FROM " + QualifiedIdent(schema, name) + " LIMIT 1) s"
 	var n int64
-	if err := r.conn.QueryRowContext(ctx, `SELECT n FROM `+r.dblink+`($1, $2) AS t(n bigint)`, r.name, q).Scan(&n); err != nil {
+	if err := r.session().QueryRowContext(ctx, `SELECT n FROM `+r.dblink+`($1, $2) AS t(n bigint)`, r.name, q).Scan(&n); err != nil {
 		return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err)
 	}
 	return nil
@@ -219,7 +237,7 @@ func RemoteTableSQL(t RemoteTable) string {
 func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
 	var exists bool
 	probe := `SELECT to_regnamespace(` + Literal(Ident(t.Schema)) + `) IS NOT NULL`
-	if err := r.conn.QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
+	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
 		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
 	}
 	if !exists {

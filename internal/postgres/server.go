@@ -78,7 +78,8 @@ func DropServer(ctx context.Context, q Querier, name string) error {
 	return err
 }
 
-// InTx runs fn in a transaction, committing when it returns nil.
+// InTx runs fn in a transaction, committing when it returns nil. A lock wait that timed
+// out is explained after the rollback, which frees the connection to look with.
 func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -86,7 +87,7 @@ func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return ExplainLockTimeout(ctx, db, err)
 	}
 	return tx.Commit()
 }

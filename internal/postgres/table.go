@@ -17,6 +17,9 @@ type Column struct {
 	Type    string
 	NotNull bool
 	Default string
+	// RenamedFrom, on a column of the wanted table, names the column it was called before:
+	// an update renames that column (keeping its values) instead of dropping it.
+	RenamedFrom string
 }
 
 // PartitionKey is how a partitioned table is split: strategy list, range or hash, over
@@ -287,74 +290,168 @@ func unquoteIdentifier(s string) (string, bool) {
 	return s, s != ""
 }
 
-// AlterColumnsSQL returns the ALTER TABLE clauses that turn the columns in from into those
-// in to (matched by name): ADD, DROP, TYPE, SET/DROP DEFAULT, SET/DROP NOT NULL.
-// Type and default changes are compared by meaning (int4 = integer).
-func AlterColumnsSQL(from, to []Column) ([]string, error) {
+// ColumnPlan is what an update does to a table's columns.
+type ColumnPlan struct {
+	Renames [][2]string // old name, new name; run first, as statements of their own
+	Drops   []string    // columns dropped, with their values
+	Clauses []string    // ALTER TABLE clauses: ADD, DROP, TYPE, SET/DROP DEFAULT, SET/DROP NOT NULL
+}
+
+// Empty reports whether the plan changes nothing.
+func (p ColumnPlan) Empty() bool { return len(p.Renames) == 0 && len(p.Clauses) == 0 }
+
+// PlanColumns works out how the columns in from become those in to. Columns match by name,
+// or through RenamedFrom when the old name is there and the new one is not; a column of
+// from that matches nothing is dropped. Type and default changes compare by meaning.
+func PlanColumns(from, to []Column) (ColumnPlan, error) {
+	var plan ColumnPlan
 	old := map[string]Column{}
 	for _, c := range from {
 		old[c.Name] = c
 	}
+	for _, c := range to {
+		if c.RenamedFrom == "" || c.RenamedFrom == c.Name {
+			continue
+		}
+		o, had := old[c.RenamedFrom]
+		if _, taken := old[c.Name]; !had || taken {
+			continue // renamed already, or nothing to rename
+		}
+		plan.Renames = append(plan.Renames, [2]string{c.RenamedFrom, c.Name})
+		delete(old, c.RenamedFrom)
+		o.Name = c.Name
+		old[c.Name] = o
+	}
 	keep := map[string]bool{}
-	var clauses []string
 	for _, c := range to {
 		if err := CheckColumn(c); err != nil {
-			return nil, err
+			return ColumnPlan{}, err
 		}
 		keep[c.Name] = true
 		o, ok := old[c.Name]
 		if !ok {
-			clauses = append(clauses, "ADD COLUMN "+columnSQL(c))
+			plan.Clauses = append(plan.Clauses, "ADD COLUMN "+columnSQL(c))
 			continue
 		}
 		col := "ALTER COLUMN " + Ident(c.Name)
+		_, serial := serialBase[CanonicalType(c.Type)]
 		if !SameType(o.Type, c.Type) {
-			if _, serial := serialBase[CanonicalType(c.Type)]; serial {
-				return nil, fmt.Errorf("column %q cannot become %s in place; add a new column instead", c.Name, c.Type)
+			if serial {
+				return ColumnPlan{}, fmt.Errorf("column %q cannot become %s in place; add a new column instead", c.Name, c.Type)
 			}
-			clauses = append(clauses, col+" TYPE "+c.Type)
+			plan.Clauses = append(plan.Clauses, col+" TYPE "+c.Type)
 		}
 		if !SameExpression(o.Default, c.Default) || (o.Default == "") != (c.Default == "") {
 			if c.Default == "" {
-				if _, serial := serialBase[CanonicalType(c.Type)]; !serial {
-					clauses = append(clauses, col+" DROP DEFAULT")
+				if !serial {
+					plan.Clauses = append(plan.Clauses, col+" DROP DEFAULT")
 				}
 			} else {
-				clauses = append(clauses, col+" SET DEFAULT ("+c.Default+")")
+				plan.Clauses = append(plan.Clauses, col+" SET DEFAULT ("+c.Default+")")
 			}
 		}
-		_, serial := serialBase[CanonicalType(c.Type)]
 		if o.NotNull != c.NotNull && !(serial && !c.NotNull) { // serial implies NOT NULL
 			if c.NotNull {
-				clauses = append(clauses, col+" SET NOT NULL")
+				plan.Clauses = append(plan.Clauses, col+" SET NOT NULL")
 			} else {
-				clauses = append(clauses, col+" DROP NOT NULL")
+				plan.Clauses = append(plan.Clauses, col+" DROP NOT NULL")
 			}
 		}
 	}
 	for _, c := range from {
-		if !keep[c.Name] {
-			clauses = append(clauses, "DROP COLUMN "+Ident(c.Name))
+		name := c.Name
+		for _, r := range plan.Renames {
+			if r[0] == name {
+				name = r[1]
+			}
+		}
+		if !keep[name] {
+			plan.Drops = append(plan.Drops, name)
+			plan.Clauses = append(plan.Clauses, "DROP COLUMN "+Ident(name))
 		}
 	}
-	return clauses, nil
+	return plan, nil
 }
 
-// AlterColumns applies AlterColumnsSQL in one statement and returns the clauses it ran
-// (none when nothing changed).
-func AlterColumns(ctx context.Context, q Querier, schema, name string, from, to []Column) ([]string, error) {
-	clauses, err := AlterColumnsSQL(from, to)
-	if err != nil || len(clauses) == 0 {
-		return nil, err
+// AlterColumnsSQL returns the ALTER TABLE clauses of PlanColumns (renames aside).
+func AlterColumnsSQL(from, to []Column) ([]string, error) {
+	plan, err := PlanColumns(from, to)
+	return plan.Clauses, err
+}
+
+// AlterColumns turns the table's columns from into to, in the transaction given: renames
+// first (on a partitioned table, each foreign partition's column keeps reading the shard's
+// column under its old name), then one ALTER TABLE. A column dropped while it holds values
+// is refused with a *LossError, counted in the same transaction, unless force is set.
+func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to []Column, force bool) (ColumnPlan, error) {
+	plan, err := PlanColumns(from, to)
+	if err != nil || plan.Empty() {
+		return plan, err
 	}
-	_, err = q.ExecContext(ctx, "ALTER TABLE "+QualifiedIdent(schema, name)+" "+strings.Join(clauses, ", "))
-	return clauses, err
+	table := QualifiedIdent(schema, name)
+	if len(plan.Drops) > 0 {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			return plan, err
+		}
+		if err := refuseLoss(force, "dropping columns of "+schema+"."+name)(ValuesHeld(ctx, tx, schema, name, plan.Drops)); err != nil {
+			return plan, err
+		}
+	}
+	for _, r := range plan.Renames {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+table+" RENAME COLUMN "+Ident(r[0])+" TO "+Ident(r[1])); err != nil {
+			return plan, err
+		}
+		if err := keepRemoteColumnName(ctx, tx, schema, name, r[0], r[1]); err != nil {
+			return plan, err
+		}
+	}
+	if len(plan.Clauses) > 0 {
+		_, err = tx.ExecContext(ctx, "ALTER TABLE "+table+" "+strings.Join(plan.Clauses, ", "))
+	}
+	return plan, err
+}
+
+// keepRemoteColumnName points each foreign partition's renamed column at the shard's
+// column under its old name (postgres_fdw's column_name option), unless it already names
+// one: a rename on the base never changes what the shard stores.
+func keepRemoteColumnName(ctx context.Context, tx *sql.Tx, schema, name, oldName, newName string) error {
+	rows, err := tx.QueryContext(ctx, `
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_partition_tree(format('%I.%I', $1::text, $2::text)::regclass) t
+JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $3
+WHERE c.relkind = 'f'
+  AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(a.attfdwoptions, '{}')) o WHERE o LIKE 'column_name=%')
+ORDER BY 1`, schema, name, newName)
+	if err != nil {
+		return err
+	}
+	var foreign []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			rows.Close()
+			return err
+		}
+		foreign = append(foreign, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, f := range foreign {
+		stmt := "ALTER FOREIGN TABLE " + f + " ALTER COLUMN " + Ident(newName) + " OPTIONS (ADD column_name " + Literal(oldName) + ")"
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetPrimaryKey replaces the primary key of a plain table, and the columns with it: the old
 // key is dropped first, the columns altered (a key column is NOT NULL by definition), then
 // the new key added.
-func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, fromCols, toCols []Column, from, to []string) error {
+func SetPrimaryKey(ctx context.Context, q *sql.Tx, schema, name string, fromCols, toCols []Column, from, to []string, force bool) error {
 	table := QualifiedIdent(schema, name)
 	changed := strings.Join(from, "\x00") != strings.Join(to, "\x00")
 	if changed && len(from) > 0 {
@@ -376,7 +473,7 @@ func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, fromCols
 		c.NotNull = c.NotNull || inKey[c.Name]
 		cols[i] = c
 	}
-	if _, err := AlterColumns(ctx, q, schema, name, fromCols, cols); err != nil {
+	if _, err := AlterColumns(ctx, q, schema, name, fromCols, cols, force); err != nil {
 		return err
 	}
 	if changed && len(to) > 0 {
@@ -386,68 +483,15 @@ func SetPrimaryKey(ctx context.Context, q Querier, schema, name string, fromCols
 	return nil
 }
 
-// RowsHeld lists the local tables that hold rows among a table and, for a partitioned
-// table, its local leaf partitions: "schema.name (N rows)". Foreign partitions are never
-// counted (their rows live on the shard and are never dropped).
-func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `
-SELECT n.nspname, c.relname
-FROM pg_partition_tree(format('%I.%I', $1::text, $2::text)::regclass) t
-JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE t.isleaf AND c.relkind = 'r'
-ORDER BY 1, 2`, schema, name)
-	if err != nil {
-		return nil, err
-	}
-	var tables [][2]string
-	for rows.Next() {
-		var s, n string
-		if err := rows.Scan(&s, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		tables = append(tables, [2]string{s, n})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var held []string
-	for _, tn := range tables {
-		var count int64
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+QualifiedIdent(tn[0], tn[1])).Scan(&count); err != nil {
-			return nil, err
-		}
-		if count > 0 {
-			held = append(held, fmt.Sprintf("%s.%s (%d rows)", tn[0], tn[1], count))
-		}
-	}
-	return held, nil
-}
-
-// ErrHoldsRows is returned by DropTable when local rows would be lost.
-type ErrHoldsRows struct{ Tables []string }
-
-func (e *ErrHoldsRows) Error() string {
-	return "it still holds rows in " + strings.Join(e.Tables, ", ")
-}
-
 // DropTable drops a table (for a partitioned table, with its partitions: foreign ones only
-// locally). Unless force is set, it refuses, in the same transaction and under an
-// exclusive lock, while local rows would be lost.
+// locally). Unless force is set, it refuses with a *LossError, counted in the same
+// transaction and under an exclusive lock, while local rows would be lost.
 func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool) error {
 	return dropRelation(ctx, db, "TABLE", schema, name, func(tx *sql.Tx) error {
 		if force {
 			return nil
 		}
-		held, err := RowsHeld(ctx, tx, schema, name)
-		if err != nil {
-			return err
-		}
-		if len(held) > 0 {
-			return &ErrHoldsRows{Tables: held}
-		}
-		return nil
+		return refuseLoss(false, "dropping "+schema+"."+name)(RowsHeld(ctx, tx, schema, name))
 	})
 }
 

@@ -91,8 +91,10 @@ func quietSecrets(ctx context.Context, db *sql.DB, m UserMapping, fn func(tx *sq
 			return &pq.Error{Code: "42704", Message: fmt.Sprintf("role %q does not exist", m.Role)}
 		}
 		if super {
-			if _, err := tx.ExecContext(ctx, "SET LOCAL log_statement = 'none'; SET LOCAL log_min_error_statement = 'panic'"); err != nil {
-				return err
+			for _, stmt := range []string{"SET LOCAL log_statement = 'none'", "SET LOCAL log_min_error_statement = 'panic'"} {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return err
+				}
 			}
 		}
 		return fn(tx)

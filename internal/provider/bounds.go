@@ -118,12 +118,24 @@ func validateBound(b boundModel, diags *diag.Diagnostics) {
 	}
 }
 
+// stringList returns the values of a list of strings. Elements not known until apply are
+// left out, so that validation can check the ones it knows.
 func stringList(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
 	if l.IsNull() || l.IsUnknown() {
 		return nil
 	}
-	var out []string
-	diags.Append(l.ElementsAs(ctx, &out, false)...)
+	var elements []types.String
+	diags.Append(l.ElementsAs(ctx, &elements, false)...)
+	out := make([]string, 0, len(elements))
+	for i, e := range elements {
+		switch {
+		case e.IsUnknown():
+		case e.IsNull():
+			diags.AddError("Null List Element", fmt.Sprintf("Element %d of a list of values is null. Remove it, or give a value.", i))
+		default:
+			out = append(out, e.ValueString())
+		}
+	}
 	return out
 }
 

@@ -3,14 +3,16 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -25,9 +27,18 @@ func columnsAttribute() schema.ListNestedAttribute {
 		Required: true,
 		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 			"name": schema.StringAttribute{
-				MarkdownDescription: "Column name (at most 63 bytes). Renaming is a drop and an add: the column's data is lost.",
-				Required:            true,
-				Validators:          []validator.String{identifier{}},
+				MarkdownDescription: "Column name (at most 63 bytes). To rename a column and keep its values, change `name` and set `renamed_from` to the old name. " +
+					"A name that changes without `renamed_from` is a drop and an add, refused while the old column holds values (unless `force_destroy`).",
+				Required:   true,
+				Validators: []validator.String{identifier{}},
+			},
+			"renamed_from": schema.StringAttribute{
+				MarkdownDescription: "The column's previous name: the next apply renames that column (`ALTER TABLE ... RENAME COLUMN`, values kept) " +
+					"instead of dropping it. On a partitioned table, each foreign partition keeps reading the shard's column under its old name " +
+					"(postgres_fdw's `column_name` option). Once applied it may stay or be removed, without a diff.",
+				Optional:   true,
+				Computed:   true,
+				Validators: []validator.String{identifier{}},
 			},
 			"type": schema.StringAttribute{
 				MarkdownDescription: "SQL type, such as `text`, `integer`, `bigint`, `varchar(20)`, `numeric(10,2)`, `timestamptz`, `text[]`, " +
@@ -37,10 +48,10 @@ func columnsAttribute() schema.ListNestedAttribute {
 				PlanModifiers: []planmodifier.String{sameMeaning{kind: "type", same: postgres.SameType}},
 			},
 			"not_null": schema.BoolAttribute{
-				MarkdownDescription: "Whether the column is `NOT NULL`. Default `false`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             booldefault.StaticBool(false),
+				MarkdownDescription: "Whether the column is `NOT NULL`. Default `true` for `serial`/`bigserial`/`smallserial` columns and " +
+					"(in `pgshard_table`) primary key columns, which PostgreSQL makes `NOT NULL` anyway; `false` otherwise.",
+				Optional: true,
+				Computed: true,
 			},
 			"default": schema.StringAttribute{
 				MarkdownDescription: "Default value as an SQL expression: `0`, `now()`, `'europe'` (a string needs its single quotes). " +
@@ -50,19 +61,21 @@ func columnsAttribute() schema.ListNestedAttribute {
 				PlanModifiers: []planmodifier.String{sameMeaning{kind: "default", same: postgres.SameExpression}},
 			},
 		}},
-		Validators: []validator.List{listvalidator.SizeAtLeast(1), uniqueColumnNames{}},
+		Validators:    []validator.List{listvalidator.SizeAtLeast(1), uniqueColumnNames{}},
+		PlanModifiers: []planmodifier.List{impliedNotNull{}},
 	}
 }
 
 type columnModelV0 struct {
-	Name    types.String `tfsdk:"name"`
-	Type    types.String `tfsdk:"type"`
-	NotNull types.Bool   `tfsdk:"not_null"`
-	Default types.String `tfsdk:"default"`
+	Name        types.String `tfsdk:"name"`
+	Type        types.String `tfsdk:"type"`
+	NotNull     types.Bool   `tfsdk:"not_null"`
+	Default     types.String `tfsdk:"default"`
+	RenamedFrom types.String `tfsdk:"renamed_from"`
 }
 
 var columnObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
-	"name": types.StringType, "type": types.StringType, "not_null": types.BoolType, "default": types.StringType,
+	"name": types.StringType, "type": types.StringType, "not_null": types.BoolType, "default": types.StringType, "renamed_from": types.StringType,
 }}
 
 func columnsFromList(ctx context.Context, l types.List) ([]postgres.Column, diag.Diagnostics) {
@@ -70,15 +83,17 @@ func columnsFromList(ctx context.Context, l types.List) ([]postgres.Column, diag
 	diags := l.ElementsAs(ctx, &models, false)
 	cols := make([]postgres.Column, len(models))
 	for i, m := range models {
-		cols[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(), Default: m.Default.ValueString()}
+		cols[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(), Default: m.Default.ValueString(),
+			RenamedFrom: m.RenamedFrom.ValueString()}
 	}
 	return cols, diags
 }
 
 // columnsToList builds the state's columns from the catalog's, in the prior order where
 // the prior state knows a column, keeping the prior spelling of types and defaults that
-// mean the same. impliedNotNull lists columns whose NOT NULL comes from a primary key or
-// serial: for them the prior not_null is kept, as the catalog cannot tell them apart.
+// mean the same. impliedNotNull lists columns whose NOT NULL comes from a primary key (a
+// serial's comes from its type): for them a prior not_null = false is kept, as the catalog
+// reports NOT NULL whether or not it was asked for.
 func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.List, impliedNotNull map[string]bool) (types.List, diag.Diagnostics) {
 	var priorModels []columnModelV0
 	var diags diag.Diagnostics
@@ -105,18 +120,19 @@ func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.L
 	}
 	models := make([]columnModelV0, len(ordered))
 	for i, c := range ordered {
-		m := columnModelV0{Name: types.StringValue(c.Name), Type: types.StringValue(c.Type), NotNull: types.BoolValue(c.NotNull), Default: types.StringNull()}
+		m := columnModelV0{Name: types.StringValue(c.Name), Type: types.StringValue(c.Type), NotNull: types.BoolValue(c.NotNull), Default: types.StringNull(),
+			RenamedFrom: types.StringNull()}
 		if c.Default != "" {
 			m.Default = types.StringValue(c.Default)
 		}
 		p, known := priorByName[c.Name]
-		if _, serial := map[string]bool{"serial": true, "bigserial": true, "smallserial": true}[postgres.CanonicalType(c.Type)]; serial || impliedNotNull[c.Name] {
-			m.NotNull = types.BoolValue(false)
-			if known && !p.NotNull.IsUnknown() && !p.NotNull.IsNull() && c.NotNull {
-				m.NotNull = p.NotNull
-			}
+		if (isSerial(c.Type) || impliedNotNull[c.Name]) && known && !p.NotNull.IsUnknown() && !p.NotNull.IsNull() && !p.NotNull.ValueBool() {
+			m.NotNull = p.NotNull
 		}
 		if known {
+			if !p.RenamedFrom.IsUnknown() {
+				m.RenamedFrom = p.RenamedFrom // configuration only: what the last apply was told
+			}
 			if !p.Type.IsNull() && !p.Type.IsUnknown() && postgres.SameType(p.Type.ValueString(), c.Type) {
 				m.Type = p.Type
 			}
@@ -217,4 +233,96 @@ func columnNames(cols []postgres.Column) map[string]bool {
 		out[c.Name] = true
 	}
 	return out
+}
+
+// isSerial says whether a column type is one of the serial types, which are NOT NULL.
+func isSerial(typ string) bool {
+	switch postgres.CanonicalType(typ) {
+	case "serial", "bigserial", "smallserial":
+		return true
+	}
+	return false
+}
+
+// impliedNotNull plans not_null where the configuration leaves it out: true for columns
+// PostgreSQL makes NOT NULL anyway (serial types, primary key columns), false otherwise, so
+// that an imported serial or key column plans no change whether not_null is written or not.
+type impliedNotNull struct{}
+
+func (impliedNotNull) Description(context.Context) string {
+	return "not_null defaults to true for serial and primary key columns, false otherwise"
+}
+func (m impliedNotNull) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+
+func (impliedNotNull) PlanModifyList(ctx context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.PlanValue.IsNull() || req.PlanValue.IsUnknown() {
+		return
+	}
+	configured, planned := req.ConfigValue.Elements(), req.PlanValue.Elements()
+	if len(configured) != len(planned) {
+		return
+	}
+	primaryKey, keyKnown := configuredPrimaryKey(ctx, req.Config, &resp.Diagnostics)
+	elements := make([]attr.Value, len(planned))
+	for i := range planned {
+		elements[i] = planned[i]
+		config, ok := configured[i].(types.Object)
+		plan, ok2 := planned[i].(types.Object)
+		if !ok || !ok2 || config.IsNull() || config.IsUnknown() || plan.IsNull() || plan.IsUnknown() {
+			continue
+		}
+		if notNull, ok := config.Attributes()["not_null"].(types.Bool); !ok || !notNull.IsNull() {
+			continue
+		}
+		attrs := maps.Clone(plan.Attributes())
+		attrs["not_null"] = impliedNotNullValue(config.Attributes(), primaryKey, keyKnown)
+		element, d := types.ObjectValue(columnObjectType.AttrTypes, attrs)
+		resp.Diagnostics.Append(d...)
+		elements[i] = element
+	}
+	list, d := types.ListValue(columnObjectType, elements)
+	resp.Diagnostics.Append(d...)
+	if !resp.Diagnostics.HasError() {
+		resp.PlanValue = list
+	}
+}
+
+// impliedNotNullValue is the not_null a column gets when its configuration leaves it out;
+// unknown while its type, name or the primary key is.
+func impliedNotNullValue(column map[string]attr.Value, primaryKey map[string]bool, keyKnown bool) types.Bool {
+	typ, _ := column["type"].(types.String)
+	name, _ := column["name"].(types.String)
+	switch {
+	case typ.IsUnknown():
+		return types.BoolUnknown()
+	case isSerial(typ.ValueString()):
+		return types.BoolValue(true)
+	case !keyKnown || name.IsUnknown() && len(primaryKey) > 0:
+		return types.BoolUnknown()
+	}
+	return types.BoolValue(primaryKey[name.ValueString()])
+}
+
+// configuredPrimaryKey reads the primary_key columns of the resource being planned (none
+// for a resource without the attribute, such as pgshard_partitioned_table); false while
+// they are not known.
+func configuredPrimaryKey(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) (map[string]bool, bool) {
+	if _, ok := config.Schema.GetAttributes()["primary_key"]; !ok {
+		return nil, true
+	}
+	var key types.List
+	diags.Append(config.GetAttribute(ctx, path.Root("primary_key"), &key)...)
+	if key.IsUnknown() {
+		return nil, false
+	}
+	var elements []types.String
+	diags.Append(key.ElementsAs(ctx, &elements, false)...)
+	out := map[string]bool{}
+	for _, e := range elements {
+		if e.IsUnknown() {
+			return nil, false
+		}
+		out[e.ValueString()] = true
+	}
+	return out, true
 }

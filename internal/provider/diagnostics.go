@@ -32,6 +32,9 @@ func reason(err error) string {
 	}
 	var ce *postgres.ConnectError
 	if errors.As(err, &ce) {
+		if ce.NoSlotAdvice() != "" {
+			return "the database server refused a connection, having none to spare (" + ce.Target + ")"
+		}
 		return "the database server could not be reached (" + ce.Target + ")"
 	}
 	return err.Error()
@@ -40,6 +43,9 @@ func reason(err error) string {
 func hintFor(err error) string {
 	var ce *postgres.ConnectError
 	if errors.As(err, &ce) {
+		if advice := ce.NoSlotAdvice(); advice != "" {
+			return "The connection was refused because " + advice + "."
+		}
 		return "Check that the server is running and that the provider's host, port, database, username and password are right; connect_timeout says how long the provider keeps retrying."
 	}
 	pqErr := pq.As(err)
@@ -64,6 +70,8 @@ func hintFor(err error) string {
 		hint = "Rows already stored fall outside the new bound: move or delete them first, or choose a bound that includes them."
 	case "28P01", "28000": // invalid_password, invalid_authorization_specification
 		hint = "The remote server refused the credentials: check the user mapping's user and password."
+	case "55P03": // lock_not_available: lock_timeout ran out
+		hint = lockTimeoutHint(err)
 	}
 	if pqErr.Detail != "" {
 		if hint != "" {
@@ -78,4 +86,27 @@ func hintFor(err error) string {
 		hint += "PostgreSQL says: " + pqErr.Hint
 	}
 	return hint
+}
+
+// lockTimeoutHint names the sessions holding locks when the PostgreSQL layer could read
+// them (changes made in one transaction), and says where to look otherwise (plan reads).
+func lockTimeoutHint(err error) string {
+	var lte *postgres.LockTimeoutError
+	if !errors.As(err, &lte) {
+		return "Another session holds a lock on a table this needs, and the provider waited lock_timeout for it. " +
+			"Find that session in pg_locks and pg_stat_activity (a transaction left open, \"idle in transaction\", is the usual cause), " +
+			"then finish it or end it (SELECT pg_terminate_backend(pid)); or raise lock_timeout in the provider block."
+	}
+	if len(lte.Holders) == 0 {
+		return fmt.Sprintf("Another session held a lock on a table this needs, and the provider waited lock_timeout (%s) for it; "+
+			"the session had let go when the provider looked. Apply again, or raise lock_timeout in the provider block.", lte.LockTimeout)
+	}
+	holders := make([]string, len(lte.Holders))
+	for i, h := range lte.Holders {
+		holders[i] = "- " + h.String()
+	}
+	return fmt.Sprintf("Another session holds a lock on a table this needs. Sessions holding locks in this database:\n%s\n"+
+		"The provider waited lock_timeout (%s) for it. Finish or end that session's transaction: SELECT pg_terminate_backend(pid) ends it "+
+		"(pg_cancel_backend(pid) only stops a running statement, not an idle open transaction). Or raise lock_timeout in the provider block.",
+		strings.Join(holders, "\n"), lte.LockTimeout)
 }

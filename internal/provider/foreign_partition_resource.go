@@ -25,6 +25,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*foreignPartitionResource)(nil)
 	_ resource.ResourceWithImportState    = (*foreignPartitionResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*foreignPartitionResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*foreignPartitionResource)(nil)
 )
 
 // NewForeignPartitionResource returns the pgshard_foreign_partition resource.
@@ -52,7 +53,7 @@ func (r *foreignPartitionResource) Schema(_ context.Context, _ resource.SchemaRe
 		Validators:          []validator.String{identifier{}},
 	}
 	attrs["remote_table"] = schema.StringAttribute{
-		MarkdownDescription: "Name of the shard table (the `table_name` option). Default: `name`. Changed in place.",
+		MarkdownDescription: "Name of the shard table (the `table_name` option). Default: `name` as it was when the partition was created, so that renaming the partition keeps reading the same shard table. Changed in place.",
 		Optional:            true,
 		Computed:            true,
 		Validators:          []validator.String{identifier{}},
@@ -107,13 +108,22 @@ func (r *foreignPartitionResource) Configure(_ context.Context, req resource.Con
 }
 
 func (r *foreignPartitionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var m foreignPartitionModelV0
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	// Read attribute by attribute: remote_identity may be unknown until apply (another
+	// resource's output), which the model's struct pointer cannot hold.
+	var b boundModel
+	var createRemoteTable types.Bool
+	var remoteIdentity types.Object
+	for name, target := range map[string]any{
+		"values_in": &b.ValuesIn, "values_from": &b.ValuesFrom, "values_to": &b.ValuesTo, "modulus": &b.Modulus,
+		"remainder": &b.Remainder, "is_default": &b.IsDefault, "create_remote_table": &createRemoteTable, "remote_identity": &remoteIdentity,
+	} {
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(name), target)...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	validateBound(m.boundModel, &resp.Diagnostics)
-	if m.RemoteIdentity != nil && !m.CreateRemoteTable.IsUnknown() && !m.CreateRemoteTable.ValueBool() {
+	validateBound(b, &resp.Diagnostics)
+	if !remoteIdentity.IsNull() && !remoteIdentity.IsUnknown() && !createRemoteTable.IsUnknown() && !createRemoteTable.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root("remote_identity"), "Remote Identity Without Remote Table",
 			"remote_identity only takes effect when the provider creates the shard table: set create_remote_table = true, or remove remote_identity.")
 	}
@@ -211,8 +221,9 @@ func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRe
 }
 
 func (r *foreignPartitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan foreignPartitionModelV0
+	var plan, state foreignPartitionModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -222,29 +233,8 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 	}
 	what := tablePhrase("foreign partition", to.Schema, to.Name)
 	db, err := r.client.DB()
-	var from *postgres.Partition
 	if err == nil {
-		from, err = postgres.ReadPartition(ctx, db, to.Schema, to.Name)
-	}
-	boundChanged := err == nil && from.Bound.SQL() != to.Bound.SQL()
-	if boundChanged && plan.CreateRemoteTable.ValueBool() {
-		// The shard's CHECK follows the bound; a shard holding rows outside it refuses.
-		var key *postgres.PartitionKey
-		if key, err = postgres.PartitionKeyOf(ctx, db, to.ParentSchema, to.ParentName); err == nil {
-			err = postgres.SetRemoteCheck(ctx, db, to.Server, to.Options["schema_name"], to.Options["table_name"],
-				boundCheckName(to.Options["table_name"]), to.Bound.CheckSQL(postgres.KeySQL(key.Key)))
-		}
-	}
-	if err == nil {
-		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			if err := postgres.AlterForeignTableOptions(ctx, tx, to.Schema, to.Name, from.Options, to.Options); err != nil {
-				return err
-			}
-			if boundChanged {
-				return postgres.ChangeBound(ctx, tx, to, to.Bound)
-			}
-			return nil
-		})
+		err = r.update(ctx, db, state.Schema.ValueString(), state.Name.ValueString(), to, plan.CreateRemoteTable.ValueBool(), &resp.Diagnostics)
 	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, "Foreign Partition", "Update", what, r.client.Database(), err)
@@ -252,6 +242,84 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 	}
 	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// update renames, re-points and re-bounds the foreign partition in one local transaction.
+// With a shard table the provider manages, the shard's CHECK follows a new bound: it is
+// replaced from inside that transaction, after the local detach and attach succeeded and
+// before the commit, so a local failure leaves the shard untouched and a shard refusal
+// (rows outside the new bound) rolls the local change back. Should the commit itself fail
+// after the shard changed, the old CHECK is put back.
+func (r *foreignPartitionResource) update(ctx context.Context, db *sql.DB, fromSchema, fromName string, to postgres.Partition, managed bool, diags *diag.Diagnostics) error {
+	if !managed {
+		return postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			_, _, err := postgres.UpdatePartition(ctx, tx, fromSchema, fromName, to)
+			return err
+		})
+	}
+	shard, err := postgres.OpenRemote(ctx, db, to.Server)
+	if err != nil {
+		return err
+	}
+	defer shard.Close()
+	var oldCheck string
+	shardChanged := false
+	remoteSchema, remoteTable := to.Options["schema_name"], to.Options["table_name"]
+	err = shard.InTx(ctx, func(tx *sql.Tx) error {
+		from, boundChanged, err := postgres.UpdatePartition(ctx, tx, fromSchema, fromName, to)
+		if err != nil || !boundChanged {
+			return err
+		}
+		key, err := postgres.PartitionKeyOf(ctx, tx, to.ParentSchema, to.ParentName)
+		if err != nil {
+			return err
+		}
+		oldCheck = from.Bound.CheckSQL(postgres.KeySQL(key.Key))
+		if err := shard.Exec(ctx, postgres.SetRemoteCheckSQL(remoteSchema, remoteTable, boundCheckName(remoteTable), to.Bound.CheckSQL(postgres.KeySQL(key.Key)))); err != nil {
+			return err
+		}
+		shardChanged = true
+		return nil
+	})
+	if err != nil && shardChanged {
+		if undoErr := shard.Exec(ctx, postgres.SetRemoteCheckSQL(remoteSchema, remoteTable, boundCheckName(remoteTable), oldCheck)); undoErr != nil {
+			diags.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
+				"The local bound change of %s.%s failed after the CHECK constraint of shard table %s.%s on server %q was replaced, and putting the old one back failed too: %s. "+
+					"The next plan shows the difference (remote_drift) and the next apply repairs it.", to.Schema, to.Name, remoteSchema, remoteTable, to.Server, undoErr))
+		}
+	}
+	return err
+}
+
+// ModifyPlan says in the plan what becomes of the shard's rows when the partition goes:
+// they stay in the shard table, no longer reachable through the parent.
+func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() {
+		return
+	}
+	var state foreignPartitionModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	shardTable := state.RemoteSchema.ValueString() + "." + state.RemoteTable.ValueString()
+	switch {
+	case req.Plan.Raw.IsNull():
+		resp.Diagnostics.AddWarning("Shard Rows Stay On The Shard",
+			fmt.Sprintf("Destroying foreign partition %s.%s drops only the local foreign table: the rows of shard table %s on server %q stay there, "+
+				"no longer reachable through %s. To move them elsewhere first, see the data-safety guide.",
+				state.Schema.ValueString(), state.Name.ValueString(), shardTable, state.Server.ValueString(), state.Parent.ValueString()))
+	default:
+		var server types.String
+		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("server"), &server)...)
+		if !server.IsUnknown() && server.ValueString() != state.Server.ValueString() {
+			resp.Diagnostics.AddWarning("Shard Rows Stay On The Old Shard",
+				fmt.Sprintf("Changing the server of foreign partition %s.%s from %q to %q replaces the foreign table: the rows of shard table %s on server %q stay there, "+
+					"no longer reachable through %s; the partition then reads the table on %q.",
+					state.Schema.ValueString(), state.Name.ValueString(), state.Server.ValueString(), server.ValueString(), shardTable, state.Server.ValueString(),
+					state.Parent.ValueString(), server.ValueString()))
+		}
+	}
 }
 
 func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -356,13 +424,7 @@ func (m foreignPartitionModelV0) remoteTable(p postgres.Partition, parent *postg
 }
 
 // boundCheckName names the shard table's bound CHECK constraint, within 63 bytes.
-func boundCheckName(table string) string {
-	const suffix = "_bound"
-	if len(table)+len(suffix) > postgres.MaxIdentifierLength {
-		table = table[:postgres.MaxIdentifierLength-len(suffix)]
-	}
-	return table + suffix
-}
+func boundCheckName(table string) string { return postgres.TruncateIdentifier(table, "_bound") }
 
 // defaultToName plans remote_table as the partition's name when it is not configured.
 type defaultToName struct{}
@@ -373,6 +435,10 @@ func (m defaultToName) MarkdownDescription(ctx context.Context) string {
 }
 func (defaultToName) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
 	if !req.ConfigValue.IsNull() {
+		return
+	}
+	if !req.StateValue.IsNull() && !req.StateValue.IsUnknown() {
+		resp.PlanValue = req.StateValue // a renamed partition keeps reading the same shard table
 		return
 	}
 	var name types.String

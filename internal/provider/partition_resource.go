@@ -19,6 +19,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*partitionResource)(nil)
 	_ resource.ResourceWithImportState    = (*partitionResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*partitionResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*partitionResource)(nil)
 )
 
 // NewPartitionResource returns the pgshard_partition resource.
@@ -95,8 +96,9 @@ func (r *partitionResource) Read(ctx context.Context, req resource.ReadRequest, 
 }
 
 func (r *partitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan partitionModelV0
+	var plan, state partitionModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -107,11 +109,8 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 	db, err := r.client.DB()
 	if err == nil {
 		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			from, err := postgres.ReadPartition(ctx, tx, to.Schema, to.Name)
-			if err != nil || from.Bound.SQL() == to.Bound.SQL() {
-				return err
-			}
-			return postgres.ChangeBound(ctx, tx, to, to.Bound)
+			_, _, err := postgres.UpdatePartition(ctx, tx, state.Schema.ValueString(), state.Name.ValueString(), to)
+			return err
 		})
 	}
 	if err != nil {
@@ -120,6 +119,19 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ModifyPlan refuses, while planning, to destroy a partition that holds rows (unless
+// force_destroy), so that a destroy of the whole table never stops halfway.
+func (r *partitionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if !req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+		return
+	}
+	var state partitionModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if !resp.Diagnostics.HasError() {
+		refuseDestroyAtPlan(ctx, r.client, "Partition", "Destroy", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
+	}
 }
 
 func (r *partitionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -26,6 +27,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*partitionedTableResource)(nil)
 	_ resource.ResourceWithImportState    = (*partitionedTableResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*partitionedTableResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*partitionedTableResource)(nil)
 )
 
 // NewPartitionedTableResource returns the pgshard_partitioned_table resource.
@@ -48,21 +50,19 @@ func (r *partitionedTableResource) Schema(_ context.Context, _ resource.SchemaRe
 			"id": schema.StringAttribute{
 				MarkdownDescription: "`schema.name`.",
 				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				PlanModifiers:       []planmodifier.String{tableIDFromName{}},
 			},
 			"schema": schema.StringAttribute{
-				MarkdownDescription: "Schema. Default `public`. Changing it replaces the table.",
+				MarkdownDescription: "Schema. Default `public`. Changed in place (`ALTER TABLE ... SET SCHEMA`), with its rows.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("public"),
 				Validators:          []validator.String{identifier{}},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"name": schema.StringAttribute{
-				MarkdownDescription: "Table name (at most 63 bytes). Changing it replaces the table.",
+				MarkdownDescription: "Table name (at most 63 bytes). Changed in place (`ALTER TABLE ... RENAME TO`), with its rows.",
 				Required:            true,
 				Validators:          []validator.String{identifier{}},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"columns": columnsAttribute(),
 			"partition_by": schema.SingleNestedAttribute{
@@ -102,17 +102,34 @@ func (r *partitionedTableResource) Configure(_ context.Context, req resource.Con
 }
 
 func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var m partitionedTableModelV0
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() || m.Columns.IsUnknown() || m.PartitionBy == nil || m.PartitionBy.Key.IsUnknown() {
+	// Read attribute by attribute: partition_by, its key and each key element may be
+	// unknown until apply (another resource's output), which the model cannot hold.
+	var columns, key types.List
+	var partitionBy types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("columns"), &columns)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("partition_by"), &partitionBy)...)
+	if resp.Diagnostics.HasError() || columns.IsNull() || columns.IsUnknown() || partitionBy.IsNull() || partitionBy.IsUnknown() {
 		return
 	}
-	cols, d := columnsFromList(ctx, m.Columns)
-	if d.HasError() {
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("partition_by").AtName("key"), &key)...)
+	if resp.Diagnostics.HasError() || key.IsNull() || key.IsUnknown() {
 		return
 	}
-	names := columnNames(cols)
-	for i, k := range stringList(ctx, m.PartitionBy.Key, &resp.Diagnostics) {
+	var cols []columnModelV0
+	var keys []types.String
+	if columns.ElementsAs(ctx, &cols, false).HasError() || key.ElementsAs(ctx, &keys, false).HasError() {
+		return
+	}
+	names, namesKnown := map[string]bool{}, true
+	for _, c := range cols {
+		names[c.Name.ValueString()] = true
+		namesKnown = namesKnown && !c.Name.IsUnknown()
+	}
+	for i, element := range keys {
+		if element.IsNull() || element.IsUnknown() {
+			continue
+		}
+		k := element.ValueString()
 		if strings.HasPrefix(strings.TrimSpace(k), "(") {
 			if err := postgres.CheckExpression(k); err != nil {
 				resp.Diagnostics.AddAttributeError(path.Root("partition_by").AtName("key").AtListIndex(i), "Invalid Partition Key",
@@ -120,7 +137,7 @@ func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resou
 			}
 			continue
 		}
-		if !names[k] {
+		if namesKnown && !names[k] {
 			resp.Diagnostics.AddAttributeError(path.Root("partition_by").AtName("key").AtListIndex(i), "Invalid Partition Key",
 				fmt.Sprintf("The partition key %q names no column of the table. Use one of the columns, or an expression in parentheses such as (lower(location)).", k))
 		}
@@ -154,8 +171,9 @@ func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRe
 }
 
 func (r *partitionedTableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan partitionedTableModelV0
+	var plan, state partitionedTableModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -164,19 +182,19 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 		return
 	}
 	db, err := r.client.DB()
-	var from *postgres.Table
+	var change postgres.ColumnPlan
 	if err == nil {
-		from, err = postgres.ReadTable(ctx, db, to.Schema, to.Name)
-	}
-	var changes []string
-	if err == nil {
-		changes, err = postgres.AlterColumns(ctx, db, to.Schema, to.Name, from.Columns, to.Columns)
+		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			var err error
+			_, change, err = updateColumns(ctx, tx, state.Schema.ValueString(), state.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
+			return err
+		})
 	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, "Partitioned Table", "Update", tablePhrase("partitioned table", to.Schema, to.Name), r.client.Database(), err)
 		return
 	}
-	if len(changes) > 0 {
+	if len(change.Clauses) > 0 {
 		// The shard tables are not altered by the provider: say which ones now lag behind.
 		if updated, err := postgres.ReadTable(ctx, db, to.Schema, to.Name); err == nil {
 			if lagging, err := postgres.ForeignPartitionsLagging(ctx, db, updated); err == nil && len(lagging) > 0 {
@@ -190,6 +208,39 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 	}
 	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ModifyPlan shows what an update does to the columns' values, and refuses while planning
+// a destroy or replace that would drop local rows (unless force_destroy), so that it never
+// stops halfway through the partitions.
+func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() {
+		return
+	}
+	var state partitionedTableModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	schemaName, name, force := state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool()
+	if req.Plan.Raw.IsNull() {
+		refuseDestroyAtPlan(ctx, r.client, "Partitioned Table", "Destroy", schemaName, name, force, &resp.Diagnostics)
+		return
+	}
+	var strategy types.String
+	var key types.List
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("partition_by").AtName("strategy"), &strategy)...)
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("partition_by").AtName("key"), &key)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.PartitionBy != nil && (!strategy.Equal(state.PartitionBy.Strategy) || !key.Equal(state.PartitionBy.Key)) {
+		refuseDestroyAtPlan(ctx, r.client, "Partitioned Table", "Replace", schemaName, name, force, &resp.Diagnostics)
+		return
+	}
+	var force2 types.Bool
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("force_destroy"), &force2)...)
+	planColumnChanges(ctx, r.client, "Partitioned Table", req, resp, schemaName, name, force2)
 }
 
 func (r *partitionedTableResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -11,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -26,27 +26,27 @@ func partitionAttributes() map[string]schema.Attribute {
 		"id": schema.StringAttribute{
 			MarkdownDescription: "`schema.name`.",
 			Computed:            true,
-			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			PlanModifiers:       []planmodifier.String{tableIDFromName{}},
 		},
 		"parent": schema.StringAttribute{
-			MarkdownDescription: "The partitioned table, as `schema.name` (a bare name is in `public`), usually `pgshard_partitioned_table.x.id`. Changing it replaces the partition.",
-			Required:            true,
-			Validators:          []validator.String{tableIDValidator{}},
-			PlanModifiers:       []planmodifier.String{sameTable{}, stringplanmodifier.RequiresReplace()},
+			MarkdownDescription: "The partitioned table, as `schema.name` (a bare name is in `public`), usually `pgshard_partitioned_table.x.id`. " +
+				"Changed in place: the partition is detached from its parent and attached to the new one in one transaction, with its rows. " +
+				"A partition detached out of band is attached again the same way.",
+			Required:      true,
+			Validators:    []validator.String{tableIDValidator{}},
+			PlanModifiers: []planmodifier.String{sameTable{}},
 		},
 		"schema": schema.StringAttribute{
-			MarkdownDescription: "Schema of the partition. Default `public`. Changing it replaces the partition.",
+			MarkdownDescription: "Schema of the partition. Default `public`. Changed in place (`ALTER ... SET SCHEMA`), with its rows.",
 			Optional:            true,
 			Computed:            true,
 			Default:             stringdefault.StaticString("public"),
 			Validators:          []validator.String{identifier{}},
-			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 		},
 		"name": schema.StringAttribute{
-			MarkdownDescription: "Partition name (at most 63 bytes). Changing it replaces the partition.",
+			MarkdownDescription: "Partition name (at most 63 bytes). Changed in place (`ALTER ... RENAME TO`), with its rows; a shard table keeps its name.",
 			Required:            true,
 			Validators:          []validator.String{identifier{}},
-			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 		},
 	}
 	attrs["move_rows_from_default"] = schema.BoolAttribute{
@@ -168,3 +168,30 @@ func parentValue(prior types.String, schema, name string) types.String {
 }
 
 var pathParent = path.Root("parent")
+
+// refuseDestroyAtPlan fails the plan of a destroy (or replace) of a local table that still
+// holds rows, unless its force_destroy (as applied, in state) allows it: refused while
+// planning, nothing of the plan is carried out, so a destroy that would stop halfway never
+// starts. Apply counts again, in the dropping transaction.
+func refuseDestroyAtPlan(ctx context.Context, client *Client, kind, action, schema, name string, force bool, diags *diag.Diagnostics) {
+	if force || !client.Known() {
+		return
+	}
+	db, err := client.DB()
+	var held []string
+	if err == nil {
+		held, err = postgres.RowsHeld(ctx, db, schema, name)
+	}
+	if err != nil {
+		addObjectError(diags, kind, "Plan", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
+		return
+	}
+	if len(held) > 0 {
+		diags.AddError(kind+" "+action+" Refused", fmt.Sprintf(
+			"This plan would %s %s.%s in database %q, which still holds rows that would be lost: %s.\n\n"+
+				"Nothing has been changed: the plan was refused before any object was dropped. Move or delete the rows first, "+
+				"or set force_destroy = true on this resource and apply that change, then run this again to drop it with its rows. "+
+				"Rows in foreign partitions live on the shards and are never dropped.",
+			strings.ToLower(action), schema, name, client.Database(), strings.Join(held, ", ")))
+	}
+}

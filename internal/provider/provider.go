@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -87,6 +89,14 @@ func (p *pgshardProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Optional:            true,
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
+			"lock_timeout": schema.StringAttribute{
+				MarkdownDescription: "How long every statement of the provider, plan reads included, waits for a lock held by another " +
+					"session before it fails, in PostgreSQL's syntax: a whole number with the unit `us`, `ms`, `s`, `min`, `h` or `d` " +
+					"(`\"10s\"`, `\"500ms\"`; no unit means milliseconds). `\"0\"` waits forever. Default `\"30s\"`. " +
+					"When a change fails this way, the error names the sessions holding locks where the provider's role may see them.",
+				Optional:   true,
+				Validators: []validator.String{lockTimeoutValidator{}},
+			},
 		},
 	}
 }
@@ -103,7 +113,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	client := &Client{pools: p.pools}
 	// Values not known yet (a container created in the same apply) are left for the apply:
 	// until then reads keep prior state.
-	for _, v := range []interface{ IsUnknown() bool }{cfg.Host, cfg.Port, cfg.Database, cfg.Username, cfg.Password, cfg.SSLMode, cfg.ConnectTimeout, cfg.MaxConnections} {
+	for _, v := range []interface{ IsUnknown() bool }{cfg.Host, cfg.Port, cfg.Database, cfg.Username, cfg.Password, cfg.SSLMode, cfg.ConnectTimeout, cfg.MaxConnections, cfg.LockTimeout} {
 		if v.IsUnknown() {
 			client.unknown = true
 		}
@@ -128,6 +138,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	conn.ConnectTimeout = time.Duration(timeout) * time.Second
 	maxConns, _ := intOr(cfg.MaxConnections, "", 8)
 	conn.MaxConnections = maxConns
+	conn.LockTimeout = stringOr(cfg.LockTimeout, "", "30s")
 	client.conn = conn
 	resp.ResourceData = client
 	resp.DataSourceData = client
@@ -147,6 +158,46 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 
 func (p *pgshardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{NewPartitionsDataSource}
+}
+
+// lockTimeoutValidator accepts what PostgreSQL's lock_timeout does, less spaces, so that a
+// bad value fails the plan instead of every connection.
+type lockTimeoutValidator struct{}
+
+var lockTimeoutSyntax = regexp.MustCompile(`^(\d+)(us|ms|s|min|h|d)?$`)
+
+// millisecondsPer converts lock_timeout units to the server's own, milliseconds.
+var millisecondsPer = map[string]float64{"us": 0.001, "": 1, "ms": 1, "s": 1e3, "min": 60e3, "h": 3600e3, "d": 86400e3}
+
+func (lockTimeoutValidator) Description(context.Context) string {
+	return `a PostgreSQL duration such as "30s", "500ms" or "0"`
+}
+
+func (v lockTimeoutValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (lockTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	value := req.ConfigValue.ValueString()
+	m := lockTimeoutSyntax.FindStringSubmatch(value)
+	if m == nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Provider Lock Timeout", fmt.Sprintf(
+			"lock_timeout is %q, which is not a PostgreSQL duration. Write a whole number followed, with no space, by one of the units "+
+				"us, ms, s, min, h or d, such as \"30s\" or \"500ms\" (no unit means milliseconds), or \"0\" to wait forever.", value))
+		return
+	}
+	n, _ := strconv.ParseFloat(m[1], 64) // all digits: cannot fail
+	switch ms := n * millisecondsPer[m[2]]; {
+	case ms > 2147483647:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Provider Lock Timeout", fmt.Sprintf(
+			"lock_timeout is %q, longer than PostgreSQL allows (2147483647ms, about 24 days). Choose a shorter duration, or \"0\" to wait forever.", value))
+	case ms > 0 && ms < 1:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Provider Lock Timeout", fmt.Sprintf(
+			"lock_timeout is %q, less than a millisecond, which PostgreSQL rounds to 0 and so would wait forever. Write \"1ms\" or more, or \"0\" to wait forever on purpose.", value))
+	}
 }
 
 func stringOr(v types.String, env, def string) string {
@@ -179,4 +230,5 @@ type providerModelV0 struct {
 	SSLMode        types.String `tfsdk:"sslmode"`
 	ConnectTimeout types.Int64  `tfsdk:"connect_timeout"`
 	MaxConnections types.Int64  `tfsdk:"max_connections"`
+	LockTimeout    types.String `tfsdk:"lock_timeout"`
 }

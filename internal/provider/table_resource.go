@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -25,6 +24,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*tableResource)(nil)
 	_ resource.ResourceWithImportState    = (*tableResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*tableResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*tableResource)(nil)
 )
 
 // NewTableResource returns the pgshard_table resource.
@@ -44,21 +44,19 @@ func (r *tableResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"id": schema.StringAttribute{
 				MarkdownDescription: "`schema.name`.",
 				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				PlanModifiers:       []planmodifier.String{tableIDFromName{}},
 			},
 			"schema": schema.StringAttribute{
-				MarkdownDescription: "Schema. Default `public`. Changing it replaces the table.",
+				MarkdownDescription: "Schema. Default `public`. Changed in place (`ALTER TABLE ... SET SCHEMA`), with its rows.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("public"),
 				Validators:          []validator.String{identifier{}},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"name": schema.StringAttribute{
-				MarkdownDescription: "Table name (at most 63 bytes). Changing it replaces the table.",
+				MarkdownDescription: "Table name (at most 63 bytes). Changed in place (`ALTER TABLE ... RENAME TO`), with its rows.",
 				Required:            true,
 				Validators:          []validator.String{identifier{}},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"columns": columnsAttribute(),
 			"primary_key": schema.ListAttribute{
@@ -127,8 +125,9 @@ func (r *tableResource) Read(ctx context.Context, req resource.ReadRequest, resp
 }
 
 func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan tableModelV0
+	var plan, state tableModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -139,11 +138,14 @@ func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	db, err := r.client.DB()
 	if err == nil {
 		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			if err := postgres.RenameRelation(ctx, tx, false, state.Schema.ValueString(), state.Name.ValueString(), to.Schema, to.Name); err != nil {
+				return err
+			}
 			from, err := postgres.ReadTable(ctx, tx, to.Schema, to.Name)
 			if err != nil {
 				return err
 			}
-			return postgres.SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey)
+			return postgres.SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey, plan.ForceDestroy.ValueBool())
 		})
 	}
 	if err != nil {
@@ -152,6 +154,26 @@ func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	}
 	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ModifyPlan shows what an update does to the columns' values, and refuses while planning
+// a destroy of a table that holds rows (unless force_destroy).
+func (r *tableResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() {
+		return
+	}
+	var state tableModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if req.Plan.Raw.IsNull() {
+		refuseDestroyAtPlan(ctx, r.client, "Table", "Destroy", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
+		return
+	}
+	var force types.Bool
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("force_destroy"), &force)...)
+	planColumnChanges(ctx, r.client, "Table", req, resp, state.Schema.ValueString(), state.Name.ValueString(), force)
 }
 
 func (r *tableResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

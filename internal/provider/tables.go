@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
@@ -33,18 +35,138 @@ func deleteTable(ctx context.Context, client *Client, kind, schema, name string,
 	if err == nil {
 		err = postgres.DropTable(ctx, db, schema, name, force)
 	}
-	var held *postgres.ErrHoldsRows
-	if errors.As(err, &held) {
+	var loss *postgres.LossError
+	if errors.As(err, &loss) {
 		diags.AddError(kind+" Delete Error", fmt.Sprintf(
-			"Refusing to drop %s.%s in database %q: %s, which would be lost.\n\n"+
+			"Refusing to drop %s.%s in database %q: it still holds %s, which would be lost.\n\n"+
 				"Move or delete the rows first, or set force_destroy = true (and apply) to drop it with its rows. "+
 				"Rows in foreign partitions live on the shards and are never dropped.",
-			schema, name, client.Database(), held.Error()))
+			schema, name, client.Database(), strings.Join(loss.Held, ", ")))
 		return
 	}
 	if err != nil {
 		addObjectError(diags, kind, "Delete", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
 	}
+}
+
+// updateColumns renames or moves the table from its prior schema.name, then changes its
+// columns (renames declared with renamed_from first) in one transaction. A dropped column
+// holding values is refused unless force.
+func updateColumns(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, to postgres.Table, force bool) (*postgres.Table, postgres.ColumnPlan, error) {
+	if err := postgres.RenameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
+		return nil, postgres.ColumnPlan{}, err
+	}
+	from, err := postgres.ReadTable(ctx, tx, to.Schema, to.Name)
+	if err != nil {
+		return nil, postgres.ColumnPlan{}, err
+	}
+	plan, err := postgres.AlterColumns(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, force)
+	return from, plan, err
+}
+
+// planColumnChanges is the plan-time half of a column update. It plans renamed_from where
+// the configuration leaves it out (the prior value: once applied it may be removed without
+// a diff), and says what the update will do to the values: a rename keeps them, a type
+// change rewrites them, and a drop of a column holding values is refused, while planning,
+// unless force_destroy is set. The counts are made again, in the apply's transaction.
+func planColumnChanges(ctx context.Context, client *Client, kind string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, schema, name string, force types.Bool) {
+	var planCols, configCols, stateCols []columnModelV0
+	var planList, configList, stateList types.List
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("columns"), &planList)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("columns"), &configList)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("columns"), &stateList)...)
+	if resp.Diagnostics.HasError() || planList.IsUnknown() || configList.IsUnknown() {
+		return
+	}
+	resp.Diagnostics.Append(planList.ElementsAs(ctx, &planCols, false)...)
+	resp.Diagnostics.Append(configList.ElementsAs(ctx, &configCols, false)...)
+	resp.Diagnostics.Append(stateList.ElementsAs(ctx, &stateCols, false)...)
+	if resp.Diagnostics.HasError() || len(planCols) != len(configCols) {
+		return
+	}
+	prior := map[string]types.String{}
+	for _, c := range stateCols {
+		prior[c.Name.ValueString()] = c.RenamedFrom
+	}
+	known := true
+	for i := range planCols {
+		if configCols[i].RenamedFrom.IsNull() {
+			planCols[i].RenamedFrom = types.StringNull()
+			if v, ok := prior[planCols[i].Name.ValueString()]; ok && !v.IsUnknown() {
+				planCols[i].RenamedFrom = v
+			}
+		}
+		known = known && !planCols[i].Name.IsUnknown() && !planCols[i].Type.IsUnknown() && !planCols[i].Default.IsUnknown() && !planCols[i].NotNull.IsUnknown()
+	}
+	l, d := types.ListValueFrom(ctx, columnObjectType, planCols)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("columns"), l)...)
+	if !known || !client.Known() || resp.Diagnostics.HasError() {
+		return
+	}
+	db, err := client.DB()
+	var current *postgres.Table
+	if err == nil {
+		current, err = postgres.ReadTable(ctx, db, schema, name)
+	}
+	if errors.Is(err, postgres.ErrNotFound) {
+		return
+	}
+	to, d := columnsFromList(ctx, l)
+	resp.Diagnostics.Append(d...)
+	var change postgres.ColumnPlan
+	if err == nil {
+		change, err = postgres.PlanColumns(current.Columns, to)
+	}
+	var held []string
+	if err == nil && len(change.Drops) > 0 {
+		held, err = postgres.ValuesHeld(ctx, db, schema, name, change.Drops)
+	}
+	if err != nil {
+		addObjectError(&resp.Diagnostics, kind, "Plan", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
+		return
+	}
+	describeColumnChange(schema, name, current.Columns, to, change, held, force, &resp.Diagnostics)
+}
+
+// describeColumnChange puts what a column update does to the values into the plan.
+func describeColumnChange(schema, name string, from, to []postgres.Column, change postgres.ColumnPlan, held []string, force types.Bool, diags *diag.Diagnostics) {
+	table := schema + "." + name
+	for _, r := range change.Renames {
+		diags.AddWarning("Column Renamed", fmt.Sprintf("Column %q of %s will be renamed to %q; its values are kept. Clients that use the old name fail from then on.", r[0], table, r[1]))
+	}
+	typeOf := map[string]string{}
+	for _, c := range from {
+		typeOf[c.Name] = c.Type
+	}
+	for _, r := range change.Renames {
+		typeOf[r[1]] = typeOf[r[0]]
+	}
+	for _, c := range to {
+		if old, ok := typeOf[c.Name]; ok && !postgres.SameType(old, c.Type) {
+			diags.AddWarning("Column Type Changes", fmt.Sprintf("Column %q of %s changes type from %s to %s: PostgreSQL rewrites every value "+
+				"(and the apply fails, changing nothing, if one does not convert).", c.Name, table, old, c.Type))
+		}
+	}
+	if len(held) > 0 && !force.IsUnknown() && !force.ValueBool() {
+		diags.AddAttributeError(path.Root("columns"), "Column Drop Refused", fmt.Sprintf(
+			"This plan would drop from %s %s, which would be lost. Nothing has been changed.\n\n"+
+				"To rename a column and keep its values, give the new column renamed_from = \"<old name>\". "+
+				"To drop the values, set force_destroy = true in the same apply.", table, strings.Join(held, ", ")))
+		return
+	}
+	for _, d := range change.Drops {
+		diags.AddWarning("Column Dropped", fmt.Sprintf("Column %q of %s will be dropped with its values (%s).", d, table, heldPhrase(d, held)))
+	}
+}
+
+func heldPhrase(column string, held []string) string {
+	for _, h := range held {
+		if strings.HasPrefix(h, fmt.Sprintf("column %q ", column)) {
+			return strings.TrimPrefix(h, fmt.Sprintf("column %q ", column))
+		}
+	}
+	return "it holds none"
 }
 
 // importTableID sets id, schema and name from a `schema.name` import ID.
@@ -63,4 +185,22 @@ func importTableID(ctx context.Context, req resource.ImportStateRequest, resp *r
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), tableID(schemaName, name))...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("schema"), schemaName)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// tableIDFromName plans id as schema.name from the planned schema and name, so that a
+// rename in place plans the new id (and an unchanged name keeps the old one).
+type tableIDFromName struct{}
+
+func (tableIDFromName) Description(context.Context) string { return "schema.name of the table" }
+func (m tableIDFromName) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+func (tableIDFromName) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	var schema, name types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("schema"), &schema)...)
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	if schema.IsUnknown() || name.IsUnknown() || schema.IsNull() || name.IsNull() {
+		return
+	}
+	resp.PlanValue = types.StringValue(tableID(schema.ValueString(), name.ValueString()))
 }

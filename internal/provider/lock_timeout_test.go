@@ -1,0 +1,227 @@
+package provider
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+)
+
+// lock_timeout takes PostgreSQL's duration syntax, less spaces, within the server's range.
+func TestLockTimeoutValidator(t *testing.T) {
+	for value, wantErr := range map[string]string{
+		"30s": "", "500ms": "", "0": "", "100": "", "1min": "", "2h": "", "1d": "", "1000us": "", "2147483647": "",
+		"10 seconds": "not a PostgreSQL duration", "1.5s": "not a PostgreSQL duration", "-1s": "not a PostgreSQL duration",
+		"30S": "not a PostgreSQL duration", "": "not a PostgreSQL duration", "30s;": "not a PostgreSQL duration",
+		"25d": "longer than PostgreSQL allows", "2147483648": "longer than PostgreSQL allows",
+		"500us": "less than a millisecond",
+	} {
+		req := validator.StringRequest{Path: path.Root("lock_timeout"), ConfigValue: types.StringValue(value)}
+		var resp validator.StringResponse
+		lockTimeoutValidator{}.ValidateString(context.Background(), req, &resp)
+		if wantErr == "" {
+			if resp.Diagnostics.HasError() {
+				t.Errorf("%q refused: %v", value, resp.Diagnostics)
+			}
+			continue
+		}
+		if !resp.Diagnostics.HasError() {
+			t.Errorf("%q accepted", value)
+			continue
+		}
+		detail := resp.Diagnostics[0].Detail()
+		if !strings.Contains(detail, wantErr) || !strings.Contains(detail, "lock_timeout is "+`"`+value+`"`) {
+			t.Errorf("%q: %s", value, detail)
+		}
+	}
+}
+
+// lock_timeout defaults to 30s, and an unknown one waits for the apply like the others.
+func TestProviderConfigureLockTimeout(t *testing.T) {
+	p := &pgshardProvider{getenv: func(string) string { return "" }}
+	if got := configure(t, p, nil).conn.LockTimeout; got != "30s" {
+		t.Fatalf("default lock_timeout %q", got)
+	}
+	set := configure(t, p, map[string]tftypes.Value{"lock_timeout": tftypes.NewValue(tftypes.String, "1s")})
+	if set.conn.LockTimeout != "1s" {
+		t.Fatalf("lock_timeout %q", set.conn.LockTimeout)
+	}
+	if configure(t, p, map[string]tftypes.Value{"lock_timeout": tftypes.NewValue(tftypes.String, tftypes.UnknownValue)}).Known() {
+		t.Fatal("client with an unknown lock_timeout should not be known")
+	}
+}
+
+// A change that waits for a lock held by another session fails after lock_timeout (not the
+// server's default of waiting forever) with an error naming the holder; once the holder
+// lets go, the same configuration applies.
+func TestAccLockTimeout(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	table := func(extraColumn string) string {
+		return `
+resource "pgshard_partitioned_table" "tweets" {
+  name          = "tweets"
+  columns       = [{ name = "region", type = "text" }, { name = "body", type = "text" }` + extraColumn + `]
+  partition_by  = { strategy = "list", key = ["region"] }
+  force_destroy = true
+}
+`
+	}
+	const partition = `
+resource "pgshard_partition" "europe" {
+  parent    = pgshard_partitioned_table.tweets.id
+  name      = "tweets_europe"
+  values_in = ["europe"]
+}
+`
+	const likes = `, { name = "likes", type = "int" }`
+	config := a.ProviderConfig(`lock_timeout = "1s"`)
+	var holder *sql.Tx
+	var locked time.Time
+	t.Cleanup(func() {
+		if holder != nil {
+			_ = holder.Rollback()
+		}
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      a.ProviderConfig(`lock_timeout = "10 seconds"`) + table(""),
+				PlanOnly:    true,
+				ExpectError: expectError(`Invalid Provider Lock Timeout .* lock_timeout is "10 seconds", which is not a PostgreSQL duration`),
+			},
+			{
+				Config: config + table(""),
+			},
+			{
+				// Creating a partition locks its parent, in the transaction that explains a
+				// lock timeout.
+				PreConfig: func() {
+					holder = lockTweets(t, a)
+					locked = time.Now()
+				},
+				Config: config + table("") + partition,
+				ExpectError: expectError(`Partition Create Error .* canceling statement due to lock timeout .*` +
+					`pid \d+ \(user "postgres", application "pgshard_test_holder", idle in transaction, transaction open \d+s\) ` +
+					`holds public.tweets \(AccessExclusiveLock\); its statement: LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE .*` +
+					`waited lock_timeout \(1s\)`),
+			},
+			{
+				// Altering the parent's columns is one statement outside a transaction: the
+				// error says what happened, without the holders.
+				Config:      config + table(likes),
+				ExpectError: expectError(`Partitioned Table Update Error .* lock timeout .* Another session holds a lock .* raise lock_timeout`),
+			},
+			{
+				PreConfig: func() {
+					// Two applies of at most lock_timeout each, with Terraform's start-up.
+					if waited := time.Since(locked); waited > 20*time.Second {
+						t.Errorf("the lock waits took %s; lock_timeout = 1s did not bound them", waited)
+					}
+					if err := holder.Rollback(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config + table(likes) + partition,
+				Check: dbChecks(
+					a.ExpectQuery("tweets", "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = 'tweets_europe'::regclass"),
+					a.ExpectQuery("integer", "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'tweets'::regclass AND attname = 'likes'"),
+				),
+			},
+		},
+	})
+}
+
+// lockTweets locks the table tweets from a session named pgshard_test_holder, in a
+// transaction left open.
+func lockTweets(t *testing.T, a *accDatabase) *sql.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := a.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(ctx, "SET application_name = 'pgshard_test_holder'"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// A server with no free connection slot fails after connect_timeout with an error naming
+// the provider's max_connections; once a slot is free the same configuration applies.
+func TestAccTooManyConnections(t *testing.T) {
+	a := privateShard(t, "fewslots")
+	ctx := context.Background()
+	a.Exec(t, "ALTER SYSTEM SET max_connections = 5")
+	if err := a.Cluster.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Cluster.StartServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Every slot, the superuser's reserved ones included, is taken by a session held open.
+	hog, err := a.Cluster.Open(a.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hog.Close() })
+	var held []*sql.Conn
+	for len(held) < 20 {
+		conn, err := hog.Conn(ctx)
+		if err == nil {
+			err = conn.PingContext(ctx)
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "too many clients") {
+				t.Fatalf("filling the server's slots: %v", err)
+			}
+			break
+		}
+		held = append(held, conn)
+	}
+	config := a.ProviderConfig("connect_timeout = 2", "max_connections = 3") + `
+resource "pgshard_partitioned_table" "t" {
+  name          = "t"
+  columns       = [{ name = "region", type = "text" }]
+  partition_by  = { strategy = "list", key = ["region"] }
+  force_destroy = true
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ExpectError: expectError(`Partitioned Table Create Error .* refused a connection .* ` +
+					`the server has no free connection slot \(its max_connections is reached\); ` +
+					`the provider opens up to max_connections = 3 per database: lower it in the provider block, ` +
+					`or raise the server's max_connections / close other sessions`),
+			},
+			{
+				PreConfig: func() {
+					for _, conn := range held {
+						conn.Close()
+					}
+					hog.Close()
+				},
+				Config: config,
+				Check:  dbChecks(a.ExpectQuery("p", "SELECT relkind::text FROM pg_class WHERE oid = 't'::regclass")),
+			},
+		},
+	})
+}

@@ -1,0 +1,170 @@
+package provider
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+)
+
+// Day-two actions of a careful user and of a hurried one, each of which lost rows or
+// values before: renames, out-of-band detaches, failed bound updates, destroys that stop
+// halfway. Every step checks the rows in the databases, not only the state.
+
+// dayTwo renders the sharded tweets topology with what a day-two test changes.
+type dayTwo struct {
+	europeName   string // the europe foreign partition's name
+	europeValues string // its bound, HCL
+	textColumn   string // the tweets column holding the text, HCL object
+	force        bool   // force_destroy on the parent and the DEFAULT partition
+	only         string // when set, the whole configuration (a destroy of the stack)
+}
+
+func (s *shardedTweets) dayTwoConfig(d dayTwo) string {
+	if d.only != "" {
+		return s.base.ProviderConfig() + d.only
+	}
+	cfg := s.config(d.europeValues, fmt.Sprintf("force_destroy = %t", d.force))
+	cfg = strings.Replace(cfg, `{ name = "text", type = "text" },`, d.textColumn, 1)
+	return strings.Replace(cfg, `name                = "europe_tweets"`, fmt.Sprintf(`name                = %q`, d.europeName), 1)
+}
+
+func TestAccTrustShardedDayTwo(t *testing.T) {
+	s := newShardedTweets(t)
+	d := dayTwo{europeName: "europe_tweets", europeValues: `["europe"]`, textColumn: `{ name = "text", type = "text" },`}
+	count := func(db *accDatabase, want, query string) func() error { return db.ExpectQuery(want, query) }
+	rows := []func() error{
+		count(s.base, "3", `SELECT count(*) FROM tweets`),
+		count(s.europe, "1", `SELECT count(*) FROM europe_tweets`),
+		count(s.usa, "1", `SELECT count(*) FROM us_tweets`),
+		count(s.base, "1", `SELECT count(*) FROM ONLY tweets_default`),
+	}
+	rowsEverywhere := dbChecks(rows...)
+	step := func(mod func(*dayTwo)) string {
+		mod(&d)
+		return s.dayTwoConfig(d)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: step(func(*dayTwo) {}),
+				Check: dbChecks(func() error {
+					_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text) VALUES ('europe', 'hallo'), ('usa', 'howdy'), ('mars', 'beep')`)
+					return err
+				}),
+			},
+			// A column whose name changes without renamed_from is a drop and an add: refused
+			// at plan, while the old column holds values.
+			{
+				Config:      step(func(d *dayTwo) { d.textColumn = `{ name = "body", type = "text" },` }),
+				ExpectError: expectError(`Column Drop Refused.*column "text" \(3 values\).*renamed_from`),
+			},
+			// Declared, it is a rename: the values stay, and the shards keep their column,
+			// read under its old name.
+			{
+				Config: step(func(d *dayTwo) { d.textColumn = `{ name = "body", type = "text", renamed_from = "text" },` }),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_partitioned_table.tweets", plancheck.ResourceActionUpdate),
+				}},
+				Check: dbChecks(append(rows,
+					count(s.base, "beep,hallo,howdy", `SELECT string_agg(body, ',' ORDER BY body) FROM tweets`),
+					count(s.base, "3", `SELECT count(*) FROM (SELECT * FROM tweets) t`),
+					count(s.europe, "hallo", `SELECT text FROM europe_tweets`),
+				)...),
+			},
+			// renamed_from may then go, without a diff.
+			{
+				Config:             step(func(d *dayTwo) { d.textColumn = `{ name = "body", type = "text" },` }),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: false,
+			},
+			// Renaming a shard is in place: the foreign table keeps reading the same shard table.
+			{
+				Config: step(func(d *dayTwo) { d.europeName = "eu_tweets" }),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_foreign_partition.europe", plancheck.ResourceActionUpdate),
+				}},
+				Check: dbChecks(append(rows,
+					count(s.base, "hallo", `SELECT body FROM eu_tweets`),
+					count(s.base, "europe_tweets", `SELECT (SELECT substr(o, 12) FROM unnest(ftoptions) o WHERE o LIKE 'table_name=%') FROM pg_foreign_table WHERE ftrelid = 'eu_tweets'::regclass`),
+				)...),
+			},
+			// A bound update that fails locally (it overlaps usa) leaves the shard's CHECK as it was.
+			{
+				Config:      step(func(d *dayTwo) { d.europeValues = `["europe", "usa"]` }),
+				ExpectError: expectError(`overlap`),
+			},
+			{
+				PreConfig: func() {
+					def, err := s.europe.QueryString(`SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'europe_tweets_bound'`)
+					if err != nil || strings.Contains(def, "usa") || !strings.Contains(def, "europe") {
+						t.Fatalf("the shard's CHECK changed after a failed bound update: %q, %v", def, err)
+					}
+					s.europe.Exec(t, `INSERT INTO europe_tweets (location, text) VALUES ('europe', 'still fits')`)
+					s.europe.Exec(t, `DELETE FROM europe_tweets WHERE text = 'still fits'`)
+				},
+				Config: step(func(d *dayTwo) { d.europeValues = `["europe"]` }),
+				Check:  rowsEverywhere,
+			},
+			// A DEFAULT partition detached out of band is attached again, in place, with its rows.
+			{
+				PreConfig: func() { s.base.Exec(t, `ALTER TABLE tweets DETACH PARTITION tweets_default`) },
+				Config:    step(func(*dayTwo) {}),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_partition.default", plancheck.ResourceActionUpdate),
+				}},
+				Check: rowsEverywhere,
+			},
+			// Destroying the stack while DEFAULT holds rows is refused at plan: nothing is dropped.
+			{
+				Config:      step(func(d *dayTwo) { d.only = " " }),
+				ExpectError: expectError(`Partition Destroy Refused.*public.tweets_default \(1 rows\)`),
+			},
+			{
+				PreConfig: func() {
+					n, err := s.base.QueryString(`SELECT count(*) FROM pg_foreign_table`)
+					if err != nil || n != "2" {
+						t.Fatalf("foreign partitions after a refused destroy: %s, %v", n, err)
+					}
+				},
+				Config: step(func(d *dayTwo) { d.only = ""; d.force = true }),
+				Check:  rowsEverywhere,
+			},
+		},
+	})
+}
+
+// A plain table is no partition tree: destroying it while it holds rows is refused at plan.
+func TestAccTrustTableDestroyWithRows(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	table := func(force bool) string {
+		return a.ProviderConfig() + fmt.Sprintf(`
+resource "pgshard_table" "t" {
+  name          = "kept"
+  columns       = [{ name = "id", type = "int" }]
+  force_destroy = %t
+}
+`, force)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             dbChecks(a.ExpectQuery("<null>", `SELECT to_regclass('kept')::text`)),
+		Steps: []resource.TestStep{
+			{Config: table(false), Check: dbChecks(func() error { _, err := a.DB.Exec(`INSERT INTO kept VALUES (1), (2)`); return err })},
+			{Config: a.ProviderConfig(), ExpectError: expectError(`Table Destroy Refused.*public.kept \(2 rows\)`)},
+			{Config: table(false), Check: dbChecks(a.ExpectQuery("2", `SELECT count(*) FROM kept`))},
+			// Renamed in place, rows kept.
+			{
+				Config: strings.Replace(table(false), `"kept"`, `"kept2"`, 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_table.t", plancheck.ResourceActionUpdate),
+				}},
+				Check: dbChecks(a.ExpectQuery("2", `SELECT count(*) FROM kept2`)),
+			},
+			{Config: table(true)},
+		},
+	})
+}
