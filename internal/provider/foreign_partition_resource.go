@@ -2,9 +2,11 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -93,6 +95,15 @@ func (r *foreignPartitionResource) Schema(_ context.Context, _ resource.SchemaRe
 			"increment": schema.Int64Attribute{MarkdownDescription: "Step between ids.", Required: true, Validators: []validator.Int64{int64validator.AtLeast(1)}},
 		},
 	}
+	attrs["remote_drift"] = schema.StringAttribute{
+		MarkdownDescription: "How the shard table the provider manages (`create_remote_table`) differs from what the provider made it, " +
+			"`\"\"` when it matches: the table missing, columns the parent has and the shard lacks (or of another type), or a bound CHECK " +
+			"constraint dropped or changed out of band. Read at every refresh through the foreign server (one dblink connection and three " +
+			"catalog queries per managed shard; a shard that cannot be reached gives a warning and keeps the prior value). A non-empty value " +
+			"plans an update that repairs it: missing columns are added with the parent's types and defaults and the CHECK is set again; " +
+			"a column of another type is reported, never changed.",
+		Computed: true,
+	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A shard: a foreign table attached as a partition of a partitioned table " +
 			"(`CREATE FOREIGN TABLE ... PARTITION OF ... SERVER ...`), whose rows live in a table on the shard's database.\n\n" +
@@ -175,7 +186,9 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 			return
 		}
 	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
+	if r.readInto(ctx, &plan, &resp.Diagnostics, "Create") {
+		r.recordShard(ctx, &plan, nil, resp.Private, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -217,7 +230,75 @@ func (r *foreignPartitionResource) createWithShardTable(ctx context.Context, sha
 }
 
 func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	readState(ctx, r.client, req, resp, r.readInto)
+	readState(ctx, r.client, req, resp, func(ctx context.Context, m *foreignPartitionModelV0, diags *diag.Diagnostics, action string) bool {
+		if !r.readInto(ctx, m, diags, action) {
+			return false
+		}
+		recorded, d := req.Private.GetKey(ctx, privateShardCheck)
+		diags.Append(d...)
+		r.recordShard(ctx, m, recorded, resp.Private, diags)
+		return !diags.HasError()
+	})
+}
+
+// privateShardCheck is the private-state key of the shard's bound CHECK as the shard
+// printed it when the provider last set (or first saw) it.
+const privateShardCheck = "shard_check"
+
+// recordShard inspects the shard table of a managed foreign partition: it sets remote_drift,
+// records the CHECK the shard has when none was recorded (recorded nil: after a create or
+// update, or the first read of an imported partition), and, right after an import
+// (create_remote_table null), tells from the shard whether the provider manages it: a
+// shard table carrying the provider's bound CHECK was made by create_remote_table.
+func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPartitionModelV0, recorded []byte, private interface {
+	SetKey(context.Context, string, []byte) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	if !m.CreateRemoteTable.IsNull() && !m.CreateRemoteTable.ValueBool() {
+		m.RemoteDrift = types.StringValue("")
+		return
+	}
+	prior := m.RemoteDrift
+	if prior.IsNull() || prior.IsUnknown() {
+		prior = types.StringValue("")
+	}
+	parentSchema, parentName, _ := parseTableID(m.Parent.ValueString())
+	remoteSchema, remoteTable := m.RemoteSchema.ValueString(), m.RemoteTable.ValueString()
+	checkName := boundCheckName(remoteTable)
+	db, err := r.client.DB()
+	var parent *postgres.Table
+	var shard *postgres.ShardTable
+	if err == nil {
+		parent, err = postgres.ReadTable(ctx, db, parentSchema, parentName)
+	}
+	if err == nil {
+		shard, err = postgres.InspectShard(ctx, db, m.Server.ValueString(), remoteSchema, remoteTable, checkName)
+	}
+	if err != nil {
+		m.RemoteDrift = prior
+		if m.CreateRemoteTable.IsNull() {
+			m.CreateRemoteTable = types.BoolValue(false)
+		}
+		diags.AddWarning("Shard Table Not Checked", fmt.Sprintf("Could not check shard table %s.%s of foreign partition %s.%s on server %q "+
+			"for drift: %s. The prior remote_drift is kept.", remoteSchema, remoteTable, m.Schema.ValueString(), m.Name.ValueString(), m.Server.ValueString(), reason(err)))
+		return
+	}
+	if m.CreateRemoteTable.IsNull() {
+		m.CreateRemoteTable = types.BoolValue(shard.Check != "")
+		if shard.Check == "" {
+			m.RemoteDrift = types.StringValue("")
+			return
+		}
+		if id := shard.Identity; id != nil && m.RemoteIdentity == nil {
+			m.RemoteIdentity = &remoteIdentityModel{Column: types.StringValue(id.Column), Start: types.Int64Value(id.Start), Increment: types.Int64Value(id.Increment)}
+		}
+	}
+	var check string
+	if recorded == nil || json.Unmarshal(recorded, &check) != nil {
+		check = shard.Check
+		value, _ := json.Marshal(check) // private state holds JSON
+		diags.Append(private.SetKey(ctx, privateShardCheck, value)...)
+	}
+	m.RemoteDrift = types.StringValue(strings.Join(shard.Drift(parent.Columns, checkName, check), "; "))
 }
 
 func (r *foreignPartitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -236,11 +317,22 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 	if err == nil {
 		err = r.update(ctx, db, state.Schema.ValueString(), state.Name.ValueString(), to, plan.CreateRemoteTable.ValueBool(), &resp.Diagnostics)
 	}
+	if err == nil && plan.CreateRemoteTable.ValueBool() && state.RemoteDrift.ValueString() != "" {
+		// Repair what the last refresh found on the shard.
+		var parent *postgres.Table
+		if parent, err = postgres.ReadTable(ctx, db, to.ParentSchema, to.ParentName); err == nil {
+			remote := plan.remoteTable(to, parent)
+			remote.Identity = nil
+			err = postgres.RepairShard(ctx, db, remote)
+		}
+	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, "Foreign Partition", "Update", what, r.client.Database(), err)
 		return
 	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
+	if r.readInto(ctx, &plan, &resp.Diagnostics, "Update") {
+		r.recordShard(ctx, &plan, nil, resp.Private, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -294,6 +386,10 @@ func (r *foreignPartitionResource) update(ctx context.Context, db *sql.DB, fromS
 // ModifyPlan says in the plan what becomes of the shard's rows when the partition goes:
 // they stay in the shard table, no longer reachable through the parent.
 func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if !req.Plan.Raw.IsNull() {
+		// Whatever drifted on the shard, the apply repairs it.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("remote_drift"), "")...)
+	}
 	if req.State.Raw.IsNull() {
 		return
 	}
@@ -339,7 +435,7 @@ func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.Dele
 
 func (r *foreignPartitionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importTableID(ctx, req, resp, "foreign partition")
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("create_remote_table"), false)...)
+	// create_remote_table stays null: the first read tells it from the shard.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("move_rows_from_default"), false)...)
 }
 
@@ -391,6 +487,7 @@ type foreignPartitionModelV0 struct {
 	CreateRemoteTable   types.Bool           `tfsdk:"create_remote_table"`
 	RemoteIdentity      *remoteIdentityModel `tfsdk:"remote_identity"`
 	MoveRowsFromDefault types.Bool           `tfsdk:"move_rows_from_default"`
+	RemoteDrift         types.String         `tfsdk:"remote_drift"`
 	boundModel
 }
 

@@ -188,8 +188,7 @@ func TestAccShardedTweets(t *testing.T) {
 			// they mean the same, and TestAccShardedTweetsImportHandMade proves the plan is empty.
 			{ResourceName: "pgshard_partitioned_table.tweets", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"columns.1.type", "columns.3.type", "columns.4.type"}},
-			{ResourceName: "pgshard_foreign_partition.europe", ImportState: true, ImportStateVerify: true,
-				ImportStateVerifyIgnore: []string{"create_remote_table", "remote_identity"}},
+			{ResourceName: "pgshard_foreign_partition.europe", ImportState: true, ImportStateVerify: true},
 			{ResourceName: "pgshard_partition.default", ImportState: true, ImportStateVerify: true},
 			{
 				// A bound change is in place (detach + attach) and keeps the shard's rows.

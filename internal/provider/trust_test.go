@@ -168,3 +168,61 @@ resource "pgshard_table" "t" {
 		},
 	})
 }
+
+// Drift on a shard the provider manages shows in the plan and is repaired by the apply:
+// the bound CHECK dropped out of band, and a column dropped on the shard. An import of a
+// managed partition reads create_remote_table and remote_identity back from the shard.
+func TestAccTrustShardDrift(t *testing.T) {
+	s := newShardedTweets(t)
+	config := s.config(`["europe"]`, "force_destroy = true")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config},
+			{ResourceName: "pgshard_foreign_partition.europe", ImportState: true, ImportStateVerify: true},
+			{
+				PreConfig: func() {
+					s.europe.Exec(t, `ALTER TABLE europe_tweets DROP CONSTRAINT europe_tweets_bound`)
+					s.usa.Exec(t, `ALTER TABLE us_tweets DROP COLUMN owner_id`)
+				},
+				Config:             config,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_foreign_partition.europe", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("pgshard_foreign_partition.usa", plancheck.ResourceActionUpdate),
+				}},
+				Check: dbChecks(
+					s.europe.ExpectQuery("1", `SELECT count(*) FROM pg_constraint WHERE conname = 'europe_tweets_bound'`),
+					s.usa.ExpectQuery("1", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'us_tweets'::regclass AND attname = 'owner_id' AND NOT attisdropped`),
+					func() error {
+						_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text, owner_id) VALUES ('usa', 'after repair', 7)`)
+						return err
+					},
+					s.base.ExpectQuery("7", `SELECT owner_id FROM tweets WHERE text = 'after repair'`),
+					func() error {
+						if _, err := s.europe.DB.Exec(`INSERT INTO europe_tweets (location, text, like_count) VALUES ('usa', 'wrong shard', 0)`); err == nil {
+							return fmt.Errorf("the repaired CHECK lets a usa row into the europe shard")
+						}
+						return nil
+					},
+				),
+			},
+			// A CHECK changed out of band (here widened) is drift too.
+			{
+				PreConfig: func() {
+					s.europe.Exec(t, `ALTER TABLE europe_tweets DROP CONSTRAINT europe_tweets_bound, ADD CONSTRAINT europe_tweets_bound CHECK (location IS NOT NULL)`)
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_foreign_partition.europe", plancheck.ResourceActionUpdate),
+				}},
+				Check: dbChecks(s.europe.ExpectQuery("1", `SELECT count(*) FROM pg_constraint WHERE conname = 'europe_tweets_bound' AND pg_get_constraintdef(oid) LIKE '%europe%'`)),
+			},
+			{Config: config, PlanOnly: true},
+		},
+	})
+}
