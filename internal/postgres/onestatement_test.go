@@ -130,8 +130,8 @@ func TestCheckOneStatement(t *testing.T) {
 	}
 }
 
-// FuzzExpressionDDL drives arbitrary text that CheckExpression accepts into a column
-// default, a partition key expression and a column type, and runs the DDL through
+// FuzzExpressionDDL drives arbitrary text that CheckExpression (or CheckType) accepts into
+// a column default and a partition key expression (or a column type), and runs the DDL through
 // lib/pq's simple protocol, which would run a second statement: the checker alone must
 // keep the text inside its clause. Whatever happens, the canary table survives and the
 // catalog holds nothing but the one table.
@@ -140,21 +140,26 @@ func FuzzExpressionDDL(f *testing.F) {
 		"0", "'europe'", "now()", escapeStringAttack,
 		`E'\\'`, `U&'\0061' UESCAPE '!'`, `'a' /* c */`, `$é$ ); DROP TABLE canary; $é$`, `$$x$$`,
 		`'it''s'`, `"col""x"`, `(1)); DROP TABLE canary; --`, `1 -- x`, `'--'`, `1)), (2`, `B'101'`, `X'1F'`,
-		"'a'\n'b'", "lower('x')", "1e'x'",
+		"'a'\n'b'", "lower('x')", "1e'x'", "varchar(20)", "int; DROP TABLE canary", "text[]", "double precision",
 	} {
 		f.Add(seed)
 	}
 	db := freshDB(f)
 	mustExec(f, db, `CREATE TABLE canary (id int)`)
 	f.Fuzz(func(t *testing.T, expr string) {
-		if !utf8.ValidString(expr) || CheckExpression(expr) != nil {
+		if !utf8.ValidString(expr) {
 			return
 		}
+		var stmts []string
+		if CheckExpression(expr) == nil {
+			stmts = append(stmts, "CREATE TABLE fz ("+columnSQL(Column{Name: "c", Type: "text", Default: expr})+")",
+				"CREATE TABLE fz (c text) PARTITION BY LIST (("+expr+"))")
+		}
+		if CheckType(expr) == nil {
+			stmts = append(stmts, "CREATE TABLE fz ("+columnSQL(Column{Name: "c", Type: expr})+")")
+		}
 		before := catalogSnapshot(t, db)
-		for _, stmt := range []string{
-			"CREATE TABLE fz (" + columnSQL(Column{Name: "c", Type: "text", Default: expr}) + ")",
-			"CREATE TABLE fz (c text) PARTITION BY LIST ((" + expr + "))",
-		} {
+		for _, stmt := range stmts {
 			if _, err := db.Exec(stmt); err == nil {
 				var cols int
 				if err := db.QueryRow(`SELECT count(*) FROM pg_attribute WHERE attrelid = 'fz'::regclass AND attnum > 0`).Scan(&cols); err != nil || cols != 1 {
