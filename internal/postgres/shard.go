@@ -19,47 +19,168 @@ type ShardTable struct {
 }
 
 // InspectShard reads a shard table's columns, its bound CHECK constraint checkName and its
-// identity column, through the foreign server: one dblink connection, three queries.
+// identity column, through the foreign server: one dblink connection, four queries.
 func InspectShard(ctx context.Context, db *sql.DB, server, schema, name, checkName string) (*ShardTable, error) {
-	var st ShardTable
+	var st *ShardTable
 	err := withRemote(ctx, db, server, func(r *Remote) error {
 		var err error
-		if st.Columns, st.Exists, err = r.Columns(ctx, schema, name); err != nil || !st.Exists {
-			return err
-		}
-		rel := Literal(QualifiedIdent(schema, name))
-		check := `SELECT coalesce((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(` + rel +
-			`) AND conname = ` + Literal(checkName) + `), '')`
-		if err := r.session().QueryRowContext(ctx, `SELECT c FROM `+r.dblink+`($1, $2) AS t(c text)`, r.name, check).Scan(&st.Check); err != nil {
-			return fmt.Errorf("reading the shard table's CHECK through server %q: %w", server, err)
-		}
-		identity := `SELECT a.attname::text, s.seqstart, s.seqincrement FROM pg_attribute a ` +
-			`JOIN pg_sequence s ON s.seqrelid = pg_get_serial_sequence(` + rel + `, a.attname)::regclass ` +
-			`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attidentity <> '' AND NOT a.attisdropped`
-		var id Identity
-		err = r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(c text, s bigint, i bigint)`, r.name, identity).Scan(&id.Column, &id.Start, &id.Increment)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return nil
-		case err != nil:
-			return fmt.Errorf("reading the shard table's identity column through server %q: %w", server, err)
-		}
-		st.Identity = &id
-		return nil
+		st, err = r.inspect(ctx, schema, name, checkName)
+		return err
 	})
-	return &st, err
+	return st, err
 }
 
-// Drift lists how the shard table differs from what the provider made it: missing,
-// missing columns or columns of another type than the parent's, a bound CHECK that is gone
-// or is not the one recorded when the provider last set it (recorded "" when unknown).
-func (st *ShardTable) Drift(parent []Column, checkName, recorded string) []string {
+func (r *Remote) inspect(ctx context.Context, schema, name, checkName string) (*ShardTable, error) {
+	var st ShardTable
+	var err error
+	if st.Columns, st.Exists, err = r.Columns(ctx, schema, name); err != nil || !st.Exists {
+		return &st, err
+	}
+	rel := Literal(QualifiedIdent(schema, name))
+	check := `SELECT coalesce((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(` + rel +
+		`) AND conname = ` + Literal(checkName) + `), '')`
+	if err := r.session().QueryRowContext(ctx, `SELECT c FROM `+r.dblink+`($1, $2) AS t(c text)`, r.name, check).Scan(&st.Check); err != nil {
+		return nil, fmt.Errorf("reading the shard table's CHECK through server %q: %w", r.server, err)
+	}
+	identity := `SELECT a.attname::text, s.seqstart, s.seqincrement FROM pg_attribute a ` +
+		`JOIN pg_sequence s ON s.seqrelid = pg_get_serial_sequence(` + rel + `, a.attname)::regclass ` +
+		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attidentity <> '' AND NOT a.attisdropped`
+	var id Identity
+	err = r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(c text, s bigint, i bigint)`, r.name, identity).Scan(&id.Column, &id.Start, &id.Increment)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("reading the shard table's identity column through server %q: %w", r.server, err)
+	default:
+		st.Identity = &id
+	}
+	return &st, nil
+}
+
+// AddColumnsOnShards adds the parent's columns added (by name) to the shard table of each
+// of its foreign partitions that the provider manages (the shard table carries the
+// provider's bound CHECK), as the base server prints them in tx. Call it after the parent
+// was altered in tx and before the commit: the shards have a new column before the parent
+// does, so neither inserts through the parent nor a service writing to its shard fail. It
+// returns one line per shard table changed.
+func AddColumnsOnShards(ctx context.Context, tx *sql.Tx, parentSchema, parentName string, added []string) ([]string, error) {
+	if len(added) == 0 {
+		return nil, nil
+	}
+	var dblinkSchema string
+	err := tx.QueryRowContext(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&dblinkSchema)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil // no dblink: the provider manages no shard table here
+	}
+	if err != nil {
+		return nil, err
+	}
+	parent, err := ReadTable(ctx, tx, parentSchema, parentName)
+	if err != nil {
+		return nil, err
+	}
+	shards, err := foreignShards(ctx, tx, parentSchema, parentName)
+	if err != nil {
+		return nil, err
+	}
+	isAdded := map[string]bool{}
+	for _, a := range added {
+		isAdded[a] = true
+	}
+	var changed []string
+	for _, sh := range shards {
+		r := &Remote{tx: tx, server: sh.Server, name: sh.Server, dblink: QualifiedIdent(dblinkSchema, "dblink"), exec: QualifiedIdent(dblinkSchema, "dblink_exec")}
+		st, err := r.inspect(ctx, sh.RemoteSchema, sh.RemoteTable, BoundCheckName(sh.RemoteTable))
+		if err != nil {
+			return changed, err
+		}
+		if !st.Exists || st.Check == "" {
+			continue
+		}
+		cols, err := ShardColumns(ctx, tx, sh.Schema, sh.Name, parent.Columns)
+		if err != nil {
+			return changed, err
+		}
+		have := map[string]bool{}
+		for _, c := range st.Columns {
+			have[c.Name] = true
+		}
+		var stmts, names []string
+		for _, c := range cols {
+			if isAdded[c.Name] && !have[c.Name] {
+				stmts = append(stmts, "ALTER TABLE "+QualifiedIdent(sh.RemoteSchema, sh.RemoteTable)+" ADD COLUMN "+remoteColumnSQL(c, nil))
+				names = append(names, fmt.Sprintf("%q", c.Name))
+			}
+		}
+		if len(stmts) == 0 {
+			continue
+		}
+		if err := r.Exec(ctx, stmts...); err != nil {
+			return changed, err
+		}
+		changed = append(changed, fmt.Sprintf("%s.%s on server %q: added %s", sh.RemoteSchema, sh.RemoteTable, sh.Server, strings.Join(names, ", ")))
+	}
+	return changed, nil
+}
+
+// foreignShard is a foreign partition and the shard table it reads.
+type foreignShard struct {
+	Schema, Name              string
+	Server                    string
+	RemoteSchema, RemoteTable string
+}
+
+// foreignShards lists the foreign partitions in a parent's partition tree.
+func foreignShards(ctx context.Context, q Querier, schema, name string) ([]foreignShard, error) {
+	rows, err := q.QueryContext(ctx, `
+SELECT n.nspname, c.relname, s.srvname,
+       coalesce((SELECT substr(o, 13) FROM unnest(ft.ftoptions) o WHERE o LIKE 'schema_name=%'), n.nspname),
+       coalesce((SELECT substr(o, 12) FROM unnest(ft.ftoptions) o WHERE o LIKE 'table_name=%'), c.relname)
+FROM pg_partition_tree(format('%I.%I', $1::text, $2::text)::regclass) t
+JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_foreign_table ft ON ft.ftrelid = c.oid JOIN pg_foreign_server s ON s.oid = ft.ftserver
+ORDER BY 1, 2`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []foreignShard
+	for rows.Next() {
+		var f foreignShard
+		if err := rows.Scan(&f.Schema, &f.Name, &f.Server, &f.RemoteSchema, &f.RemoteTable); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// BoundCheckName names the CHECK constraint that holds a shard table to its partition's
+// bound, within 63 bytes.
+func BoundCheckName(table string) string { return TruncateIdentifier(table, "_bound") }
+
+// Drift lists how the shard table differs from what the provider made it: missing, lacking
+// columns it should have (expected: the parent's columns under their names on the shard,
+// see ShardColumns), or with a bound CHECK that is gone or is not the one recorded when
+// the provider last set it (recorded "" when unknown). Columns of another type and extra
+// columns are not drift: postgres_fdw converts, and the provider never changes a shard
+// column's type or drops one.
+func (st *ShardTable) Drift(expected []Column, checkName, recorded string) []string {
 	if !st.Exists {
 		return []string{"the shard table is missing"}
 	}
-	var drift []string
-	if err := CheckRemoteColumns(parent, st.Columns); err != nil {
-		drift = append(drift, strings.TrimPrefix(err.Error(), "the shard table does not match the parent: "))
+	have := map[string]bool{}
+	for _, c := range st.Columns {
+		have[c.Name] = true
+	}
+	var drift, missing []string
+	for _, c := range expected {
+		if !have[c.Name] {
+			missing = append(missing, fmt.Sprintf("%q (%s)", c.Name, remoteType(c.Type)))
+		}
+	}
+	if len(missing) > 0 {
+		drift = append(drift, "missing columns "+strings.Join(missing, ", "))
 	}
 	switch {
 	case st.Check == "" && recorded != "":
@@ -70,10 +191,42 @@ func (st *ShardTable) Drift(parent []Column, checkName, recorded string) []strin
 	return drift
 }
 
-// RepairShard brings a drifted shard table back: the parent's missing columns are added
-// (types and defaults as the base server prints them) and the bound CHECK is set again, in
-// one remote transaction. Columns of another type are not changed (that would rewrite the
-// shard's values): it fails naming them.
+// ShardColumns is the parent's columns as a foreign partition reads them from its shard
+// table: under the name of postgres_fdw's column_name option where one is set (a column
+// renamed on the base keeps its old name on the shard).
+func ShardColumns(ctx context.Context, q Querier, schema, name string, parent []Column) ([]Column, error) {
+	rows, err := q.QueryContext(ctx, `
+SELECT a.attname, coalesce((SELECT substr(o, 13) FROM unnest(a.attfdwoptions) o WHERE o LIKE 'column_name=%'), a.attname)
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	remote := map[string]string{}
+	for rows.Next() {
+		var local, r string
+		if err := rows.Scan(&local, &r); err != nil {
+			return nil, err
+		}
+		remote[local] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []Column
+	for _, c := range parent {
+		if r, ok := remote[c.Name]; ok {
+			c.Name = r
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// RepairShard brings a drifted shard table back: the missing columns of t.Columns (the
+// parent's, under their shard names, as the base server prints them) are added and the
+// bound CHECK is set again, in one remote transaction.
 func RepairShard(ctx context.Context, db *sql.DB, t RemoteTable) error {
 	return withRemote(ctx, db, t.Server, func(r *Remote) error {
 		cols, exists, err := r.Columns(ctx, t.Schema, t.Name)
@@ -92,11 +245,6 @@ func RepairShard(ctx context.Context, db *sql.DB, t RemoteTable) error {
 		for _, c := range t.Columns {
 			if _, ok := have[c.Name]; !ok {
 				stmts = append(stmts, "ALTER TABLE "+QualifiedIdent(t.Schema, t.Name)+" ADD COLUMN "+remoteColumnSQL(c, nil))
-			}
-		}
-		for _, c := range t.Columns {
-			if o, ok := have[c.Name]; ok && !SameType(o.Type, remoteType(c.Type)) {
-				return fmt.Errorf("column %q of shard table %s.%s is %s but %s in the parent; the provider does not change a shard column's type: alter it on the shard", c.Name, t.Schema, t.Name, o.Type, remoteType(c.Type))
 			}
 		}
 		stmts = append(stmts, SetRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))

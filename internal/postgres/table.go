@@ -293,6 +293,7 @@ func unquoteIdentifier(s string) (string, bool) {
 // ColumnPlan is what an update does to a table's columns.
 type ColumnPlan struct {
 	Renames [][2]string // old name, new name; run first, as statements of their own
+	Adds    []string    // columns added
 	Drops   []string    // columns dropped, with their values
 	Clauses []string    // ALTER TABLE clauses: ADD, DROP, TYPE, SET/DROP DEFAULT, SET/DROP NOT NULL
 }
@@ -330,6 +331,7 @@ func PlanColumns(from, to []Column) (ColumnPlan, error) {
 		keep[c.Name] = true
 		o, ok := old[c.Name]
 		if !ok {
+			plan.Adds = append(plan.Adds, c.Name)
 			plan.Clauses = append(plan.Clauses, "ADD COLUMN "+columnSQL(c))
 			continue
 		}

@@ -32,9 +32,6 @@ func reason(err error) string {
 	}
 	var ce *postgres.ConnectError
 	if errors.As(err, &ce) {
-		if ce.NoSlotAdvice() != "" {
-			return "the database server refused a connection, having none to spare (" + ce.Target + ")"
-		}
 		return "the database server could not be reached (" + ce.Target + ")"
 	}
 	return err.Error()

@@ -2,8 +2,8 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -270,6 +270,10 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 	if err == nil {
 		parent, err = postgres.ReadTable(ctx, db, parentSchema, parentName)
 	}
+	var expected []postgres.Column
+	if err == nil {
+		expected, err = postgres.ShardColumns(ctx, db, m.Schema.ValueString(), m.Name.ValueString(), parent.Columns)
+	}
 	if err == nil {
 		shard, err = postgres.InspectShard(ctx, db, m.Server.ValueString(), remoteSchema, remoteTable, checkName)
 	}
@@ -298,7 +302,7 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 		value, _ := json.Marshal(check) // private state holds JSON
 		diags.Append(private.SetKey(ctx, privateShardCheck, value)...)
 	}
-	m.RemoteDrift = types.StringValue(strings.Join(shard.Drift(parent.Columns, checkName, check), "; "))
+	m.RemoteDrift = types.StringValue(strings.Join(shard.Drift(expected, checkName, check), "; "))
 }
 
 func (r *foreignPartitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -323,7 +327,9 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		if parent, err = postgres.ReadTable(ctx, db, to.ParentSchema, to.ParentName); err == nil {
 			remote := plan.remoteTable(to, parent)
 			remote.Identity = nil
-			err = postgres.RepairShard(ctx, db, remote)
+			if remote.Columns, err = postgres.ShardColumns(ctx, db, to.Schema, to.Name, parent.Columns); err == nil {
+				err = postgres.RepairShard(ctx, db, remote)
+			}
 		}
 	}
 	if err != nil {
@@ -521,7 +527,7 @@ func (m foreignPartitionModelV0) remoteTable(p postgres.Partition, parent *postg
 }
 
 // boundCheckName names the shard table's bound CHECK constraint, within 63 bytes.
-func boundCheckName(table string) string { return postgres.TruncateIdentifier(table, "_bound") }
+func boundCheckName(table string) string { return postgres.BoundCheckName(table) }
 
 // defaultToName plans remote_table as the partition's name when it is not configured.
 type defaultToName struct{}

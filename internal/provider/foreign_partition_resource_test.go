@@ -233,8 +233,8 @@ func TestAccShardedTweets(t *testing.T) {
 				Check: dbChecks(count(s.base, "howdy", `SELECT text FROM tweets WHERE location = 'usa'`)),
 			},
 			{
-				// A column added to the parent is added in place; the shard tables are left alone
-				// (the provider warns that they lag behind).
+				// A column added to the parent is added in place, and to the shard tables the
+				// provider manages, before the parent's commit.
 				Config: strings.Replace(s.config(`["europe", "eu"]`, "force_destroy = true"),
 					`{ name = "like_count", type = "int4", not_null = true, default = "0" },`,
 					`{ name = "like_count", type = "int4", not_null = true, default = "0" },`+"\n    { name = \"lang\", type = \"text\" },", 1),
@@ -243,7 +243,9 @@ func TestAccShardedTweets(t *testing.T) {
 				},
 				Check: dbChecks(
 					count(s.base, "1", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'tweets'::regclass AND attname = 'lang'`),
-					count(s.europe, "0", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'europe_tweets'::regclass AND attname = 'lang'`),
+					count(s.europe, "1", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'europe_tweets'::regclass AND attname = 'lang'`),
+					count(s.usa, "1", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'us_tweets'::regclass AND attname = 'lang'`),
+					count(s.base, "4", `SELECT count(*) FROM (SELECT * FROM tweets WHERE location IN ('europe', 'usa')) t`),
 				),
 			},
 		},

@@ -58,9 +58,9 @@ func TestProviderConfigureLockTimeout(t *testing.T) {
 	}
 }
 
-// A change that waits for a lock held by another session fails after lock_timeout (not the
-// server's default of waiting forever) with an error naming the holder; once the holder
-// lets go, the same configuration applies.
+// A change or a plan read that waits for a lock held by another session fails after
+// lock_timeout (not the server's default of waiting forever), a change with an error naming
+// the holder; once the holder lets go, the same configuration applies.
 func TestAccLockTimeout(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	table := func(extraColumn string) string {
@@ -84,11 +84,6 @@ resource "pgshard_partition" "europe" {
 	config := a.ProviderConfig(`lock_timeout = "1s"`)
 	var holder *sql.Tx
 	var locked time.Time
-	t.Cleanup(func() {
-		if holder != nil {
-			_ = holder.Rollback()
-		}
-	})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -101,27 +96,38 @@ resource "pgshard_partition" "europe" {
 				Config: config + table(""),
 			},
 			{
-				// Creating a partition locks its parent, in the transaction that explains a
-				// lock timeout.
+				// EXCLUSIVE lets the plan read the table, but not the partition's create
+				// lock its parent, in the transaction that explains a lock timeout.
 				PreConfig: func() {
-					holder = lockTweets(t, a)
+					holder = lockTweets(t, a, "EXCLUSIVE")
 					locked = time.Now()
 				},
 				Config: config + table("") + partition,
-				ExpectError: expectError(`Partition Create Error .* canceling statement due to lock timeout .*` +
-					`pid \d+ \(user "postgres", application "pgshard_test_holder", idle in transaction, transaction open \d+s\) ` +
-					`holds public.tweets \(AccessExclusiveLock\); its statement: LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE .*` +
-					`waited lock_timeout \(1s\)`),
+				ExpectError: expectError(`Partition Create Error .* canceling statement due to lock timeout. ` +
+					`Another session holds a lock on a table this needs. Sessions holding locks in this database: ` +
+					`- pid \d+ \(user "postgres", application "pgshard_test_holder", idle in transaction, transaction open \d+s\) ` +
+					`holds public.tweets \(ExclusiveLock\); its statement: LOCK TABLE tweets IN EXCLUSIVE MODE ` +
+					`The provider waited lock_timeout \(1s\) for it. Finish or end that session's transaction: SELECT pg_terminate_backend\(pid\)`),
 			},
 			{
-				// Altering the parent's columns is one statement outside a transaction: the
-				// error says what happened, without the holders.
+				// The hint names the holders only where the change ran in a transaction
+				// of the provider's; it always says what happened and what to do.
 				Config:      config + table(likes),
-				ExpectError: expectError(`Partitioned Table Update Error .* lock timeout .* Another session holds a lock .* raise lock_timeout`),
+				ExpectError: expectError(`Partitioned Table Update Error .* lock timeout. Another session holds a lock .* raise lock_timeout`),
+			},
+			{
+				// The plan's refresh waits no longer than changes do.
+				PreConfig: func() {
+					if _, err := holder.Exec("LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      config + table(likes),
+				ExpectError: expectError(`Partitioned Table Read Error .* lock timeout. Another session holds a lock .* raise lock_timeout`),
 			},
 			{
 				PreConfig: func() {
-					// Two applies of at most lock_timeout each, with Terraform's start-up.
+					// Three runs of at most lock_timeout each, with Terraform's start-up.
 					if waited := time.Since(locked); waited > 20*time.Second {
 						t.Errorf("the lock waits took %s; lock_timeout = 1s did not bound them", waited)
 					}
@@ -139,9 +145,9 @@ resource "pgshard_partition" "europe" {
 	})
 }
 
-// lockTweets locks the table tweets from a session named pgshard_test_holder, in a
-// transaction left open.
-func lockTweets(t *testing.T, a *accDatabase) *sql.Tx {
+// lockTweets locks the table tweets in mode from a session named pgshard_test_holder, in
+// a transaction left open.
+func lockTweets(t *testing.T, a *accDatabase, mode string) *sql.Tx {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := a.DB.Conn(ctx)
@@ -156,7 +162,9 @@ func lockTweets(t *testing.T, a *accDatabase) *sql.Tx {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ExecContext(ctx, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE"); err != nil {
+	// Cleanups run last first: the transaction ends before its connection closes.
+	t.Cleanup(func() { _ = tx.Rollback() })
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE tweets IN "+mode+" MODE"); err != nil {
 		t.Fatal(err)
 	}
 	return tx
@@ -207,8 +215,8 @@ resource "pgshard_partitioned_table" "t" {
 		Steps: []resource.TestStep{
 			{
 				Config: config,
-				ExpectError: expectError(`Partitioned Table Create Error .* refused a connection .* ` +
-					`the server has no free connection slot \(its max_connections is reached\); ` +
+				ExpectError: expectError(`Partitioned Table Create Error .* sorry, too many clients already. ` +
+					`The connection was refused because the server has no free connection slot \(its max_connections is reached\); ` +
 					`the provider opens up to max_connections = 3 per database: lower it in the provider block, ` +
 					`or raise the server's max_connections / close other sessions`),
 			},

@@ -73,7 +73,7 @@ resource "pgshard_partitioned_table" "events" {
 			},
 			{
 				Config:      parentOnly,
-				ExpectError: expectError(`Refusing to drop public.events_2024 .*public.events_2024 \(1 rows\).*force_destroy = true`),
+				ExpectError: expectError(`Partition Destroy Refused.*public.events_2024 \(1 rows\).*force_destroy = true`),
 			},
 			{
 				// The partition is still there with its row.
@@ -92,7 +92,7 @@ resource "pgshard_partitioned_table" "events" {
 					a.Exec(t, `INSERT INTO events VALUES ('2025-02-03', 'kept')`)
 				},
 				Config:      a.ProviderConfig(),
-				ExpectError: expectError(`Refusing to drop public.events .*public.events_2025 \(1 rows\)`),
+				ExpectError: expectError(`Partitioned Table Destroy Refused.*public.events_2025 \(1 rows\)`),
 				Check:       dbChecks(a.ExpectQuery("kept", `SELECT what FROM events_2025`)),
 			},
 			{

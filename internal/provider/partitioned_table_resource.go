@@ -187,6 +187,12 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
 			var err error
 			_, change, err = updateColumns(ctx, tx, state.Schema.ValueString(), state.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
+			if err != nil {
+				return err
+			}
+			// New columns reach the shard tables the provider manages before the commit makes
+			// them visible on the parent.
+			_, err = postgres.AddColumnsOnShards(ctx, tx, to.Schema, to.Name, change.Adds)
 			return err
 		})
 	}
@@ -195,13 +201,13 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 		return
 	}
 	if len(change.Clauses) > 0 {
-		// The shard tables are not altered by the provider: say which ones now lag behind.
+		// Shard tables the provider does not manage are not altered: say which ones lag behind.
 		if updated, err := postgres.ReadTable(ctx, db, to.Schema, to.Name); err == nil {
 			if lagging, err := postgres.ForeignPartitionsLagging(ctx, db, updated); err == nil && len(lagging) > 0 {
 				resp.Diagnostics.AddWarning("Shard Tables Lag Behind The Parent",
-					fmt.Sprintf("The columns of %s.%s changed, but the provider does not alter shard tables (it never touches remote data). "+
-						"These foreign partitions' shard tables do not match any more, and queries through them fail until the shards are altered the same way "+
-						"(for example with pgshard_table through a provider pointed at each shard):\n\n%s",
+					fmt.Sprintf("The columns of %s.%s changed. The provider adds new columns to the shard tables it manages (create_remote_table), "+
+						"but does not alter other shard tables, nor change a shard column's type. These foreign partitions' shard tables do not match any more, "+
+						"and queries through them fail until the shards are altered the same way (for example with pgshard_table through a provider pointed at each shard):\n\n%s",
 						to.Schema, to.Name, strings.Join(lagging, "\n")))
 			}
 		}
