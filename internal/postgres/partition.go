@@ -276,7 +276,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 			res, err := tx.ExecContext(ctx, "WITH moved AS (DELETE FROM ONLY "+def+" WHERE "+check+" RETURNING "+cols+") "+
 				"INSERT INTO "+p.Qualified()+" ("+cols+") SELECT "+cols+" FROM moved")
 			if err != nil {
-				return 0, fmt.Errorf("moving rows out of the DEFAULT partition: %w", err)
+				return 0, &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
 			}
 			moved, _ = res.RowsAffected()
 		}
@@ -389,3 +389,16 @@ func UpdatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName strin
 	}
 	return cur, boundChanged, err
 }
+
+// MoveRowsError says that the DEFAULT partition's rows could not be moved into a new
+// partition (for a shard, written into its shard table): nothing moved.
+type MoveRowsError struct {
+	Default, To string // quoted names
+	Err         error
+}
+
+func (e *MoveRowsError) Error() string {
+	return fmt.Sprintf("moving rows out of the DEFAULT partition %s into %s: %v", e.Default, e.To, e.Err)
+}
+
+func (e *MoveRowsError) Unwrap() error { return e.Err }

@@ -50,6 +50,17 @@ func hintFor(err error) string {
 		return ""
 	}
 	var hint string
+	var moveErr *postgres.MoveRowsError
+	switch {
+	case errors.As(err, &moveErr):
+		hint = "The rows of the DEFAULT partition that the bound takes could not be written into the new partition (for a shard, into its " +
+			"shard table through the foreign server): the partition must accept them, with the parent's columns and within its NOT NULL " +
+			"and CHECK constraints. Nothing was moved and nothing was created: fix the rows or the shard table, then apply again."
+	case pqErr.Code == "23514" && strings.Contains(pqErr.Message, "default partition"):
+		hint = "The DEFAULT partition holds rows that the new bound takes, and PostgreSQL refuses a bound that would leave them there. " +
+			"Move those rows out of the DEFAULT partition first (at create, move_rows_from_default = true does it in the same transaction), " +
+			"or choose a bound that takes none of them. Nothing was changed."
+	}
 	switch pqErr.Code {
 	case "42710", "42P07", "42P06": // duplicate_object, duplicate_table, duplicate_schema
 		hint = "The object already exists. Bring it under Terraform with `terraform import`, or choose another name."
@@ -64,7 +75,9 @@ func hintFor(err error) string {
 	case "42P17": // invalid_object_definition: overlapping partition bounds, among others
 		hint = "Partition bounds must not overlap: compare with the parent's other partitions (data.pgshard_partitions lists them)."
 	case "23514": // check_violation: rows outside a new bound
-		hint = "Rows already stored fall outside the new bound: move or delete them first, or choose a bound that includes them."
+		if hint == "" {
+			hint = "Rows already stored fall outside the new bound: move or delete them first, or choose a bound that includes them."
+		}
 	case "28P01", "28000": // invalid_password, invalid_authorization_specification
 		hint = "The remote server refused the credentials: check the user mapping's user and password."
 	case "55P03": // lock_not_available: lock_timeout ran out

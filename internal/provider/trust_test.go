@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
 // Day-two actions of a careful user and of a hurried one, each of which lost rows or
@@ -225,4 +227,54 @@ func TestAccTrustShardDrift(t *testing.T) {
 			{Config: config, PlanOnly: true},
 		},
 	})
+}
+
+// The hints name the real cause: DEFAULT rows that a widened bound would take, and rows
+// moved out of DEFAULT that the shard table refuses.
+func TestAccTrustHints(t *testing.T) {
+	a := newAccDatabase(t, nil, "postgres_fdw")
+	shard := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
+	shard.Exec(t, `CREATE TABLE strict_tweets (id int, location text, extra int NOT NULL)`)
+	for _, stmt := range []string{
+		`CREATE TABLE tweets (id int, location text) PARTITION BY LIST (location)`,
+		`CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`,
+		`INSERT INTO tweets VALUES (1, 'asia'), (2, 'oceania')`,
+		fmt.Sprintf(`CREATE SERVER europe FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port '%d', dbname %s)`, quoteLiteral(shard.Cluster.Host), shard.Cluster.Port, quoteLiteral(shard.Name)),
+		fmt.Sprintf(`CREATE USER MAPPING FOR postgres SERVER europe OPTIONS (user 'postgres', password %s)`, quoteLiteral(shard.Cluster.Password)),
+	} {
+		a.Exec(t, stmt)
+	}
+	local := func(values string) string {
+		return a.ProviderConfig() + fmt.Sprintf(`
+resource "pgshard_partition" "europe" {
+  parent    = "public.tweets"
+  name      = "europe_local"
+  values_in = %s
+}
+`, values)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: local(`["europe"]`)},
+			{Config: local(`["europe", "asia"]`), ExpectError: expectError(`DEFAULT partition holds rows that the new bound takes`)},
+			{Config: local(`["europe"]`), PlanOnly: true},
+			{
+				Config: a.ProviderConfig() + `
+resource "pgshard_foreign_partition" "oceania" {
+  parent                 = "public.tweets"
+  name                   = "oceania"
+  server                 = "europe"
+  remote_table           = "strict_tweets"
+  values_in              = ["oceania"]
+  move_rows_from_default = true
+}
+`,
+				ExpectError: expectError(`could not be written into the new partition.*Nothing was moved`),
+			},
+		},
+	})
+	if n, _ := a.QueryString(`SELECT count(*) FROM ONLY tweets_default`); n != "2" {
+		t.Fatalf("DEFAULT holds %s rows after the refused changes, want 2", n)
+	}
 }
