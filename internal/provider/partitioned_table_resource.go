@@ -221,6 +221,9 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 // stops halfway through the partitions.
 func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() {
+		if !req.Plan.Raw.IsNull() {
+			planColumnChanges(ctx, r.client, "Partitioned Table", req, resp, "", "", types.BoolNull())
+		}
 		return
 	}
 	var state partitionedTableModelV0
@@ -240,7 +243,7 @@ func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if state.PartitionBy != nil && (!strategy.Equal(state.PartitionBy.Strategy) || !key.Equal(state.PartitionBy.Key)) {
+	if state.PartitionBy != nil && !strategy.IsUnknown() && !key.IsUnknown() && (!strategy.Equal(state.PartitionBy.Strategy) || !key.Equal(state.PartitionBy.Key)) {
 		refuseDestroyAtPlan(ctx, r.client, "Partitioned Table", "Replace", schemaName, name, force, &resp.Diagnostics)
 		return
 	}

@@ -160,6 +160,9 @@ func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, 
 // a destroy of a table that holds rows (unless force_destroy).
 func (r *tableResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() {
+		if !req.Plan.Raw.IsNull() {
+			planColumnChanges(ctx, r.client, "Table", req, resp, "", "", types.BoolNull())
+		}
 		return
 	}
 	var state tableModelV0

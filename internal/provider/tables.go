@@ -80,7 +80,9 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 	}
 	resp.Diagnostics.Append(planList.ElementsAs(ctx, &planCols, false)...)
 	resp.Diagnostics.Append(configList.ElementsAs(ctx, &configCols, false)...)
-	resp.Diagnostics.Append(stateList.ElementsAs(ctx, &stateCols, false)...)
+	if !stateList.IsNull() && !stateList.IsUnknown() {
+		resp.Diagnostics.Append(stateList.ElementsAs(ctx, &stateCols, false)...)
+	}
 	if resp.Diagnostics.HasError() || len(planCols) != len(configCols) {
 		return
 	}
@@ -101,8 +103,8 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 	l, d := types.ListValueFrom(ctx, columnObjectType, planCols)
 	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("columns"), l)...)
-	if !known || !client.Known() || resp.Diagnostics.HasError() {
-		return
+	if !known || req.State.Raw.IsNull() || !client.Known() || resp.Diagnostics.HasError() {
+		return // a create plans without connecting
 	}
 	db, err := client.DB()
 	var current *postgres.Table
