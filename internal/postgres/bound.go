@@ -32,6 +32,34 @@ func (b Bound) Kind() string {
 	}
 }
 
+// String is the bound as PostgreSQL prints it, for messages.
+func (b Bound) String() string { return b.SQL() }
+
+// Equal reports whether two bounds admit the same rows (list values in any order).
+func (b Bound) Equal(o Bound) bool {
+	if b.Kind() == "list" && o.Kind() == "list" {
+		return sameValues(b.In, o.In)
+	}
+	return b.SQL() == o.SQL()
+}
+
+func sameValues(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, v := range a {
+		seen[v]++
+	}
+	for _, v := range b {
+		if seen[v] == 0 {
+			return false
+		}
+		seen[v]--
+	}
+	return true
+}
+
 // NullValue is how a NULL list value is written.
 const NullValue = "NULL"
 

@@ -62,7 +62,7 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&kind, &parentSchem
 	if err != nil {
 		return nil, fmt.Errorf("reading partition %s.%s: %w", schema, name, err)
 	}
-	p.Foreign = kind == "f"
+	p.Foreign = RelKind(kind) == RelForeign
 	p.Server = server.String
 	p.ParentSchema, p.ParentName = parentSchema.String, parentName.String
 	p.Options = parseOptionArray(opts)
@@ -121,7 +121,7 @@ func ListPartitions(ctx context.Context, q Querier, schema, name string) ([]Part
 	if err != nil {
 		return nil, err
 	}
-	if kind != "p" {
+	if kind != RelPartitioned {
 		return nil, fmt.Errorf("%s.%s is not a partitioned table", schema, name)
 	}
 	rows, err := q.QueryContext(ctx, `
@@ -380,7 +380,7 @@ func UpdatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName strin
 			return cur, false, err
 		}
 	}
-	boundChanged := cur.ParentName == "" || cur.Bound.SQL() != p.Bound.SQL()
+	boundChanged := cur.ParentName == "" || !cur.Bound.Equal(p.Bound)
 	switch {
 	case cur.ParentSchema != p.ParentSchema || cur.ParentName != p.ParentName:
 		err = Reattach(ctx, tx, p, cur)

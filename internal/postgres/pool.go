@@ -25,7 +25,20 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// ConnConfig says where and how to connect. The zero Port means 5432.
+// Connection defaults: this package owns them; a zero value in ConnConfig means the default.
+const (
+	DefaultHost           = "localhost"
+	DefaultPort           = 5432
+	DefaultDatabase       = "postgres"
+	DefaultUser           = "postgres"
+	DefaultSSLMode        = "prefer"
+	DefaultConnectTimeout = 30 * time.Second
+	// DefaultMaxConnections stays below Terraform's 10 parallel operations.
+	DefaultMaxConnections = 8
+	DefaultLockTimeout    = "30s"
+)
+
+// ConnConfig says where and how to connect. Zero values mean the defaults above.
 type ConnConfig struct {
 	Host     string
 	Port     int
@@ -36,11 +49,35 @@ type ConnConfig struct {
 	// ConnectTimeout bounds how long a connection attempt keeps retrying a server that
 	// refuses connections or is still starting up.
 	ConnectTimeout time.Duration
-	// MaxConnections caps the open connections of the pool for this target; 0 means 8.
+	// MaxConnections caps the open connections of the pool for this target.
 	MaxConnections int
 	// LockTimeout is the lock_timeout of every session, in PostgreSQL's syntax ("30s",
-	// "500ms", "0" waits forever); empty keeps the server's setting.
+	// "500ms", "0" waits forever).
 	LockTimeout string
+}
+
+// WithDefaults fills the zero values with the defaults.
+func (c ConnConfig) WithDefaults() ConnConfig {
+	or := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	or(&c.Host, DefaultHost)
+	or(&c.Database, DefaultDatabase)
+	or(&c.User, DefaultUser)
+	or(&c.SSLMode, DefaultSSLMode)
+	or(&c.LockTimeout, DefaultLockTimeout)
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	return c
 }
 
 // Target names the server without secrets, for error messages and logs.
@@ -48,20 +85,10 @@ func (c ConnConfig) Target() string {
 	return fmt.Sprintf("host=%s port=%d database=%s user=%s", c.Host, c.port(), c.Database, c.User)
 }
 
-// maxConnections is the pool's cap: MaxConnections, or 8 when unset.
-func (c ConnConfig) maxConnections() int {
-	if c.MaxConnections <= 0 {
-		return 8
-	}
-	return c.MaxConnections
-}
+// maxConnections is the pool's cap.
+func (c ConnConfig) maxConnections() int { return c.WithDefaults().MaxConnections }
 
-func (c ConnConfig) port() int {
-	if c.Port == 0 {
-		return 5432
-	}
-	return c.Port
-}
+func (c ConnConfig) port() int { return c.WithDefaults().Port }
 
 // dsn renders a libpq key/value connection string with every value quoted.
 func (c ConnConfig) dsn() string {
@@ -167,10 +194,7 @@ type retryConnector struct {
 func (r *retryConnector) Driver() driver.Driver { return r.inner.Driver() }
 
 func (r *retryConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	timeout := r.cfg.ConnectTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
+	timeout := r.cfg.WithDefaults().ConnectTimeout
 	deadline := time.Now().Add(timeout)
 	backoff := 100 * time.Millisecond
 	attempts := 0

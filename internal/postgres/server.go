@@ -17,9 +17,6 @@ type Server struct {
 	Options map[string]string
 }
 
-// ErrNotFound says the object does not exist (dropped out of band, or never created).
-var ErrNotFound = errors.New("not found")
-
 // ReadServer reads a foreign server from the catalog; ErrNotFound when it does not exist.
 func ReadServer(ctx context.Context, q Querier, name string) (*Server, error) {
 	s := &Server{Name: name}
@@ -76,25 +73,4 @@ func UpdateServer(ctx context.Context, db *sql.DB, from, to Server) error {
 func DropServer(ctx context.Context, q Querier, name string) error {
 	_, err := q.ExecContext(ctx, "DROP SERVER IF EXISTS "+Ident(name))
 	return err
-}
-
-// InTx runs fn in a transaction, committing when it returns nil. A lock wait that timed
-// out is explained after the rollback, which frees the connection to look with.
-func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return ExplainLockTimeout(ctx, db, err)
-	}
-	return tx.Commit()
-}
-
-// CurrentUser returns the role the connection runs as.
-func CurrentUser(ctx context.Context, q Querier) (string, error) {
-	var u string
-	err := q.QueryRowContext(ctx, "SELECT current_user").Scan(&u)
-	return u, err
 }

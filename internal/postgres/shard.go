@@ -261,3 +261,60 @@ func ShardCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName
 	}
 	return st.Check, nil
 }
+
+// ShardTableFor is the shard table foreign partition p of parent reads: named by p's
+// schema_name and table_name options, with the parent's columns (as the base server prints
+// them) and a CHECK constraint equal to p's bound, so that a row for another shard can be
+// neither written nor moved there.
+func ShardTableFor(p Partition, parent *Table, identity *Identity) RemoteTable {
+	t := RemoteTable{Server: p.Server, Schema: p.Options["schema_name"], Name: p.Options["table_name"], Columns: parent.Columns,
+		CheckName: BoundCheckName(p.Options["table_name"]), Identity: identity}
+	if parent.PartitionBy != nil {
+		t.Check = p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key))
+	}
+	return t
+}
+
+// UpdateForeignPartition renames, re-points and re-bounds a foreign partition (see
+// UpdatePartition) in one local transaction. When managed (the provider made the shard
+// table), the shard's CHECK follows a new bound: it is replaced from inside that
+// transaction, after the local detach and attach succeeded and before the commit, so a
+// local failure leaves the shard untouched and a shard refusal (rows outside the new bound)
+// rolls the local change back. Should the commit itself fail after the shard changed, the
+// old CHECK is put back; undoErr says when that failed too (the next refresh shows drift).
+func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Partition, managed bool) (undoErr, err error) {
+	if !managed {
+		return nil, InTx(ctx, db, func(tx *sql.Tx) error {
+			_, _, err := UpdatePartition(ctx, tx, fromSchema, fromName, to)
+			return err
+		})
+	}
+	shard, err := OpenRemote(ctx, db, to.Server)
+	if err != nil {
+		return nil, err
+	}
+	defer shard.Close()
+	var oldCheck string
+	shardChanged := false
+	remoteSchema, remoteTable := to.Options["schema_name"], to.Options["table_name"]
+	err = shard.InTx(ctx, func(tx *sql.Tx) error {
+		from, boundChanged, err := UpdatePartition(ctx, tx, fromSchema, fromName, to)
+		if err != nil || !boundChanged {
+			return err
+		}
+		key, err := PartitionKeyOf(ctx, tx, to.ParentSchema, to.ParentName)
+		if err != nil {
+			return err
+		}
+		oldCheck = from.Bound.CheckSQL(KeySQL(key.Key))
+		if err := shard.Exec(ctx, SetRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), to.Bound.CheckSQL(KeySQL(key.Key)))); err != nil {
+			return err
+		}
+		shardChanged = true
+		return nil
+	})
+	if err != nil && shardChanged {
+		undoErr = shard.Exec(ctx, SetRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), oldCheck))
+	}
+	return undoErr, err
+}

@@ -36,8 +36,8 @@ type Table struct {
 	Columns     []Column
 	PartitionBy *PartitionKey // nil for a plain table
 	PrimaryKey  []string      // column names; plain tables only
-	// Kind is the pg_class relkind: r (table), p (partitioned), f (foreign).
-	Kind string
+	// Kind is what kind of relation it is.
+	Kind RelKind
 	// IsPartition says the table is itself a partition of another.
 	IsPartition bool
 }
@@ -45,11 +45,46 @@ type Table struct {
 // Qualified is the quoted schema.name.
 func (t Table) Qualified() string { return QualifiedIdent(t.Schema, t.Name) }
 
+// RelKind is a relation's pg_class.relkind.
+type RelKind string
+
+// The relation kinds the provider manages.
+const (
+	RelTable       RelKind = "r"
+	RelPartitioned RelKind = "p"
+	RelForeign     RelKind = "f"
+)
+
+// String names the kind in words, for messages.
+func (k RelKind) String() string {
+	switch k {
+	case RelTable:
+		return "a table"
+	case RelPartitioned:
+		return "a partitioned table"
+	case RelForeign:
+		return "a foreign table"
+	case "v":
+		return "a view"
+	case "m":
+		return "a materialized view"
+	case "S":
+		return "a sequence"
+	case "i", "I":
+		return "an index"
+	}
+	return "a relation of kind " + string(k)
+}
+
+// IsKeyExpression reports whether a partition key element is an expression (written in
+// parentheses) rather than a column name.
+func IsKeyExpression(k string) bool { return strings.HasPrefix(strings.TrimSpace(k), "(") }
+
 // KeySQL renders the partition key columns/expressions.
 func KeySQL(key []string) []string {
 	out := make([]string, len(key))
 	for i, k := range key {
-		if strings.HasPrefix(strings.TrimSpace(k), "(") {
+		if IsKeyExpression(k) {
 			out[i] = strings.TrimSpace(k)
 		} else {
 			out[i] = Ident(k)
@@ -106,7 +141,7 @@ func CreateTableSQL(t Table) (string, error) {
 			return "", err
 		}
 		for _, k := range t.PartitionBy.Key {
-			if strings.HasPrefix(strings.TrimSpace(k), "(") {
+			if IsKeyExpression(k) {
 				if err := CheckExpression(k); err != nil {
 					return "", fmt.Errorf("partition key expression %q %w", k, err)
 				}
@@ -145,7 +180,7 @@ func CreateTable(ctx context.Context, q Querier, t Table) error {
 }
 
 // relation finds a relation's oid and kind; ErrNotFound when there is none.
-func relation(ctx context.Context, q Querier, schema, name string) (oid uint32, kind string, isPartition bool, err error) {
+func relation(ctx context.Context, q Querier, schema, name string) (oid uint32, kind RelKind, isPartition bool, err error) {
 	err = q.QueryRowContext(ctx, `
 SELECT c.oid, c.relkind::text, c.relispartition
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -170,7 +205,7 @@ func ReadTable(ctx context.Context, q Querier, schema, name string) (*Table, err
 	if t.Columns, err = readColumns(ctx, q, oid); err != nil {
 		return nil, fmt.Errorf("reading columns of %s.%s: %w", schema, name, err)
 	}
-	if kind == "p" {
+	if kind == RelPartitioned {
 		var def string
 		if err := q.QueryRowContext(ctx, `SELECT pg_get_partkeydef($1)`, oid).Scan(&def); err != nil {
 			return nil, fmt.Errorf("reading partition key of %s.%s: %w", schema, name, err)

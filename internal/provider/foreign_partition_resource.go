@@ -263,7 +263,7 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 	}
 	parentSchema, parentName, _ := parseTableID(m.Parent.ValueString())
 	remoteSchema, remoteTable := m.RemoteSchema.ValueString(), m.RemoteTable.ValueString()
-	checkName := boundCheckName(remoteTable)
+	checkName := postgres.BoundCheckName(remoteTable)
 	db, err := r.client.DB()
 	var parent *postgres.Table
 	var shard *postgres.ShardTable
@@ -319,7 +319,13 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 	what := tablePhrase("foreign partition", to.Schema, to.Name)
 	db, err := r.client.DB()
 	if err == nil {
-		err = r.update(ctx, db, state.Schema.ValueString(), state.Name.ValueString(), to, plan.CreateRemoteTable.ValueBool(), &resp.Diagnostics)
+		var undoErr error
+		undoErr, err = postgres.UpdateForeignPartition(ctx, db, state.Schema.ValueString(), state.Name.ValueString(), to, plan.CreateRemoteTable.ValueBool())
+		if undoErr != nil {
+			resp.Diagnostics.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
+				"The bound change of %s.%s failed after the CHECK constraint of its shard table on server %q was replaced, and putting the old one back failed too: %s. "+
+					"The next plan shows the difference (remote_drift) and the next apply repairs it.", to.Schema, to.Name, to.Server, reason(undoErr)))
+		}
 	}
 	if err == nil && plan.CreateRemoteTable.ValueBool() && state.RemoteDrift.ValueString() != "" {
 		// Repair what the last refresh found on the shard.
@@ -340,53 +346,6 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		r.recordShard(ctx, &plan, nil, resp.Private, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-// update renames, re-points and re-bounds the foreign partition in one local transaction.
-// With a shard table the provider manages, the shard's CHECK follows a new bound: it is
-// replaced from inside that transaction, after the local detach and attach succeeded and
-// before the commit, so a local failure leaves the shard untouched and a shard refusal
-// (rows outside the new bound) rolls the local change back. Should the commit itself fail
-// after the shard changed, the old CHECK is put back.
-func (r *foreignPartitionResource) update(ctx context.Context, db *sql.DB, fromSchema, fromName string, to postgres.Partition, managed bool, diags *diag.Diagnostics) error {
-	if !managed {
-		return postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			_, _, err := postgres.UpdatePartition(ctx, tx, fromSchema, fromName, to)
-			return err
-		})
-	}
-	shard, err := postgres.OpenRemote(ctx, db, to.Server)
-	if err != nil {
-		return err
-	}
-	defer shard.Close()
-	var oldCheck string
-	shardChanged := false
-	remoteSchema, remoteTable := to.Options["schema_name"], to.Options["table_name"]
-	err = shard.InTx(ctx, func(tx *sql.Tx) error {
-		from, boundChanged, err := postgres.UpdatePartition(ctx, tx, fromSchema, fromName, to)
-		if err != nil || !boundChanged {
-			return err
-		}
-		key, err := postgres.PartitionKeyOf(ctx, tx, to.ParentSchema, to.ParentName)
-		if err != nil {
-			return err
-		}
-		oldCheck = from.Bound.CheckSQL(postgres.KeySQL(key.Key))
-		if err := shard.Exec(ctx, postgres.SetRemoteCheckSQL(remoteSchema, remoteTable, boundCheckName(remoteTable), to.Bound.CheckSQL(postgres.KeySQL(key.Key)))); err != nil {
-			return err
-		}
-		shardChanged = true
-		return nil
-	})
-	if err != nil && shardChanged {
-		if undoErr := shard.Exec(ctx, postgres.SetRemoteCheckSQL(remoteSchema, remoteTable, boundCheckName(remoteTable), oldCheck)); undoErr != nil {
-			diags.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
-				"The local bound change of %s.%s failed after the CHECK constraint of shard table %s.%s on server %q was replaced, and putting the old one back failed too: %s. "+
-					"The next plan shows the difference (remote_drift) and the next apply repairs it.", to.Schema, to.Name, remoteSchema, remoteTable, to.Server, undoErr))
-		}
-	}
-	return err
 }
 
 // ModifyPlan says in the plan what becomes of the shard's rows when the partition goes:
@@ -516,18 +475,13 @@ func (m foreignPartitionModelV0) toPartition(ctx context.Context, diags *diag.Di
 }
 
 func (m foreignPartitionModelV0) remoteTable(p postgres.Partition, parent *postgres.Table) postgres.RemoteTable {
-	t := postgres.RemoteTable{
-		Server: p.Server, Schema: p.Options["schema_name"], Name: p.Options["table_name"], Columns: parent.Columns,
-		CheckName: boundCheckName(p.Options["table_name"]), Check: p.Bound.CheckSQL(postgres.KeySQL(parent.PartitionBy.Key)),
-	}
+	var identity *postgres.Identity
 	if id := m.RemoteIdentity; id != nil {
-		t.Identity = &postgres.Identity{Column: id.Column.ValueString(), Start: id.Start.ValueInt64(), Increment: id.Increment.ValueInt64()}
+		identity = &postgres.Identity{Column: id.Column.ValueString(), Start: id.Start.ValueInt64(), Increment: id.Increment.ValueInt64()}
 	}
-	return t
+	return postgres.ShardTableFor(p, parent, identity)
 }
 
-// boundCheckName names the shard table's bound CHECK constraint, within 63 bytes.
-func boundCheckName(table string) string { return postgres.BoundCheckName(table) }
 
 // defaultToName plans remote_table as the partition's name when it is not configured.
 type defaultToName struct{}

@@ -130,7 +130,7 @@ func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resou
 			continue
 		}
 		k := element.ValueString()
-		if strings.HasPrefix(strings.TrimSpace(k), "(") {
+		if postgres.IsKeyExpression(k) {
 			if err := postgres.CheckExpression(k); err != nil {
 				resp.Diagnostics.AddAttributeError(path.Root("partition_by").AtName("key").AtListIndex(i), "Invalid Partition Key",
 					fmt.Sprintf("The key expression %q %s.", k, err))
@@ -272,9 +272,9 @@ func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedT
 	if !ok {
 		return false
 	}
-	if t.Kind != "p" {
+	if t.Kind != postgres.RelPartitioned {
 		diags.AddError("Partitioned Table "+action+" Error",
-			fmt.Sprintf("%s.%s in database %q is not a partitioned table (relkind %q). Drop or rename it, or manage it with pgshard_table.", schemaName, name, r.client.Database(), t.Kind))
+			fmt.Sprintf("%s.%s in database %q is not a partitioned table (it is %s). Drop or rename it, or manage it with pgshard_table.", schemaName, name, r.client.Database(), t.Kind))
 		return false
 	}
 	m.ID = types.StringValue(tableID(schemaName, name))
@@ -290,7 +290,7 @@ func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedT
 	// when the key has the same shape.
 	if len(priorKey) == len(key) {
 		for i := range key {
-			if strings.HasPrefix(key[i], "(") && strings.HasPrefix(strings.TrimSpace(priorKey[i]), "(") {
+			if postgres.IsKeyExpression(key[i]) && postgres.IsKeyExpression(priorKey[i]) {
 				key[i] = priorKey[i]
 			}
 		}

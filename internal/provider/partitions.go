@@ -83,7 +83,7 @@ func partitionTarget(ctx context.Context, client *Client, kind string, p postgre
 	case err != nil:
 		addObjectError(diags, kind, "Create", what, client.Database(), err)
 		return nil, 0
-	case parent.Kind != "p":
+	case parent.Kind != postgres.RelPartitioned:
 		diags.AddAttributeError(pathParent, kind+" Create Error", fmt.Sprintf(
 			"Could not create %s in database %q: the parent %s.%s is not a partitioned table. Partitions can only be attached to a table created with PARTITION BY (pgshard_partitioned_table).",
 			what, client.Database(), p.ParentSchema, p.ParentName))
@@ -102,7 +102,7 @@ func partitionTarget(ctx context.Context, client *Client, kind string, p postgre
 				"Could not create %s in database %q: %d rows in the DEFAULT partition %s match its bound (%s), and PostgreSQL refuses a partition "+
 					"whose rows sit in DEFAULT. Set move_rows_from_default = true to move those %d rows into the new partition in the same "+
 					"transaction, or move them out of %s yourself, then apply again.",
-				what, client.Database(), n, defName, p.Bound.SQL(), n, defName))
+				what, client.Database(), n, defName, p.Bound, n, defName))
 			return nil, 0
 		}
 	}

@@ -118,28 +118,29 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 			client.unknown = true
 		}
 	}
+	// Attributes first, then the libpq environment; what is left unset takes
+	// internal/postgres's defaults (ConnConfig.WithDefaults).
 	conn := postgres.ConnConfig{
-		Host:     stringOr(cfg.Host, p.getenv("PGHOST"), "localhost"),
-		Database: stringOr(cfg.Database, p.getenv("PGDATABASE"), "postgres"),
-		User:     stringOr(cfg.Username, p.getenv("PGUSER"), "postgres"),
+		Host:     stringOr(cfg.Host, p.getenv("PGHOST"), ""),
+		Database: stringOr(cfg.Database, p.getenv("PGDATABASE"), ""),
+		User:     stringOr(cfg.Username, p.getenv("PGUSER"), ""),
 		Password: stringOr(cfg.Password, p.getenv("PGPASSWORD"), ""),
-		SSLMode:  stringOr(cfg.SSLMode, p.getenv("PGSSLMODE"), "prefer"),
+		SSLMode:  stringOr(cfg.SSLMode, p.getenv("PGSSLMODE"), ""),
 	}
 	var ok bool
-	if conn.Port, ok = intOr(cfg.Port, p.getenv("PGPORT"), 5432); !ok {
+	if conn.Port, ok = intOr(cfg.Port, p.getenv("PGPORT"), 0); !ok {
 		resp.Diagnostics.AddAttributeError(path.Root("port"), "Invalid Provider Port",
 			"The PGPORT environment variable is "+strconv.Quote(p.getenv("PGPORT"))+", which is not a port number. Set `port` in the provider block or fix PGPORT.")
 	}
-	timeout, ok := intOr(cfg.ConnectTimeout, p.getenv("PGCONNECT_TIMEOUT"), 30)
+	timeout, ok := intOr(cfg.ConnectTimeout, p.getenv("PGCONNECT_TIMEOUT"), 0)
 	if !ok {
 		resp.Diagnostics.AddAttributeError(path.Root("connect_timeout"), "Invalid Provider Connect Timeout",
 			"The PGCONNECT_TIMEOUT environment variable is "+strconv.Quote(p.getenv("PGCONNECT_TIMEOUT"))+", which is not a number of seconds. Set `connect_timeout` in the provider block or fix PGCONNECT_TIMEOUT.")
 	}
 	conn.ConnectTimeout = time.Duration(timeout) * time.Second
-	maxConns, _ := intOr(cfg.MaxConnections, "", 8)
-	conn.MaxConnections = maxConns
-	conn.LockTimeout = stringOr(cfg.LockTimeout, "", "30s")
-	client.conn = conn
+	conn.MaxConnections, _ = intOr(cfg.MaxConnections, "", 0)
+	conn.LockTimeout = stringOr(cfg.LockTimeout, "", "")
+	client.conn = conn.WithDefaults()
 	resp.ResourceData = client
 	resp.DataSourceData = client
 }

@@ -199,7 +199,7 @@ func (r *tableResource) readInto(ctx context.Context, m *tableModelV0, diags *di
 	if !ok {
 		return false
 	}
-	if t.Kind != "r" || t.IsPartition {
+	if t.Kind != postgres.RelTable || t.IsPartition {
 		diags.AddError("Table "+action+" Error",
 			fmt.Sprintf("%s.%s in database %q is not a plain table. Manage it with the resource for its kind (pgshard_partitioned_table, pgshard_partition, pgshard_foreign_partition).", schemaName, name, r.client.Database()))
 		return false

@@ -1,0 +1,37 @@
+// Package postgres is the PostgreSQL layer of the provider: pools, quoting, catalog reads
+// and DDL for each object. It knows nothing of Terraform: functions take a
+// context.Context and a querier (*sql.DB, *sql.Conn or *sql.Tx) and return plain structs.
+// Every SQL text the provider sends is built here, from quoted identifiers, quoted literals,
+// bind parameters, or text the server itself printed; the Terraform layer above never
+// builds SQL.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// ErrNotFound says the object does not exist (dropped out of band, or never created).
+var ErrNotFound = errors.New("not found")
+
+// InTx runs fn in a transaction, committing when it returns nil. A lock wait that timed
+// out is explained after the rollback, which frees the connection to look with.
+func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return ExplainLockTimeout(ctx, db, err)
+	}
+	return tx.Commit()
+}
+
+// CurrentUser returns the role the connection runs as.
+func CurrentUser(ctx context.Context, q Querier) (string, error) {
+	var u string
+	err := q.QueryRowContext(ctx, "SELECT current_user").Scan(&u)
+	return u, err
+}
