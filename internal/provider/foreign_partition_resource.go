@@ -482,7 +482,6 @@ func (m foreignPartitionModelV0) remoteTable(p postgres.Partition, parent *postg
 	return postgres.ShardTableFor(p, parent, identity)
 }
 
-
 // defaultToName plans remote_table as the partition's name when it is not configured.
 type defaultToName struct{}
 
