@@ -1,14 +1,13 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"testing"
 )
 
 func TestExtensionLifecycle(t *testing.T) {
 	db := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE SCHEMA "ext schema"`)
 	if err := CreateExtension(ctx, db, Extension{Name: "postgres_fdw", Version: "1.0"}); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"reflect"
 	"strings"
@@ -44,9 +43,9 @@ func FuzzServerDDL(f *testing.F) {
 		f.Add(seed[0], seed[1])
 	}
 	db := freshDB(f, "postgres_fdw")
-	ctx := context.Background()
 	mustExec(f, db, `CREATE SERVER bystander FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'b')`)
 	f.Fuzz(func(t *testing.T, name, value string) {
+		ctx := t.Context()
 		if CheckIdentifier(name) != nil {
 			return // refused at plan time, before any SQL
 		}
@@ -97,8 +96,8 @@ func FuzzTableDDL(f *testing.F) {
 		f.Add(seed[0], seed[1], seed[2])
 	}
 	db := freshDB(f)
-	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, table, column, value string) {
+		ctx := t.Context()
 		part := table + "_p"
 		for _, n := range []string{table, column, part} {
 			if CheckIdentifier(n) != nil || !utf8.ValidString(n) {
@@ -160,7 +159,7 @@ func TestCreateTableSQLChecksAndQuotes(t *testing.T) {
 	db := freshDB(t)
 	mustExec(t, db, `CREATE TABLE canary (id int)`)
 	hostile := "(1)); DROP TABLE canary; --"
-	if err := CreateTable(context.Background(), db, Table{Schema: "public", Name: "t", Columns: []Column{{Name: hostile, Type: "int"}}, PrimaryKey: []string{hostile}}); err != nil {
+	if err := CreateTable(t.Context(), db, Table{Schema: "public", Name: "t", Columns: []Column{{Name: hostile, Type: "int"}}, PrimaryKey: []string{hostile}}); err != nil {
 		t.Fatal(err)
 	}
 	var pk string

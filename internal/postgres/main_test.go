@@ -20,7 +20,7 @@ func freshDB(t testing.TB, extensions ...string) *sql.DB {
 	t.Helper()
 	env := postgrestest.Shared(t)
 	name := uniqueName(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	if err := env.Base.CreateDatabase(ctx, name); err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,8 @@ func uniqueName(t testing.TB) string {
 	return fmt.Sprintf("%s_%06d", base, rand.IntN(1000000))
 }
 
+// mustExec runs stmt, failing the test on error. Cleanups call it too, after t.Context()
+// is canceled, so it does not use that context.
 func mustExec(t testing.TB, q Querier, stmt string, args ...any) {
 	t.Helper()
 	if _, err := q.ExecContext(context.Background(), stmt, args...); err != nil {

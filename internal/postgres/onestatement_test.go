@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -52,7 +51,7 @@ func canaryAlive(t testing.TB, db *sql.DB) bool {
 // test would see the difference).
 func TestPoolRunsOneStatementPerCall(t *testing.T) {
 	raw := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, raw, `CREATE TABLE canary (id int)`)
 	db := poolOn(t, currentDatabase(t, raw))
 
@@ -112,7 +111,7 @@ func TestEscapeStringDefaultNeverRuns(t *testing.T) {
 
 func TestCheckOneStatement(t *testing.T) {
 	db := poolOn(t, currentDatabase(t, freshDB(t)))
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, ok := range []string{`CREATE TABLE x (id int)`, `ALTER TABLE nowhere ADD CONSTRAINT c CHECK (id > 0)`, `DO 'BEGIN NULL; END'`} {
 		if err := CheckOneStatement(ctx, db, ok); err != nil {
 			t.Errorf("%q refused: %v", ok, err)

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"reflect"
@@ -27,7 +26,7 @@ func shardFixture(t *testing.T) (base, shard *sql.DB) {
 	env := postgrestest.Shared(t)
 	base = freshDB(t, "postgres_fdw", "dblink")
 	shardName := uniqueName(t) + "_shard"
-	if err := env.Shard1.CreateDatabase(context.Background(), shardName); err != nil {
+	if err := env.Shard1.CreateDatabase(t.Context(), shardName); err != nil {
 		t.Fatal(err)
 	}
 	shard, err := env.Shard1.Open(shardName)
@@ -46,7 +45,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestShardedTableEndToEnd(t *testing.T) {
 	base, shard := shardFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	parent := Table{Schema: "public", Name: "tweets", Columns: tweetColumns, PartitionBy: &PartitionKey{Strategy: "list", Key: []string{"location"}}}
 	if err := CreateTable(ctx, base, parent); err != nil {
 		t.Fatal(err)
@@ -153,7 +152,7 @@ func TestShardedTableEndToEnd(t *testing.T) {
 
 func TestVerifyForeignColumnsNamesMissing(t *testing.T) {
 	base, shard := shardFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, shard, `CREATE TABLE partial (id int, location text)`)
 	mustExec(t, base, `CREATE TABLE p (id int, location text, body text, likes int) PARTITION BY LIST (location)`)
 	err := InTx(ctx, base, func(tx *sql.Tx) error {
@@ -181,7 +180,7 @@ func TestVerifyForeignColumnsNamesMissing(t *testing.T) {
 
 func TestAlterColumns(t *testing.T) {
 	db := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	tbl := Table{Schema: "public", Name: "plain", Columns: []Column{{Name: "id", Type: "int4"}, {Name: "name", Type: "varchar(20)"}, {Name: "gone", Type: "text"}}, PrimaryKey: []string{"id"}}
 	if err := CreateTable(ctx, db, tbl); err != nil {
 		t.Fatal(err)
@@ -236,7 +235,7 @@ func TestParsePartitionKey(t *testing.T) {
 
 func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 	db := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE TABLE ev (id int NOT NULL, region text DEFAULT 'x') PARTITION BY LIST (region)`)
 	mustExec(t, db, `CREATE TABLE ev_default PARTITION OF ev DEFAULT`)
 	mustExec(t, db, `INSERT INTO ev VALUES (1, 'asia'), (2, 'asia'), (3, 'mars')`)
@@ -274,7 +273,7 @@ func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 
 func TestForeignPartitionsLagging(t *testing.T) {
 	base, shard := shardFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, shard, `CREATE TABLE eu (id int, location text)`)
 	mustExec(t, base, `CREATE TABLE p (id int, location text) PARTITION BY LIST (location)`)
 	mustExec(t, base, `CREATE FOREIGN TABLE eu PARTITION OF p FOR VALUES IN ('europe') SERVER europe`)

@@ -26,7 +26,7 @@ func TestPoolRetriesUntilServerStarts(t *testing.T) {
 	started := make(chan error, 1)
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
-		started <- shard.StartServer(context.Background())
+		started <- shard.StartServer(t.Context())
 	}()
 	pools := NewPools()
 	defer pools.Close()
@@ -36,7 +36,7 @@ func TestPoolRetriesUntilServerStarts(t *testing.T) {
 	}
 	begin := time.Now()
 	var one int
-	if err := db.QueryRowContext(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+	if err := db.QueryRowContext(t.Context(), "SELECT 1").Scan(&one); err != nil || one != 1 {
 		t.Fatalf("query after restart: %v", err)
 	}
 	if err := <-started; err != nil {
@@ -60,7 +60,7 @@ func TestPoolConnectTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	begin := time.Now()
-	err = db.PingContext(context.Background())
+	err = db.PingContext(t.Context())
 	elapsed := time.Since(begin)
 	var ce *ConnectError
 	if !errors.As(err, &ce) {
@@ -91,7 +91,7 @@ func TestPoolSharedAndBounded(t *testing.T) {
 	if a != b {
 		t.Fatal("same target should share one pool")
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	errs := make(chan error, 20)
 	for i := 0; i < 20; i++ {
 		go func() {
@@ -117,7 +117,7 @@ func TestPoolSharedAndBounded(t *testing.T) {
 // the pool key, and never of the target named in errors.
 func TestPoolSessionSettings(t *testing.T) {
 	base := postgrestest.Shared(t).Base
-	ctx := context.Background()
+	ctx := t.Context()
 	pools := NewPools()
 	defer pools.Close()
 	cfg := clusterConfig(base, 10*time.Second)
@@ -157,7 +157,7 @@ func TestPoolSessionSettings(t *testing.T) {
 
 // A DDL transaction that times out waiting for a lock names the session holding it.
 func TestPoolLockTimeoutNamesHolder(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	plain := freshDB(t)
 	mustExec(t, plain, "CREATE TABLE tweets (id int)")
 	var name string
@@ -206,7 +206,7 @@ func TestPoolLockTimeoutNamesHolder(t *testing.T) {
 // returns the transaction and the session's pid.
 func lockHolder(t *testing.T, db *sql.DB, stmt string) (*sql.Tx, int) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -247,14 +247,15 @@ func TestStatementGist(t *testing.T) {
 func TestPoolTooManyConnections(t *testing.T) {
 	base := postgrestest.Shared(t).Base
 	plain := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	var name string
 	if err := plain.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
 		t.Fatal(err)
 	}
 	role := name + "_r"
 	mustExec(t, plain, "CREATE ROLE "+Ident(role)+" LOGIN CONNECTION LIMIT 1 PASSWORD 'few-slots'")
-	t.Cleanup(func() { _, _ = plain.ExecContext(ctx, "DROP ROLE IF EXISTS "+Ident(role)) })
+	// Not ctx: cleanups run after t.Context() is canceled.
+	t.Cleanup(func() { _, _ = plain.ExecContext(context.Background(), "DROP ROLE IF EXISTS "+Ident(role)) })
 	cfg := ConnConfig{Host: base.Host, Port: base.Port, Database: name, User: role, Password: "few-slots",
 		SSLMode: "disable", ConnectTimeout: 2 * time.Second, MaxConnections: 3}
 

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"strings"
@@ -12,7 +11,7 @@ import (
 // refuses while it holds any (pg_partition_tree lists nothing for it).
 func TestDropPlainTableCountsItsRows(t *testing.T) {
 	db := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE TABLE plain (id int)`)
 	mustExec(t, db, `INSERT INTO plain VALUES (1), (2)`)
 	err := DropTable(ctx, db, "public", "plain", false)
@@ -36,7 +35,7 @@ func TestDropPlainTableCountsItsRows(t *testing.T) {
 // A rename keeps the values; a dropped column holding values is refused unless forced.
 func TestAlterColumnsRenamesAndRefusesLoss(t *testing.T) {
 	db := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE TABLE t (id int, body text, spare text)`)
 	mustExec(t, db, `INSERT INTO t VALUES (1, 'hello', NULL)`)
 	from := []Column{{Name: "id", Type: "integer"}, {Name: "body", Type: "text"}, {Name: "spare", Type: "text"}}

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"reflect"
 	"slices"
@@ -13,7 +12,7 @@ import (
 
 func TestServerLifecycle(t *testing.T) {
 	db := freshDB(t, "postgres_fdw")
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE ROLE "other.owner"`)
 	t.Cleanup(func() { mustExec(t, db, `DROP ROLE IF EXISTS "other.owner"`) })
 
@@ -56,7 +55,7 @@ func TestServerLifecycle(t *testing.T) {
 
 func TestServerCreateIsAtomic(t *testing.T) {
 	db := freshDB(t, "postgres_fdw")
-	ctx := context.Background()
+	ctx := t.Context()
 	err := CreateServer(ctx, db, Server{Name: "half", Wrapper: "postgres_fdw", Owner: "no_such_role"})
 	if err == nil {
 		t.Fatal("expected an error for a missing owner role")
@@ -71,7 +70,7 @@ func TestServerCreateIsAtomic(t *testing.T) {
 // options of newer PostgreSQL versions).
 func TestServerOptionKeysMatchPostgres(t *testing.T) {
 	db := freshDB(t, "postgres_fdw")
-	_, err := db.ExecContext(context.Background(), `CREATE SERVER probe FOREIGN DATA WRAPPER postgres_fdw OPTIONS (no_such_option 'x')`)
+	_, err := db.ExecContext(t.Context(), `CREATE SERVER probe FOREIGN DATA WRAPPER postgres_fdw OPTIONS (no_such_option 'x')`)
 	pqErr := pq.As(err)
 	if pqErr == nil || !strings.HasPrefix(pqErr.Hint, "Valid options in this context are: ") {
 		t.Fatalf("expected postgres_fdw to list its valid options, got %v", err)

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"reflect"
 	"testing"
@@ -9,7 +8,7 @@ import (
 
 func TestUserMappingLifecycle(t *testing.T) {
 	db := freshDB(t, "postgres_fdw")
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE SERVER s1 FOREIGN DATA WRAPPER postgres_fdw`)
 	role := `we.ird"role`
 	mustExec(t, db, `CREATE ROLE `+Ident(role))
@@ -55,7 +54,7 @@ func TestUserMappingLifecycle(t *testing.T) {
 // A role that is neither the server owner nor the mapped role cannot see the options.
 func TestUserMappingOptionsHidden(t *testing.T) {
 	db := freshDB(t, "postgres_fdw")
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE ROLE hidden_reader`)
 	t.Cleanup(func() { mustExec(t, db, `DROP ROLE IF EXISTS hidden_reader`) })
 	mustExec(t, db, `CREATE SERVER s2 FOREIGN DATA WRAPPER postgres_fdw`)

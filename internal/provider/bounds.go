@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -188,22 +187,3 @@ func sameSet(a, b []string) bool {
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
-
-// parseTableID reads `schema.name` (either part may be double-quoted); a bare name is in
-// schema public.
-func parseTableID(id string) (schema, name string, err error) {
-	parts, err := postgres.SplitID(id, '.', 2)
-	if err != nil {
-		// A bare name (no dot, or all of it in quotes) is in public.
-		if !strings.Contains(id, ".") || strings.HasPrefix(id, `"`) && strings.HasSuffix(id, `"`) {
-			if single, err1 := postgres.SplitID(id, '.', 1); err1 == nil {
-				return "public", single[0], nil
-			}
-		}
-		return "", "", fmt.Errorf("want schema.name (double-quote a part that contains a dot): %w", err)
-	}
-	return parts[0], parts[1], nil
-}
-
-// tableID renders schema.name, quoting a part that needs it.
-func tableID(schema, name string) string { return postgres.JoinID('.', schema, name) }

@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
-	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -147,85 +145,6 @@ func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.L
 	return l, diags
 }
 
-// sameMeaning keeps the prior state's spelling when the configured value means the same
-// (int4 for integer, 'x' for 'x'::text), so equivalent spellings never plan a change.
-type sameMeaning struct {
-	kind string
-	same func(a, b string) bool
-}
-
-func (m sameMeaning) Description(context.Context) string {
-	return "keeps the prior " + m.kind + " when the configured one means the same"
-}
-func (m sameMeaning) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
-
-func (m sameMeaning) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.StateValue.IsNull() || req.StateValue.IsUnknown() {
-		return
-	}
-	if m.same(req.ConfigValue.ValueString(), req.StateValue.ValueString()) {
-		resp.PlanValue = req.StateValue
-	}
-}
-
-type sqlType struct{}
-
-func (sqlType) Description(context.Context) string               { return "must be a PostgreSQL type name" }
-func (v sqlType) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (sqlType) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := postgres.CheckType(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Column Type",
-			fmt.Sprintf("The type %q of %s %s.", req.ConfigValue.ValueString(), req.Path, err))
-	}
-}
-
-type sqlExpression struct{}
-
-func (sqlExpression) Description(context.Context) string {
-	return "must be a single SQL expression"
-}
-func (v sqlExpression) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (sqlExpression) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := postgres.CheckExpression(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SQL Expression",
-			fmt.Sprintf("The expression %q of %s %s. Write one SQL expression, such as 0, now() or 'europe' (strings in single quotes).", req.ConfigValue.ValueString(), req.Path, err))
-	}
-}
-
-type uniqueColumnNames struct{}
-
-func (uniqueColumnNames) Description(context.Context) string { return "column names must be unique" }
-func (v uniqueColumnNames) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (uniqueColumnNames) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	var models []columnModelV0
-	if d := req.ConfigValue.ElementsAs(ctx, &models, false); d.HasError() {
-		return
-	}
-	seen := map[string]bool{}
-	for i, m := range models {
-		if m.Name.IsNull() || m.Name.IsUnknown() {
-			continue
-		}
-		n := m.Name.ValueString()
-		if seen[n] {
-			resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i).AtName("name"), "Duplicate Column Name",
-				fmt.Sprintf("The column name %q appears more than once in %s. Each column needs its own name.", n, req.Path))
-		}
-		seen[n] = true
-	}
-}
-
 // columnNames lists the names of columns, for validation of keys against them.
 func columnNames(cols []postgres.Column) map[string]bool {
 	out := map[string]bool{}
@@ -242,49 +161,6 @@ func isSerial(typ string) bool {
 		return true
 	}
 	return false
-}
-
-// impliedNotNull plans not_null where the configuration leaves it out: true for columns
-// PostgreSQL makes NOT NULL anyway (serial types, primary key columns), false otherwise, so
-// that an imported serial or key column plans no change whether not_null is written or not.
-type impliedNotNull struct{}
-
-func (impliedNotNull) Description(context.Context) string {
-	return "not_null defaults to true for serial and primary key columns, false otherwise"
-}
-func (m impliedNotNull) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
-
-func (impliedNotNull) PlanModifyList(ctx context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.PlanValue.IsNull() || req.PlanValue.IsUnknown() {
-		return
-	}
-	configured, planned := req.ConfigValue.Elements(), req.PlanValue.Elements()
-	if len(configured) != len(planned) {
-		return
-	}
-	primaryKey, keyKnown := configuredPrimaryKey(ctx, req.Config, &resp.Diagnostics)
-	elements := make([]attr.Value, len(planned))
-	for i := range planned {
-		elements[i] = planned[i]
-		config, ok := configured[i].(types.Object)
-		plan, ok2 := planned[i].(types.Object)
-		if !ok || !ok2 || config.IsNull() || config.IsUnknown() || plan.IsNull() || plan.IsUnknown() {
-			continue
-		}
-		if notNull, ok := config.Attributes()["not_null"].(types.Bool); !ok || !notNull.IsNull() {
-			continue
-		}
-		attrs := maps.Clone(plan.Attributes())
-		attrs["not_null"] = impliedNotNullValue(config.Attributes(), primaryKey, keyKnown)
-		element, d := types.ObjectValue(columnObjectType.AttrTypes, attrs)
-		resp.Diagnostics.Append(d...)
-		elements[i] = element
-	}
-	list, d := types.ListValue(columnObjectType, elements)
-	resp.Diagnostics.Append(d...)
-	if !resp.Diagnostics.HasError() {
-		resp.PlanValue = list
-	}
 }
 
 // impliedNotNullValue is the not_null a column gets when its configuration leaves it out;

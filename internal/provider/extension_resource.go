@@ -71,22 +71,10 @@ func (r *extensionResource) Configure(_ context.Context, req resource.ConfigureR
 }
 
 func (r *extensionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan extensionModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	e := plan.toExtension()
-	db, err := r.client.DB()
-	if err == nil {
-		err = postgres.CreateExtension(ctx, db, e)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Extension", "Create", extensionPhrase(e.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	createState(ctx, r.client, "Extension", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *extensionModelV0, _ *diag.Diagnostics) (string, error) {
+		e := plan.toExtension()
+		return extensionPhrase(e.Name), postgres.CreateExtension(ctx, db, e)
+	})
 }
 
 func (r *extensionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -94,26 +82,14 @@ func (r *extensionResource) Read(ctx context.Context, req resource.ReadRequest, 
 }
 
 func (r *extensionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan extensionModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	to := plan.toExtension()
-	db, err := r.client.DB()
-	var from *postgres.Extension
-	if err == nil {
-		from, err = postgres.ReadExtension(ctx, db, to.Name)
-	}
-	if err == nil {
-		err = postgres.UpdateExtension(ctx, db, *from, to)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Extension", "Update", extensionPhrase(to.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	updateState(ctx, r.client, "Extension", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *extensionModelV0, _ *diag.Diagnostics) (string, error) {
+		to := plan.toExtension()
+		from, err := postgres.ReadExtension(ctx, db, to.Name)
+		if err == nil {
+			err = postgres.UpdateExtension(ctx, db, *from, to)
+		}
+		return extensionPhrase(to.Name), err
+	})
 }
 
 func (r *extensionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -68,11 +68,9 @@ func (r *foreignPartitionResource) Schema(_ context.Context, _ resource.SchemaRe
 			"(scans across shards in parallel: 1.6x faster with 20 ms to each shard).",
 		Optional:    true,
 		ElementType: types.StringType,
-		Validators: []validator.Map{optionMap{
-			kind:      "foreign table",
-			allowed:   []string{"analyze_sampling", "async_capable", "batch_size", "fetch_size", "truncatable", "updatable", "use_remote_estimate"},
-			elsewhere: map[string]string{"schema_name": "remote_schema", "table_name": "remote_table"},
-		}},
+		Validators: []validator.Map{validOptions("foreign table",
+			[]string{"analyze_sampling", "async_capable", "batch_size", "fetch_size", "truncatable", "updatable", "use_remote_estimate"},
+			map[string]string{"schema_name": "remote_schema", "table_name": "remote_table"})},
 	}
 	attrs["create_remote_table"] = schema.BoolAttribute{
 		MarkdownDescription: "When the shard table does not exist, create it on the shard through the foreign server (with dblink over the same " +
@@ -141,55 +139,49 @@ func (r *foreignPartitionResource) ValidateConfig(ctx context.Context, req resou
 }
 
 func (r *foreignPartitionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan foreignPartitionModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p := plan.toPartition(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	parent, inDefault := partitionTarget(ctx, r.client, "Foreign Partition", p, plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
-	if parent == nil {
-		return
-	}
-	what := tablePhrase("foreign partition", p.Schema, p.Name)
-	db, err := r.client.DB()
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Foreign Partition", "Create", what, r.client.Database(), err)
-		return
-	}
-	remote := plan.remoteTable(p, parent)
-	if plan.CreateRemoteTable.ValueBool() {
+	createState(ctx, r.client, "Foreign Partition", req, resp, r.readAndRecord(resp.Private), func(ctx context.Context, db *sql.DB, plan, _ *foreignPartitionModelV0, diags *diag.Diagnostics) (string, error) {
+		p := plan.toPartition(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		parent, inDefault := partitionTarget(ctx, r.client, "Foreign Partition", p, plan.MoveRowsFromDefault.ValueBool(), diags)
+		if parent == nil {
+			return "", nil
+		}
+		what := tablePhrase("foreign partition", p.Schema, p.Name)
+		if !plan.CreateRemoteTable.ValueBool() {
+			// Created detached and attached at the end, so the parent is locked only briefly;
+			// the shard table is checked through postgres_fdw before the attach.
+			return what, postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+				_, err := postgres.AttachNewPartition(ctx, tx, p, parent, inDefault > 0, true)
+				return err
+			})
+		}
 		// One dblink connection for every shard statement of this create, and the local
 		// transaction on the same session: a create never holds one pooled connection while
-		// waiting for another. It is released before the read below.
+		// waiting for another. It is released before the read that follows.
+		remote := plan.remoteTable(p, parent)
+		what += " (shard table " + remote.Schema + "." + remote.Name + " on server " + p.Server + ")"
 		shard, err := postgres.OpenRemote(ctx, db, p.Server)
 		if err == nil {
-			err = r.createWithShardTable(ctx, shard, p, parent, remote, inDefault > 0, &resp.Diagnostics)
+			err = r.createWithShardTable(ctx, shard, p, parent, remote, inDefault > 0, diags)
 			err = errors.Join(err, shard.Close())
 		}
-		if err != nil {
-			addObjectError(&resp.Diagnostics, "Foreign Partition", "Create", what+" (shard table "+remote.Schema+"."+remote.Name+" on server "+p.Server+")", r.client.Database(), err)
-			return
+		return what, err
+	})
+}
+
+// readAndRecord reads the partition back after a write and records its shard's CHECK.
+func (r *foreignPartitionResource) readAndRecord(private interface {
+	SetKey(context.Context, string, []byte) diag.Diagnostics
+}) readFunc[foreignPartitionModelV0] {
+	return func(ctx context.Context, m *foreignPartitionModelV0, diags *diag.Diagnostics, action string) bool {
+		if !r.readInto(ctx, m, diags, action) {
+			return false
 		}
-	} else {
-		// Created detached and attached at the end, so the parent is locked only briefly;
-		// the shard table is checked through postgres_fdw before the attach.
-		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			_, err := postgres.AttachNewPartition(ctx, tx, p, parent, inDefault > 0, true)
-			return err
-		})
-		if err != nil {
-			addObjectError(&resp.Diagnostics, "Foreign Partition", "Create", what, r.client.Database(), err)
-			return
-		}
+		r.recordShard(ctx, m, nil, private, diags)
+		return true
 	}
-	if r.readInto(ctx, &plan, &resp.Diagnostics, "Create") {
-		r.recordShard(ctx, &plan, nil, resp.Private, &resp.Diagnostics)
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 // createWithShardTable creates the shard table when it is missing (or checks the one there),
@@ -306,46 +298,33 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 }
 
 func (r *foreignPartitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state foreignPartitionModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	to := plan.toPartition(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	what := tablePhrase("foreign partition", to.Schema, to.Name)
-	db, err := r.client.DB()
-	if err == nil {
-		var undoErr error
-		undoErr, err = postgres.UpdateForeignPartition(ctx, db, state.Schema.ValueString(), state.Name.ValueString(), to, plan.CreateRemoteTable.ValueBool())
+	updateState(ctx, r.client, "Foreign Partition", req, resp, r.readAndRecord(resp.Private), func(ctx context.Context, db *sql.DB, plan, prior *foreignPartitionModelV0, diags *diag.Diagnostics) (string, error) {
+		to := plan.toPartition(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		what := tablePhrase("foreign partition", to.Schema, to.Name)
+		undoErr, err := postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.CreateRemoteTable.ValueBool())
 		if undoErr != nil {
-			resp.Diagnostics.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
+			diags.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
 				"The bound change of %s.%s failed after the CHECK constraint of its shard table on server %q was replaced, and putting the old one back failed too: %s. "+
 					"The next plan shows the difference (remote_drift) and the next apply repairs it.", to.Schema, to.Name, to.Server, reason(undoErr)))
 		}
-	}
-	if err == nil && plan.CreateRemoteTable.ValueBool() && state.RemoteDrift.ValueString() != "" {
-		// Repair what the last refresh found on the shard.
-		var parent *postgres.Table
-		if parent, err = postgres.ReadTable(ctx, db, to.ParentSchema, to.ParentName); err == nil {
-			remote := plan.remoteTable(to, parent)
-			remote.Identity = nil
-			if remote.Columns, err = postgres.ShardColumns(ctx, db, to.Schema, to.Name, parent.Columns); err == nil {
-				err = postgres.RepairShard(ctx, db, remote)
-			}
+		if err != nil || !plan.CreateRemoteTable.ValueBool() || prior.RemoteDrift.ValueString() == "" {
+			return what, err
 		}
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Foreign Partition", "Update", what, r.client.Database(), err)
-		return
-	}
-	if r.readInto(ctx, &plan, &resp.Diagnostics, "Update") {
-		r.recordShard(ctx, &plan, nil, resp.Private, &resp.Diagnostics)
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		// Repair what the last refresh found on the shard.
+		parent, err := postgres.ReadTable(ctx, db, to.ParentSchema, to.ParentName)
+		if err != nil {
+			return what, err
+		}
+		remote := plan.remoteTable(to, parent)
+		remote.Identity = nil
+		if remote.Columns, err = postgres.ShardColumns(ctx, db, to.Schema, to.Name, parent.Columns); err != nil {
+			return what, err
+		}
+		return what, postgres.RepairShard(ctx, db, remote)
+	})
 }
 
 // ModifyPlan says in the plan what becomes of the shard's rows when the partition goes:
@@ -480,24 +459,4 @@ func (m foreignPartitionModelV0) remoteTable(p postgres.Partition, parent *postg
 		identity = &postgres.Identity{Column: id.Column.ValueString(), Start: id.Start.ValueInt64(), Increment: id.Increment.ValueInt64()}
 	}
 	return postgres.ShardTableFor(p, parent, identity)
-}
-
-// defaultToName plans remote_table as the partition's name when it is not configured.
-type defaultToName struct{}
-
-func (defaultToName) Description(context.Context) string { return "defaults to the partition's name" }
-func (m defaultToName) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
-func (defaultToName) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if !req.ConfigValue.IsNull() {
-		return
-	}
-	if !req.StateValue.IsNull() && !req.StateValue.IsUnknown() {
-		resp.PlanValue = req.StateValue // a renamed partition keeps reading the same shard table
-		return
-	}
-	var name types.String
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
-	resp.PlanValue = name
 }

@@ -109,33 +109,20 @@ func (r *foreignServerResource) ValidateConfig(ctx context.Context, req resource
 	if w := m.ForeignDataWrapper; !w.IsNull() && !w.IsUnknown() && w.ValueString() != "postgres_fdw" {
 		return
 	}
-	v := optionMap{kind: "foreign server", allowed: postgres.ServerOptionKeys(), elsewhere: serverAttributeOptions}
+	v := validOptions("foreign server", postgres.ServerOptionKeys(), serverAttributeOptions)
 	vr := &validator.MapResponse{}
 	v.ValidateMap(ctx, validator.MapRequest{Path: path.Root("options"), ConfigValue: m.Options}, vr)
 	resp.Diagnostics.Append(vr.Diagnostics...)
 }
 
 func (r *foreignServerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan foreignServerModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	server, diags := plan.toServer(ctx)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil {
-		err = postgres.CreateServer(ctx, db, server)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Foreign Server", "Create", serverPhrase(server.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	createState(ctx, r.client, "Foreign Server", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *foreignServerModelV0, diags *diag.Diagnostics) (string, error) {
+		server, d := plan.toServer(ctx)
+		if diags.Append(d...); d.HasError() {
+			return serverPhrase(server.Name), nil
+		}
+		return serverPhrase(server.Name), postgres.CreateServer(ctx, db, server)
+	})
 }
 
 func (r *foreignServerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -143,31 +130,18 @@ func (r *foreignServerResource) Read(ctx context.Context, req resource.ReadReque
 }
 
 func (r *foreignServerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan foreignServerModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	to, diags := plan.toServer(ctx)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	var from *postgres.Server
-	if err == nil {
+	updateState(ctx, r.client, "Foreign Server", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *foreignServerModelV0, diags *diag.Diagnostics) (string, error) {
+		to, d := plan.toServer(ctx)
+		if diags.Append(d...); d.HasError() {
+			return serverPhrase(to.Name), nil
+		}
 		// Diff against the catalog, not the prior state, so that ADD/SET/DROP always match.
-		from, err = postgres.ReadServer(ctx, db, to.Name)
-	}
-	if err == nil {
-		err = postgres.UpdateServer(ctx, db, *from, to)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Foreign Server", "Update", serverPhrase(to.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		from, err := postgres.ReadServer(ctx, db, to.Name)
+		if err == nil {
+			err = postgres.UpdateServer(ctx, db, *from, to)
+		}
+		return serverPhrase(to.Name), err
+	})
 }
 
 func (r *foreignServerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

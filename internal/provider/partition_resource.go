@@ -60,35 +60,23 @@ func (r *partitionResource) ValidateConfig(ctx context.Context, req resource.Val
 }
 
 func (r *partitionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan partitionModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p := plan.toPartition(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	parent, inDefault := partitionTarget(ctx, r.client, "Partition", p, plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
-	if parent == nil {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil {
-		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+	createState(ctx, r.client, "Partition", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *partitionModelV0, diags *diag.Diagnostics) (string, error) {
+		p := plan.toPartition(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		parent, inDefault := partitionTarget(ctx, r.client, "Partition", p, plan.MoveRowsFromDefault.ValueBool(), diags)
+		if parent == nil {
+			return "", nil
+		}
+		return tablePhrase("partition", p.Schema, p.Name), postgres.InTx(ctx, db, func(tx *sql.Tx) error {
 			if inDefault > 0 {
 				_, err := postgres.AttachNewPartition(ctx, tx, p, parent, true, false)
 				return err
 			}
 			return postgres.CreatePartition(ctx, tx, p)
 		})
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Partition", "Create", tablePhrase("partition", p.Schema, p.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	})
 }
 
 func (r *partitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -96,29 +84,16 @@ func (r *partitionResource) Read(ctx context.Context, req resource.ReadRequest, 
 }
 
 func (r *partitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state partitionModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	to := plan.toPartition(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil {
-		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			_, _, err := postgres.UpdatePartition(ctx, tx, state.Schema.ValueString(), state.Name.ValueString(), to)
+	updateState(ctx, r.client, "Partition", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *partitionModelV0, diags *diag.Diagnostics) (string, error) {
+		to := plan.toPartition(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		return tablePhrase("partition", to.Schema, to.Name), postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			_, _, err := postgres.UpdatePartition(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), to)
 			return err
 		})
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Partition", "Update", tablePhrase("partition", to.Schema, to.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	})
 }
 
 // ModifyPlan refuses, while planning, to destroy a partition that holds rows (unless

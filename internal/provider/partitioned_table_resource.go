@@ -145,25 +145,13 @@ func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resou
 }
 
 func (r *partitionedTableResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan partitionedTableModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	t := plan.toTable(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil {
-		err = postgres.CreateTable(ctx, db, t)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Partitioned Table", "Create", tablePhrase("partitioned table", t.Schema, t.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	createState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
+		t := plan.toTable(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		return tablePhrase("partitioned table", t.Schema, t.Name), postgres.CreateTable(ctx, db, t)
+	})
 }
 
 func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -171,22 +159,15 @@ func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRe
 }
 
 func (r *partitionedTableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state partitionedTableModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	to := plan.toTable(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	var change postgres.ColumnPlan
-	if err == nil {
-		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+	updateState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
+		to := plan.toTable(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		var change postgres.ColumnPlan
+		err := postgres.InTx(ctx, db, func(tx *sql.Tx) error {
 			var err error
-			_, change, err = updateColumns(ctx, tx, state.Schema.ValueString(), state.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
+			_, change, err = updateColumns(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
 			if err != nil {
 				return err
 			}
@@ -195,25 +176,27 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 			_, err = postgres.AddColumnsOnShards(ctx, tx, to.Schema, to.Name, change.Adds)
 			return err
 		})
-	}
+		if err == nil && len(change.Clauses) > 0 {
+			warnLaggingShards(ctx, db, to, diags)
+		}
+		return tablePhrase("partitioned table", to.Schema, to.Name), err
+	})
+}
+
+// warnLaggingShards names the foreign partitions whose shard tables no longer answer the
+// parent's columns after a column change: those the provider does not manage.
+func warnLaggingShards(ctx context.Context, db *sql.DB, to postgres.Table, diags *diag.Diagnostics) {
+	updated, err := postgres.ReadTable(ctx, db, to.Schema, to.Name)
 	if err != nil {
-		addObjectError(&resp.Diagnostics, "Partitioned Table", "Update", tablePhrase("partitioned table", to.Schema, to.Name), r.client.Database(), err)
 		return
 	}
-	if len(change.Clauses) > 0 {
-		// Shard tables the provider does not manage are not altered: say which ones lag behind.
-		if updated, err := postgres.ReadTable(ctx, db, to.Schema, to.Name); err == nil {
-			if lagging, err := postgres.ForeignPartitionsLagging(ctx, db, updated); err == nil && len(lagging) > 0 {
-				resp.Diagnostics.AddWarning("Shard Tables Lag Behind The Parent",
-					fmt.Sprintf("The columns of %s.%s changed. The provider adds new columns to the shard tables it manages (create_remote_table), "+
-						"but does not alter other shard tables, nor change a shard column's type. These foreign partitions' shard tables do not match any more, "+
-						"and queries through them fail until the shards are altered the same way (for example with pgshard_table through a provider pointed at each shard):\n\n%s",
-						to.Schema, to.Name, strings.Join(lagging, "\n")))
-			}
-		}
+	if lagging, err := postgres.ForeignPartitionsLagging(ctx, db, updated); err == nil && len(lagging) > 0 {
+		diags.AddWarning("Shard Tables Lag Behind The Parent",
+			fmt.Sprintf("The columns of %s.%s changed. The provider adds new columns to the shard tables it manages (create_remote_table), "+
+				"but does not alter other shard tables, nor change a shard column's type. These foreign partitions' shard tables do not match any more, "+
+				"and queries through them fail until the shards are altered the same way (for example with pgshard_table through a provider pointed at each shard):\n\n%s",
+				to.Schema, to.Name, strings.Join(lagging, "\n")))
 	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 // ModifyPlan shows what an update does to the columns' values, and refuses while planning

@@ -109,46 +109,6 @@ func partitionTarget(ctx context.Context, client *Client, kind string, p postgre
 	return parent, n
 }
 
-// tableIDValidator checks a `schema.name` reference at plan time.
-type tableIDValidator struct{}
-
-func (tableIDValidator) Description(context.Context) string {
-	return "must be schema.name with each part a PostgreSQL identifier"
-}
-func (v tableIDValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (tableIDValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s, n, err := parseTableID(req.ConfigValue.ValueString())
-	if err == nil {
-		if err = postgres.CheckIdentifier(s); err == nil {
-			err = postgres.CheckIdentifier(n)
-		}
-	}
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Table Reference",
-			fmt.Sprintf("The value %q of %s is not a table reference: %s. Write schema.name, such as public.tweets.", req.ConfigValue.ValueString(), req.Path, err))
-	}
-}
-
-// sameTable keeps the prior spelling of a table reference that names the same table
-// (tweets and public.tweets).
-type sameTable struct{}
-
-func (sameTable) Description(context.Context) string {
-	return "keeps the prior spelling of the same table"
-}
-func (m sameTable) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
-func (sameTable) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.StateValue.IsNull() || req.StateValue.IsUnknown() {
-		return
-	}
-	if sameTableID(req.ConfigValue.ValueString(), req.StateValue.ValueString()) {
-		resp.PlanValue = req.StateValue
-	}
-}
-
 func sameTableID(a, b string) bool {
 	as, an, err1 := parseTableID(a)
 	bs, bn, err2 := parseTableID(b)

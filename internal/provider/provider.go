@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"regexp"
 	"strconv"
@@ -161,45 +160,10 @@ func (p *pgshardProvider) DataSources(_ context.Context) []func() datasource.Dat
 	return []func() datasource.DataSource{NewPartitionsDataSource}
 }
 
-// lockTimeoutValidator accepts what PostgreSQL's lock_timeout does, less spaces, so that a
-// bad value fails the plan instead of every connection.
-type lockTimeoutValidator struct{}
-
 var lockTimeoutSyntax = regexp.MustCompile(`^(\d+)(us|ms|s|min|h|d)?$`)
 
 // millisecondsPer converts lock_timeout units to the server's own, milliseconds.
 var millisecondsPer = map[string]float64{"us": 0.001, "": 1, "ms": 1, "s": 1e3, "min": 60e3, "h": 3600e3, "d": 86400e3}
-
-func (lockTimeoutValidator) Description(context.Context) string {
-	return `a PostgreSQL duration such as "30s", "500ms" or "0"`
-}
-
-func (v lockTimeoutValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (lockTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	value := req.ConfigValue.ValueString()
-	m := lockTimeoutSyntax.FindStringSubmatch(value)
-	if m == nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Provider Lock Timeout", fmt.Sprintf(
-			"lock_timeout is %q, which is not a PostgreSQL duration. Write a whole number followed, with no space, by one of the units "+
-				"us, ms, s, min, h or d, such as \"30s\" or \"500ms\" (no unit means milliseconds), or \"0\" to wait forever.", value))
-		return
-	}
-	n, _ := strconv.ParseFloat(m[1], 64) // all digits: cannot fail
-	switch ms := n * millisecondsPer[m[2]]; {
-	case ms > 2147483647:
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Provider Lock Timeout", fmt.Sprintf(
-			"lock_timeout is %q, longer than PostgreSQL allows (2147483647ms, about 24 days). Choose a shorter duration, or \"0\" to wait forever.", value))
-	case ms > 0 && ms < 1:
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Provider Lock Timeout", fmt.Sprintf(
-			"lock_timeout is %q, less than a millisecond, which PostgreSQL rounds to 0 and so would wait forever. Write \"1ms\" or more, or \"0\" to wait forever on purpose.", value))
-	}
-}
 
 func stringOr(v types.String, env, def string) string {
 	if !v.IsNull() && !v.IsUnknown() {

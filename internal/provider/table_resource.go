@@ -99,25 +99,13 @@ func (r *tableResource) ValidateConfig(ctx context.Context, req resource.Validat
 }
 
 func (r *tableResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan tableModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	t := plan.toTable(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil {
-		err = postgres.CreateTable(ctx, db, t)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Table", "Create", tablePhrase("table", t.Schema, t.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	createState(ctx, r.client, "Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *tableModelV0, diags *diag.Diagnostics) (string, error) {
+		t := plan.toTable(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		return tablePhrase("table", t.Schema, t.Name), postgres.CreateTable(ctx, db, t)
+	})
 }
 
 func (r *tableResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -125,20 +113,13 @@ func (r *tableResource) Read(ctx context.Context, req resource.ReadRequest, resp
 }
 
 func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state tableModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	to := plan.toTable(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil {
-		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			if err := postgres.RenameRelation(ctx, tx, false, state.Schema.ValueString(), state.Name.ValueString(), to.Schema, to.Name); err != nil {
+	updateState(ctx, r.client, "Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *tableModelV0, diags *diag.Diagnostics) (string, error) {
+		to := plan.toTable(ctx, diags)
+		if diags.HasError() {
+			return "", nil
+		}
+		return tablePhrase("table", to.Schema, to.Name), postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			if err := postgres.RenameRelation(ctx, tx, false, prior.Schema.ValueString(), prior.Name.ValueString(), to.Schema, to.Name); err != nil {
 				return err
 			}
 			from, err := postgres.ReadTable(ctx, tx, to.Schema, to.Name)
@@ -147,13 +128,7 @@ func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			}
 			return postgres.SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey, plan.ForceDestroy.ValueBool())
 		})
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "Table", "Update", tablePhrase("table", to.Schema, to.Name), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	})
 }
 
 // ModifyPlan shows what an update does to the columns' values, and refuses while planning

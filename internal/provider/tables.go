@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -189,20 +188,21 @@ func importTableID(ctx context.Context, req resource.ImportStateRequest, resp *r
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 }
 
-// tableIDFromName plans id as schema.name from the planned schema and name, so that a
-// rename in place plans the new id (and an unchanged name keeps the old one).
-type tableIDFromName struct{}
-
-func (tableIDFromName) Description(context.Context) string { return "schema.name of the table" }
-func (m tableIDFromName) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
-func (tableIDFromName) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	var schema, name types.String
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("schema"), &schema)...)
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
-	if schema.IsUnknown() || name.IsUnknown() || schema.IsNull() || name.IsNull() {
-		return
+// parseTableID reads `schema.name` (either part may be double-quoted); a bare name is in
+// schema public.
+func parseTableID(id string) (schema, name string, err error) {
+	parts, err := postgres.SplitID(id, '.', 2)
+	if err != nil {
+		// A bare name (no dot, or all of it in quotes) is in public.
+		if !strings.Contains(id, ".") || strings.HasPrefix(id, `"`) && strings.HasSuffix(id, `"`) {
+			if single, err1 := postgres.SplitID(id, '.', 1); err1 == nil {
+				return "public", single[0], nil
+			}
+		}
+		return "", "", fmt.Errorf("want schema.name (double-quote a part that contains a dot): %w", err)
 	}
-	resp.PlanValue = types.StringValue(tableID(schema.ValueString(), name.ValueString()))
+	return parts[0], parts[1], nil
 }
+
+// tableID renders schema.name, quoting a part that needs it.
+func tableID(schema, name string) string { return postgres.JoinID('.', schema, name) }

@@ -78,11 +78,8 @@ func (r *userMappingResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Optional:    true,
 				Sensitive:   true,
 				ElementType: types.StringType,
-				Validators: []validator.Map{optionMap{
-					kind:      "user mapping",
-					allowed:   []string{"password_required", "sslcert", "sslkey", "sslpassword"},
-					elsewhere: userMappingAttributeOptions,
-				}},
+				Validators: []validator.Map{validOptions("user mapping",
+					[]string{"password_required", "sslcert", "sslkey", "sslpassword"}, userMappingAttributeOptions)},
 			},
 		},
 	}
@@ -93,31 +90,20 @@ func (r *userMappingResource) Configure(_ context.Context, req resource.Configur
 }
 
 func (r *userMappingResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan userMappingModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil && (plan.Role.IsNull() || plan.Role.IsUnknown()) {
-		var role string
-		role, err = postgres.CurrentUser(ctx, db)
-		plan.Role = types.StringValue(role)
-	}
-	m, diags := plan.toMapping(ctx)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	if err == nil {
-		err = postgres.CreateUserMapping(ctx, db, m)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "User Mapping", "Create", m.Describe(), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Create")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	createState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
+		if plan.Role.IsNull() || plan.Role.IsUnknown() {
+			role, err := postgres.CurrentUser(ctx, db)
+			if err != nil {
+				return "user mapping", err
+			}
+			plan.Role = types.StringValue(role)
+		}
+		m, d := plan.toMapping(ctx)
+		if diags.Append(d...); d.HasError() {
+			return m.Describe(), nil
+		}
+		return m.Describe(), postgres.CreateUserMapping(ctx, db, m)
+	})
 }
 
 func (r *userMappingResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -125,37 +111,23 @@ func (r *userMappingResource) Read(ctx context.Context, req resource.ReadRequest
 }
 
 func (r *userMappingResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state userMappingModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	to, diags := plan.toMapping(ctx)
-	resp.Diagnostics.Append(diags...)
-	from, d := state.toMapping(ctx)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	db, err := r.client.DB()
-	if err == nil {
+	updateState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
+		to, d := plan.toMapping(ctx)
+		diags.Append(d...)
+		from, d := prior.toMapping(ctx)
+		if diags.Append(d...); diags.HasError() {
+			return to.Describe(), nil
+		}
 		// Diff against the catalog where it is readable, so that ADD/SET/DROP always match.
-		var current *postgres.UserMapping
-		current, err = postgres.ReadUserMapping(ctx, db, to.Server, to.Role)
+		current, err := postgres.ReadUserMapping(ctx, db, to.Server, to.Role)
 		if err == nil && current.OptionsVisible {
 			from = *current
 		}
-	}
-	if err == nil {
-		err = postgres.UpdateUserMapping(ctx, db, from, to)
-	}
-	if err != nil {
-		addObjectError(&resp.Diagnostics, "User Mapping", "Update", to.Describe(), r.client.Database(), err)
-		return
-	}
-	r.readInto(ctx, &plan, &resp.Diagnostics, "Update")
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		if err == nil {
+			err = postgres.UpdateUserMapping(ctx, db, from, to)
+		}
+		return to.Describe(), err
+	})
 }
 
 func (r *userMappingResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -217,21 +189,6 @@ func (r *userMappingResource) readInto(ctx context.Context, m *userMappingModelV
 	m.Options, d = optionsToMap(opts, m.Options)
 	diags.Append(d...)
 	return !diags.HasError()
-}
-
-// roleName rejects the lower-case spelling of PUBLIC, which would read back differently.
-type roleName struct{}
-
-func (roleName) Description(context.Context) string {
-	return "`PUBLIC` (upper case) for the public mapping"
-}
-func (v roleName) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (roleName) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if !req.ConfigValue.IsNull() && !req.ConfigValue.IsUnknown() && req.ConfigValue.ValueString() == "public" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Role",
-			`The role "public" is written "PUBLIC" in pgshard_user_mapping (the pseudo-role of every role without a mapping of its own). Set role = "PUBLIC".`)
-	}
 }
 
 type userMappingModelV0 struct {
