@@ -35,3 +35,21 @@ func CurrentUser(ctx context.Context, q Querier) (string, error) {
 	err := q.QueryRowContext(ctx, "SELECT current_user").Scan(&u)
 	return u, err
 }
+
+type stepLoggerKey struct{}
+
+// StepLogger hears of each DDL step the provider takes: what it does (step) to which
+// object. It is never told a value that could be secret: no option value, no password.
+type StepLogger func(ctx context.Context, step, object string)
+
+// WithStepLogger returns a context whose DDL steps are reported to log.
+func WithStepLogger(ctx context.Context, log StepLogger) context.Context {
+	return context.WithValue(ctx, stepLoggerKey{}, log)
+}
+
+// logStep reports a DDL step to the context's StepLogger, if it has one.
+func logStep(ctx context.Context, step, object string) {
+	if log, ok := ctx.Value(stepLoggerKey{}).(StepLogger); ok {
+		log(ctx, step, object)
+	}
+}

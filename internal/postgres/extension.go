@@ -32,6 +32,7 @@ WHERE e.extname = $1`, name).Scan(&e.Schema, &e.Version)
 
 // CreateExtension installs the extension; empty Schema and Version take the defaults.
 func CreateExtension(ctx context.Context, q Querier, e Extension) error {
+	logStep(ctx, "create extension", e.Name)
 	stmt := "CREATE EXTENSION " + Ident(e.Name)
 	if e.Schema != "" {
 		stmt += " SCHEMA " + Ident(e.Schema)
@@ -45,6 +46,7 @@ func CreateExtension(ctx context.Context, q Querier, e Extension) error {
 
 // UpdateExtension moves the extension to another schema and/or version, in one transaction.
 func UpdateExtension(ctx context.Context, db *sql.DB, from, to Extension) error {
+	logStep(ctx, "alter extension", to.Name)
 	return InTx(ctx, db, func(tx *sql.Tx) error {
 		if to.Version != "" && to.Version != from.Version {
 			if _, err := tx.ExecContext(ctx, "ALTER EXTENSION "+Ident(to.Name)+" UPDATE TO "+Literal(to.Version)); err != nil {
@@ -63,6 +65,7 @@ func UpdateExtension(ctx context.Context, db *sql.DB, from, to Extension) error 
 // DropExtension drops the extension. It does not cascade: objects that depend on it,
 // such as foreign servers, make it fail.
 func DropExtension(ctx context.Context, q Querier, name string) error {
+	logStep(ctx, "drop extension", name)
 	_, err := q.ExecContext(ctx, "DROP EXTENSION IF EXISTS "+Ident(name))
 	return err
 }

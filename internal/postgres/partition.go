@@ -76,6 +76,7 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&kind, &parentSchem
 
 // CreatePartition creates the partition.
 func CreatePartition(ctx context.Context, q Querier, p Partition) error {
+	logStep(ctx, "create partition", p.Schema+"."+p.Name)
 	_, err := q.ExecContext(ctx, CreatePartitionSQL(p))
 	return err
 }
@@ -83,6 +84,7 @@ func CreatePartition(ctx context.Context, q Querier, p Partition) error {
 // ChangeBound detaches the partition and attaches it again with a new bound. Run it in a
 // transaction: in between, the partition's rows are not reachable through the parent.
 func ChangeBound(ctx context.Context, q Querier, p Partition, to Bound) error {
+	logStep(ctx, "detach and attach with a new bound", p.Schema+"."+p.Name)
 	if _, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 		return err
 	}
@@ -92,6 +94,7 @@ func ChangeBound(ctx context.Context, q Querier, p Partition, to Bound) error {
 
 // AlterForeignTableOptions changes a foreign table's options in place.
 func AlterForeignTableOptions(ctx context.Context, q Querier, schema, name string, from, to map[string]string) error {
+	logStep(ctx, "alter foreign table options", schema+"."+name)
 	clause := AlterOptionsClause(DiffOptions(from, to))
 	if clause == "" {
 		return nil
@@ -230,6 +233,7 @@ func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, 
 // inserts meanwhile), and attaches it. It returns how many rows moved. Bounds without a
 // CHECK form (HASH, DEFAULT) cannot move rows.
 func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Table, moveRows, verify bool) (int64, error) {
+	logStep(ctx, "create detached, check, move DEFAULT rows if asked, attach", p.Schema+"."+p.Name)
 	if parent.PartitionBy == nil {
 		return 0, fmt.Errorf("%s is not a partitioned table", p.Parent())
 	}
@@ -332,6 +336,7 @@ func ForeignPartitionsLagging(ctx context.Context, db *sql.DB, parent *Table) ([
 // it to toName, in the transaction given. Rows, partitions and (for a foreign table) the
 // shard table it reads stay as they are.
 func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, fromName, toSchema, toName string) error {
+	logStep(ctx, "rename or move to "+toSchema+"."+toName, fromSchema+"."+fromName)
 	kind := "TABLE "
 	if foreign {
 		kind = "FOREIGN TABLE "
@@ -353,6 +358,7 @@ func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, f
 // from the parent it is attached to now (current, "" parent name when detached), all in
 // the transaction given, so that its rows stay where they are.
 func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) error {
+	logStep(ctx, "attach to "+p.ParentSchema+"."+p.ParentName, p.Schema+"."+p.Name)
 	if current != nil && current.ParentName != "" {
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+current.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 			return err

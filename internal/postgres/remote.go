@@ -138,6 +138,7 @@ func (r *Remote) session() interface {
 // as one prepared statement (nothing runs there): text that holds a second statement is
 // refused before it reaches the shard.
 func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
+	logStep(ctx, fmt.Sprintf("run %d statement(s) on the shard through server %q", len(stmts), r.server), firstWords(stmts))
 	for _, stmt := range stmts {
 		if err := CheckOneStatement(ctx, r.session(), stmt); err != nil {
 			return fmt.Errorf("refusing to send a statement to the shard through server %q: %w", r.server, err)
@@ -329,4 +330,15 @@ func CheckRemoteColumns(parent, remote []Column) error {
 		return fmt.Errorf("the shard table does not match the parent: %s", strings.Join(parts, "; "))
 	}
 	return nil
+}
+
+// firstWords names shard statements by their first words (CREATE TABLE, ALTER TABLE), for
+// logs.
+func firstWords(stmts []string) string {
+	out := make([]string, len(stmts))
+	for i, s := range stmts {
+		f := strings.Fields(s)
+		out[i] = strings.Join(f[:min(2, len(f))], " ")
+	}
+	return strings.Join(out, "; ")
 }

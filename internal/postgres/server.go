@@ -37,6 +37,7 @@ WHERE s.srvname = $1`, name).Scan(&s.Wrapper, &s.Owner, pq.Array(&opts))
 
 // CreateServer creates the server (and sets its owner when one is given) in one transaction.
 func CreateServer(ctx context.Context, db *sql.DB, s Server) error {
+	logStep(ctx, "create server", s.Name)
 	return InTx(ctx, db, func(tx *sql.Tx) error {
 		stmt := "CREATE SERVER " + Ident(s.Name) + " FOREIGN DATA WRAPPER " + Ident(s.Wrapper) + CreateOptionsClause(s.Options)
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
@@ -53,6 +54,7 @@ func CreateServer(ctx context.Context, db *sql.DB, s Server) error {
 
 // UpdateServer changes options and owner in place, in one transaction.
 func UpdateServer(ctx context.Context, db *sql.DB, from, to Server) error {
+	logStep(ctx, "alter server", to.Name)
 	return InTx(ctx, db, func(tx *sql.Tx) error {
 		if clause := AlterOptionsClause(DiffOptions(from.Options, to.Options)); clause != "" {
 			if _, err := tx.ExecContext(ctx, "ALTER SERVER "+Ident(to.Name)+" "+clause); err != nil {
@@ -71,6 +73,7 @@ func UpdateServer(ctx context.Context, db *sql.DB, from, to Server) error {
 // DropServer drops the server. It does not cascade: objects that still use the server
 // (user mappings, foreign tables) make it fail rather than vanish with it.
 func DropServer(ctx context.Context, q Querier, name string) error {
+	logStep(ctx, "drop server", name)
 	_, err := q.ExecContext(ctx, "DROP SERVER IF EXISTS "+Ident(name))
 	return err
 }

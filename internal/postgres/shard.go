@@ -64,6 +64,7 @@ func (r *Remote) inspect(ctx context.Context, schema, name, checkName string) (*
 // does, so neither inserts through the parent nor a service writing to its shard fail. It
 // returns one line per shard table changed.
 func AddColumnsOnShards(ctx context.Context, tx *sql.Tx, parentSchema, parentName string, added []string) ([]string, error) {
+	logStep(ctx, "add new columns to the managed shard tables", parentSchema+"."+parentName)
 	if len(added) == 0 {
 		return nil, nil
 	}
@@ -228,6 +229,7 @@ WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum
 // parent's, under their shard names, as the base server prints them) are added and the
 // bound CHECK is set again, in one remote transaction.
 func RepairShard(ctx context.Context, db *sql.DB, t RemoteTable) error {
+	logStep(ctx, "repair shard table", t.Schema+"."+t.Name+" on server "+t.Server)
 	return withRemote(ctx, db, t.Server, func(r *Remote) error {
 		cols, exists, err := r.Columns(ctx, t.Schema, t.Name)
 		if err != nil {

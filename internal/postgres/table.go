@@ -171,6 +171,7 @@ func identList(names []string) string {
 
 // CreateTable creates the table.
 func CreateTable(ctx context.Context, q Querier, t Table) error {
+	logStep(ctx, "create table", t.Schema+"."+t.Name)
 	stmt, err := CreateTableSQL(t)
 	if err != nil {
 		return err
@@ -421,6 +422,7 @@ func AlterColumnsSQL(from, to []Column) ([]string, error) {
 // column under its old name), then one ALTER TABLE. A column dropped while it holds values
 // is refused with a *LossError, counted in the same transaction, unless force is set.
 func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to []Column, force bool) (ColumnPlan, error) {
+	logStep(ctx, "alter columns", schema+"."+name)
 	plan, err := PlanColumns(from, to)
 	if err != nil || plan.Empty() {
 		return plan, err
@@ -536,6 +538,7 @@ func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool)
 // transaction. A partition's parent is locked before the partition itself, the order
 // every other partition DDL takes, so that partitions dropped in parallel cannot deadlock.
 func dropRelation(ctx context.Context, db *sql.DB, kind, schema, name string, check func(tx *sql.Tx) error) error {
+	logStep(ctx, "count what would be lost and drop "+strings.ToLower(kind), schema+"."+name)
 	return InTx(ctx, db, func(tx *sql.Tx) error {
 		var parent sql.NullString
 		err := tx.QueryRowContext(ctx, `

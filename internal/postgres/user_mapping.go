@@ -53,6 +53,7 @@ func userMappingTarget(server, role string) string {
 // CreateUserMapping creates the mapping. See quietSecrets for how its password is kept
 // out of the server log.
 func CreateUserMapping(ctx context.Context, db *sql.DB, m UserMapping) error {
+	logStep(ctx, "create user mapping", m.Describe())
 	return quietSecrets(ctx, db, m, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "CREATE "+userMappingTarget(m.Server, m.Role)+CreateOptionsClause(m.Options))
 		return err
@@ -61,6 +62,7 @@ func CreateUserMapping(ctx context.Context, db *sql.DB, m UserMapping) error {
 
 // UpdateUserMapping changes the mapping's options in place.
 func UpdateUserMapping(ctx context.Context, db *sql.DB, from, to UserMapping) error {
+	logStep(ctx, "alter user mapping", to.Describe())
 	clause := AlterOptionsClause(DiffOptions(from.Options, to.Options))
 	if clause == "" {
 		return nil
@@ -103,6 +105,7 @@ func quietSecrets(ctx context.Context, db *sql.DB, m UserMapping, fn func(tx *sq
 
 // DropUserMapping drops the mapping if it exists.
 func DropUserMapping(ctx context.Context, q Querier, server, role string) error {
+	logStep(ctx, "drop user mapping", server+"/"+role)
 	_, err := q.ExecContext(ctx, "DROP USER MAPPING IF EXISTS FOR "+RoleIdent(role)+" SERVER "+Ident(server))
 	return err
 }

@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
@@ -43,4 +45,12 @@ func clientFrom(data any, diags *diag.Diagnostics) *Client {
 		return nil
 	}
 	return c
+}
+
+// withStepLog reports the DDL steps made with ctx at DEBUG (TF_LOG=DEBUG): the step, the
+// object and the database, never a value that could be secret.
+func (c *Client) withStepLog(ctx context.Context) context.Context {
+	return postgres.WithStepLogger(ctx, func(ctx context.Context, step, object string) {
+		tflog.Debug(ctx, "pgshard: "+step, map[string]any{"object": object, "database": c.Database(), "host": c.conn.Host})
+	})
 }

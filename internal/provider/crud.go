@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -47,10 +48,10 @@ func write[M any](ctx context.Context, client *Client, kind, action string, plan
 	if diags.HasError() {
 		return
 	}
+	ctx = client.withStepLog(ctx)
 	db, err := client.DB()
 	object := kind
 	if err == nil {
-		tflog.Debug(ctx, "pgshard: "+action+" "+kind, map[string]any{"database": client.Database()})
 		object, err = apply(ctx, db, plan, prior, diags)
 	}
 	if err != nil {
@@ -60,7 +61,7 @@ func write[M any](ctx context.Context, client *Client, kind, action string, plan
 	if diags.HasError() {
 		return
 	}
-	tflog.Debug(ctx, "pgshard: "+action+" "+kind+" done", map[string]any{"object": object, "database": client.Database()})
+	tflog.Debug(ctx, "pgshard: "+strings.ToLower(action)+" done", map[string]any{"object": object, "database": client.Database()})
 	read(ctx, plan, diags, action)
 	diags.Append(state.Set(ctx, plan)...)
 }

@@ -363,6 +363,7 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 }
 
 func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.client.withStepLog(ctx)
 	var state foreignPartitionModelV0
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

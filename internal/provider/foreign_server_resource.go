@@ -145,6 +145,7 @@ func (r *foreignServerResource) Update(ctx context.Context, req resource.UpdateR
 }
 
 func (r *foreignServerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.client.withStepLog(ctx)
 	var state foreignServerModelV0
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

@@ -110,6 +110,7 @@ func (r *partitionResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 }
 
 func (r *partitionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.client.withStepLog(ctx)
 	var state partitionModelV0
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

@@ -236,6 +236,7 @@ func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.
 }
 
 func (r *partitionedTableResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.client.withStepLog(ctx)
 	var state partitionedTableModelV0
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

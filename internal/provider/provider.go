@@ -1,3 +1,8 @@
+// Package provider is the Terraform layer of pgshard: schemas, validators
+// (validators.go), plan modifiers (planmodifiers.go), and the mapping between Terraform
+// models and internal/postgres's plain structs. It never builds SQL: every statement, and
+// every rule about what a statement may destroy, lives in internal/postgres, which knows
+// nothing of Terraform. Arrows point down only: provider -> postgres.
 package provider
 
 import (

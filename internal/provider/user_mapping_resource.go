@@ -131,6 +131,7 @@ func (r *userMappingResource) Update(ctx context.Context, req resource.UpdateReq
 }
 
 func (r *userMappingResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.client.withStepLog(ctx)
 	var state userMappingModelV0
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
