@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 func TestClusterLifecycle(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 
 	start := time.Now()
@@ -232,7 +232,7 @@ func TestShared(t *testing.T) {
 	}
 	sharedDirsMu.Unlock()
 
-	ctx := context.Background()
+	ctx := t.Context()
 	ports := map[int]string{}
 	for _, c := range env.Clusters() {
 		if prev, dup := ports[c.Port]; dup {

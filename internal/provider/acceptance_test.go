@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -21,6 +24,59 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(postgrestest.RunMain(m)) }
+
+// terraformSetup finds the Terraform CLI and points the testing framework at it, as
+// RunMain does under TF_ACC, so that unit tests run without TF_ACC too. It starts no cluster.
+var terraformSetup = sync.OnceValue(postgrestest.SetupAcceptanceEnv)
+
+// unitTest runs a test case that needs the Terraform CLI and the provider but no database,
+// with or without TF_ACC; it never skips.
+func unitTest(t *testing.T, c resource.TestCase) {
+	t.Helper()
+	if err := terraformSetup(); err != nil {
+		t.Fatal(err)
+	}
+	c.ProtoV6ProviderFactories = testAccProtoV6ProviderFactories
+	resource.UnitTest(t, c)
+}
+
+// noConnectionProviderConfig is a provider block pointed at a local port that only counts
+// the connections it is offered (and closes them); the test fails if there was any.
+func noConnectionProviderConfig(t *testing.T, extra ...string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var connections atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			connections.Add(1)
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		if n := connections.Load(); n > 0 {
+			t.Errorf("the provider connected to the database %d times; it must not connect here", n)
+		}
+	})
+	return fmt.Sprintf(`
+provider "pgshard" {
+  host            = "127.0.0.1"
+  port            = %d
+  connect_timeout = 1
+  %s
+}
+`, l.Addr().(*net.TCPAddr).Port, strings.Join(extra, "\n  "))
+}
 
 // testAccProtoV6ProviderFactories serves the provider in-process to the Terraform CLI.
 var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
@@ -48,8 +104,7 @@ func newAccDatabase(t *testing.T, cluster func(*postgrestest.Env) *postgrestest.
 		c = cluster(env)
 	}
 	name := accName(t)
-	ctx := context.Background()
-	if err := c.CreateDatabase(ctx, name); err != nil {
+	if err := c.CreateDatabase(t.Context(), name); err != nil {
 		t.Fatal(err)
 	}
 	db, err := c.Open(name)
@@ -98,7 +153,8 @@ provider "pgshard" {
 `, a.Cluster.Host, a.Cluster.Port, a.Name, a.Cluster.User, a.Cluster.Password, strings.Join(extra, "\n  "))
 }
 
-// Exec runs SQL in the database, failing the test on error.
+// Exec runs SQL in the database, failing the test on error. Cleanups call it too, after
+// t.Context() is canceled, so it does not use that context.
 func (a *accDatabase) Exec(t *testing.T, stmt string, args ...any) {
 	t.Helper()
 	if _, err := a.DB.ExecContext(context.Background(), stmt, args...); err != nil {

@@ -25,7 +25,7 @@ type badInput struct {
 var long64 = strings.Repeat("x", 64)
 
 // badInputs is the catalog. `make docs` publishes it as the "Bad input" guide
-// (TestBadInputGuideUpToDate keeps the two in step).
+// (TestBadInputGuide_UpToDate keeps the two in step).
 var badInputs = []badInput{
 	// Foreign servers.
 	{"server name of 64 bytes", "pgshard_foreign_server", `name = "` + long64 + `"`, false, `is 64 bytes long; PostgreSQL identifiers are at most 63 bytes`},
@@ -96,9 +96,34 @@ func (b badInput) pattern() *regexp.Regexp {
 	return regexp.MustCompile(`(?s)` + strings.ReplaceAll(regexp.QuoteMeta(b.message), " ", `\s+`))
 }
 
-// TestAccBadInputCatalog runs every row of the catalog: each is refused with its message,
-// at plan time when it can be known then, and none leaves an object behind.
-func TestAccBadInputCatalog(t *testing.T) {
+// badInputSteps is one step for each row caught at apply (apply) or at plan (!apply),
+// with providerConfig in front: each expects the row's message.
+func badInputSteps(providerConfig string, apply bool) []resource.TestStep {
+	var steps []resource.TestStep
+	for _, b := range badInputs {
+		if b.apply != apply {
+			continue
+		}
+		steps = append(steps, resource.TestStep{
+			Config:      providerConfig + fmt.Sprintf("resource %q \"bad\" {\n%s\n}\n", b.resource, b.body),
+			ExpectError: b.pattern(),
+			PlanOnly:    !apply,
+		})
+	}
+	return steps
+}
+
+// The rows caught at plan time are refused with no database at all: planning a create
+// never connects (the provider's port counts connection attempts and fails the test on one).
+func TestBadInputCatalog_Plan(t *testing.T) {
+	steps := badInputSteps(noConnectionProviderConfig(t), false)
+	unitTest(t, resource.TestCase{Steps: steps})
+	t.Logf("%d bad inputs refused at plan time", len(steps))
+}
+
+// The rows caught at apply are refused by the database with their message, and none
+// leaves an object behind, on the base or on the shard.
+func TestAccBadInputCatalog_Apply(t *testing.T) {
 	a := newAccDatabase(t, nil, "postgres_fdw")
 	shard := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 	other := newAccDatabase(t, nil)
@@ -125,19 +150,7 @@ func TestAccBadInputCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var steps []resource.TestStep
-	applyTime := 0
-	for _, b := range badInputs {
-		step := resource.TestStep{
-			Config:      a.ProviderConfig() + fmt.Sprintf("resource %q \"bad\" {\n%s\n}\n", b.resource, b.body),
-			ExpectError: b.pattern(),
-			PlanOnly:    !b.apply,
-		}
-		if b.apply {
-			applyTime++
-		}
-		steps = append(steps, step)
-	}
+	steps := badInputSteps(a.ProviderConfig(), true)
 	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 	after, err := a.QueryString(fingerprint)
 	if err != nil {
@@ -149,12 +162,12 @@ func TestAccBadInputCatalog(t *testing.T) {
 	if got, _ := shard.QueryString(`SELECT string_agg(relname, ',') FROM pg_class WHERE relnamespace = 'public'::regnamespace`); got != "partial" {
 		t.Fatalf("the shard holds %s, want only partial", got)
 	}
-	t.Logf("%d bad inputs refused: %d at plan time, %d at apply", len(badInputs), len(badInputs)-applyTime, applyTime)
+	t.Logf("%d bad inputs refused at apply", len(steps))
 }
 
 // The guide docs/guides/bad-input.md is generated from the catalog; this keeps the
 // template in step (PGSHARD_UPDATE_GUIDES=1 rewrites it).
-func TestBadInputGuideUpToDate(t *testing.T) {
+func TestBadInputGuide_UpToDate(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`---
 page_title: "Bad input"
@@ -165,10 +178,11 @@ description: |-
 
 # Bad input
 
-Every row is an acceptance test (` + "`TestAccBadInputCatalog`" + `): the input is refused with the message shown
-(a fragment), and nothing is left half-created. What can be known from the configuration alone is
-refused by ` + "`terraform plan`" + `; what needs the database (does that role exist?) at apply, before or inside the
-one transaction that would create the object.
+Every row is a test (` + "`TestBadInputCatalog_Plan`" + ` for the rows caught at plan, with no database at all;
+` + "`TestAccBadInputCatalog_Apply`" + ` for the rest): the input is refused with the message shown (a fragment), and
+nothing is left half-created. What can be known from the configuration alone is refused by
+` + "`terraform plan`" + `; what needs the database (does that role exist?) at apply, before or inside the one
+transaction that would create the object.
 
 | resource | input | caught at | message |
 |---|---|---|---|
@@ -192,7 +206,7 @@ one transaction that would create the object.
 	}
 	got, err := os.ReadFile(path)
 	if err != nil || string(got) != want {
-		t.Fatalf("%s is out of date with the catalog in bad_input_test.go: run PGSHARD_UPDATE_GUIDES=1 go test ./internal/provider -run TestBadInputGuideUpToDate, then make docs (%v)", path, err)
+		t.Fatalf("%s is out of date with the catalog in bad_input_test.go: run PGSHARD_UPDATE_GUIDES=1 go test ./internal/provider -run TestBadInputGuide_UpToDate, then make docs (%v)", path, err)
 	}
 	if len(badInputs) < 40 {
 		t.Fatalf("the catalog has %d rows; keep at least 40", len(badInputs))

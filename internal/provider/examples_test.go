@@ -11,7 +11,7 @@ import (
 // provider installed from a filesystem mirror, against real clusters; rows flow; a second
 // plan is empty; destroy keeps the shards' rows. (terraform-plugin-testing cannot read the
 // state of for_each resources, so this runs the CLI itself.)
-func TestAccExampleShardedTweetsSQL(t *testing.T) {
+func TestAccExample_ShardedTweetsSQL(t *testing.T) {
 	s := newShardedTweets(t)
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance tests need TF_ACC=1")

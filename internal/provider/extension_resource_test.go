@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 )
 
-func TestAccExtension(t *testing.T) {
+func TestAccExtension_Lifecycle(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	a.Exec(t, `CREATE SCHEMA "fdw schema"`)
 	const addr = "pgshard_extension.fdw"
@@ -85,7 +85,7 @@ resource "pgshard_extension" "fdw" {
 	})
 }
 
-func TestAccExtensionImportHandMade(t *testing.T) {
+func TestAccExtension_ImportHandMade(t *testing.T) {
 	a := newAccDatabase(t, nil, "dblink")
 	config := a.ProviderConfig() + `
 resource "pgshard_extension" "dblink" {
@@ -105,7 +105,7 @@ resource "pgshard_extension" "dblink" {
 	})
 }
 
-func TestAccExtensionErrors(t *testing.T) {
+func TestAccExtension_Errors(t *testing.T) {
 	a := newAccDatabase(t, nil, "dblink")
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

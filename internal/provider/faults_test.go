@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -62,7 +61,7 @@ resource "pgshard_foreign_partition" "faulty" {
 // A shard that is down during apply: a clear error naming the server and its host, the
 // resources that did not need the shard are in state, and after the shard is back a
 // re-apply converges with no diff.
-func TestAccFaultShardDownDuringApply(t *testing.T) {
+func TestAccForeignPartition_ShardDownDuringApply(t *testing.T) {
 	shard := privateShard(t, "downshard")
 	base := newAccDatabase(t, nil, "postgres_fdw", "dblink")
 	shard.Exec(t, `CREATE ROLE app LOGIN PASSWORD 'app-pw'`)
@@ -83,7 +82,7 @@ func TestAccFaultShardDownDuringApply(t *testing.T) {
 			},
 			{
 				PreConfig: func() {
-					if err := shard.Cluster.StartServer(context.Background()); err != nil {
+					if err := shard.Cluster.StartServer(t.Context()); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -107,7 +106,7 @@ func TestAccFaultShardDownDuringApply(t *testing.T) {
 
 // The shard's password changed under the mapping: a clear authentication error, and a
 // password update in Terraform (in place) repairs it.
-func TestAccFaultMappingPasswordChanged(t *testing.T) {
+func TestAccUserMapping_PasswordChangedOnShard(t *testing.T) {
 	shard := privateShard(t, "pwshard")
 	base := newAccDatabase(t, nil, "postgres_fdw", "dblink")
 	shard.Exec(t, `CREATE ROLE app LOGIN PASSWORD 'old-pw'`)
@@ -151,9 +150,8 @@ resource "pgshard_foreign_partition" "second" {
 }
 
 // connect_timeout is honoured when the server never comes up: the apply gives up after
-// about that long, naming the target.
-func TestAccFaultConnectTimeout(t *testing.T) {
-	newAccDatabase(t, nil)
+// about that long, naming the target. No database is needed, only a port where nothing listens.
+func TestProvider_ConnectTimeout(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +159,7 @@ func TestAccFaultConnectTimeout(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	var began time.Time
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	unitTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			PreConfig: func() { began = time.Now() },
 			Config: fmt.Sprintf(`
@@ -186,7 +183,7 @@ resource "pgshard_foreign_server" "s" { name = "s" }
 }
 
 // The base database restarts between plan and apply: the saved plan applies once it is back.
-func TestAccFaultBaseRestartedBetweenPlanAndApply(t *testing.T) {
+func TestAccProvider_BaseRestartedBetweenPlanAndApply(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance tests need TF_ACC=1")
 	}
@@ -222,7 +219,7 @@ resource "pgshard_foreign_server" "s" {
 	restarted := make(chan error, 1)
 	go func() {
 		time.Sleep(3 * time.Second)
-		restarted <- c.StartServer(context.Background())
+		restarted <- c.StartServer(t.Context())
 	}()
 	out := ws.Must(t, "apply", "-no-color", "tfplan")
 	if err := <-restarted; err != nil {

@@ -124,7 +124,7 @@ data "pgshard_partitions" "tweets" {
 		s.usa.Cluster.Host, s.usa.Cluster.Port, s.usa.Name, s.usa.Cluster.Password, extra, extra)
 }
 
-func TestAccShardedTweets(t *testing.T) {
+func TestAccForeignPartition_ShardedTweets(t *testing.T) {
 	s := newShardedTweets(t)
 	config := s.config(`["europe"]`, "")
 	count := func(db *accDatabase, want, query string) func() error { return db.ExpectQuery(want, query) }
@@ -185,7 +185,7 @@ func TestAccShardedTweets(t *testing.T) {
 				),
 			},
 			// Import reads the catalog's spelling of the types (character varying for varchar):
-			// they mean the same, and TestAccShardedTweetsImportHandMade proves the plan is empty.
+			// they mean the same, and TestAccForeignPartition_ShardedTweetsImportHandMade proves the plan is empty.
 			{ResourceName: "pgshard_partitioned_table.tweets", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"columns.1.type", "columns.3.type", "columns.4.type"}},
 			{ResourceName: "pgshard_foreign_partition.europe", ImportState: true, ImportStateVerify: true},
@@ -254,7 +254,7 @@ func TestAccShardedTweets(t *testing.T) {
 
 // The same topology built by hand with plain SQL imports into the resources with an
 // empty plan afterwards: type spellings, default options and quoting cause no diff.
-func TestAccShardedTweetsImportHandMade(t *testing.T) {
+func TestAccForeignPartition_ShardedTweetsImportHandMade(t *testing.T) {
 	s := newShardedTweets(t)
 	for _, shard := range []struct {
 		db    *accDatabase

@@ -12,7 +12,7 @@ import (
 
 const serverOptionsQuery = `SELECT array_to_string(ARRAY(SELECT unnest(srvoptions) ORDER BY 1), ' | ') || ' owner=' || pg_get_userbyid(srvowner) FROM pg_foreign_server WHERE srvname = $1`
 
-func TestAccForeignServer(t *testing.T) {
+func TestAccForeignServer_Lifecycle(t *testing.T) {
 	a := newAccDatabase(t, nil, "postgres_fdw")
 	a.Exec(t, `CREATE ROLE "shard.owner"`)
 	t.Cleanup(func() { a.Exec(t, `DROP ROLE IF EXISTS "shard.owner"`) })
@@ -124,7 +124,7 @@ resource "pgshard_foreign_server" "europe" {
 }
 
 // A server created by hand with plain SQL imports with an empty plan.
-func TestAccForeignServerImportHandMade(t *testing.T) {
+func TestAccForeignServer_ImportHandMade(t *testing.T) {
 	a := newAccDatabase(t, nil, "postgres_fdw")
 	a.Exec(t, `CREATE SERVER "usa" FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'us.example.internal', port '5432', dbname 'ustweets', fetch_size '1000', options '-c search_path=a,b')`)
 	config := a.ProviderConfig() + `

@@ -12,7 +12,7 @@ import (
 
 // Names and values holding quotes, semicolons, comments, dollar quotes, backslashes,
 // newlines and non-ASCII are created verbatim, and route rows, without running as SQL.
-func TestAccInjectionVerbatim(t *testing.T) {
+func TestAccProvider_InjectionVerbatim(t *testing.T) {
 	a := newAccDatabase(t, nil, "postgres_fdw", "dblink")
 	shard := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard2 })
 	a.Exec(t, `CREATE TABLE canary (id int)`)

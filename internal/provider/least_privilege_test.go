@@ -310,7 +310,7 @@ func (lp *leastPrivilege) appQuery(want, stmt string) func() error {
 // by a superuser: create, rows through the parent to both shards, import, in-place
 // updates (a bound change rewrites the shard's CHECK through dblink), a shard added with
 // move_rows_from_default, and destroy; then pgshard_table as a shard's non-superuser role.
-func TestAccLeastPrivilege(t *testing.T) {
+func TestAccProvider_LeastPrivilege(t *testing.T) {
 	lp := newLeastPrivilege(t, "")
 	ownedByApp := fmt.Sprintf(`SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relowner = %s::regrole AND relkind IN ('r', 'p', 'f')`, quoteLiteral(lp.app))
 	const boundCheck = `SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'europe_tweets_bound'`
@@ -427,7 +427,7 @@ resource "pgshard_foreign_partition" "asia" {
 }
 
 // Each grant is needed: without it, the apply fails with PostgreSQL's permission error.
-func TestAccLeastPrivilegeEachGrantNeeded(t *testing.T) {
+func TestAccProvider_LeastPrivilegeEachGrantNeeded(t *testing.T) {
 	want := map[string]string{
 		"connect":       `permission denied for database`,
 		"schema":        `permission denied for schema public.*lacks a privilege`,
@@ -451,7 +451,7 @@ func TestAccLeastPrivilegeEachGrantNeeded(t *testing.T) {
 }
 
 // Every grant of the list is printed in the least-privilege guide, with its example names.
-func TestLeastPrivilegeGuideUpToDate(t *testing.T) {
+func TestLeastPrivilegeGuide_UpToDate(t *testing.T) {
 	guide, err := os.ReadFile("../../templates/guides/least-privilege.md.tmpl")
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +463,7 @@ func TestLeastPrivilegeGuideUpToDate(t *testing.T) {
 			t.Errorf("templates/guides/least-privilege.md.tmpl should print the grant %q", stmt)
 		}
 	}
-	for _, test := range []string{"TestAccLeastPrivilege", "TestAccLeastPrivilegeEachGrantNeeded"} {
+	for _, test := range []string{"TestAccProvider_LeastPrivilege", "TestAccProvider_LeastPrivilegeEachGrantNeeded"} {
 		if !regexp.MustCompile(`\b` + test + `\b`).Match(guide) {
 			t.Errorf("the guide should name the test %s", test)
 		}

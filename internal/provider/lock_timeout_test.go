@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -15,7 +14,7 @@ import (
 )
 
 // lock_timeout takes PostgreSQL's duration syntax, less spaces, within the server's range.
-func TestLockTimeoutValidator(t *testing.T) {
+func TestLockTimeoutValidator_Durations(t *testing.T) {
 	for value, wantErr := range map[string]string{
 		"30s": "", "500ms": "", "0": "", "100": "", "1min": "", "2h": "", "1d": "", "1000us": "", "2147483647": "",
 		"10 seconds": "not a PostgreSQL duration", "1.5s": "not a PostgreSQL duration", "-1s": "not a PostgreSQL duration",
@@ -25,7 +24,7 @@ func TestLockTimeoutValidator(t *testing.T) {
 	} {
 		req := validator.StringRequest{Path: path.Root("lock_timeout"), ConfigValue: types.StringValue(value)}
 		var resp validator.StringResponse
-		lockTimeoutValidator{}.ValidateString(context.Background(), req, &resp)
+		lockTimeoutValidator{}.ValidateString(t.Context(), req, &resp)
 		if wantErr == "" {
 			if resp.Diagnostics.HasError() {
 				t.Errorf("%q refused: %v", value, resp.Diagnostics)
@@ -44,7 +43,7 @@ func TestLockTimeoutValidator(t *testing.T) {
 }
 
 // lock_timeout defaults to 30s, and an unknown one waits for the apply like the others.
-func TestProviderConfigureLockTimeout(t *testing.T) {
+func TestProviderConfigure_LockTimeout(t *testing.T) {
 	p := &pgshardProvider{getenv: func(string) string { return "" }}
 	if got := configure(t, p, nil).conn.LockTimeout; got != "30s" {
 		t.Fatalf("default lock_timeout %q", got)
@@ -58,10 +57,21 @@ func TestProviderConfigureLockTimeout(t *testing.T) {
 	}
 }
 
+// A lock_timeout that is not a PostgreSQL duration is refused at plan, before any connection.
+func TestProvider_LockTimeoutRefusedAtPlan(t *testing.T) {
+	unitTest(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config:      noConnectionProviderConfig(t, `lock_timeout = "10 seconds"`) + `resource "pgshard_foreign_server" "s" { name = "s" }`,
+			PlanOnly:    true,
+			ExpectError: expectError(`Invalid Provider Lock Timeout .* lock_timeout is "10 seconds", which is not a PostgreSQL duration`),
+		}},
+	})
+}
+
 // A change or a plan read that waits for a lock held by another session fails after
 // lock_timeout (not the server's default of waiting forever), a change with an error naming
 // the holder; once the holder lets go, the same configuration applies.
-func TestAccLockTimeout(t *testing.T) {
+func TestAccProvider_LockTimeout(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	table := func(extraColumn string) string {
 		return `
@@ -87,11 +97,6 @@ resource "pgshard_partition" "europe" {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{
-				Config:      a.ProviderConfig(`lock_timeout = "10 seconds"`) + table(""),
-				PlanOnly:    true,
-				ExpectError: expectError(`Invalid Provider Lock Timeout .* lock_timeout is "10 seconds", which is not a PostgreSQL duration`),
-			},
 			{
 				Config: config + table(""),
 			},
@@ -149,7 +154,7 @@ resource "pgshard_partition" "europe" {
 // a transaction left open.
 func lockTweets(t *testing.T, a *accDatabase, mode string) *sql.Tx {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	conn, err := a.DB.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -172,9 +177,9 @@ func lockTweets(t *testing.T, a *accDatabase, mode string) *sql.Tx {
 
 // A server with no free connection slot fails after connect_timeout with an error naming
 // the provider's max_connections; once a slot is free the same configuration applies.
-func TestAccTooManyConnections(t *testing.T) {
+func TestAccProvider_TooManyConnections(t *testing.T) {
 	a := privateShard(t, "fewslots")
-	ctx := context.Background()
+	ctx := t.Context()
 	a.Exec(t, "ALTER SYSTEM SET max_connections = 5")
 	if err := a.Cluster.StopServer(); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 // Local partitions: range bounds changed in place, and destroy refuses to lose rows
 // unless force_destroy is set, for a partition and for a parent.
-func TestAccPartitionForceDestroy(t *testing.T) {
+func TestAccPartition_ForceDestroy(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	config := func(bound, parentExtra, partExtra string) string {
 		return a.ProviderConfig() + `
@@ -105,7 +105,7 @@ resource "pgshard_partitioned_table" "events" {
 
 // A partition whose bound takes rows already in DEFAULT, or overlaps another, fails at
 // apply with the reason and a hint, and leaves nothing behind.
-func TestAccPartitionBoundConflicts(t *testing.T) {
+func TestAccPartition_BoundConflicts(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	base := a.ProviderConfig() + `
 resource "pgshard_partitioned_table" "t" {

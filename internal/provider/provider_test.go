@@ -1,9 +1,7 @@
 package provider
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -15,7 +13,7 @@ import (
 )
 
 // The libpq environment variables fill in what the provider block leaves out.
-func TestProviderConfigureEnvironment(t *testing.T) {
+func TestProviderConfigure_Environment(t *testing.T) {
 	env := map[string]string{"PGHOST": "db.internal", "PGPORT": "6543", "PGDATABASE": "tweets", "PGUSER": "app",
 		"PGPASSWORD": "s3cret", "PGSSLMODE": "require", "PGCONNECT_TIMEOUT": "7"}
 	p := &pgshardProvider{getenv: func(k string) string { return env[k] }}
@@ -34,7 +32,7 @@ func TestProviderConfigureEnvironment(t *testing.T) {
 }
 
 // Unknown values (from resources not yet created) mark the client unknown instead of failing.
-func TestProviderConfigureUnknown(t *testing.T) {
+func TestProviderConfigure_Unknown(t *testing.T) {
 	p := &pgshardProvider{getenv: func(string) string { return "" }}
 	client := configure(t, p, map[string]tftypes.Value{"port": tftypes.NewValue(tftypes.Number, tftypes.UnknownValue)})
 	if client.Known() {
@@ -47,7 +45,7 @@ func TestProviderConfigureUnknown(t *testing.T) {
 
 func configure(t *testing.T, p *pgshardProvider, values map[string]tftypes.Value) *Client {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	var sresp provider.SchemaResponse
 	p.Schema(ctx, provider.SchemaRequest{}, &sresp)
 	typ := sresp.Schema.Type().TerraformType(ctx).(tftypes.Object)
@@ -67,29 +65,16 @@ func configure(t *testing.T, p *pgshardProvider, values map[string]tftypes.Value
 	return resp.ResourceData.(*Client)
 }
 
-// Planning a create never connects: a provider pointed at a port where nothing listens
-// still plans.
-func TestAccProviderPlansWithoutConnecting(t *testing.T) {
-	newAccDatabase(t, nil) // only for the TF_ACC gate and shared clusters
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+// Planning a create never connects: a provider pointed at a port with no database behind
+// it still plans, and the port sees no connection attempt.
+func TestProvider_PlansWithoutConnecting(t *testing.T) {
+	unitTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
-			Config: fmt.Sprintf(`
-provider "pgshard" {
-  host            = "127.0.0.1"
-  port            = %d
-  connect_timeout = 1
-}
+			Config: noConnectionProviderConfig(t) + `
 resource "pgshard_extension" "fdw" { name = "postgres_fdw" }
 resource "pgshard_foreign_server" "s" { name = "s" }
 resource "pgshard_user_mapping" "m" { server = pgshard_foreign_server.s.name }
-`, port),
+`,
 			PlanOnly:           true,
 			ExpectNonEmptyPlan: true,
 		}},
@@ -98,7 +83,7 @@ resource "pgshard_user_mapping" "m" { server = pgshard_foreign_server.s.name }
 
 // The provider's connection settings may come from a resource created in the same apply,
 // as they do when the database is a container: plan with unknown values, connect at apply.
-func TestAccProviderConfiguredFromResource(t *testing.T) {
+func TestAccProvider_ConfiguredFromResource(t *testing.T) {
 	a := newAccDatabase(t, nil, "postgres_fdw")
 	config := fmt.Sprintf(`
 resource "terraform_data" "db" {

@@ -13,7 +13,7 @@ import (
 // Adding a region whose rows already sit in DEFAULT: without move_rows_from_default the
 // apply fails naming the row count and the flag; with it, the rows move to the new shard in
 // one transaction, and every row stays readable through the parent exactly once.
-func TestAccAddRegionMovesDefaultRows(t *testing.T) {
+func TestAccForeignPartition_AddRegionMovesDefaultRows(t *testing.T) {
 	s := newShardedTweets(t)
 	asia := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 	asiaRegion := func(move bool) string {

@@ -23,7 +23,7 @@ import (
 // postgres_fdw) and while a connection through the mapping fails. Only the state file
 // holds them, as Terraform state always does. This runs the real CLI with the provider
 // installed from a filesystem mirror, the way users run it.
-func TestAccSecretsNeverLeak(t *testing.T) {
+func TestAccProvider_SecretsNeverLeak(t *testing.T) {
 	base := newAccDatabase(t, nil, "postgres_fdw", "dblink")
 	shard := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 
@@ -255,7 +255,7 @@ func newTraceRunner(t *testing.T, ws *postgrestest.Workspace) *traceRunner {
 func (r *traceRunner) run(args ...string) (string, int) {
 	r.t.Helper()
 	logPath := filepath.Join(r.logDir, fmt.Sprintf("%02d-%s.log", len(r.history)+1, args[0]))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(r.t.Context(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.tf, args...)
 	cmd.Dir = r.ws.Dir

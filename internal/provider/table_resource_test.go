@@ -14,7 +14,7 @@ WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`
 
 // A shard table managed directly (through a provider pointed at the shard): columns and
 // primary key change in place; equivalent spellings plan nothing.
-func TestAccTable(t *testing.T) {
+func TestAccTable_Lifecycle(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	const addr = "pgshard_table.shard"
 	config := func(columns, pk string) string {

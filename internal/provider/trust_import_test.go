@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -21,7 +20,7 @@ import (
 
 // A partition key that is only known at apply (another resource's output), at every level:
 // one element, the whole list, the whole partition_by object. Validation must let it pass.
-func TestAccPartitionedTableKeyUnknownAtPlan(t *testing.T) {
+func TestAccPartitionedTable_KeyUnknownAtPlan(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	const columns = `[
     { name = "id", type = "bigint", not_null = true },
@@ -115,7 +114,7 @@ resource "pgshard_foreign_partition" "shard" {
 }
 
 // remote_identity only known at apply passes validation and is applied on the shard.
-func TestAccForeignPartitionRemoteIdentityUnknownAtPlan(t *testing.T) {
+func TestAccForeignPartition_RemoteIdentityUnknownAtPlan(t *testing.T) {
 	base, shard := newTrustBaseAndShard(t, "europe")
 	config := oneShardConfig(base, "europe", "europe_tweets", `remote_identity = terraform_data.identity.output`) + `
 resource "terraform_data" "identity" {
@@ -139,7 +138,7 @@ resource "terraform_data" "identity" {
 
 // A 63-byte partition name of two-byte characters gets a bound CHECK whose name is cut at a
 // character boundary, and a 63-byte server name works through dblink.
-func TestAccForeignPartitionLongNames(t *testing.T) {
+func TestAccForeignPartition_LongNames(t *testing.T) {
 	name := strings.Repeat("é", 31) + "x"
 	server := strings.Repeat("europe_", 9)
 	base, shard := newTrustBaseAndShard(t, server)
@@ -178,7 +177,7 @@ func TestAccForeignPartitionLongNames(t *testing.T) {
 
 // A dblink connection left on a pooled session by an earlier failure is replaced, even
 // for a 63-byte server name (dblink truncates connection names to 63 bytes).
-func TestAccRemoteLeftoverConnectionLongServer(t *testing.T) {
+func TestAccForeignPartition_RemoteLeftoverConnectionLongServer(t *testing.T) {
 	server := strings.Repeat("europe_", 9)
 	base, _ := newTrustBaseAndShard(t, server)
 	// One session, so every Remote below runs on it.
@@ -189,7 +188,7 @@ func TestAccRemoteLeftoverConnectionLongServer(t *testing.T) {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	ctx := context.Background()
+	ctx := t.Context()
 
 	// Learn the connection's name as dblink stored it, then leave one of that name behind.
 	remote, err := postgres.OpenRemote(ctx, db, server)
@@ -222,7 +221,7 @@ func TestAccRemoteLeftoverConnectionLongServer(t *testing.T) {
 
 // The tutorial's table made by hand (`id serial4 NOT NULL`, a primary key) imports with an
 // empty plan whether the configuration writes not_null = true or leaves it out.
-func TestAccTableImportImpliedNotNull(t *testing.T) {
+func TestAccTable_ImportImpliedNotNull(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	a.Exec(t, `CREATE TABLE tweets (id serial4 NOT NULL, code int4, text text, PRIMARY KEY (id, code))`)
 	a.Exec(t, `CREATE TABLE ptweets (id serial4 NOT NULL, location varchar NOT NULL, text text) PARTITION BY LIST (location)`)
@@ -265,7 +264,7 @@ resource "pgshard_partitioned_table" "tweets" {
 
 // Omitted not_null is planned known: true for serial and primary key columns, false for the
 // rest; a second plan is empty.
-func TestAccTableImpliedNotNullPlanned(t *testing.T) {
+func TestAccTable_ImpliedNotNullPlanned(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	config := a.ProviderConfig() + `
 resource "pgshard_table" "tweets" {

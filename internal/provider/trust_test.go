@@ -33,7 +33,7 @@ func (s *shardedTweets) dayTwoConfig(d dayTwo) string {
 	return strings.Replace(cfg, `name                = "europe_tweets"`, fmt.Sprintf(`name                = %q`, d.europeName), 1)
 }
 
-func TestAccTrustShardedDayTwo(t *testing.T) {
+func TestAccForeignPartition_ShardedDayTwo(t *testing.T) {
 	s := newShardedTweets(t)
 	d := dayTwo{europeName: "europe_tweets", europeValues: `["europe"]`, textColumn: `{ name = "text", type = "text" },`}
 	count := func(db *accDatabase, want, query string) func() error { return db.ExpectQuery(want, query) }
@@ -140,7 +140,7 @@ func TestAccTrustShardedDayTwo(t *testing.T) {
 }
 
 // A plain table is no partition tree: destroying it while it holds rows is refused at plan.
-func TestAccTrustTableDestroyWithRows(t *testing.T) {
+func TestAccTable_DestroyWithRows(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	table := func(force bool) string {
 		return a.ProviderConfig() + fmt.Sprintf(`
@@ -174,7 +174,7 @@ resource "pgshard_table" "t" {
 // Drift on a shard the provider manages shows in the plan and is repaired by the apply:
 // the bound CHECK dropped out of band, and a column dropped on the shard. An import of a
 // managed partition reads create_remote_table and remote_identity back from the shard.
-func TestAccTrustShardDrift(t *testing.T) {
+func TestAccForeignPartition_ShardDrift(t *testing.T) {
 	s := newShardedTweets(t)
 	config := s.config(`["europe"]`, "force_destroy = true")
 	resource.Test(t, resource.TestCase{
@@ -231,7 +231,7 @@ func TestAccTrustShardDrift(t *testing.T) {
 
 // The hints name the real cause: DEFAULT rows that a widened bound would take, and rows
 // moved out of DEFAULT that the shard table refuses.
-func TestAccTrustHints(t *testing.T) {
+func TestAccPartition_DefaultRowsHints(t *testing.T) {
 	a := newAccDatabase(t, nil, "postgres_fdw")
 	shard := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 	shard.Exec(t, `CREATE TABLE strict_tweets (id int, location text, extra int NOT NULL)`)

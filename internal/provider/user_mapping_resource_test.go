@@ -17,7 +17,7 @@ const mappingOptionsQuery = `SELECT array_to_string(ARRAY(SELECT unnest(umoption
 
 // A server and mapping pointed at a real shard cluster carry queries there, and a change
 // of credentials in place changes who the shard sees.
-func TestAccUserMappingReachesShard(t *testing.T) {
+func TestAccUserMapping_ReachesShard(t *testing.T) {
 	base := newAccDatabase(t, nil, "postgres_fdw")
 	shard := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 	const readerPassword = `r3ad=er's \pw`
@@ -123,7 +123,7 @@ resource "pgshard_user_mapping" "europe" {
 
 // Mappings for PUBLIC and for a role whose name has a dot and a quote; import by
 // `server/role`.
-func TestAccUserMappingRoles(t *testing.T) {
+func TestAccUserMapping_Roles(t *testing.T) {
 	a := newAccDatabase(t, nil, "postgres_fdw")
 	const role = `we.ird"role`
 	a.Exec(t, `CREATE ROLE `+quoteIdent(role))
