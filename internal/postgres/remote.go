@@ -160,16 +160,18 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 	if !exists {
 		return nil, false, nil
 	}
-	list := `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a ` +
+	list := `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, ` +
+		`coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity <> '' FROM pg_attribute a ` +
+		`LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ` +
 		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
-	rows, err := r.session().QueryContext(ctx, `SELECT name, type, not_null FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean)`, r.name, list)
+	rows, err := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean, def text, ident boolean)`, r.name, list)
 	if err != nil {
 		return nil, true, fmt.Errorf("reading shard table columns through server %q: %w", r.server, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c Column
-		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull); err != nil {
+		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Default, &c.Identity); err != nil {
 			return nil, true, err
 		}
 		cols = append(cols, c)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // ShardTable is what the shard says of a shard table the provider manages.
@@ -57,73 +56,6 @@ func (r *Remote) inspect(ctx context.Context, schema, name, checkName string) (*
 	return &st, nil
 }
 
-// AddColumnsOnShards adds the parent's columns added (by name) to the shard table of each
-// of its foreign partitions that the provider manages (the shard table carries the
-// provider's bound CHECK), as the base server prints them in tx. Call it after the parent
-// was altered in tx and before the commit: the shards have a new column before the parent
-// does, so neither inserts through the parent nor a service writing to its shard fail. It
-// returns one line per shard table changed.
-func AddColumnsOnShards(ctx context.Context, tx *sql.Tx, parentSchema, parentName string, added []string) ([]string, error) {
-	logStep(ctx, "add new columns to the managed shard tables", parentSchema+"."+parentName)
-	if len(added) == 0 {
-		return nil, nil
-	}
-	var dblinkSchema string
-	err := tx.QueryRowContext(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&dblinkSchema)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil // no dblink: the provider manages no shard table here
-	}
-	if err != nil {
-		return nil, err
-	}
-	parent, err := ReadTable(ctx, tx, parentSchema, parentName)
-	if err != nil {
-		return nil, err
-	}
-	shards, err := foreignShards(ctx, tx, parentSchema, parentName)
-	if err != nil {
-		return nil, err
-	}
-	isAdded := map[string]bool{}
-	for _, a := range added {
-		isAdded[a] = true
-	}
-	var changed []string
-	for _, sh := range shards {
-		r := &Remote{tx: tx, server: sh.Server, name: sh.Server, dblink: QualifiedIdent(dblinkSchema, "dblink"), exec: QualifiedIdent(dblinkSchema, "dblink_exec")}
-		st, err := r.inspect(ctx, sh.RemoteSchema, sh.RemoteTable, BoundCheckName(sh.RemoteTable))
-		if err != nil {
-			return changed, err
-		}
-		if !st.Exists || st.Check == "" {
-			continue
-		}
-		cols, err := ShardColumns(ctx, tx, sh.Schema, sh.Name, parent.Columns)
-		if err != nil {
-			return changed, err
-		}
-		have := map[string]bool{}
-		for _, c := range st.Columns {
-			have[c.Name] = true
-		}
-		var stmts, names []string
-		for _, c := range cols {
-			if isAdded[c.Name] && !have[c.Name] {
-				stmts = append(stmts, "ALTER TABLE "+QualifiedIdent(sh.RemoteSchema, sh.RemoteTable)+" ADD COLUMN "+remoteColumnSQL(c, nil))
-				names = append(names, fmt.Sprintf("%q", c.Name))
-			}
-		}
-		if len(stmts) == 0 {
-			continue
-		}
-		if err := r.Exec(ctx, stmts...); err != nil {
-			return changed, err
-		}
-		changed = append(changed, fmt.Sprintf("%s.%s on server %q: added %s", sh.RemoteSchema, sh.RemoteTable, sh.Server, strings.Join(names, ", ")))
-	}
-	return changed, nil
-}
-
 // foreignShard is a foreign partition and the shard table it reads.
 type foreignShard struct {
 	Schema, Name              string
@@ -160,77 +92,44 @@ ORDER BY 1, 2`, schema, name)
 // bound, within 63 bytes.
 func BoundCheckName(table string) string { return TruncateIdentifier(table, "_bound") }
 
-// Drift lists how the shard table differs from what the provider made it: missing, lacking
-// columns it should have (expected: the parent's columns under their names on the shard,
-// see ShardColumns), or with a bound CHECK that is gone or is not the one recorded when
-// the provider last set it (recorded "" when unknown). Columns of another type and extra
-// columns are not drift: postgres_fdw converts, and the provider never changes a shard
-// column's type or drops one.
-func (st *ShardTable) Drift(expected []Column, checkName, recorded string) []string {
-	if !st.Exists {
-		return []string{"the shard table is missing"}
-	}
-	have := map[string]bool{}
-	for _, c := range st.Columns {
-		have[c.Name] = true
-	}
-	var drift, missing []string
-	for _, c := range expected {
-		if !have[c.Name] {
-			missing = append(missing, fmt.Sprintf("%q (%s)", c.Name, remoteType(c.Type)))
-		}
-	}
-	if len(missing) > 0 {
-		drift = append(drift, "missing columns "+strings.Join(missing, ", "))
-	}
+// CheckDrift says what is wrong with the table itself and its bound CHECK: missing, or a
+// CHECK that is gone or is not the one recorded when the provider last set it (recorded ""
+// when unknown). DiffShard says what is wrong with its columns.
+func (st *ShardTable) CheckDrift(checkName, recorded string) []string {
 	switch {
+	case !st.Exists:
+		return []string{"the shard table is missing"}
 	case st.Check == "" && recorded != "":
-		drift = append(drift, fmt.Sprintf("the bound CHECK constraint %q is missing", checkName))
+		return []string{fmt.Sprintf("the bound CHECK constraint %q is missing", checkName)}
 	case recorded != "" && st.Check != recorded:
-		drift = append(drift, fmt.Sprintf("the bound CHECK constraint %q was changed to %s", checkName, st.Check))
+		return []string{fmt.Sprintf("the bound CHECK constraint %q was changed to %s", checkName, st.Check)}
 	}
-	return drift
+	return nil
 }
 
-// ShardColumns is the parent's columns as a foreign partition reads them from its shard
-// table: under the name of postgres_fdw's column_name option where one is set (a column
-// renamed on the base keeps its old name on the shard).
-func ShardColumns(ctx context.Context, q Querier, schema, name string, parent []Column) ([]Column, error) {
-	rows, err := q.QueryContext(ctx, `
-SELECT a.attname, coalesce((SELECT substr(o, 13) FROM unnest(a.attfdwoptions) o WHERE o LIKE 'column_name=%'), a.attname)
-FROM pg_attribute a
-WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped`, schema, name)
+// ShardColumnDrift compares the shard table behind foreign partition schema.name with the
+// parent's columns (as the base prints them), names the differences and what makes them
+// the same.
+func ShardColumnDrift(ctx context.Context, q Querier, schema, name string, parent []Column, st *ShardTable, remoteSchema, remoteTable string) (ShardDiff, error) {
+	if !st.Exists {
+		return ShardDiff{}, nil
+	}
+	names, err := foreignColumnNames(ctx, q, schema, name)
 	if err != nil {
-		return nil, err
+		return ShardDiff{}, err
 	}
-	defer rows.Close()
-	remote := map[string]string{}
-	for rows.Next() {
-		var local, r string
-		if err := rows.Scan(&local, &r); err != nil {
-			return nil, err
-		}
-		remote[local] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var out []Column
-	for _, c := range parent {
-		if r, ok := remote[c.Name]; ok {
-			c.Name = r
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return DiffShard(remoteSchema, remoteTable, parent, names, st.Columns, nil), nil
 }
 
-// RepairShard brings a drifted shard table back: the missing columns of t.Columns (the
-// parent's, under their shard names, as the base server prints them) are added and the
-// bound CHECK is set again, in one remote transaction.
-func RepairShard(ctx context.Context, db *sql.DB, t RemoteTable) error {
-	logStep(ctx, "repair shard table", t.Schema+"."+t.Name+" on server "+t.Server)
-	return withRemote(ctx, db, t.Server, func(r *Remote) error {
+// RepairShard brings the shard table behind foreign partition schema.name back in line:
+// its columns with the parent's (t.Columns, as the base prints them; see DiffShard) and its
+// bound CHECK set again, in one remote transaction; then the foreign table's column_name
+// options that the shard's renames made unneeded go. A missing shard table is not
+// re-created.
+func RepairShard(ctx context.Context, db *sql.DB, schema, name string, t RemoteTable) error {
+	logStep(ctx, "repair shard table "+t.Schema+"."+t.Name+" on server "+t.Server, schema+"."+name)
+	var diff ShardDiff
+	err := withRemote(ctx, db, t.Server, func(r *Remote) error {
 		cols, exists, err := r.Columns(ctx, t.Schema, t.Name)
 		if err != nil {
 			return err
@@ -239,19 +138,18 @@ func RepairShard(ctx context.Context, db *sql.DB, t RemoteTable) error {
 			return fmt.Errorf("the shard table %s.%s is missing on server %q; the provider never re-creates a shard table that held rows: "+
 				"restore it, or remove the partition from the configuration", t.Schema, t.Name, t.Server)
 		}
-		have := map[string]Column{}
-		for _, c := range cols {
-			have[c.Name] = c
+		names, err := foreignColumnNames(ctx, db, schema, name)
+		if err != nil {
+			return err
 		}
-		var stmts []string
-		for _, c := range t.Columns {
-			if _, ok := have[c.Name]; !ok {
-				stmts = append(stmts, "ALTER TABLE "+QualifiedIdent(t.Schema, t.Name)+" ADD COLUMN "+remoteColumnSQL(c, nil))
-			}
-		}
-		stmts = append(stmts, SetRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))
+		diff = DiffShard(t.Schema, t.Name, t.Columns, names, cols, nil)
+		stmts := append(append(diff.Before, diff.After...), SetRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))
 		return r.Exec(ctx, stmts...)
 	})
+	if err != nil {
+		return err
+	}
+	return unmapColumns(ctx, db, schema, name, diff.Unmap)
 }
 
 // ShardCheck reads the definition of a shard table's bound CHECK ("" for none), to record

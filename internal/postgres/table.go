@@ -20,6 +20,8 @@ type Column struct {
 	// RenamedFrom, on a column of the wanted table, names the column it was called before:
 	// an update renames that column (keeping its values) instead of dropping it.
 	RenamedFrom string
+	// Identity says the column is an identity column (read from a shard table).
+	Identity bool
 }
 
 // PartitionKey is how a partitioned table is split: strategy list, range or hash, over

@@ -73,10 +73,12 @@ func (r *foreignPartitionResource) Schema(_ context.Context, _ resource.SchemaRe
 			map[string]string{"schema_name": "remote_schema", "table_name": "remote_table"})},
 	}
 	attrs["create_remote_table"] = schema.BoolAttribute{
-		MarkdownDescription: "When the shard table does not exist, create it on the shard through the foreign server (with dblink over the same " +
-			"server and user mapping; the `dblink` extension must be installed in this database, for example with `pgshard_extension`). " +
-			"It gets the parent's columns and a CHECK constraint equal to the partition bound (LIST and RANGE), so a row for another shard " +
-			"cannot be written or moved there. Default `false`. Only used at create; the shard table is never dropped.",
+		MarkdownDescription: "The provider manages the shard table: when it does not exist, it is created on the shard through the foreign server (with dblink over the same " +
+			"server and user mapping; the `dblink` extension must be installed in this database, for example with `pgshard_extension`), " +
+			"with the parent's columns and a CHECK constraint equal to the partition bound (LIST and RANGE), so a row for another shard " +
+			"cannot be written or moved there. A managed shard table follows the parent's column changes (see `pgshard_partitioned_table`) and " +
+			"its drift shows in `remote_drift`. Set it to `true` on an existing partition to adopt its shard table: the next apply brings its " +
+			"columns in line with the parent's and adds the bound CHECK. Default `false`. The shard table is never dropped.",
 		Optional: true,
 		Computed: true,
 		Default:  booldefault.StaticBool(false),
@@ -262,12 +264,12 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 	if err == nil {
 		parent, err = postgres.ReadTable(ctx, db, parentSchema, parentName)
 	}
-	var expected []postgres.Column
-	if err == nil {
-		expected, err = postgres.ShardColumns(ctx, db, m.Schema.ValueString(), m.Name.ValueString(), parent.Columns)
-	}
 	if err == nil {
 		shard, err = postgres.InspectShard(ctx, db, m.Server.ValueString(), remoteSchema, remoteTable, checkName)
+	}
+	var columns postgres.ShardDiff
+	if err == nil {
+		columns, err = postgres.ShardColumnDrift(ctx, db, m.Schema.ValueString(), m.Name.ValueString(), parent.Columns, shard, remoteSchema, remoteTable)
 	}
 	if err != nil {
 		m.RemoteDrift = prior
@@ -294,7 +296,7 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 		value, _ := json.Marshal(check) // private state holds JSON
 		diags.Append(private.SetKey(ctx, privateShardCheck, value)...)
 	}
-	m.RemoteDrift = types.StringValue(strings.Join(shard.Drift(expected, checkName, check), "; "))
+	m.RemoteDrift = types.StringValue(strings.Join(append(shard.CheckDrift(checkName, check), columns.Drift...), "; "))
 }
 
 func (r *foreignPartitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -310,20 +312,19 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 				"The bound change of %s.%s failed after the CHECK constraint of its shard table on server %q was replaced, and putting the old one back failed too: %s. "+
 					"The next plan shows the difference (remote_drift) and the next apply repairs it.", to.Schema, to.Name, to.Server, reason(undoErr)))
 		}
-		if err != nil || !plan.CreateRemoteTable.ValueBool() || prior.RemoteDrift.ValueString() == "" {
+		adopted := plan.CreateRemoteTable.ValueBool() && !prior.CreateRemoteTable.ValueBool()
+		if err != nil || !plan.CreateRemoteTable.ValueBool() || prior.RemoteDrift.ValueString() == "" && !adopted {
 			return what, err
 		}
-		// Repair what the last refresh found on the shard.
+		// Repair what the last refresh found on the shard, or adopt a shard table the
+		// provider did not create: its columns follow the parent and it gets the bound CHECK.
 		parent, err := postgres.ReadTable(ctx, db, to.ParentSchema, to.ParentName)
 		if err != nil {
 			return what, err
 		}
 		remote := plan.remoteTable(to, parent)
 		remote.Identity = nil
-		if remote.Columns, err = postgres.ShardColumns(ctx, db, to.Schema, to.Name, parent.Columns); err != nil {
-			return what, err
-		}
-		return what, postgres.RepairShard(ctx, db, remote)
+		return what, postgres.RepairShard(ctx, db, to.Schema, to.Name, remote)
 	})
 }
 

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -165,18 +166,26 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 			return "", nil
 		}
 		var change postgres.ColumnPlan
+		var after func(context.Context, *sql.DB) error
+		var shardErr error
 		err := postgres.InTx(ctx, db, func(tx *sql.Tx) error {
 			var err error
 			_, change, err = updateColumns(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
 			if err != nil {
 				return err
 			}
-			// New columns reach the shard tables the provider manages before the commit makes
-			// them visible on the parent.
-			_, err = postgres.AddColumnsOnShards(ctx, tx, to.Schema, to.Name, change.Adds)
-			return err
+			// The shard tables the provider manages take the change too: what widens them
+			// before the parent's change is visible, the rest right after.
+			after, shardErr = postgres.PropagateColumns(ctx, tx, to.Schema, to.Name, change.Drops)
+			if after == nil {
+				return shardErr
+			}
+			return nil
 		})
-		if err == nil && len(change.Clauses) > 0 {
+		if err == nil {
+			err = errors.Join(shardErr, after(ctx, db))
+		}
+		if len(change.Clauses) > 0 || len(change.Renames) > 0 {
 			warnLaggingShards(ctx, db, to, diags)
 		}
 		return tablePhrase("partitioned table", to.Schema, to.Name), err

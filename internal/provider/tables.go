@@ -119,15 +119,25 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 	if err == nil {
 		change, err = postgres.PlanColumns(current.Columns, to)
 	}
-	var held []string
+	var held, shards []string
 	if err == nil && len(change.Drops) > 0 {
 		held, err = postgres.ValuesHeld(ctx, db, schema, name, change.Drops)
+	}
+	if err == nil && current.Kind == postgres.RelPartitioned && !change.Empty() {
+		shards, err = postgres.ShardTables(ctx, db, schema, name)
 	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, kind, "Plan", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
 		return
 	}
 	describeColumnChange(schema, name, current.Columns, to, change, held, force, &resp.Diagnostics)
+	if len(shards) > 0 && !resp.Diagnostics.HasError() {
+		resp.Diagnostics.AddWarning("Column Change Reaches The Shards", fmt.Sprintf(
+			"The column change of %s.%s also reaches the shard tables the provider manages (create_remote_table) among:\n\n%s\n\n"+
+				"New columns, renames, type and default changes and dropped NOT NULLs are made on the shards before the parent's change is visible; "+
+				"NOT NULL and dropped columns right after. A type change rewrites each shard table. Shard tables the provider does not manage "+
+				"are left as they are (renamed columns keep being read under their old name).", schema, name, strings.Join(shards, "\n")))
+	}
 }
 
 // describeColumnChange puts what a column update does to the values into the plan.

@@ -1,0 +1,279 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// A column change of a partitioned table reaches the shard tables the provider manages
+// (those carrying its bound CHECK) in two phases around the parent's own change, so that
+// neither inserts through the parent nor a service writing its shard directly fail:
+//
+//   - before the parent's change commits: renames, new columns, type and default changes,
+//     NOT NULL dropped (each only widens what a shard accepts, or renames in the same
+//     window as the parent);
+//   - after it: NOT NULL set and dropped columns (each narrows what a shard accepts, so
+//     the parent stops sending what they refuse first).
+//
+// Each shard's statements of a phase run in one remote transaction. A shard that fails
+// does not stop the others or the parent: the error names it, its foreign partition shows
+// the difference as remote_drift on the next plan, and the next apply completes it.
+
+// ShardDiff is how a managed shard table's columns differ from its parent's, and what makes
+// them the same.
+type ShardDiff struct {
+	Drift  []string // the differences, in words
+	Before []string // statements for the shard before the parent's change is visible
+	After  []string // statements for the shard after it
+	Unmap  []string // local columns whose column_name option goes once the shard renamed them
+}
+
+// Empty reports whether the shard table matches.
+func (d ShardDiff) Empty() bool { return len(d.Before)+len(d.After)+len(d.Unmap) == 0 }
+
+// DiffShard compares a shard table's columns (actual, as the shard prints them) with the
+// parent's (as the base prints them). names maps a foreign partition's local column names
+// to the shard's (postgres_fdw's column_name option, see foreignColumnNames): a managed shard
+// has its column renamed to the local name and the option dropped. drops are the columns
+// the parent just dropped, with their values counted and allowed: the shard drops them too.
+func DiffShard(schema, name string, parent []Column, names map[string]string, actual []Column, drops map[string]bool) ShardDiff {
+	var d ShardDiff
+	table := QualifiedIdent(schema, name)
+	alter := func(clause string) string { return "ALTER TABLE " + table + " " + clause }
+	have := map[string]Column{}
+	for _, a := range actual {
+		have[a.Name] = a
+	}
+	matched := map[string]bool{}
+	for _, c := range parent {
+		local := c.Name
+		remote, ok := names[local]
+		if !ok {
+			remote = local
+		}
+		if remote != local {
+			_, hasRemote := have[remote]
+			_, hasLocal := have[local]
+			switch {
+			case hasRemote && !hasLocal:
+				d.Before = append(d.Before, alter("RENAME COLUMN "+Ident(remote)+" TO "+Ident(local)))
+				d.Drift = append(d.Drift, fmt.Sprintf("column %q is still %q on the shard", local, remote))
+				a := have[remote]
+				a.Name = local
+				have[local] = a
+				delete(have, remote)
+				d.Unmap = append(d.Unmap, local)
+			case hasLocal:
+				d.Unmap = append(d.Unmap, local)
+			}
+		}
+		matched[local] = true
+		a, ok := have[local]
+		if !ok {
+			c.Name = local
+			d.Before = append(d.Before, alter("ADD COLUMN "+remoteColumnSQL(c, nil)))
+			d.Drift = append(d.Drift, fmt.Sprintf("column %q (%s) is missing", local, remoteType(c.Type)))
+			continue
+		}
+		col := "ALTER COLUMN " + Ident(local)
+		if want := remoteType(c.Type); !SameType(a.Type, want) {
+			d.Before = append(d.Before, alter(col+" TYPE "+want))
+			d.Drift = append(d.Drift, fmt.Sprintf("column %q is %s on the shard but %s in the parent", local, a.Type, want))
+		}
+		if want, got := c.Default, a.Default; !a.Identity && !strings.HasPrefix(want, "nextval(") &&
+			((want == "") != (got == "") || want != "" && !SameExpression(want, got)) {
+			if want == "" {
+				d.Before = append(d.Before, alter(col+" DROP DEFAULT"))
+			} else {
+				d.Before = append(d.Before, alter(col+" SET DEFAULT ("+want+")"))
+			}
+			d.Drift = append(d.Drift, fmt.Sprintf("column %q has default %q on the shard but %q in the parent", local, got, want))
+		}
+		if !a.Identity && c.NotNull != a.NotNull {
+			if c.NotNull {
+				d.After = append(d.After, alter(col+" SET NOT NULL"))
+				d.Drift = append(d.Drift, fmt.Sprintf("column %q is nullable on the shard but NOT NULL in the parent", local))
+			} else {
+				d.Before = append(d.Before, alter(col+" DROP NOT NULL"))
+				d.Drift = append(d.Drift, fmt.Sprintf("column %q is NOT NULL on the shard but nullable in the parent", local))
+			}
+		}
+	}
+	for _, a := range actual {
+		if matched[a.Name] || have[a.Name].Name != a.Name {
+			continue
+		}
+		switch {
+		case drops[a.Name]:
+			d.After = append(d.After, alter("DROP COLUMN "+Ident(a.Name)))
+			d.Drift = append(d.Drift, fmt.Sprintf("column %q was dropped from the parent", a.Name))
+		case a.NotNull && a.Default == "" && !a.Identity:
+			// Not the parent's: inserts through the parent would leave it NULL and fail.
+			d.Before = append(d.Before, alter("ALTER COLUMN "+Ident(a.Name)+" DROP NOT NULL"))
+			d.Drift = append(d.Drift, fmt.Sprintf("column %q is not in the parent and is NOT NULL without a default, so inserts through the parent fail", a.Name))
+		}
+	}
+	return d
+}
+
+// foreignColumnNames maps a foreign table's local column names to its shard table's.
+func foreignColumnNames(ctx context.Context, q Querier, schema, name string) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `
+SELECT a.attname, coalesce((SELECT substr(o, 13) FROM unnest(a.attfdwoptions) o WHERE o LIKE 'column_name=%'), a.attname)
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names := map[string]string{}
+	for rows.Next() {
+		var local, remote string
+		if err := rows.Scan(&local, &remote); err != nil {
+			return nil, err
+		}
+		names[local] = remote
+	}
+	return names, rows.Err()
+}
+
+// unmapColumns drops the column_name option of a foreign table's columns, once the shard
+// table's columns carry the local names.
+func unmapColumns(ctx context.Context, q Querier, schema, name string, columns []string) error {
+	for _, c := range columns {
+		stmt := "ALTER FOREIGN TABLE " + QualifiedIdent(schema, name) + " ALTER COLUMN " + Ident(c) + " OPTIONS (DROP column_name)"
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ShardError names the shard tables a column change could not reach.
+type ShardError struct{ Failed []string }
+
+func (e *ShardError) Error() string {
+	return "the change did not reach every shard table: " + strings.Join(e.Failed, "; ") +
+		". The foreign partitions of these shards show what is left in remote_drift, and the next apply completes it once they are reachable"
+}
+
+// shardWork is one managed shard's part of a column change.
+type shardWork struct {
+	shard foreignShard
+	diff  ShardDiff
+}
+
+// PropagateColumns brings the shard tables the provider manages under the parent (as tx
+// sees it, after the parent's change) in line with the parent: it runs each shard's Before
+// statements from inside tx and returns the After work, to run once tx has committed. A
+// shard that cannot be reached or refuses is named in a *ShardError and left out; tx goes
+// on. drops are the columns the parent dropped (counted and allowed).
+func PropagateColumns(ctx context.Context, tx *sql.Tx, parentSchema, parentName string, drops []string) (after func(context.Context, *sql.DB) error, err error) {
+	logStep(ctx, "bring the managed shard tables in line with the parent", parentSchema+"."+parentName)
+	var dblinkSchema string
+	err = tx.QueryRowContext(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&dblinkSchema)
+	if errors.Is(err, sql.ErrNoRows) {
+		return func(context.Context, *sql.DB) error { return nil }, nil // no dblink: no shard table is managed here
+	}
+	if err != nil {
+		return nil, err
+	}
+	parent, err := ReadTable(ctx, tx, parentSchema, parentName)
+	if err != nil {
+		return nil, err
+	}
+	shards, err := foreignShards(ctx, tx, parentSchema, parentName)
+	if err != nil {
+		return nil, err
+	}
+	dropped := map[string]bool{}
+	for _, c := range drops {
+		dropped[c] = true
+	}
+	var failed []string
+	var later []shardWork
+	for _, sh := range shards {
+		r := &Remote{tx: tx, server: sh.Server, name: sh.Server, dblink: QualifiedIdent(dblinkSchema, "dblink"), exec: QualifiedIdent(dblinkSchema, "dblink_exec")}
+		// A shard's failure (dblink raises it in this session) is rolled back to here, so
+		// that the parent's change and the other shards go on.
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT pgshard_shard"); err != nil {
+			return nil, err
+		}
+		diff, managed, err := r.diffManaged(ctx, tx, sh, parent.Columns, dropped)
+		if err == nil && managed && len(diff.Before) > 0 {
+			err = r.Exec(ctx, diff.Before...)
+		}
+		if err == nil && managed {
+			err = unmapColumns(ctx, tx, sh.Schema, sh.Name, diff.Unmap)
+		}
+		if err != nil {
+			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgshard_shard"); rbErr != nil {
+				return nil, rbErr
+			}
+			failed = append(failed, sh.describe()+": "+reasonOf(err))
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_shard"); err != nil {
+			return nil, err
+		}
+		if managed && len(diff.After) > 0 {
+			later = append(later, shardWork{shard: sh, diff: diff})
+		}
+	}
+	after = func(ctx context.Context, db *sql.DB) error {
+		var failedAfter []string
+		for _, w := range later {
+			err := withRemote(ctx, db, w.shard.Server, func(r *Remote) error { return r.Exec(ctx, w.diff.After...) })
+			if err != nil {
+				failedAfter = append(failedAfter, w.shard.describe()+": "+reasonOf(err))
+			}
+		}
+		if len(failedAfter) > 0 {
+			return &ShardError{Failed: failedAfter}
+		}
+		return nil
+	}
+	if len(failed) > 0 {
+		return after, &ShardError{Failed: failed}
+	}
+	return after, nil
+}
+
+// diffManaged inspects one shard table and, when the provider manages it (it carries the
+// provider's bound CHECK), compares it with the parent's columns.
+func (r *Remote) diffManaged(ctx context.Context, q Querier, sh foreignShard, parent []Column, drops map[string]bool) (ShardDiff, bool, error) {
+	st, err := r.inspect(ctx, sh.RemoteSchema, sh.RemoteTable, BoundCheckName(sh.RemoteTable))
+	if err != nil || !st.Exists || st.Check == "" {
+		return ShardDiff{}, false, err
+	}
+	names, err := foreignColumnNames(ctx, q, sh.Schema, sh.Name)
+	if err != nil {
+		return ShardDiff{}, true, err
+	}
+	return DiffShard(sh.RemoteSchema, sh.RemoteTable, parent, names, st.Columns, drops), true, nil
+}
+
+func (sh foreignShard) describe() string {
+	return fmt.Sprintf("shard table %s.%s of %s.%s on server %q", sh.RemoteSchema, sh.RemoteTable, sh.Schema, sh.Name, sh.Server)
+}
+
+// reasonOf is an error's message without the driver's prefix.
+func reasonOf(err error) string {
+	return strings.TrimPrefix(err.Error(), "pq: ")
+}
+
+// ShardTables describes the shard tables behind a parent's foreign partitions, for plans.
+func ShardTables(ctx context.Context, q Querier, schema, name string) ([]string, error) {
+	shards, err := foreignShards(ctx, q, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(shards))
+	for i, sh := range shards {
+		out[i] = sh.describe()
+	}
+	return out, nil
+}
