@@ -74,7 +74,7 @@ func TestAccPartitionedTable_ColumnChangesReachShards(t *testing.T) {
 				Config: strings.Replace(withColumns(base, `{ name = "body", type = "text" },`, `{ name = "lang", type = "text", default = "'de'", not_null = true },`),
 					`{ name = "like_count", type = "int4", not_null = true, default = "0" },`, `{ name = "like_count", type = "int8", not_null = true, default = "0" },`, 1),
 				ConfigPlanChecks: update,
-				Check: dbChecks(append(append(both("text not null default 'de'::text", "lang"), both("bigint not null default 0", "like_count")...), all("4"))...),
+				Check:            dbChecks(append(append(both("text not null default 'de'::text", "lang"), both("bigint not null default 0", "like_count")...), all("4"))...),
 			},
 			// A drop of a column holding values, allowed by force_destroy on the parent: the
 			// shards drop it too, right after the parent.
