@@ -71,3 +71,19 @@ variable "force_destroy" {
   type        = bool
   default     = true
 }
+
+variable "extra_columns" {
+  description = <<-EOT
+    Columns added to the tweets table after the first five, such as
+    [{ name = "lang", type = "text", default = "'en'" }]. Each change reaches every region's
+    shard table in one apply (renames with renamed_from).
+  EOT
+  type = list(object({
+    name         = string
+    type         = string
+    not_null     = optional(bool)
+    default      = optional(string)
+    renamed_from = optional(string)
+  }))
+  default = []
+}

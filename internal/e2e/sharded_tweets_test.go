@@ -49,10 +49,11 @@ func TestShardedTweetsStack(t *testing.T) {
 		"usa":    {"db_port": ports[2], "api_port": ports[3], "dbname": "ustweets", "table": "us_tweets", "locations": []string{"usa"}, "id_start": 2000000000000},
 	}
 	ws := postgrestest.NewWorkspace(t, filepath.Join("..", "..", "examples", "sharded-tweets"))
-	ws.SetVars(t, map[string]any{
+	vars := map[string]any{
 		"name_prefix": prefix, "base_port": ports[4], "regions": regions,
 		"postgres_image": image, "postgres_password": password,
-	})
+	}
+	ws.SetVars(t, vars)
 	t.Cleanup(func() {
 		if t.Failed() {
 			ws.Run(t, "destroy", "-auto-approve", "-no-color")
@@ -163,6 +164,8 @@ func TestShardedTweetsStack(t *testing.T) {
 	var eu []tweet
 	waitFor(t, time.Minute, func() bool { return getJSON(t, apis["europe"]+"/tweets?limit=1000", &eu) == 200 && len(eu) == 3 })
 
+	addColumnWhileServing(t, ws, vars, prefix, apis, base)
+
 	// Destroy removes every container and network of the stack.
 	start = time.Now()
 	ws.Must(t, "destroy", "-auto-approve", "-no-color")
@@ -251,5 +254,86 @@ func waitFor(t *testing.T, timeout time.Duration, ok func() bool) {
 			t.Fatalf("condition not met after %s", timeout)
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// addColumnWhileServing adds a lang column with a default in a second apply, while both
+// regional APIs keep answering: it reaches every shard in that apply, a tweet posted before
+// and one posted after read back through the base table and through their API, the plan
+// after is empty, and no container restarts.
+func addColumnWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string]any, prefix string, apis map[string]string, base *sql.DB) {
+	t.Helper()
+	started := map[string]string{}
+	for _, region := range []string{"europe", "usa"} {
+		for _, c := range []string{prefix + region + "-api", prefix + region + "-db"} {
+			s, err := docker("inspect", "-f", "{{.State.StartedAt}}", c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			started[c] = s
+		}
+	}
+	var before tweet
+	if code := postJSON(t, apis["usa"]+"/tweets", map[string]any{"location": "usa", "text": "before lang"}, &before); code != 201 {
+		t.Fatalf("POST before the column change: %d", code)
+	}
+	stop := make(chan struct{})
+	done := make(chan [2]int)
+	go func() {
+		polls, failures := 0, 0
+		for {
+			select {
+			case <-stop:
+				done <- [2]int{polls, failures}
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			for region, api := range apis {
+				resp, err := http.Get(fmt.Sprintf("%s/tweets?limit=1000&region=%s", api, region))
+				polls++
+				if err != nil || resp.StatusCode != 200 {
+					failures++
+				}
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}
+	}()
+	vars["extra_columns"] = []map[string]any{{"name": "lang", "type": "text", "default": "'en'"}}
+	ws.SetVars(t, vars)
+	start := time.Now()
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
+	close(stop)
+	counts := <-done
+	t.Logf("column added across the shards in %s; the APIs answered %d requests meanwhile, %d failed", time.Since(start).Round(time.Millisecond), counts[0], counts[1])
+	if counts[1] > 0 || counts[0] == 0 {
+		t.Errorf("the regional APIs failed %d of %d requests while the column was added", counts[1], counts[0])
+	}
+	ws.PlanIsEmpty(t)
+
+	var after tweet
+	if code := postJSON(t, apis["europe"]+"/tweets", map[string]any{"location": "europe", "text": "after lang"}, &after); code != 201 {
+		t.Fatalf("POST after the column change: %d", code)
+	}
+	for region, tw := range map[string]tweet{"usa": before, "europe": after} {
+		var lang, text string
+		if err := base.QueryRow(`SELECT lang, text FROM tweets WHERE id = $1`, tw.ID).Scan(&lang, &text); err != nil || lang != "en" || text != tw.Text {
+			t.Errorf("tweet %d read through the base table: lang %q text %q %v", tw.ID, lang, text, err)
+		}
+		var got tweet
+		if code := getJSON(t, fmt.Sprintf("%s/tweets/%d", apis[region], tw.ID), &got); code != 200 || got.Text != tw.Text {
+			t.Errorf("GET %s/tweets/%d after the column change = %d %+v", apis[region], tw.ID, code, got)
+		}
+	}
+	var n int
+	if err := base.QueryRow(`SELECT count(*) FROM (SELECT * FROM tweets) t`).Scan(&n); err != nil {
+		t.Errorf("SELECT * through the base table after the column change: %v", err)
+	}
+	for c, s := range started {
+		if now, err := docker("inspect", "-f", "{{.State.StartedAt}}", c); err != nil || now != s {
+			t.Errorf("container %s restarted during the column change (started %s, now %s, %v)", c, s, now, err)
+		}
 	}
 }

@@ -19,7 +19,10 @@ import (
 // columnsAttribute is the `columns` list shared by pgshard_partitioned_table and pgshard_table.
 func columnsAttribute() schema.ListNestedAttribute {
 	return schema.ListNestedAttribute{
-		MarkdownDescription: "Columns, in order. Added, dropped, retyped, defaulted and made NOT NULL in place with `ALTER TABLE`. " +
+		MarkdownDescription: "Columns, in order. Added, dropped, renamed (`renamed_from`), retyped, defaulted and made NOT NULL in place with `ALTER TABLE`; " +
+			"on a partitioned table the change also reaches every shard table the provider manages (`create_remote_table`), in the same apply, " +
+			"ordered so that inserts through the parent and writes to a shard never fail for an added column (see the Data safety guide). " +
+			"Renames and drops break clients that use the old name. " +
 			"Types compare by meaning, so `int4` and `integer`, `varchar(20)` and `character varying(20)`, `timestamptz` and " +
 			"`timestamp with time zone` never show a diff. PostgreSQL cannot reorder columns: a new order is recorded, not applied.",
 		Required: true,
