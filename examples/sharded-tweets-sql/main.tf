@@ -48,13 +48,14 @@ resource "pgshard_user_mapping" "region" {
 
 resource "pgshard_partitioned_table" "tweets" {
   name = "tweets"
-  columns = [
-    { name = "id", type = "bigserial" },
-    { name = "location", type = "text", not_null = true },
-    { name = "text", type = "text", not_null = true },
-    { name = "owner_id", type = "bigint" },
-    { name = "like_count", type = "integer", not_null = true, default = "0" },
-  ]
+  # A column change here (or in extra_columns) reaches every region's shard table in the same apply.
+  columns = concat([
+    { name = "id", type = "bigserial", not_null = null, default = null, renamed_from = null },
+    { name = "location", type = "text", not_null = true, default = null, renamed_from = null },
+    { name = "text", type = "text", not_null = true, default = null, renamed_from = null },
+    { name = "owner_id", type = "bigint", not_null = null, default = null, renamed_from = null },
+    { name = "like_count", type = "integer", not_null = true, default = "0", renamed_from = null },
+  ], var.extra_columns)
   partition_by = {
     strategy = "list"
     key      = ["location"]

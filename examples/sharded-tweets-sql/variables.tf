@@ -40,3 +40,21 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "extra_columns" {
+  description = <<-EOT
+    Columns added to the tweets table after the first five, such as
+    [{ name = "lang", type = "text", default = "'en'" }]. Each change reaches every region's
+    shard table in one apply (renames with renamed_from; a drop of a column holding values
+    needs force_destroy).
+  EOT
+  type = list(object({
+    name         = string
+    type         = string
+    not_null     = optional(bool)
+    default      = optional(string)
+    renamed_from = optional(string)
+  }))
+  default  = []
+  nullable = false
+}

@@ -85,5 +85,6 @@ variable "extra_columns" {
     default      = optional(string)
     renamed_from = optional(string)
   }))
-  default = []
+  default  = []
+  nullable = false
 }

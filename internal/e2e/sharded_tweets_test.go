@@ -260,7 +260,7 @@ func waitFor(t *testing.T, timeout time.Duration, ok func() bool) {
 // addColumnWhileServing adds a lang column with a default in a second apply, while both
 // regional APIs keep answering: it reaches every shard in that apply, a tweet posted before
 // and one posted after read back through the base table and through their API, the plan
-// after is empty, and no container restarts.
+// after is empty. Then it renames and drops the column, one apply each. No container restarts.
 func addColumnWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string]any, prefix string, apis map[string]string, base *sql.DB) {
 	t.Helper()
 	started := map[string]string{}
@@ -331,9 +331,26 @@ func addColumnWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[st
 	if err := base.QueryRow(`SELECT count(*) FROM (SELECT * FROM tweets) t`).Scan(&n); err != nil {
 		t.Errorf("SELECT * through the base table after the column change: %v", err)
 	}
+	// Renamed, then dropped: each reaches every shard in one apply, the plan after is empty,
+	// and SELECT * through the base table works.
+	for _, step := range []struct {
+		columns []map[string]any
+		check   string
+	}{
+		{[]map[string]any{{"name": "language", "type": "text", "default": "'en'", "renamed_from": "lang"}}, `SELECT count(language) FROM tweets`},
+		{[]map[string]any{}, `SELECT count(*) FROM (SELECT * FROM tweets) t`},
+	} {
+		vars["extra_columns"] = step.columns
+		ws.SetVars(t, vars)
+		ws.Must(t, "apply", "-auto-approve", "-no-color")
+		ws.PlanIsEmpty(t)
+		if err := base.QueryRow(step.check).Scan(&n); err != nil || n == 0 {
+			t.Errorf("%s after the column change: %d, %v", step.check, n, err)
+		}
+	}
 	for c, s := range started {
 		if now, err := docker("inspect", "-f", "{{.State.StartedAt}}", c); err != nil || now != s {
-			t.Errorf("container %s restarted during the column change (started %s, now %s, %v)", c, s, now, err)
+			t.Errorf("container %s restarted during the column changes (started %s, now %s, %v)", c, s, now, err)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -173,13 +172,12 @@ type shardWork struct {
 // on. drops are the columns the parent dropped (counted and allowed).
 func PropagateColumns(ctx context.Context, tx *sql.Tx, parentSchema, parentName string, drops []string) (after func(context.Context, *sql.DB) error, err error) {
 	logStep(ctx, "bring the managed shard tables in line with the parent", parentSchema+"."+parentName)
-	var dblinkSchema string
-	err = tx.QueryRowContext(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&dblinkSchema)
-	if errors.Is(err, sql.ErrNoRows) {
-		return func(context.Context, *sql.DB) error { return nil }, nil // no dblink: no shard table is managed here
-	}
-	if err != nil {
+	var hasDblink bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&hasDblink); err != nil {
 		return nil, err
+	}
+	if !hasDblink {
+		return func(context.Context, *sql.DB) error { return nil }, nil // no dblink: no shard table is managed here
 	}
 	parent, err := ReadTable(ctx, tx, parentSchema, parentName)
 	if err != nil {
@@ -196,18 +194,25 @@ func PropagateColumns(ctx context.Context, tx *sql.Tx, parentSchema, parentName 
 	var failed []string
 	var later []shardWork
 	for _, sh := range shards {
-		r := &Remote{tx: tx, server: sh.Server, name: sh.Server, dblink: QualifiedIdent(dblinkSchema, "dblink"), exec: QualifiedIdent(dblinkSchema, "dblink_exec")}
 		// A shard's failure (dblink raises it in this session) is rolled back to here, so
 		// that the parent's change and the other shards go on.
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT pgshard_shard"); err != nil {
 			return nil, err
 		}
-		diff, managed, err := r.diffManaged(ctx, tx, sh, parent.Columns, dropped)
-		if err == nil && managed && len(diff.Before) > 0 {
-			err = r.Exec(ctx, diff.Before...)
-		}
-		if err == nil && managed {
-			err = unmapColumns(ctx, tx, sh.Schema, sh.Name, diff.Unmap)
+		var diff ShardDiff
+		managed := false
+		r, err := openRemoteIn(ctx, tx, sh.Server)
+		if err == nil {
+			diff, managed, err = r.diffManaged(ctx, tx, sh, parent.Columns, dropped)
+			if err == nil && managed && len(diff.Before) > 0 {
+				err = r.Exec(ctx, diff.Before...)
+			}
+			if err == nil && managed {
+				err = unmapColumns(ctx, tx, sh.Schema, sh.Name, diff.Unmap)
+			}
+			if closeErr := r.closeIn(ctx); err == nil {
+				err = closeErr
+			}
 		}
 		if err != nil {
 			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgshard_shard"); rbErr != nil {

@@ -56,24 +56,54 @@ func OpenRemote(ctx context.Context, db *sql.DB, server string) (*Remote, error)
 	if err != nil {
 		return nil, err
 	}
+	r, err := connectRemote(ctx, conn, server)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	r.conn = conn
+	return r, nil
+}
+
+// openRemoteIn connects to the shard behind server from inside tx; every statement of the
+// Remote runs in tx. Close it with closeIn before tx ends.
+func openRemoteIn(ctx context.Context, tx *sql.Tx, server string) (*Remote, error) {
+	r, err := connectRemote(ctx, tx, server)
+	if err != nil {
+		return nil, err
+	}
+	r.tx = tx
+	return r, nil
+}
+
+// closeIn disconnects a Remote opened by openRemoteIn.
+func (r *Remote) closeIn(ctx context.Context) error {
+	if !r.named {
+		return nil
+	}
+	_, err := r.tx.ExecContext(ctx, `SELECT `+r.close+`($1)`, r.name)
+	return err
+}
+
+// connectRemote finds dblink and, when the role may, opens a named connection to server on
+// the session of q, so that the Remote's statements share one shard connection.
+func connectRemote(ctx context.Context, q Querier, server string) (*Remote, error) {
 	// A fixed-length ASCII name: dblink truncates names past 63 bytes, which the check for a
 	// leftover connection below would then never match.
-	r := &Remote{conn: conn, server: server, name: fmt.Sprintf("pgshard_%.8x", sha256.Sum256([]byte(server)))}
+	r := &Remote{server: server, name: fmt.Sprintf("pgshard_%.8x", sha256.Sum256([]byte(server)))}
 	// One catalog query for where dblink lives and which of its functions this role may run.
 	// dblink's extension script revokes dblink_connect and dblink_disconnect from PUBLIC;
 	// without them every statement opens a shard connection of its own.
 	var schema sql.NullString
-	err = conn.QueryRowContext(ctx, `SELECT n.nspname,
+	err := q.QueryRowContext(ctx, `SELECT n.nspname,
 	  has_function_privilege(format('%I.dblink_connect(text, text)', n.nspname), 'EXECUTE')
 	  AND has_function_privilege(format('%I.dblink_disconnect(text)', n.nspname), 'EXECUTE')
 	  AND has_function_privilege(format('%I.dblink_get_connections()', n.nspname), 'EXECUTE')
 	FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&schema, &r.named)
 	if errors.Is(err, sql.ErrNoRows) {
-		conn.Close()
 		return nil, fmt.Errorf("the dblink extension is not installed in this database (it is needed to reach the shard through the foreign server): install it with pgshard_extension")
 	}
 	if err != nil {
-		conn.Close()
 		return nil, err
 	}
 	fn := func(name string) string { return QualifiedIdent(schema.String, name) }
@@ -84,12 +114,11 @@ func OpenRemote(ctx context.Context, db *sql.DB, server string) (*Remote, error)
 		return r, nil
 	}
 	// A connection left by an earlier failure on this session is replaced.
-	_, err = conn.ExecContext(ctx, `SELECT `+r.close+`($1) WHERE $1 = ANY(coalesce(`+getConns+`(), '{}'))`, r.name)
+	_, err = q.ExecContext(ctx, `SELECT `+r.close+`($1) WHERE $1 = ANY(coalesce(`+getConns+`(), '{}'))`, r.name)
 	if err == nil {
-		_, err = conn.ExecContext(ctx, `SELECT `+connect+`($1, $2)`, r.name, server)
+		_, err = q.ExecContext(ctx, `SELECT `+connect+`($1, $2)`, r.name, server)
 	}
 	if err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("connecting to the shard through server %q: %w", server, err)
 	}
 	return r, nil

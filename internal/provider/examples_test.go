@@ -21,8 +21,10 @@ func TestAccExample_ShardedTweetsSQL(t *testing.T) {
 		return map[string]any{"host": db.Cluster.Host, "port": db.Cluster.Port, "dbname": db.Name, "username": db.Cluster.User,
 			"table": table, "locations": []string{location}, "id_start": idStart}
 	}
+	var extra []map[string]any
 	vars := func(force bool) map[string]any {
 		return map[string]any{
+			"extra_columns": extra,
 			"base": map[string]any{"host": s.base.Cluster.Host, "port": s.base.Cluster.Port, "database": s.base.Name,
 				"username": s.base.Cluster.User, "password": s.base.Cluster.Password, "sslmode": "disable"},
 			"regions": map[string]any{
@@ -65,7 +67,39 @@ func TestAccExample_ShardedTweetsSQL(t *testing.T) {
 		}
 	}
 
-	// DEFAULT holds a row: destroy refuses until force_destroy is applied.
+	// A column added, renamed and dropped: each reaches every shard in one apply, the next
+	// plan is empty, and SELECT * through the parent works.
+	shardColumns := func(want string) {
+		t.Helper()
+		for _, c := range []func() error{
+			s.europe.ExpectQuery(want, `SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'europe_tweets'::regclass AND attnum > 5 AND NOT attisdropped`),
+			s.usa.ExpectQuery(want, `SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'us_tweets'::regclass AND attnum > 5 AND NOT attisdropped`),
+			s.base.ExpectQuery("4", `SELECT count(*) FROM (SELECT * FROM tweets) t`),
+		} {
+			if err := c(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, step := range []struct {
+		columns []map[string]any
+		force   bool
+		want    string
+	}{
+		{[]map[string]any{{"name": "lang", "type": "text", "default": "'en'"}}, false, "lang"},
+		{[]map[string]any{{"name": "language", "type": "text", "default": "'en'", "renamed_from": "lang"}}, false, "language"},
+		{nil, true, "<null>"},
+	} {
+		extra = step.columns
+		ws.SetVars(t, vars(step.force))
+		ws.Must(t, "apply", "-auto-approve", "-no-color")
+		ws.PlanIsEmpty(t)
+		shardColumns(step.want)
+	}
+
+	// DEFAULT holds a row: destroy refuses (at plan) until force_destroy is applied.
+	ws.SetVars(t, vars(false))
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
 	if out, code := ws.Run(t, "destroy", "-auto-approve", "-no-color"); code == 0 {
 		t.Fatalf("destroy should refuse while tweets_default holds rows:\n%s", out)
 	}
