@@ -16,6 +16,7 @@ type Bound struct {
 	From, To  []string
 	Modulus   int64
 	Remainder int64
+	none      bool // NoBound: admits no row
 }
 
 // Kind names the bound kind: default, list, range or hash.

@@ -1,0 +1,293 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Moving keys between a partition and the parent's DEFAULT partition: copy, verify, switch,
+// clean up. A move between two shards is two such moves that Terraform orders (the giver
+// narrows its bound into DEFAULT, the receiver widens its bound over DEFAULT).
+//
+// Rows are compared by count and an order-independent checksum: the sum of a 64-bit hash of
+// each row's text (columns in the parent's order, as the base prints them), on the source
+// and on the target. Through the parent, no row is visible twice or missing: the switch runs
+// in one base transaction that detaches the partition (ACCESS EXCLUSIVE on the parent, so
+// every reader and writer waits), moves the rows, attaches it with the new bound and commits.
+//
+// A shard and the base cannot commit together. postgres_fdw commits the shard's part just
+// before the base commits; to lose no row if the base commit then fails, rows leaving a
+// shard are first copied into a journal table on the base, committed, and only then deleted
+// from the shard in the switching transaction; an apply that finds a journal finishes the
+// move from it. Rows entering a shard are never deleted from DEFAULT before the base
+// commits; an apply that finds copies of DEFAULT rows on the shard (a base commit that
+// failed) counts them as moved instead of copying them again.
+
+// MoveResult says what a move did.
+type MoveResult struct {
+	Rows     int64 // rows moved
+	Checksum int64 // their order-independent checksum
+	Resumed  bool  // a move left half done was finished
+}
+
+// keyChecks renders the CHECK expressions of two bounds over the parent's key.
+func keyChecks(ctx context.Context, q Querier, p Partition, from, to Bound) (parent *Table, oldCheck, newCheck string, err error) {
+	parent, err = ReadTable(ctx, q, p.ParentSchema, p.ParentName)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if parent.PartitionBy == nil {
+		return nil, "", "", fmt.Errorf("%s is not a partitioned table", p.Parent())
+	}
+	key := KeySQL(parent.PartitionBy.Key)
+	oldCheck, newCheck = from.CheckSQL(key), to.CheckSQL(key)
+	if oldCheck == "" || newCheck == "" && !to.isNone() {
+		return nil, "", "", fmt.Errorf("rows can only be moved for LIST and RANGE bounds")
+	}
+	if to.isNone() {
+		newCheck = "false"
+	}
+	return parent, oldCheck, newCheck, nil
+}
+
+// NoBound is the bound of a partition that goes away: it admits no row, so a move to
+// DEFAULT takes all of them.
+var NoBound = Bound{In: []string{}, none: true}
+
+func (b Bound) isNone() bool { return b.none }
+
+// checksumOf is the count and checksum of the rows a query returns (a subquery named r).
+func checksumOf(ctx context.Context, q Querier, query string) (int64, int64, error) {
+	var n, sum sql.NullInt64
+	err := q.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(hashtextextended(r::text, 0)) % 9223372036854775807, 0)::bigint FROM ("+query+") r").Scan(&n, &sum)
+	return n.Int64, sum.Int64, err
+}
+
+// journalName is the base table that holds a partition's rows while they leave its shard.
+func journalName(p Partition) string { return TruncateIdentifier("pgshard_move_"+p.Name, "") }
+
+// MoveToDefault narrows partition p (attached now with bound from) to p.Bound (NoBound when
+// the partition goes away), moving its rows that the new bound no longer admits into the
+// parent's DEFAULT partition, and attaches it with the new bound. For a shard the provider
+// manages, its CHECK takes the new bound first, unvalidated (writes of the leaving keys on
+// the shard are refused from then on, with the constraint's name), and is validated at the
+// end. A move left half done by an earlier apply is finished.
+func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (MoveResult, error) {
+	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	def, err := defaultPartition(ctx, db, p.ParentSchema, p.ParentName)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	if def == "" {
+		return MoveResult{}, fmt.Errorf("%s has no DEFAULT partition to move rows into", p.Parent())
+	}
+	cols := ColumnList(parent.Columns)
+	leaving := "SELECT " + cols + " FROM ONLY " + p.Qualified() + " WHERE NOT coalesce(" + newCheck + ", false)"
+	remote := remoteOf(p)
+	if p.Foreign && managed {
+		logStep(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
+		if err := RemoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
+			return MoveResult{}, err
+		}
+	}
+	journal := QualifiedIdent(p.ParentSchema, journalName(p))
+	res := MoveResult{}
+	if p.Foreign {
+		// Copy the leaving rows into the journal (or find it from an earlier attempt).
+		var exists bool
+		if err := db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, journal).Scan(&exists); err != nil {
+			return res, err
+		}
+		left, _, err := checksumOf(ctx, db, leaving)
+		if err != nil {
+			return res, err
+		}
+		switch {
+		case exists && left == 0:
+			res.Resumed = true // the shard's rows went; the base did not commit: finish from the journal
+		default:
+			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
+			err = InTx(ctx, db, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+journal); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, "CREATE TABLE "+journal+" AS "+leaving); err != nil {
+					return err
+				}
+				return verifySame(ctx, tx, "the journal", "SELECT * FROM "+journal, "the shard", leaving)
+			})
+			if err != nil {
+				return res, err
+			}
+		}
+	}
+	err = InTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+			return err
+		}
+		source := leaving
+		if p.Foreign {
+			source = "SELECT * FROM " + journal
+		}
+		var err error
+		if res.Rows, res.Checksum, err = checksumOf(ctx, tx, source); err != nil {
+			return err
+		}
+		logStep(ctx, fmt.Sprintf("move %d rows into DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+def+" ("+cols+") "+source); err != nil {
+			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+		}
+		arrived := "SELECT " + cols + " FROM ONLY " + def + " WHERE coalesce(" + oldCheck + ", false) AND NOT coalesce(" + newCheck + ", false)"
+		if err := verifySame(ctx, tx, "the DEFAULT partition", arrived, "the rows leaving", source); err != nil {
+			return err
+		}
+		// Delete at the source what the target verifiably holds, checking that it is what
+		// was copied.
+		var n, sum int64
+		err = tx.QueryRowContext(ctx, "WITH gone AS (DELETE FROM ONLY "+p.Qualified()+" WHERE NOT coalesce("+newCheck+", false) RETURNING "+cols+") "+
+			"SELECT count(*), coalesce(sum(hashtextextended(gone::text, 0)) % 9223372036854775807, 0)::bigint FROM gone").Scan(&n, &sum)
+		if err != nil {
+			return err
+		}
+		if !res.Resumed && (n != res.Rows || sum != res.Checksum) {
+			return fmt.Errorf("the rows leaving %s changed while they were moved (%d rows deleted, %d copied, checksums %d and %d): nothing was changed; apply again",
+				p.Qualified(), n, res.Rows, sum, res.Checksum)
+		}
+		if !p.Bound.isNone() {
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+				return err
+			}
+		}
+		if p.Foreign {
+			_, err = tx.ExecContext(ctx, "DROP TABLE "+journal)
+		}
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	if p.Foreign && managed && !p.Bound.isNone() {
+		logStep(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
+		err = RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck))
+	}
+	return res, err
+}
+
+// MoveFromDefault widens partition p (attached now with bound from) to p.Bound, moving the
+// DEFAULT rows the new bound takes into it, and attaches it with the new bound. For a shard
+// the provider manages, its CHECK takes the new bound first. Rows are deleted from DEFAULT
+// only in the transaction that verified them on the partition.
+func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (MoveResult, error) {
+	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	def, err := defaultPartition(ctx, db, p.ParentSchema, p.ParentName)
+	if err != nil || def == "" {
+		return MoveResult{}, err
+	}
+	if p.Foreign && managed {
+		remote := remoteOf(p)
+		logStep(ctx, "widen the shard's CHECK to the new bound", p.Schema+"."+p.Name)
+		if err := RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck)); err != nil {
+			return MoveResult{}, err
+		}
+	}
+	cols := ColumnList(parent.Columns)
+	entering := "SELECT " + cols + " FROM ONLY " + def + " d WHERE coalesce(" + newCheck + ", false) AND NOT coalesce(" + oldCheck + ", false)"
+	// A row the partition already holds (copied by an attempt whose base commit failed) is
+	// not copied again.
+	missing := entering + " AND NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE ROW(t.*) IS NOT DISTINCT FROM ROW(d.*))"
+	var res MoveResult
+	err = InTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+			return err
+		}
+		var err error
+		if res.Rows, res.Checksum, err = checksumOf(ctx, tx, entering); err != nil {
+			return err
+		}
+		logStep(ctx, fmt.Sprintf("move %d rows out of DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
+		r, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+cols+") "+missing)
+		if err != nil {
+			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+		}
+		if copied, _ := r.RowsAffected(); copied < res.Rows {
+			res.Resumed = true
+		}
+		var absent int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+missing+") m").Scan(&absent); err != nil {
+			return err
+		}
+		if absent != 0 {
+			return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", absent, res.Rows, p.Qualified())
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+def+" d WHERE coalesce("+newCheck+", false) AND NOT coalesce("+oldCheck+", false)"); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
+		return err
+	})
+	return res, err
+}
+
+// verifySame compares the count and checksum of two row sets.
+func verifySame(ctx context.Context, q Querier, targetName, target, sourceName, source string) error {
+	n1, s1, err := checksumOf(ctx, q, target)
+	if err != nil {
+		return err
+	}
+	n2, s2, err := checksumOf(ctx, q, source)
+	if err != nil {
+		return err
+	}
+	if n1 != n2 || s1 != s2 {
+		return fmt.Errorf("verification failed: %s holds %d rows (checksum %d), %s %d (checksum %d): nothing was changed", targetName, n1, s1, sourceName, n2, s2)
+	}
+	return nil
+}
+
+// remoteOf names p's shard table and its bound CHECK.
+func remoteOf(p Partition) RemoteTable {
+	schema, name := p.Options["schema_name"], p.Options["table_name"]
+	if schema == "" {
+		schema = p.Schema
+	}
+	if name == "" {
+		name = p.Name
+	}
+	return RemoteTable{Server: p.Server, Schema: schema, Name: name, CheckName: BoundCheckName(name)}
+}
+
+// setRemoteCheckNotValidSQL replaces the shard's bound CHECK with one that new rows must
+// meet while the rows already there are not checked yet.
+func setRemoteCheckNotValidSQL(t RemoteTable, check string) string {
+	return "ALTER TABLE " + QualifiedIdent(t.Schema, t.Name) + " DROP CONSTRAINT IF EXISTS " + Ident(t.CheckName) +
+		", ADD CONSTRAINT " + Ident(t.CheckName) + " CHECK (" + check + ") NOT VALID"
+}
+
+// RowsOutside counts a partition's rows that bound to does not admit (through the foreign
+// server for a shard): what a narrowing bound change would leave outside.
+func RowsOutside(ctx context.Context, q Querier, p Partition, to Bound) (int64, error) {
+	parent, err := ReadTable(ctx, q, p.ParentSchema, p.ParentName)
+	if err != nil {
+		return 0, err
+	}
+	if parent.PartitionBy == nil {
+		return 0, nil
+	}
+	check := to.CheckSQL(KeySQL(parent.PartitionBy.Key))
+	if to.isNone() {
+		check = "false"
+	}
+	if check == "" {
+		return 0, nil
+	}
+	var n int64
+	err = q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE NOT coalesce("+check+", false)").Scan(&n)
+	return n, err
+}

@@ -1,0 +1,105 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+)
+
+func expectCount(t *testing.T, db *sql.DB, want int64, query string) {
+	t.Helper()
+	var n int64
+	if err := db.QueryRow(query).Scan(&n); err != nil || n != want {
+		t.Fatalf("%s = %d (%v), want %d", query, n, err, want)
+	}
+}
+
+// A shard gives keys to DEFAULT and takes them back: every row is moved exactly once, with
+// the same checksum, the shard's CHECK follows, and a move left half done (the shard's rows
+// gone, the base's commit lost) is finished from the journal.
+func TestMoveBetweenShardAndDefault(t *testing.T) {
+	base, shard := shardFixture(t)
+	ctx := context.Background()
+	mustExec(t, base, `CREATE TABLE tweets (id int, location text, body text) PARTITION BY LIST (location)`)
+	mustExec(t, base, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
+	mustExec(t, shard, `CREATE TABLE eu (id int, location text, body text, CONSTRAINT eu_bound CHECK (location IN ('europe', 'eu')))`)
+	mustExec(t, base, `CREATE FOREIGN TABLE eu PARTITION OF tweets FOR VALUES IN ('europe', 'eu') SERVER europe OPTIONS (table_name 'eu')`)
+	mustExec(t, base, `INSERT INTO tweets SELECT g, CASE WHEN g % 3 = 0 THEN 'eu' ELSE 'europe' END, 'b' || g FROM generate_series(1, 300) g`)
+	var before int64
+	if err := base.QueryRow(`SELECT sum(hashtextextended(t::text, 0)) % 9223372036854775807 FROM (SELECT id, location, body FROM tweets) t`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "tweets", Foreign: true, Server: "europe",
+		Options: map[string]string{"table_name": "eu"}}
+	both, europe := Bound{In: []string{"europe", "eu"}}, Bound{In: []string{"europe"}}
+
+	p.Bound = europe
+	res, err := MoveToDefault(ctx, base, p, both, true)
+	if err != nil || res.Rows != 100 {
+		t.Fatalf("move to DEFAULT: %+v, %v", res, err)
+	}
+	expectCount(t, base, 100, `SELECT count(*) FROM ONLY tweets_default WHERE location = 'eu'`)
+	expectCount(t, shard, 0, `SELECT count(*) FROM eu WHERE location = 'eu'`)
+	expectCount(t, base, 300, `SELECT count(DISTINCT id) FROM tweets`)
+	expectCount(t, base, 300, `SELECT count(*) FROM tweets`)
+	if _, err := shard.Exec(`INSERT INTO eu VALUES (999, 'eu', 'refused')`); err == nil {
+		t.Fatal("the shard's CHECK still admits the key that left")
+	}
+
+	p.Bound = both
+	if res, err := MoveFromDefault(ctx, base, p, europe, true); err != nil || res.Rows != 100 {
+		t.Fatalf("move from DEFAULT: %+v, %v", res, err)
+	}
+	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default`)
+	expectCount(t, shard, 300, `SELECT count(*) FROM eu`)
+	var after int64
+	if err := base.QueryRow(`SELECT sum(hashtextextended(t::text, 0)) % 9223372036854775807 FROM (SELECT id, location, body FROM tweets) t`).Scan(&after); err != nil || after != before {
+		t.Fatalf("checksum after the round trip %d, before %d (%v)", after, before, err)
+	}
+
+	// A crash between the shard's commit and the base's: the journal holds the rows, the
+	// shard does not, DEFAULT does not. The next move finishes from the journal.
+	mustExec(t, base, `CREATE TABLE pgshard_move_eu AS SELECT id, location, body FROM ONLY eu WHERE location = 'eu'`)
+	mustExec(t, shard, `DELETE FROM eu WHERE location = 'eu'`)
+	expectCount(t, base, 200, `SELECT count(*) FROM tweets`)
+	p.Bound = europe
+	if res, err := MoveToDefault(ctx, base, p, both, true); err != nil || !res.Resumed || res.Rows != 100 {
+		t.Fatalf("resumed move: %+v, %v", res, err)
+	}
+	expectCount(t, base, 300, `SELECT count(*) FROM tweets`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname = 'pgshard_move_eu'`)
+
+	// A crash after the rows were copied onto the shard but before DEFAULT let them go: the
+	// next move does not copy them twice.
+	mustExec(t, shard, `ALTER TABLE eu DROP CONSTRAINT eu_bound`)
+	mustExec(t, shard, `INSERT INTO eu SELECT id, location, body FROM (VALUES (3, 'eu', 'b3'), (6, 'eu', 'b6')) v(id, location, body)`)
+	p.Bound = both
+	if res, err := MoveFromDefault(ctx, base, p, europe, true); err != nil || !res.Resumed {
+		t.Fatalf("resumed move from DEFAULT: %+v, %v", res, err)
+	}
+	expectCount(t, shard, 300, `SELECT count(*) FROM eu`)
+	expectCount(t, base, 300, `SELECT count(DISTINCT id) FROM tweets`)
+}
+
+// A local partition moves its rows in one transaction, and a partition that goes away
+// moves all of them.
+func TestMoveLocalPartition(t *testing.T) {
+	db := freshDB(t)
+	ctx := context.Background()
+	mustExec(t, db, `CREATE TABLE t (k text, v int) PARTITION BY LIST (k)`)
+	mustExec(t, db, `CREATE TABLE t_default PARTITION OF t DEFAULT`)
+	mustExec(t, db, `CREATE TABLE t_ab PARTITION OF t FOR VALUES IN ('a', 'b')`)
+	mustExec(t, db, `INSERT INTO t VALUES ('a', 1), ('b', 2), ('b', 3)`)
+	p := Partition{Schema: "public", Name: "t_ab", ParentSchema: "public", ParentName: "t", Bound: Bound{In: []string{"a"}}}
+	if res, err := MoveToDefault(ctx, db, p, Bound{In: []string{"a", "b"}}, false); err != nil || res.Rows != 2 {
+		t.Fatalf("narrow: %+v, %v", res, err)
+	}
+	expectCount(t, db, 2, `SELECT count(*) FROM ONLY t_default`)
+	p.Bound = NoBound
+	if res, err := MoveToDefault(ctx, db, p, Bound{In: []string{"a"}}, false); err != nil || res.Rows != 1 {
+		t.Fatalf("all rows: %+v, %v", res, err)
+	}
+	expectCount(t, db, 3, `SELECT count(*) FROM ONLY t_default`)
+	expectCount(t, db, 0, `SELECT count(*) FROM t_ab`)
+	expectCount(t, db, 3, `SELECT count(*) FROM t`)
+}
