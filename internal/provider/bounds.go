@@ -187,3 +187,8 @@ func sameSet(a, b []string) bool {
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
+
+// known reports whether every bound attribute is known.
+func (b boundModel) known() bool {
+	return !b.ValuesIn.IsUnknown() && !b.ValuesFrom.IsUnknown() && !b.ValuesTo.IsUnknown() && !b.Modulus.IsUnknown() && !b.Remainder.IsUnknown() && !b.IsDefault.IsUnknown()
+}

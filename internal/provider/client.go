@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -17,6 +19,38 @@ type Client struct {
 	conn    postgres.ConnConfig
 	pools   *postgres.Pools
 	unknown bool
+
+	// destroys seen while planning, by parent: Terraform plans every resource of a run in
+	// this one process, so a destroy that moves rows into a DEFAULT partition that the same
+	// plan destroys is caught whichever of the two is planned second.
+	mu             sync.Mutex
+	defaultsGoing  map[string]string   // parent -> its DEFAULT partition being destroyed
+	movingIntoGone map[string][]string // parent -> partitions whose destroy moves rows into DEFAULT
+}
+
+// noteDestroy records a planned destroy of a partition of parent: the DEFAULT one, or one
+// that moves its rows into DEFAULT. It says what conflicts, "" when nothing does.
+func (c *Client) noteDestroy(parent, partition string, isDefault, movesToDefault bool) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.defaultsGoing == nil {
+		c.defaultsGoing, c.movingIntoGone = map[string]string{}, map[string][]string{}
+	}
+	switch {
+	case isDefault:
+		c.defaultsGoing[parent] = partition
+	case movesToDefault:
+		c.movingIntoGone[parent] = append(c.movingIntoGone[parent], partition)
+	default:
+		return ""
+	}
+	if def, ok := c.defaultsGoing[parent]; ok && len(c.movingIntoGone[parent]) > 0 {
+		return fmt.Sprintf("this plan destroys the DEFAULT partition %s of %s and also %s, whose destroy moves its rows into that DEFAULT partition "+
+			"(on_rows_outside_bound = \"move_to_default\"): the rows would be pulled into the base and dropped with it. Set on_rows_outside_bound = \"fail\" "+
+			"on %s and apply that first (its rows then stay on the shard), or keep the DEFAULT partition",
+			def, parent, strings.Join(c.movingIntoGone[parent], ", "), strings.Join(c.movingIntoGone[parent], ", "))
+	}
+	return ""
 }
 
 // Known reports whether the connection settings are known. During a plan that creates the

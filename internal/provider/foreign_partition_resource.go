@@ -134,6 +134,7 @@ func (r *foreignPartitionResource) ValidateConfig(ctx context.Context, req resou
 		return
 	}
 	validateBound(b, &resp.Diagnostics)
+	validateMove(ctx, req.Config, &resp.Diagnostics)
 	if !remoteIdentity.IsNull() && !remoteIdentity.IsUnknown() && !createRemoteTable.IsUnknown() && !createRemoteTable.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root("remote_identity"), "Remote Identity Without Remote Table",
 			"remote_identity only takes effect when the provider creates the shard table: set create_remote_table = true, or remove remote_identity.")
@@ -306,7 +307,23 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 			return "", nil
 		}
 		what := tablePhrase("foreign partition", to.Schema, to.Name)
-		undoErr, err := postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.CreateRemoteTable.ValueBool())
+		managed := plan.CreateRemoteTable.ValueBool()
+		cur, err := postgres.ReadPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString())
+		if err != nil {
+			return what, err
+		}
+		move, err := planBoundMove(ctx, db, cur, to, plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool())
+		if err != nil {
+			return what, err
+		}
+		first := to
+		if move.rows > 0 {
+			first.Bound = cur.Bound // the move changes the bound, and the shard's CHECK with it
+		}
+		undoErr, err := postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first, managed)
+		if err == nil && move.rows > 0 {
+			err = movePartitionRows(ctx, db, move, to, cur.Bound, managed)
+		}
 		if undoErr != nil {
 			diags.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
 				"The bound change of %s.%s failed after the CHECK constraint of its shard table on server %q was replaced, and putting the old one back failed too: %s. "+
@@ -344,13 +361,23 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 		return
 	}
 	shardTable := state.RemoteSchema.ValueString() + "." + state.RemoteTable.ValueString()
+	moves := state.OnRowsOutsideBound.ValueString() == moveToDefault
 	switch {
+	case req.Plan.Raw.IsNull() && moves:
+		planDestroyRows(ctx, r.client, "Foreign Partition", state.Schema.ValueString(), state.Name.ValueString(), state.Parent.ValueString(), false, true, &resp.Diagnostics)
 	case req.Plan.Raw.IsNull():
 		resp.Diagnostics.AddWarning("Shard Rows Stay On The Shard",
 			fmt.Sprintf("Destroying foreign partition %s.%s drops only the local foreign table: the rows of shard table %s on server %q stay there, "+
 				"no longer reachable through %s. To move them elsewhere first, see the data-safety guide.",
 				state.Schema.ValueString(), state.Name.ValueString(), shardTable, state.Server.ValueString(), state.Parent.ValueString()))
 	default:
+		var plan foreignPartitionModelV0
+		resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+		if !resp.Diagnostics.HasError() && plan.boundModel.known() && !plan.Parent.IsUnknown() && !plan.RemoteSchema.IsUnknown() && !plan.RemoteTable.IsUnknown() {
+			to := plan.toPartition(ctx, &resp.Diagnostics)
+			planRowMoves(ctx, r.client, "Foreign Partition", state.Schema.ValueString(), state.Name.ValueString(), to,
+				plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
+		}
 		var server types.String
 		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("server"), &server)...)
 		if !server.IsUnknown() && server.ValueString() != state.Server.ValueString() {
@@ -370,7 +397,14 @@ func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.Dele
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	db, err := r.client.DB()
+	var err error
+	if state.OnRowsOutsideBound.ValueString() == moveToDefault {
+		err = deleteMovingRows(ctx, r.client, state.Schema.ValueString(), state.Name.ValueString(), state.CreateRemoteTable.ValueBool(), &resp.Diagnostics)
+	}
+	var db *sql.DB
+	if err == nil {
+		db, err = r.client.DB()
+	}
 	if err == nil {
 		err = postgres.DropForeignTable(ctx, db, state.Schema.ValueString(), state.Name.ValueString())
 	}
@@ -383,6 +417,7 @@ func (r *foreignPartitionResource) ImportState(ctx context.Context, req resource
 	importTableID(ctx, req, resp, "foreign partition")
 	// create_remote_table stays null: the first read tells it from the shard.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("move_rows_from_default"), false)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("on_rows_outside_bound"), moveFail)...)
 }
 
 func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignPartitionModelV0, diags *diag.Diagnostics, action string) bool {
@@ -433,6 +468,7 @@ type foreignPartitionModelV0 struct {
 	CreateRemoteTable   types.Bool           `tfsdk:"create_remote_table"`
 	RemoteIdentity      *remoteIdentityModel `tfsdk:"remote_identity"`
 	MoveRowsFromDefault types.Bool           `tfsdk:"move_rows_from_default"`
+	OnRowsOutsideBound  types.String         `tfsdk:"on_rows_outside_bound"`
 	RemoteDrift         types.String         `tfsdk:"remote_drift"`
 	boundModel
 }

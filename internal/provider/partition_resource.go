@@ -57,6 +57,7 @@ func (r *partitionResource) ValidateConfig(ctx context.Context, req resource.Val
 	if !resp.Diagnostics.HasError() {
 		validateBound(m.boundModel, &resp.Diagnostics)
 	}
+	validateMove(ctx, req.Config, &resp.Diagnostics)
 }
 
 func (r *partitionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -89,24 +90,58 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 		if diags.HasError() {
 			return "", nil
 		}
-		return tablePhrase("partition", to.Schema, to.Name), postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			_, _, err := postgres.UpdatePartition(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), to)
+		what := tablePhrase("partition", to.Schema, to.Name)
+		cur, err := postgres.ReadPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString())
+		if err != nil {
+			return what, err
+		}
+		move, err := planBoundMove(ctx, db, cur, to, plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool())
+		if err != nil {
+			return what, err
+		}
+		first := to
+		if move.rows > 0 {
+			first.Bound = cur.Bound // the move changes the bound
+		}
+		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+			_, _, err := postgres.UpdatePartition(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), first)
 			return err
 		})
+		if err == nil && move.rows > 0 {
+			err = movePartitionRows(ctx, db, move, to, cur.Bound, false)
+		}
+		return what, err
 	})
 }
 
-// ModifyPlan refuses, while planning, to destroy a partition that holds rows (unless
-// force_destroy), so that a destroy of the whole table never stops halfway.
+// ModifyPlan says how many rows a bound update moves, and refuses, while planning, what
+// would lose rows or stop halfway: a destroy of a partition holding rows (unless
+// force_destroy), a bound that leaves rows outside without move_to_default.
 func (r *partitionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if !req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+	if req.State.Raw.IsNull() {
 		return
 	}
 	var state partitionModelV0
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if !resp.Diagnostics.HasError() {
-		refuseDestroyAtPlan(ctx, r.client, "Partition", "Destroy", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
 	}
+	schemaName, name := state.Schema.ValueString(), state.Name.ValueString()
+	if req.Plan.Raw.IsNull() {
+		moves := state.OnRowsOutsideBound.ValueString() == moveToDefault
+		planDestroyRows(ctx, r.client, "Partition", schemaName, name, state.Parent.ValueString(), state.IsDefault.ValueBool(), moves, &resp.Diagnostics)
+		if !moves {
+			refuseDestroyAtPlan(ctx, r.client, "Partition", "Destroy", schemaName, name, state.ForceDestroy.ValueBool(), &resp.Diagnostics)
+		}
+		return
+	}
+	var plan partitionModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || !plan.boundModel.known() || plan.Parent.IsUnknown() {
+		return
+	}
+	to := plan.toPartition(ctx, &resp.Diagnostics)
+	planRowMoves(ctx, r.client, "Partition", schemaName, name, to, plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
 }
 
 func (r *partitionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -116,6 +151,12 @@ func (r *partitionResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if state.OnRowsOutsideBound.ValueString() == moveToDefault {
+		if err := deleteMovingRows(ctx, r.client, state.Schema.ValueString(), state.Name.ValueString(), false, &resp.Diagnostics); err != nil {
+			addObjectError(&resp.Diagnostics, "Partition", "Delete", tablePhrase("partition", state.Schema.ValueString(), state.Name.ValueString()), r.client.Database(), err)
+			return
+		}
+	}
 	deleteTable(ctx, r.client, "Partition", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
 }
 
@@ -123,6 +164,7 @@ func (r *partitionResource) ImportState(ctx context.Context, req resource.Import
 	importTableID(ctx, req, resp, "partition")
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("force_destroy"), false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("move_rows_from_default"), false)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("on_rows_outside_bound"), moveFail)...)
 }
 
 func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, diags *diag.Diagnostics, action string) bool {
@@ -152,6 +194,7 @@ type partitionModelV0 struct {
 	Name                types.String `tfsdk:"name"`
 	ForceDestroy        types.Bool   `tfsdk:"force_destroy"`
 	MoveRowsFromDefault types.Bool   `tfsdk:"move_rows_from_default"`
+	OnRowsOutsideBound  types.String `tfsdk:"on_rows_outside_bound"`
 	boundModel
 }
 

@@ -2,11 +2,13 @@ package provider
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -51,12 +53,26 @@ func partitionAttributes() map[string]schema.Attribute {
 	}
 	attrs["move_rows_from_default"] = schema.BoolAttribute{
 		MarkdownDescription: "When the parent's DEFAULT partition already holds rows this partition's bound takes (a region added after " +
-			"its rows arrived), create the partition detached, move those rows into it (through the foreign server for a shard), " +
-			"delete them from DEFAULT and attach it, all in one transaction. Without it such a create fails, naming the row count. " +
-			"LIST and RANGE bounds only. Default `false`. Only used at create.",
+			"its rows arrived, or a bound widened over keys that another shard gave to DEFAULT), move those rows into this partition " +
+			"(through the foreign server for a shard): copied, verified by count and checksum, deleted from DEFAULT and the partition " +
+			"attached with its bound, in one transaction. Works at create and on a bound update. Without it such a change fails at plan, " +
+			"naming the row count. LIST and RANGE bounds only. Default `false`.",
 		Optional: true,
 		Computed: true,
 		Default:  booldefault.StaticBool(false),
+	}
+	attrs["on_rows_outside_bound"] = schema.StringAttribute{
+		MarkdownDescription: "What a bound update that narrows the bound does with the rows it leaves outside: `\"fail\"` (default: the plan fails, " +
+			"naming the count) or `\"move_to_default\"`: they move into the parent's DEFAULT partition (copied, verified by count and checksum, " +
+			"switched in one base transaction, then deleted from the shard; a shard's CHECK refuses new rows of the leaving keys from the start), " +
+			"and when the partition is destroyed, all its rows do, so that a shard can be merged away. A move left half done (a crash) is finished " +
+			"by the next apply. Not for a DEFAULT partition, and only when the parent has one. The plan shows the rows that move. " +
+			"To move keys between two shards, the giver narrows with `move_to_default` and the receiver widens with `move_rows_from_default`, " +
+			"the receiver declaring `depends_on` the giver (see the Resharding guide).",
+		Optional:   true,
+		Computed:   true,
+		Default:    stringdefault.StaticString(moveFail),
+		Validators: []validator.String{stringvalidator.OneOf(moveFail, moveToDefault)},
 	}
 	for k, v := range boundAttributes() {
 		attrs[k] = v
@@ -154,4 +170,159 @@ func refuseDestroyAtPlan(ctx context.Context, client *Client, kind, action, sche
 				"Rows in foreign partitions live on the shards and are never dropped.",
 			strings.ToLower(action), schema, name, client.Database(), strings.Join(held, ", ")))
 	}
+}
+
+// The values of on_rows_outside_bound.
+const (
+	moveFail      = "fail"
+	moveToDefault = "move_to_default"
+)
+
+// validateMove refuses move_to_default on a DEFAULT partition.
+func validateMove(ctx context.Context, config interface {
+	GetAttribute(context.Context, path.Path, any) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	var onRows types.String
+	var isDefault types.Bool
+	diags.Append(config.GetAttribute(ctx, path.Root("on_rows_outside_bound"), &onRows)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("is_default"), &isDefault)...)
+	if onRows.ValueString() == moveToDefault && isDefault.ValueBool() {
+		diags.AddAttributeError(path.Root("on_rows_outside_bound"), "Invalid Row Move",
+			`on_rows_outside_bound = "move_to_default" moves rows into the DEFAULT partition; this partition is the DEFAULT. Remove it, or use "fail".`)
+	}
+}
+
+// boundMove is what a bound update does with rows: none, out to DEFAULT, or in from it.
+type boundMove struct {
+	toDefault, fromDefault bool
+	rows                   int64
+}
+
+// planBoundMove works out, from the catalog, whether changing partition cur's bound to
+// to.Bound moves rows and how many, and refuses what the configuration does not allow:
+// rows left outside a narrowed bound without move_to_default, DEFAULT rows under a widened
+// bound without move_rows_from_default, both at once, or a move with no DEFAULT.
+func planBoundMove(ctx context.Context, db *sql.DB, cur *postgres.Partition, to postgres.Partition, onRows string, fromDefault bool) (boundMove, error) {
+	var m boundMove
+	if cur.ParentName == "" || cur.Bound.Equal(to.Bound) || cur.Bound.Default || to.Bound.Default {
+		return m, nil
+	}
+	outside, err := postgres.RowsOutside(ctx, db, *cur, to.Bound)
+	if err != nil {
+		return m, err
+	}
+	parent, err := postgres.ReadTable(ctx, db, cur.ParentSchema, cur.ParentName)
+	if err != nil {
+		return m, err
+	}
+	def, entering, err := postgres.DefaultRowsMatching(ctx, db, parent, to.Bound)
+	if err != nil {
+		return m, err
+	}
+	switch {
+	case outside > 0 && entering > 0:
+		return m, fmt.Errorf("the new bound both leaves %d rows of %s.%s outside and takes %d rows of the DEFAULT partition: change the bound in two applies, one narrowing and one widening", outside, cur.Schema, cur.Name, entering)
+	case outside > 0 && onRows != moveToDefault:
+		return m, fmt.Errorf("%d rows of %s.%s fall outside the new bound %s. Set on_rows_outside_bound = \"move_to_default\" to move them into the DEFAULT partition, or choose a bound that keeps them", outside, cur.Schema, cur.Name, to.Bound)
+	case outside > 0 && def == "":
+		return m, fmt.Errorf("%d rows of %s.%s fall outside the new bound, and the parent has no DEFAULT partition to move them into", outside, cur.Schema, cur.Name)
+	case entering > 0 && !fromDefault:
+		return m, fmt.Errorf("%d rows in the DEFAULT partition %s fall inside the new bound %s of %s.%s, and PostgreSQL refuses a bound whose rows sit in DEFAULT. Set move_rows_from_default = true to move them in", entering, def, to.Bound, cur.Schema, cur.Name)
+	}
+	m.toDefault, m.fromDefault = outside > 0, entering > 0
+	m.rows = outside + entering
+	return m, nil
+}
+
+// movePartitionRows runs a planned move: p carries the new name and bound, from the bound
+// it has now.
+func movePartitionRows(ctx context.Context, db *sql.DB, m boundMove, p postgres.Partition, from postgres.Bound, managed bool) error {
+	var err error
+	if m.toDefault {
+		_, err = postgres.MoveToDefault(ctx, db, p, from, managed)
+	} else if m.fromDefault {
+		_, err = postgres.MoveFromDefault(ctx, db, p, from, managed)
+	}
+	return err
+}
+
+// planRowMoves is the plan-time half of a partition's bound update: it reads the partition
+// (by its prior name) and says in the plan how many rows move and which way, or refuses
+// what the configuration does not allow, before anything changes.
+func planRowMoves(ctx context.Context, client *Client, kind, schema, name string, to postgres.Partition, onRows string, fromDefault bool, diags *diag.Diagnostics) {
+	if !client.Known() {
+		return
+	}
+	db, err := client.DB()
+	var cur *postgres.Partition
+	if err == nil {
+		cur, err = postgres.ReadPartition(ctx, db, schema, name)
+	}
+	if errors.Is(err, postgres.ErrNotFound) {
+		return
+	}
+	var m boundMove
+	if err == nil {
+		m, err = planBoundMove(ctx, db, cur, to, onRows, fromDefault)
+	}
+	if err != nil {
+		diags.AddError(kind+" Bound Change Refused", fmt.Sprintf("Could not plan the bound change of %s.%s in database %q: %s. Nothing has been changed.", schema, name, client.Database(), reason(err)))
+		return
+	}
+	switch {
+	case m.toDefault:
+		diags.AddWarning("Rows Move To DEFAULT", fmt.Sprintf("%d rows of %s.%s (counted now) move into the DEFAULT partition of %s.%s: copied, verified by count and checksum, then deleted from the partition.",
+			m.rows, schema, name, cur.ParentSchema, cur.ParentName))
+	case m.fromDefault:
+		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("%d rows of the DEFAULT partition of %s.%s (counted now) move into %s.%s: copied, verified, then deleted from DEFAULT.",
+			m.rows, cur.ParentSchema, cur.ParentName, schema, name))
+	}
+}
+
+// planDestroyRows is the plan-time half of a partition's destroy: a DEFAULT partition, or one
+// whose destroy moves its rows into DEFAULT, is noted, and refused when the same plan does
+// both to one parent; a move shows its row count.
+func planDestroyRows(ctx context.Context, client *Client, kind, schema, name, parent string, isDefault, moves bool, diags *diag.Diagnostics) {
+	if conflict := client.noteDestroy(parent, schema+"."+name, isDefault, moves); conflict != "" {
+		diags.AddError(kind+" Destroy Refused", "Refusing this plan: "+conflict+". Nothing has been changed.")
+		return
+	}
+	if !moves || !client.Known() {
+		return
+	}
+	db, err := client.DB()
+	var cur *postgres.Partition
+	if err == nil {
+		cur, err = postgres.ReadPartition(ctx, db, schema, name)
+	}
+	var n int64
+	if err == nil && cur.ParentName != "" {
+		n, err = postgres.RowsOutside(ctx, db, *cur, postgres.NoBound)
+	}
+	if err != nil && !errors.Is(err, postgres.ErrNotFound) {
+		addObjectError(diags, kind, "Plan", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
+		return
+	}
+	diags.AddWarning("Rows Move To DEFAULT", fmt.Sprintf("Destroying %s.%s moves its %d rows (counted now) into the DEFAULT partition of %s first (on_rows_outside_bound = \"move_to_default\").",
+		schema, name, n, parent))
+}
+
+// deleteMovingRows moves a partition's rows into DEFAULT before it is dropped, when its
+// on_rows_outside_bound says so and the parent still has a DEFAULT partition.
+func deleteMovingRows(ctx context.Context, client *Client, schema, name string, managed bool, diags *diag.Diagnostics) error {
+	db, err := client.DB()
+	if err != nil {
+		return err
+	}
+	cur, err := postgres.ReadPartition(ctx, db, schema, name)
+	if errors.Is(err, postgres.ErrNotFound) || err == nil && cur.ParentName == "" {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p := *cur
+	p.Bound = postgres.NoBound
+	_, err = postgres.MoveToDefault(ctx, db, p, cur.Bound, managed)
+	return err
 }
