@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // Moving keys between a partition and the parent's DEFAULT partition: copy, verify, switch,
@@ -73,7 +74,8 @@ func journalName(p Partition) string { return TruncateIdentifier("pgshard_move_"
 // manages, its CHECK takes the new bound first, unvalidated (writes of the leaving keys on
 // the shard are refused from then on, with the constraint's name), and is validated at the
 // end. A move left half done by an earlier apply is finished.
-func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (MoveResult, error) {
+func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
+	defer logMoved(ctx, p, time.Now(), &res, &err)
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
 	if err != nil {
 		return MoveResult{}, err
@@ -95,7 +97,6 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 	}
 	journal := QualifiedIdent(p.ParentSchema, journalName(p))
-	res := MoveResult{}
 	if p.Foreign {
 		// Copy the leaving rows into the journal (or find it from an earlier attempt).
 		var exists bool
@@ -181,7 +182,8 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 // DEFAULT rows the new bound takes into it, and attaches it with the new bound. For a shard
 // the provider manages, its CHECK takes the new bound first. Rows are deleted from DEFAULT
 // only in the transaction that verified them on the partition.
-func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (MoveResult, error) {
+func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
+	defer logMoved(ctx, p, time.Now(), &res, &err)
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
 	if err != nil {
 		return MoveResult{}, err
@@ -202,7 +204,6 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 	// A row the partition already holds (copied by an attempt whose base commit failed) is
 	// not copied again.
 	missing := entering + " AND NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE ROW(t.*) IS NOT DISTINCT FROM ROW(d.*))"
-	var res MoveResult
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 			return err
@@ -233,6 +234,16 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		return err
 	})
 	return res, err
+}
+
+// logMoved reports a finished move: rows, time and rate.
+func logMoved(ctx context.Context, p Partition, start time.Time, res *MoveResult, err *error) {
+	if *err != nil {
+		return
+	}
+	took := time.Since(start)
+	logStep(ctx, fmt.Sprintf("moved %d rows in %s (%.0f rows/s), verified by count and checksum", res.Rows, took.Round(time.Millisecond),
+		float64(res.Rows)/max(took.Seconds(), 0.001)), p.Schema+"."+p.Name)
 }
 
 // verifySame compares the count and checksum of two row sets.

@@ -85,6 +85,11 @@ func clientFrom(data any, diags *diag.Diagnostics) *Client {
 // object and the database, never a value that could be secret.
 func (c *Client) withStepLog(ctx context.Context) context.Context {
 	return postgres.WithStepLogger(ctx, func(ctx context.Context, step, object string) {
-		tflog.Debug(ctx, "pgshard: "+step, map[string]any{"object": object, "database": c.Database(), "host": c.conn.Host})
+		fields := map[string]any{"object": object, "database": c.Database(), "host": c.conn.Host}
+		if strings.HasPrefix(step, "move") || strings.HasPrefix(step, "moved") || strings.HasPrefix(step, "copy") {
+			tflog.Info(ctx, "pgshard: "+step, fields) // progress of a move: TF_LOG=INFO
+			return
+		}
+		tflog.Debug(ctx, "pgshard: "+step, fields)
 	})
 }
