@@ -90,6 +90,12 @@ var badInputs = []badInput{
 	{"server that does not exist", "pgshard_foreign_partition", `parent = "public.tweets"` + "\n" + `name = "p"` + "\n" + `server = "nowhere"` + "\n" + `values_in = ["x"]`, true, `server "nowhere" does not exist`},
 	{"shard table lacking the parent's columns", "pgshard_foreign_partition", `parent = "public.tweets"` + "\n" + `name = "p"` + "\n" + `server = "europe"` + "\n" + `remote_table = "partial"` + "\n" + `values_in = ["x"]`, true, `missing columns "text", "like_count"`},
 	{"`create_remote_table` without dblink", "pgshard_foreign_partition", `parent = "public.tweets"` + "\n" + `name = "p"` + "\n" + `server = "europe"` + "\n" + `values_in = ["x"]` + "\n" + `create_remote_table = true`, true, `the dblink extension is not installed in this database`},
+	{"`on_rows_outside_bound = \"move_to_default\"` on the DEFAULT partition", "pgshard_partition", `parent = "public.tweets"` + "\n" + `name = "p"` + "\n" + `is_default = true` + "\n" + `on_rows_outside_bound = "move_to_default"`, false, `moves rows into the DEFAULT partition; this partition is the DEFAULT`},
+	{"`on_rows_outside_bound` neither fail nor move_to_default", "pgshard_foreign_partition", `parent = "public.tweets"` + "\n" + `name = "p"` + "\n" + `server = "europe"` + "\n" + `values_in = ["x"]` + "\n" + `on_rows_outside_bound = "delete"`, false, `value must be one of: ["fail" "move_to_default"]`},
+	// Foreign schema imports.
+	{"both `limit_to` and `except`", "pgshard_foreign_schema_import", `server = "europe"` + "\n" + `remote_schema = "public"` + "\n" + `local_schema = "public"` + "\n" + `limit_to = ["a"]` + "\n" + `except = ["b"]`, false, `cannot be specified when`},
+	{"import option that is not a boolean", "pgshard_foreign_schema_import", `server = "europe"` + "\n" + `remote_schema = "public"` + "\n" + `local_schema = "public"` + "\n" + `options = { import_default = "maybe" }`, false, `is not "true" or "false"`},
+	{"import without dblink in the database", "pgshard_foreign_schema_import", `server = "europe"` + "\n" + `remote_schema = "public"` + "\n" + `local_schema = "public"` + "\n" + `limit_to = ["partial"]`, true, `the dblink extension is not installed in this database`},
 }
 
 func (b badInput) pattern() *regexp.Regexp {
