@@ -163,7 +163,7 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 }
 
 func (p *pgshardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewPartitionsDataSource}
+	return []func() datasource.DataSource{NewPartitionsDataSource, NewShardCheckDataSource}
 }
 
 var lockTimeoutSyntax = regexp.MustCompile(`^(\d+)(us|ms|s|min|h|d)?$`)
