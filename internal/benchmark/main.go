@@ -8,6 +8,9 @@
 // medians, their ratio, the time per shard, and the connections each phase opened on the base
 // database and on the busiest shard database (from the servers' log_connections).
 //
+// Part 4: it moves 1,000,000 rows of one key from one shard to another (through DEFAULT,
+// verified) and compares the rate with copying them through postgres_fdw and with COPY.
+//
 // Part 3: for 16 and 64 managed shards, it times the apply that adds one column to the parent
 // and to every shard table, per shard, with the connections it opened.
 //
@@ -36,6 +39,7 @@ func main() {
 	maxConns := flag.Int("max-connections", 8, "the provider's max_connections")
 	skipTable := flag.Bool("skip-table", false, "skip part 2 (the sharded table)")
 	skipProvider := flag.Bool("skip-provider", false, "skip part 1 (the provider against the floor)")
+	moveRows := flag.Int("move-rows", 1000000, "rows moved between two shards in part 4 (0 skips it)")
 	schemaSizes := flag.String("schema-n", "16,64", "shard counts for part 3 (a column added across the shards); empty skips it")
 	rows := flag.Int("rows", 100000, "rows inserted through the parent in part 2")
 	keep := flag.Bool("keep", false, "keep the clusters and working directories (for profiling by hand)")
@@ -74,6 +78,12 @@ func main() {
 	if !*skipProvider {
 		if err := benchProvider(ctx, base, shard, ns, *runs, *maxConns, *keep); err != nil {
 			log.Printf("provider benchmark: %v", err)
+			code = 1
+		}
+	}
+	if *moveRows > 0 {
+		if err := benchMove(ctx, base, shard, *moveRows); err != nil {
+			log.Printf("move benchmark: %v", err)
 			code = 1
 		}
 	}

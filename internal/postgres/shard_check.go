@@ -198,10 +198,6 @@ func countResidency(ctx context.Context, tx *sql.Tx, p *residencyTarget) error {
 	return nil
 }
 
-// outside renders "the row is not admitted": the condition is false or NULL. It is written
-// without coalesce, which postgres_fdw (PostgreSQL 15) does not send to the shard.
-func outside(check string) string { return "NOT (" + check + ") OR (" + check + ") IS NULL" }
-
 // countDefault counts DEFAULT's rows and those that one of the conditions claims (is true
 // for), in one scan.
 func countDefault(ctx context.Context, tx *sql.Tx, p *residencyTarget, claims []string) (int64, error) {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
+)
+
+// benchMove moves rows of one key from one shard to another (part 4): the provider's move
+// (shard -> DEFAULT -> shard: journal, verify, switch, clean up, both ways) against two
+// floors that only copy: INSERT INTO target SELECT FROM source through postgres_fdw with
+// batch_size 1000, and COPY from the source piped into COPY to the target (psql).
+func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int) error {
+	db := "move_base"
+	for _, name := range []string{"move_a", "move_b"} {
+		if err := shard.CreateDatabase(ctx, name); err != nil {
+			return err
+		}
+	}
+	if err := base.CreateDatabase(ctx, db); err != nil {
+		return err
+	}
+	pools := postgres.NewPools()
+	defer pools.Close()
+	pool, err := pools.DB(postgres.ConnConfig{Host: base.Host, Port: base.Port, Database: db, User: base.User, Password: base.Password, SSLMode: "disable", LockTimeout: "0"})
+	if err != nil {
+		return err
+	}
+	port := strconv.Itoa(shard.Port)
+	for _, stmt := range []string{
+		"CREATE EXTENSION postgres_fdw", "CREATE EXTENSION dblink",
+		"CREATE SERVER a FOREIGN DATA WRAPPER postgres_fdw" + postgres.CreateOptionsClause(map[string]string{"host": shard.Host, "port": port, "dbname": "move_a", "batch_size": "1000", "fetch_size": "10000"}),
+		"CREATE SERVER b FOREIGN DATA WRAPPER postgres_fdw" + postgres.CreateOptionsClause(map[string]string{"host": shard.Host, "port": port, "dbname": "move_b", "batch_size": "1000", "fetch_size": "10000"}),
+		"CREATE USER MAPPING FOR CURRENT_USER SERVER a" + postgres.CreateOptionsClause(map[string]string{"user": shard.User, "password": shard.Password}),
+		"CREATE USER MAPPING FOR CURRENT_USER SERVER b" + postgres.CreateOptionsClause(map[string]string{"user": shard.User, "password": shard.Password}),
+		"CREATE TABLE t (id bigint, k text, body text) PARTITION BY LIST (k)",
+		"CREATE TABLE t_default PARTITION OF t DEFAULT",
+	} {
+		if _, err := pool.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	for _, s := range []struct{ db, check string }{{"move_a", "k IN ('a', 'moving')"}, {"move_b", "k IN ('b')"}} {
+		if err := shard.Exec(ctx, s.db, "CREATE TABLE t_"+s.db[5:]+" (id bigint, k text, body text, CONSTRAINT t_"+s.db[5:]+"_bound CHECK ("+s.check+"))"); err != nil {
+			return err
+		}
+	}
+	if err := shard.Exec(ctx, "move_a", fmt.Sprintf("INSERT INTO t_a SELECT g, 'moving', md5(g::text) FROM generate_series(1, %d) g", rows)); err != nil {
+		return err
+	}
+	for _, stmt := range []string{
+		"CREATE FOREIGN TABLE t_a PARTITION OF t FOR VALUES IN ('a', 'moving') SERVER a OPTIONS (table_name 't_a')",
+		"CREATE FOREIGN TABLE t_b PARTITION OF t FOR VALUES IN ('b') SERVER b OPTIONS (table_name 't_b')",
+	} {
+		if _, err := pool.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	a := postgres.Partition{Schema: "public", Name: "t_a", ParentSchema: "public", ParentName: "t", Foreign: true, Server: "a", Options: map[string]string{"table_name": "t_a"}}
+	b := postgres.Partition{Schema: "public", Name: "t_b", ParentSchema: "public", ParentName: "t", Foreign: true, Server: "b", Options: map[string]string{"table_name": "t_b"}}
+
+	start := time.Now()
+	a.Bound = postgres.Bound{In: []string{"a"}}
+	out, err := postgres.MoveToDefault(ctx, pool, a, postgres.Bound{In: []string{"a", "moving"}}, true)
+	if err != nil {
+		return err
+	}
+	half := time.Since(start)
+	b.Bound = postgres.Bound{In: []string{"b", "moving"}}
+	in, err := postgres.MoveFromDefault(ctx, pool, b, postgres.Bound{In: []string{"b"}}, true)
+	if err != nil {
+		return err
+	}
+	move := time.Since(start)
+	log.Printf("move of %d rows: to DEFAULT %s, into the other shard %s (%d and %d rows)", rows, half.Round(time.Millisecond), (move - half).Round(time.Millisecond), out.Rows, in.Rows)
+
+	// Floor 1: the same rows copied shard to shard through postgres_fdw (batch_size 1000).
+	for _, stmt := range []string{
+		"CREATE FOREIGN TABLE src (id bigint, k text, body text) SERVER b OPTIONS (table_name 't_b')",
+		"CREATE FOREIGN TABLE dst (id bigint, k text, body text) SERVER a OPTIONS (table_name 't_copy')",
+	} {
+		if _, err := pool.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if err := shard.Exec(ctx, "move_a", "CREATE TABLE t_copy (id bigint, k text, body text)"); err != nil {
+		return err
+	}
+	start = time.Now()
+	if _, err := pool.ExecContext(ctx, "INSERT INTO dst SELECT * FROM src"); err != nil {
+		return err
+	}
+	fdw := time.Since(start)
+
+	// Floor 2: COPY out of one shard piped into COPY into the other.
+	if err := shard.Exec(ctx, "move_a", "CREATE TABLE t_copy2 (id bigint, k text, body text)"); err != nil {
+		return err
+	}
+	start = time.Now()
+	pipe := exec.CommandContext(ctx, "bash", "-c", `psql -X -q "$SRC" -c "COPY t_b TO STDOUT" | psql -X -q "$DST" -c "COPY t_copy2 FROM STDIN"`)
+	pipe.Env = append(os.Environ(), "SRC="+shard.DSN("move_b"), "DST="+shard.DSN("move_a"))
+	if b, err := pipe.CombinedOutput(); err != nil {
+		return fmt.Errorf("COPY pipe: %v: %s", err, b)
+	}
+	copyTook := time.Since(start)
+
+	rate := func(d time.Duration) float64 { return float64(rows) / d.Seconds() }
+	floor := min(fdw, copyTook)
+	fmt.Printf("\n## Moving %d rows of one key between two shards\n\n", rows)
+	fmt.Println("| how | time | rows/s | vs the faster floor |")
+	fmt.Println("|---|---:|---:|---:|")
+	fmt.Printf("| pgshard move (shard -> DEFAULT -> shard, journal, verified both ways) | %s | %.0f | %.2fx |\n", move.Round(10*time.Millisecond), rate(move), floor.Seconds()/move.Seconds())
+	fmt.Printf("| floor: INSERT ... SELECT through postgres_fdw, batch_size 1000 | %s | %.0f | %.2fx |\n", fdw.Round(10*time.Millisecond), rate(fdw), floor.Seconds()/fdw.Seconds())
+	fmt.Printf("| floor: COPY piped shard to shard | %s | %.0f | %.2fx |\n", copyTook.Round(10*time.Millisecond), rate(copyTook), floor.Seconds()/copyTook.Seconds())
+	return nil
+}
