@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/lib/pq"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
@@ -341,7 +342,16 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		}
 		remote := plan.remoteTable(to, parent)
 		remote.Identity = nil
-		return what, postgres.RepairShard(ctx, db, to.Schema, to.Name, remote)
+		err = postgres.RepairShard(ctx, db, to.Schema, to.Name, remote)
+		if pqErr := pq.As(err, "23514"); pqErr != nil {
+			// The shard holds rows its bound does not admit: the CHECK cannot come back.
+			n, countErr := postgres.RowsOutside(ctx, db, to, to.Bound)
+			if countErr == nil {
+				err = fmt.Errorf("the shard table holds %d rows that the bound %s does not admit, so its CHECK cannot be restored; nothing was changed. "+
+					"The data source pgshard_shard_check lists them per partition: move or delete them on the shard, then apply again (%w)", n, to.Bound, err)
+			}
+		}
+		return what, err
 	})
 }
 

@@ -224,6 +224,21 @@ func TestAccForeignPartition_ShardDrift(t *testing.T) {
 				}},
 				Check: dbChecks(s.europe.ExpectQuery("1", `SELECT count(*) FROM pg_constraint WHERE conname = 'europe_tweets_bound' AND pg_get_constraintdef(oid) LIKE '%europe%'`)),
 			},
+			// A shard holding a row its bound does not admit: the CHECK cannot come back, and
+			// the apply says how many rows and where to look, changing nothing.
+			{
+				PreConfig: func() {
+					s.europe.Exec(t, `ALTER TABLE europe_tweets DROP CONSTRAINT europe_tweets_bound`)
+					s.europe.Exec(t, `INSERT INTO europe_tweets (location, text, like_count) VALUES ('usa', 'stray', 0)`)
+				},
+				Config:      config,
+				ExpectError: expectError(`holds 1 rows that the bound FOR VALUES IN \('europe'\) does not admit.*pgshard_shard_check`),
+			},
+			{
+				PreConfig: func() { s.europe.Exec(t, `DELETE FROM europe_tweets WHERE text = 'stray'`) },
+				Config:    config,
+				Check:     dbChecks(s.europe.ExpectQuery("1", `SELECT count(*) FROM pg_constraint WHERE conname = 'europe_tweets_bound'`)),
+			},
 			{Config: config, PlanOnly: true},
 		},
 	})
