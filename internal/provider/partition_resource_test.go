@@ -67,9 +67,9 @@ resource "pgshard_partitioned_table" "events" {
 				),
 			},
 			{
-				// A bound that would leave a row outside is refused by PostgreSQL, and nothing changes.
+				// A bound that would leave a row outside is refused at plan, naming the count, and nothing changes.
 				Config:      config(`values_from = ["2024-07-01"]`+"\n"+`values_to = ["2025-01-01"]`, "", ""),
-				ExpectError: expectError(`Partition Update Error.*violated by some row`),
+				ExpectError: expectError(`Partition Bound Change Refused.*1 rows of public.events_2024 fall outside the new bound.*move_to_default`),
 			},
 			{
 				Config:      parentOnly,

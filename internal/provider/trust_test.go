@@ -272,7 +272,7 @@ resource "pgshard_partition" "europe" {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: local(`["europe"]`)},
-			{Config: local(`["europe", "asia"]`), ExpectError: expectError(`DEFAULT partition holds rows that the new bound takes`)},
+			{Config: local(`["europe", "asia"]`), ExpectError: expectError(`rows in the DEFAULT partition public.tweets_default fall inside the new bound.*move_rows_from_default = true`)},
 			{Config: local(`["europe"]`), PlanOnly: true},
 			{
 				Config: a.ProviderConfig() + `
