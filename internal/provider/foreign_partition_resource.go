@@ -309,22 +309,13 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		}
 		what := tablePhrase("foreign partition", to.Schema, to.Name)
 		managed := plan.CreateRemoteTable.ValueBool()
-		cur, err := postgres.ReadPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString())
-		if err != nil {
-			return what, err
-		}
-		move, err := planBoundMove(ctx, db, cur, to, plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool())
-		if err != nil {
-			return what, err
-		}
-		first := to
-		if move.rows > 0 {
-			first.Bound = cur.Bound // the move changes the bound, and the shard's CHECK with it
-		}
-		undoErr, err := postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first, managed)
-		if err == nil && move.rows > 0 {
-			err = movePartitionRows(ctx, db, move, to, cur.Bound, managed)
-		}
+		var undoErr error
+		err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
+			plan.MoveRowsFromDefault.ValueBool(), managed, func(first postgres.Partition) error {
+				var err error
+				undoErr, err = postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first, managed)
+				return err
+			})
 		if undoErr != nil {
 			diags.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
 				"The bound change of %s.%s failed after the CHECK constraint of its shard table on server %q was replaced, and putting the old one back failed too: %s. "+

@@ -91,25 +91,13 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 			return "", nil
 		}
 		what := tablePhrase("partition", to.Schema, to.Name)
-		cur, err := postgres.ReadPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString())
-		if err != nil {
-			return what, err
-		}
-		move, err := planBoundMove(ctx, db, cur, to, plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool())
-		if err != nil {
-			return what, err
-		}
-		first := to
-		if move.rows > 0 {
-			first.Bound = cur.Bound // the move changes the bound
-		}
-		err = postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			_, _, err := postgres.UpdatePartition(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), first)
-			return err
-		})
-		if err == nil && move.rows > 0 {
-			err = movePartitionRows(ctx, db, move, to, cur.Bound, false)
-		}
+		err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
+			plan.MoveRowsFromDefault.ValueBool(), false, func(first postgres.Partition) error {
+				return postgres.InTx(ctx, db, func(tx *sql.Tx) error {
+					_, _, err := postgres.UpdatePartition(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), first)
+					return err
+				})
+			})
 		return what, err
 	})
 }

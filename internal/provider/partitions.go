@@ -234,14 +234,30 @@ func planBoundMove(ctx context.Context, db *sql.DB, cur *postgres.Partition, to 
 	return m, nil
 }
 
-// movePartitionRows runs a planned move: p carries the new name and bound, from the bound
-// it has now.
-func movePartitionRows(ctx context.Context, db *sql.DB, m boundMove, p postgres.Partition, from postgres.Bound, managed bool) error {
-	var err error
+// updateMovingRows updates a partition (now named priorSchema.priorName) to `to`. When the
+// bound change moves rows (see planBoundMove), update first changes everything but the
+// bound, and the move then changes the bound (and a managed shard's CHECK) with the rows.
+func updateMovingRows(ctx context.Context, db *sql.DB, priorSchema, priorName string, to postgres.Partition, onRows string, fromDefault, managed bool,
+	update func(first postgres.Partition) error) error {
+	cur, err := postgres.ReadPartition(ctx, db, priorSchema, priorName)
+	if err != nil {
+		return err
+	}
+	m, err := planBoundMove(ctx, db, cur, to, onRows, fromDefault)
+	if err != nil {
+		return err
+	}
+	first := to
+	if m.rows > 0 {
+		first.Bound = cur.Bound
+	}
+	if err := update(first); err != nil || m.rows == 0 {
+		return err
+	}
 	if m.toDefault {
-		_, err = postgres.MoveToDefault(ctx, db, p, from, managed)
-	} else if m.fromDefault {
-		_, err = postgres.MoveFromDefault(ctx, db, p, from, managed)
+		_, err = postgres.MoveToDefault(ctx, db, to, cur.Bound, managed)
+	} else {
+		_, err = postgres.MoveFromDefault(ctx, db, to, cur.Bound, managed)
 	}
 	return err
 }
