@@ -9,18 +9,24 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
 // releaseMirror builds the provider as goreleaser does (CGO off, trimpath, stripped) and
 // installs it in a filesystem mirror; it returns a CLI config file that uses only it.
 func releaseMirror(root, dir string) (string, error) {
 	const version = "9.9.9"
-	bin := filepath.Join(dir, "mirror", "registry.terraform.io", "pgshard", "pgshard", version, "linux_amd64", "terraform-provider-pgshard_v"+version)
+	bin := filepath.Join(dir, "mirror", postgrestest.TerraformRegistry, "pgshard", "pgshard", version, "linux_amd64", "terraform-provider-pgshard_v"+version)
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, ".")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the provider: %v\n%s", err, out)
+	}
+	// The same build under OpenTofu's registry host, which `tofu` resolves pgshard/pgshard to.
+	if err := os.Symlink(postgrestest.TerraformRegistry, filepath.Join(dir, "mirror", postgrestest.OpenTofuRegistry)); err != nil {
+		return "", err
 	}
 	rc := filepath.Join(dir, "terraform.rc")
 	content := fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n}\n", filepath.Join(dir, "mirror"))

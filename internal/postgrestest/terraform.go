@@ -264,12 +264,48 @@ func cliConfigFile() (string, error) {
 	return path, nil
 }
 
+// Registry hosts a short provider source ("pgshard/pgshard") resolves to.
+const (
+	TerraformRegistry = "registry.terraform.io"
+	OpenTofuRegistry  = "registry.opentofu.org"
+)
+
+var (
+	hostMu sync.Mutex
+	hosts  = map[string]string{}
+)
+
+// ProviderHost is the registry host the CLI at path resolves short provider sources to:
+// OpenTofu's for `tofu` (its `version` output starts with "OpenTofu"), Terraform's
+// otherwise.
+func ProviderHost(path string) string {
+	hostMu.Lock()
+	defer hostMu.Unlock()
+	if h, ok := hosts[path]; ok {
+		return h
+	}
+	host := TerraformRegistry
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	if cfg, err := cliConfigFile(); err == nil {
+		cmd.Env = append(cmd.Env, "TF_CLI_CONFIG_FILE="+cfg)
+	}
+	if out, err := cmd.Output(); err == nil && strings.HasPrefix(strings.TrimSpace(string(out)), "OpenTofu") {
+		host = OpenTofuRegistry
+	}
+	hosts[path] = host
+	return host
+}
+
 // SetupAcceptanceEnv sets TF_ACC_TERRAFORM_PATH (from TerraformPath, unless
 // already set to an existing file), TF_ACC_PROVIDER_NAMESPACE=pgshard, and
 // TF_CLI_CONFIG_FILE to the harness's own (possibly empty) CLI config file in
 // the cache dir (the inherited value may point to a missing file, which
 // breaks terraform; ~/.terraformrc is never written). It also sets
-// CHECKPOINT_DISABLE=1. RunMain calls it when TF_ACC is set.
+// CHECKPOINT_DISABLE=1, and TF_ACC_PROVIDER_HOST to the CLI's registry host (ProviderHost).
+// RunMain calls it when TF_ACC is set.
 func SetupAcceptanceEnv() error {
 	cfg, err := cliConfigFile()
 	if err != nil {
@@ -284,16 +320,17 @@ func SetupAcceptanceEnv() error {
 	if err := os.Setenv("TF_ACC_PROVIDER_NAMESPACE", "pgshard"); err != nil {
 		return err
 	}
-	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return nil
+	path := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if fi, err := os.Stat(path); path == "" || err != nil || !fi.Mode().IsRegular() {
+		if path, err = TerraformPath(); err != nil {
+			return err
+		}
+		if err := os.Setenv("TF_ACC_TERRAFORM_PATH", path); err != nil {
+			return err
 		}
 	}
-	path, err := TerraformPath()
-	if err != nil {
-		return err
-	}
-	return os.Setenv("TF_ACC_TERRAFORM_PATH", path)
+	// OpenTofu resolves pgshard/pgshard on its own registry: the harness says which.
+	return os.Setenv("TF_ACC_PROVIDER_HOST", ProviderHost(path))
 }
 
 // lockFile takes an exclusive flock on path and returns the unlock function.

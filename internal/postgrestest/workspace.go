@@ -24,7 +24,8 @@ var (
 )
 
 // ProviderMirror builds the provider once per test process and installs it in a fresh
-// filesystem mirror as registry.terraform.io/pgshard/pgshard ProviderVersion.
+// filesystem mirror as pgshard/pgshard ProviderVersion, under both Terraform's and
+// OpenTofu's registry host.
 func ProviderMirror() (string, error) {
 	mirrorOnce.Do(func() {
 		root, err := moduleRoot()
@@ -37,12 +38,16 @@ func ProviderMirror() (string, error) {
 			mirrorErr = err
 			return
 		}
-		bin := filepath.Join(dir, "registry.terraform.io", "pgshard", "pgshard", ProviderVersion, "linux_amd64", "terraform-provider-pgshard_v"+ProviderVersion)
+		bin := filepath.Join(dir, TerraformRegistry, "pgshard", "pgshard", ProviderVersion, "linux_amd64", "terraform-provider-pgshard_v"+ProviderVersion)
 		cmd := exec.Command("go", "build", "-o", bin, ".")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			mirrorErr = fmt.Errorf("building the provider: %v\n%s", err, out)
+			return
+		}
+		if err := os.Symlink(TerraformRegistry, filepath.Join(dir, OpenTofuRegistry)); err != nil {
+			mirrorErr = err
 			return
 		}
 		mirrorDir = dir
@@ -95,19 +100,24 @@ func NewWorkspace(t testing.TB, src string) *Workspace {
 	if err != nil {
 		t.Fatal(err)
 	}
+	host := ProviderHost(tf)
 	rc := fmt.Sprintf(`provider_installation {
   filesystem_mirror {
     path    = %q
-    include = ["registry.terraform.io/pgshard/*"]
+    include = ["%s/pgshard/*"]
   }
   filesystem_mirror {
     path    = %q
-    exclude = ["registry.terraform.io/pgshard/*"]
+    exclude = ["%s/pgshard/*"]
   }
 }
-`, mirror, filepath.Join(cache, "mirror"))
+`, mirror, host, filepath.Join(cache, "mirror"), host)
 	if err := os.MkdirAll(filepath.Join(cache, "mirror"), 0o755); err != nil {
 		t.Fatal(err)
+	}
+	// The Docker provider is mirrored under Terraform's host; OpenTofu looks under its own.
+	if _, err := os.Lstat(filepath.Join(cache, "mirror", OpenTofuRegistry)); os.IsNotExist(err) {
+		_ = os.Symlink(TerraformRegistry, filepath.Join(cache, "mirror", OpenTofuRegistry))
 	}
 	rcPath := filepath.Join(dir, ".terraformrc")
 	if err := os.WriteFile(rcPath, []byte(rc), 0o644); err != nil {
