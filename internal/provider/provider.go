@@ -158,6 +158,7 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewForeignPartitionResource,
 		NewPartitionResource,
 		NewTableResource,
+		NewForeignServerUsageResource,
 		NewForeignSchemaImportResource,
 	}
 }
