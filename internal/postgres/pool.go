@@ -46,6 +46,12 @@ type ConnConfig struct {
 	User     string
 	Password string
 	SSLMode  string
+	// SSLRootCert, SSLCert and SSLKey are file paths, as libpq's sslrootcert (the CA that
+	// verify-ca and verify-full check the server's certificate against), sslcert and sslkey
+	// (a client certificate and its key). Empty means unset.
+	SSLRootCert string
+	SSLCert     string
+	SSLKey      string
 	// ConnectTimeout bounds how long a connection attempt keeps retrying a server that
 	// refuses connections or is still starting up.
 	ConnectTimeout time.Duration
@@ -80,9 +86,17 @@ func (c ConnConfig) WithDefaults() ConnConfig {
 	return c
 }
 
-// Target names the server without secrets, for error messages and logs.
+// Target names the server without secrets, for error messages and logs. The CA and
+// client certificate paths are shown when set, since a certificate error depends on them.
 func (c ConnConfig) Target() string {
-	return fmt.Sprintf("host=%s port=%d database=%s user=%s", c.Host, c.port(), c.Database, c.User)
+	target := fmt.Sprintf("host=%s port=%d database=%s user=%s", c.Host, c.port(), c.Database, c.User)
+	if c.SSLRootCert != "" {
+		target += " sslrootcert=" + c.SSLRootCert
+	}
+	if c.SSLCert != "" {
+		target += " sslcert=" + c.SSLCert
+	}
+	return target
 }
 
 // maxConnections is the pool's cap.
@@ -99,6 +113,9 @@ func (c ConnConfig) dsn() string {
 		"user":             c.User,
 		"password":         c.Password,
 		"sslmode":          c.SSLMode,
+		"sslrootcert":      c.SSLRootCert,
+		"sslcert":          c.SSLCert,
+		"sslkey":           c.SSLKey,
 		"application_name": "terraform-provider-pgshard",
 		// lib/pq sends keys it does not know as run-time parameters of the startup packet,
 		// so these hold for every statement of every session, before the first one runs.
@@ -131,8 +148,9 @@ func (c ConnConfig) dsn() string {
 	return strings.Join(parts, " ")
 }
 
-// poolKey identifies a connection target; the password is part of it so that a changed
-// password gets a new pool, but it is never printed.
+// poolKey identifies a connection target; the password and the TLS file paths are part of
+// it (through dsn) so that a changed password or certificate gets a new pool, but it is
+// never printed.
 func (c ConnConfig) poolKey() string {
 	return c.dsn() + fmt.Sprintf(" #max=%d #timeout=%s", c.MaxConnections, c.ConnectTimeout)
 }

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +44,13 @@ func hintFor(err error) string {
 	if errors.As(err, &ce) {
 		if advice := ce.NoSlotAdvice(); advice != "" {
 			return "The connection was refused because " + advice + "."
+		}
+		var unknownAuthority x509.UnknownAuthorityError
+		var hostname x509.HostnameError
+		var verify *tls.CertificateVerificationError
+		if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &verify) || strings.Contains(err.Error(), "x509:") {
+			return "The server's TLS certificate was not accepted: check that sslrootcert (PGSSLROOTCERT) is the CA that signed it, " +
+				"and, with sslmode = verify-full, that host is one of the names (or addresses) on the certificate."
 		}
 		return "Check that the server is running and that the provider's host, port, database, username and password are right; connect_timeout says how long the provider keeps retrying."
 	}

@@ -83,6 +83,25 @@ func (p *pgshardProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Optional:            true,
 				Validators:          []validator.String{stringvalidator.OneOf("disable", "allow", "prefer", "require", "verify-ca", "verify-full")},
 			},
+			"sslrootcert": schema.StringAttribute{
+				MarkdownDescription: "Path of a PEM file with the certificate authorities that sign the server's certificate; " +
+					"`verify-ca` and `verify-full` check the server against it (and `require` too when it is set, as in libpq). " +
+					"Falls back to `PGSSLROOTCERT`.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"sslcert": schema.StringAttribute{
+				MarkdownDescription: "Path of a PEM client certificate to present to the server, for `cert` authentication " +
+					"or `clientcert` in `pg_hba.conf`. Falls back to `PGSSLCERT`.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"sslkey": schema.StringAttribute{
+				MarkdownDescription: "Path of the PEM private key of `sslcert`; the file must not be readable by group or others " +
+					"(mode `0600`, or `0640` when owned by root). Falls back to `PGSSLKEY`.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
 			"connect_timeout": schema.Int64Attribute{
 				MarkdownDescription: "Seconds to keep retrying, with backoff, a server that refuses connections or is starting up, before failing. Falls back to `PGCONNECT_TIMEOUT`, then `30`.",
 				Optional:            true,
@@ -117,7 +136,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	client := &Client{pools: p.pools}
 	// Values not known yet (a container created in the same apply) are left for the apply:
 	// until then reads keep prior state.
-	for _, v := range []interface{ IsUnknown() bool }{cfg.Host, cfg.Port, cfg.Database, cfg.Username, cfg.Password, cfg.SSLMode, cfg.ConnectTimeout, cfg.MaxConnections, cfg.LockTimeout} {
+	for _, v := range []interface{ IsUnknown() bool }{cfg.Host, cfg.Port, cfg.Database, cfg.Username, cfg.Password, cfg.SSLMode, cfg.SSLRootCert, cfg.SSLCert, cfg.SSLKey, cfg.ConnectTimeout, cfg.MaxConnections, cfg.LockTimeout} {
 		if v.IsUnknown() {
 			client.unknown = true
 		}
@@ -130,6 +149,10 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 		User:     stringOr(cfg.Username, p.getenv("PGUSER"), ""),
 		Password: stringOr(cfg.Password, p.getenv("PGPASSWORD"), ""),
 		SSLMode:  stringOr(cfg.SSLMode, p.getenv("PGSSLMODE"), ""),
+
+		SSLRootCert: stringOr(cfg.SSLRootCert, p.getenv("PGSSLROOTCERT"), ""),
+		SSLCert:     stringOr(cfg.SSLCert, p.getenv("PGSSLCERT"), ""),
+		SSLKey:      stringOr(cfg.SSLKey, p.getenv("PGSSLKEY"), ""),
 	}
 	var ok bool
 	if conn.Port, ok = intOr(cfg.Port, p.getenv("PGPORT"), 0); !ok {
@@ -154,11 +177,11 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewExtensionResource,
 		NewForeignServerResource,
 		NewUserMappingResource,
+		NewForeignServerUsageResource,
 		NewPartitionedTableResource,
 		NewForeignPartitionResource,
 		NewPartitionResource,
 		NewTableResource,
-		NewForeignServerUsageResource,
 		NewForeignSchemaImportResource,
 	}
 }
@@ -200,6 +223,9 @@ type providerModelV0 struct {
 	Username       types.String `tfsdk:"username"`
 	Password       types.String `tfsdk:"password"`
 	SSLMode        types.String `tfsdk:"sslmode"`
+	SSLRootCert    types.String `tfsdk:"sslrootcert"`
+	SSLCert        types.String `tfsdk:"sslcert"`
+	SSLKey         types.String `tfsdk:"sslkey"`
 	ConnectTimeout types.Int64  `tfsdk:"connect_timeout"`
 	MaxConnections types.Int64  `tfsdk:"max_connections"`
 	LockTimeout    types.String `tfsdk:"lock_timeout"`

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -12,14 +14,16 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*userMappingResource)(nil)
-	_ resource.ResourceWithImportState = (*userMappingResource)(nil)
+	_ resource.ResourceWithConfigure      = (*userMappingResource)(nil)
+	_ resource.ResourceWithImportState    = (*userMappingResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*userMappingResource)(nil)
 )
 
 // NewUserMappingResource returns the pgshard_user_mapping resource.
@@ -37,6 +41,7 @@ func (r *userMappingResource) Schema(_ context.Context, _ resource.SchemaRequest
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A user mapping: the credentials a local role uses on a foreign server's shard (`CREATE USER MAPPING`). " +
 			"`user`, `password` and `options` change in place with `ALTER USER MAPPING ... OPTIONS (ADD|SET|DROP ...)`.\n\n" +
+			"With Terraform or OpenTofu 1.11 or later, prefer `password_wo` with `password_wo_version`: the password then never enters the plan or the state.\n\n" +
 			"A role that neither owns the server nor is the mapped role (nor a superuser) cannot read a mapping's options; " +
 			"then the provider keeps the configured values in state instead of reporting drift it cannot see.",
 		Attributes: map[string]schema.Attribute{
@@ -67,10 +72,30 @@ func (r *userMappingResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Optional:            true,
 			},
 			"password": schema.StringAttribute{
-				MarkdownDescription: "Password on the shard (the `password` option). Sensitive: never shown in plans or logs. " +
-					"postgres_fdw requires one for non-superusers.",
+				MarkdownDescription: "Password on the shard (the `password` option). Sensitive: never shown in plans or logs, but stored in state. " +
+					"postgres_fdw requires one for non-superusers. Conflicts with `password_wo`, which keeps the password out of state.",
+				Optional:   true,
+				Sensitive:  true,
+				Validators: []validator.String{stringvalidator.ConflictsWith(path.MatchRoot("password_wo"))},
+			},
+			"password_wo": schema.StringAttribute{
+				MarkdownDescription: "Password on the shard (the `password` option), write-only: Terraform passes it to the provider at apply and " +
+					"never stores it in the plan or the state. Needs Terraform or OpenTofu 1.11 or later. It is set at create and whenever " +
+					"`password_wo_version` changes; changing only `password_wo` changes nothing, so bump the version to rotate. " +
+					"Requires `password_wo_version`; conflicts with `password`.",
 				Optional:  true,
 				Sensitive: true,
+				WriteOnly: true,
+				Validators: []validator.String{
+					stringvalidator.ConflictsWith(path.MatchRoot("password")),
+					stringvalidator.AlsoRequires(path.MatchRoot("password_wo_version")),
+				},
+			},
+			"password_wo_version": schema.Int64Attribute{
+				MarkdownDescription: "Any number that changes when `password_wo` should be set again (rotation): a change updates the mapping in place " +
+					"with the configured `password_wo`. Requires `password_wo`.",
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.AlsoRequires(path.MatchRoot("password_wo"))},
 			},
 			"options": schema.MapAttribute{
 				MarkdownDescription: "Other user mapping options: `password_required`, `sslcert`, `sslkey`, `sslpassword` (the first three are superuser-only). " +
@@ -89,7 +114,26 @@ func (r *userMappingResource) Configure(_ context.Context, req resource.Configur
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
 
+// ValidateConfig refuses password_wo on a CLI without write-only attributes (Terraform
+// or OpenTofu before 1.11), naming the fix; the framework's own error, which follows it,
+// names none.
+func (r *userMappingResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	if req.ClientCapabilities.WriteOnlyAttributesAllowed {
+		return
+	}
+	var password types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password_wo"), &password)...)
+	if resp.Diagnostics.HasError() || password.IsNull() {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(path.Root("password_wo"), "Write-Only Attribute Not Supported",
+		"pgshard_user_mapping's `password_wo` is a write-only attribute, which needs Terraform 1.11 or later (or OpenTofu 1.11 or later); "+
+			"the Terraform CLI running this plan does not support write-only attributes, so the password cannot be passed without storing it.\n\n"+
+			"Upgrade the CLI, or set `password` instead of `password_wo` and `password_wo_version` (Terraform then keeps the password in state, marked sensitive).")
+}
+
 func (r *userMappingResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	passwordWO := configPasswordWO(ctx, req.Config, &resp.Diagnostics)
 	createState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
 		if plan.Role.IsNull() || plan.Role.IsUnknown() {
 			role, err := postgres.CurrentUser(ctx, db)
@@ -98,7 +142,7 @@ func (r *userMappingResource) Create(ctx context.Context, req resource.CreateReq
 			}
 			plan.Role = types.StringValue(role)
 		}
-		m, d := plan.toMapping(ctx)
+		m, d := plan.toMapping(ctx, passwordWO)
 		if diags.Append(d...); d.HasError() {
 			return m.Describe(), nil
 		}
@@ -110,18 +154,34 @@ func (r *userMappingResource) Read(ctx context.Context, req resource.ReadRequest
 	readState(ctx, r.client, req, resp, r.readInto)
 }
 
+// Update diffs the options against the catalog. A write-only password is set only when
+// password_wo_version changed (Terraform sees no other change of it); otherwise the
+// mapping keeps the password it has.
 func (r *userMappingResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	passwordWO := configPasswordWO(ctx, req.Config, &resp.Diagnostics)
 	updateState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
-		to, d := plan.toMapping(ctx)
+		setPassword := !plan.PasswordWOVersion.Equal(prior.PasswordWOVersion)
+		if !setPassword {
+			passwordWO = types.StringNull()
+		}
+		to, d := plan.toMapping(ctx, passwordWO)
 		diags.Append(d...)
-		from, d := prior.toMapping(ctx)
+		from, d := prior.toMapping(ctx, types.StringNull())
 		if diags.Append(d...); diags.HasError() {
 			return to.Describe(), nil
+		}
+		if !prior.PasswordWOVersion.IsNull() {
+			// An earlier apply set a password that state does not hold: SET or DROP it, not
+			// ADD. (No PostgreSQL string holds NUL, so no real password equals this one.)
+			from.Options["password"] = "\x00"
 		}
 		// Diff against the catalog where it is readable, so that ADD/SET/DROP always match.
 		current, err := postgres.ReadUserMapping(ctx, db, to.Server, to.Role)
 		if err == nil && current.OptionsVisible {
 			from = *current
+		}
+		if !plan.PasswordWOVersion.IsNull() && !setPassword {
+			keepOption(to.Options, from.Options, "password")
 		}
 		if err == nil {
 			err = postgres.UpdateUserMapping(ctx, db, from, to)
@@ -180,30 +240,62 @@ func (r *userMappingResource) readInto(ctx context.Context, m *userMappingModelV
 		return false
 	}
 	m.ID = types.StringValue(postgres.JoinID('/', server, role))
+	m.PasswordWO = types.StringNull() // write-only: never in state
 	if !um.OptionsVisible {
 		return true // keep the configured values: the catalog will not show them to this role
 	}
 	opts := um.Options
 	m.User = takeOption(opts, "user")
 	m.Password = takeOption(opts, "password")
+	if !m.PasswordWOVersion.IsNull() {
+		// The password is write-only: it never enters state, and what the catalog holds
+		// cannot be compared with a configuration Read does not see. A password dropped out
+		// of band clears the version, so that the plan sets it again.
+		if m.Password.IsNull() {
+			m.PasswordWOVersion = types.Int64Null()
+		}
+		m.Password = types.StringNull()
+	}
 	var d diag.Diagnostics
 	m.Options, d = optionsToMap(opts, m.Options)
 	diags.Append(d...)
 	return !diags.HasError()
 }
 
-type userMappingModelV0 struct {
-	ID       types.String `tfsdk:"id"`
-	Server   types.String `tfsdk:"server"`
-	Role     types.String `tfsdk:"role"`
-	User     types.String `tfsdk:"user"`
-	Password types.String `tfsdk:"password"`
-	Options  types.Map    `tfsdk:"options"`
+// configPasswordWO reads password_wo, which only the configuration holds (plan and state
+// hold null).
+func configPasswordWO(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) types.String {
+	var password types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("password_wo"), &password)...)
+	return password
 }
 
-func (m userMappingModelV0) toMapping(ctx context.Context) (postgres.UserMapping, diag.Diagnostics) {
+// keepOption makes to's key what from has, so that a diff of the two leaves it alone.
+func keepOption(to, from map[string]string, key string) {
+	if v, ok := from[key]; ok {
+		to[key] = v
+	} else {
+		delete(to, key)
+	}
+}
+
+type userMappingModelV0 struct {
+	ID                types.String `tfsdk:"id"`
+	Server            types.String `tfsdk:"server"`
+	Role              types.String `tfsdk:"role"`
+	User              types.String `tfsdk:"user"`
+	Password          types.String `tfsdk:"password"`
+	PasswordWO        types.String `tfsdk:"password_wo"`
+	PasswordWOVersion types.Int64  `tfsdk:"password_wo_version"`
+	Options           types.Map    `tfsdk:"options"`
+}
+
+// toMapping builds the mapping the model describes; passwordWO is the write-only password
+// to set (from the configuration), or null.
+func (m userMappingModelV0) toMapping(ctx context.Context, passwordWO types.String) (postgres.UserMapping, diag.Diagnostics) {
 	opts, diags := optionsFromMap(ctx, m.Options)
 	putOption(opts, "user", m.User)
 	putOption(opts, "password", m.Password)
+	putOption(opts, "password", passwordWO)
 	return postgres.UserMapping{Server: m.Server.ValueString(), Role: m.Role.ValueString(), Options: opts, OptionsVisible: true}, diags
 }
