@@ -25,7 +25,7 @@ func releaseMirror(root, dir string) (string, error) {
 		return "", fmt.Errorf("building the provider: %v\n%s", err, out)
 	}
 	// The same build under OpenTofu's registry host, which `tofu` resolves pgshard/pgshard to.
-	if err := os.Symlink(postgrestest.TerraformRegistry, filepath.Join(dir, "mirror", postgrestest.OpenTofuRegistry)); err != nil {
+	if err := postgrestest.MirrorForOpenTofu(filepath.Join(dir, "mirror")); err != nil {
 		return "", err
 	}
 	rc := filepath.Join(dir, "terraform.rc")

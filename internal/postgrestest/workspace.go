@@ -46,7 +46,7 @@ func ProviderMirror() (string, error) {
 			mirrorErr = fmt.Errorf("building the provider: %v\n%s", err, out)
 			return
 		}
-		if err := os.Symlink(TerraformRegistry, filepath.Join(dir, OpenTofuRegistry)); err != nil {
+		if err := MirrorForOpenTofu(dir); err != nil {
 			mirrorErr = err
 			return
 		}
@@ -116,8 +116,10 @@ func NewWorkspace(t testing.TB, src string) *Workspace {
 		t.Fatal(err)
 	}
 	// The Docker provider is mirrored under Terraform's host; OpenTofu looks under its own.
-	if _, err := os.Lstat(filepath.Join(cache, "mirror", OpenTofuRegistry)); os.IsNotExist(err) {
-		_ = os.Symlink(TerraformRegistry, filepath.Join(cache, "mirror", OpenTofuRegistry))
+	if host == OpenTofuRegistry {
+		if err := MirrorForOpenTofu(filepath.Join(cache, "mirror")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rcPath := filepath.Join(dir, ".terraformrc")
 	if err := os.WriteFile(rcPath, []byte(rc), 0o644); err != nil {
@@ -213,5 +215,40 @@ func copyDir(src, dst string) error {
 			return err
 		}
 		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}
+
+// MirrorForOpenTofu makes the providers of a filesystem mirror's Terraform registry host
+// available under OpenTofu's too (which `tofu` resolves short sources to): the same tree,
+// with the binaries hard-linked (copied across file systems). OpenTofu does not follow a
+// symbolic link in place of the host directory.
+func MirrorForOpenTofu(mirror string) error {
+	from := filepath.Join(mirror, TerraformRegistry)
+	if _, err := os.Stat(from); os.IsNotExist(err) {
+		return nil
+	}
+	return filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(mirror, OpenTofuRegistry, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		if _, err := os.Stat(to); err == nil {
+			return nil
+		}
+		if err := os.Link(path, to); err == nil {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o755)
 	})
 }
