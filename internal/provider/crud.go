@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -106,4 +107,29 @@ func readObject[T any](ctx context.Context, c *Client, kind, object, action stri
 		return v, false
 	}
 	return v, true
+}
+
+// importServerRoleID sets id, server and role from a `server/role` import ID (either part
+// double-quoted when it contains `/`; role PUBLIC, or public, for the public pseudo-role).
+// what names the resource ("a user mapping") and public what PUBLIC means for it.
+func importServerRoleID(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse, what, public string) {
+	parts, err := postgres.SplitID(req.ID, '/', 2)
+	if err == nil {
+		if parts[1] == "public" {
+			parts[1] = postgres.PublicRole
+		}
+		for _, p := range parts {
+			if err == nil {
+				err = postgres.CheckIdentifier(p)
+			}
+		}
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("The import ID of %s is `server/role` (role `PUBLIC` for %s; double-quote a part that contains `/`): %s.", what, public, err))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), postgres.JoinID('/', parts...))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("server"), parts[0])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("role"), parts[1])...)
 }

@@ -134,25 +134,7 @@ func (r *foreignServerUsageResource) Delete(ctx context.Context, req resource.De
 
 // ImportState takes `server/role`; role `PUBLIC` (or `public`) is the grant to every role.
 func (r *foreignServerUsageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts, err := postgres.SplitID(req.ID, '/', 2)
-	if err == nil {
-		if parts[1] == "public" {
-			parts[1] = postgres.PublicRole
-		}
-		for _, p := range parts {
-			if err == nil {
-				err = postgres.CheckIdentifier(p)
-			}
-		}
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID",
-			fmt.Sprintf("The import ID of a foreign server usage grant is `server/role` (role `PUBLIC` for the grant to every role; double-quote a part that contains `/`): %s.", err))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), postgres.JoinID('/', parts...))...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("server"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("role"), parts[1])...)
+	importServerRoleID(ctx, req, resp, "a foreign server usage grant", "the grant to every role")
 }
 
 // readInto refreshes m from the server's access list. It returns false when the server or

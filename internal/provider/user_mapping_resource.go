@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -208,25 +207,7 @@ func (r *userMappingResource) Delete(ctx context.Context, req resource.DeleteReq
 }
 
 func (r *userMappingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts, err := postgres.SplitID(req.ID, '/', 2)
-	if err == nil {
-		if parts[1] == "public" {
-			parts[1] = postgres.PublicRole
-		}
-		for _, p := range parts {
-			if err == nil {
-				err = postgres.CheckIdentifier(p)
-			}
-		}
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID",
-			fmt.Sprintf("The import ID of a user mapping is `server/role` (role `PUBLIC` for the public mapping; double-quote a part that contains `/`): %s.", err))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), postgres.JoinID('/', parts...))...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("server"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("role"), parts[1])...)
+	importServerRoleID(ctx, req, resp, "a user mapping", "the public mapping")
 }
 
 // readInto refreshes m from the catalog. It returns false when the mapping does not exist.
