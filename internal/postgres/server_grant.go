@@ -62,6 +62,9 @@ func GrantServerUsage(ctx context.Context, db *sql.DB, g ServerGrant) error {
 		stmts = append(stmts, "REVOKE GRANT OPTION FOR "+target+" FROM "+RoleIdent(g.Role))
 	}
 	err := InTx(ctx, db, func(tx *sql.Tx) error {
+		if err := lockServerACL(ctx, tx, g.Server); err != nil {
+			return err
+		}
 		for _, stmt := range stmts {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return err
@@ -98,11 +101,26 @@ func checkGranted(ctx context.Context, q Querier, want ServerGrant) error {
 func RevokeServerUsage(ctx context.Context, db *sql.DB, server, role string) error {
 	g := ServerGrant{Server: server, Role: role}
 	logStep(ctx, "revoke usage on server", g.Describe())
-	_, err := db.ExecContext(ctx, "REVOKE USAGE ON FOREIGN SERVER "+Ident(server)+" FROM "+RoleIdent(role))
+	err := InTx(ctx, db, func(tx *sql.Tx) error {
+		if err := lockServerACL(ctx, tx, server); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "REVOKE USAGE ON FOREIGN SERVER "+Ident(server)+" FROM "+RoleIdent(role))
+		return err
+	})
 	if pq.As(err, "42704") != nil { // undefined_object: the server or the role
 		return nil
 	}
 	return explainDependentGrants(ctx, db, g, err)
+}
+
+// lockServerACL serialises the provider's grants and revokes on one server for the rest of
+// the transaction: two of them at once (Terraform applies sibling resources in parallel)
+// would both rewrite the server's access list, and one would fail with "tuple concurrently
+// updated".
+func lockServerACL(ctx context.Context, tx *sql.Tx, server string) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('pgshard:foreign-server-acl:' || $1, 0))`, server)
+	return err
 }
 
 // explainDependentGrants names, in the error's detail, the roles to which g.Role passed USAGE
