@@ -166,7 +166,7 @@ func TestAccProvider_TLSWrongCA(t *testing.T) {
 	if err == nil {
 		t.Fatal("verify-full with another CA connected")
 	}
-	if elapsed := time.Since(began); elapsed > 3*time.Second {
+	if elapsed := time.Since(began); elapsed > 10*time.Second {
 		t.Errorf("a certificate error was retried for %s; it cannot succeed later", elapsed)
 	}
 	var diags diag.Diagnostics
