@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"reflect"
+	"testing"
+)
+
+// DiffShard: what widens a shard goes before the parent's change, what narrows it after; a
+// rename moves the foreign table's column_name mapping; columns dropped from the parent go
+// only when the drop was counted and allowed; identity columns keep their NOT NULL.
+func TestDiffShard(t *testing.T) {
+	parent := []Column{
+		{Name: "id", Type: "bigint", NotNull: true, Default: "nextval('t_id_seq'::regclass)"},
+		{Name: "location", Type: "text", NotNull: true},
+		{Name: "body", Type: "text"},
+		{Name: "lang", Type: "text", NotNull: true, Default: "'en'::text"},
+		{Name: "likes", Type: "bigint", Default: "0"},
+	}
+	shard := []Column{
+		{Name: "id", Type: "bigint", NotNull: true, Identity: true},
+		{Name: "location", Type: "text", NotNull: true},
+		{Name: "text", Type: "text"},
+		{Name: "likes", Type: "integer", Default: "1"},
+		{Name: "gone", Type: "text", NotNull: true},
+		{Name: "dropped", Type: "text"},
+	}
+	names := map[string]string{"body": "text"}
+	d := DiffShard("public", "t", parent, names, shard, map[string]bool{"dropped": true})
+	want := ShardDiff{
+		Before: []string{
+			`ALTER TABLE "public"."t" RENAME COLUMN "text" TO "body"`,
+			`ALTER TABLE "public"."t" ADD COLUMN "lang" text NOT NULL DEFAULT ('en'::text)`,
+			`ALTER TABLE "public"."t" ALTER COLUMN "likes" TYPE bigint`,
+			`ALTER TABLE "public"."t" ALTER COLUMN "likes" SET DEFAULT (0)`,
+			`ALTER TABLE "public"."t" ALTER COLUMN "gone" DROP NOT NULL`,
+		},
+		After: []string{`ALTER TABLE "public"."t" DROP COLUMN "dropped"`},
+		Unmap: []string{"body"},
+	}
+	if !reflect.DeepEqual(d.Before, want.Before) || !reflect.DeepEqual(d.After, want.After) || !reflect.DeepEqual(d.Unmap, want.Unmap) {
+		t.Fatalf("diff\n got %#v\nwant %#v", d, want)
+	}
+	if len(d.Drift) != 6 {
+		t.Fatalf("drift %q", d.Drift)
+	}
+	// A shard that matches has nothing to do.
+	same := DiffShard("public", "t", parent[:2], nil, shard[:2], nil)
+	if !same.Empty() || len(same.Drift) != 0 {
+		t.Fatalf("a matching shard: %+v", same)
+	}
+	// NOT NULL set on the parent narrows the shard: after the parent's change.
+	nn := DiffShard("public", "t", []Column{{Name: "body", Type: "text", NotNull: true}}, nil, []Column{{Name: "body", Type: "text"}}, nil)
+	if len(nn.Before) != 0 || !reflect.DeepEqual(nn.After, []string{`ALTER TABLE "public"."t" ALTER COLUMN "body" SET NOT NULL`}) {
+		t.Fatalf("NOT NULL: %+v", nn)
+	}
+}
