@@ -103,3 +103,27 @@ func TestMoveLocalPartition(t *testing.T) {
 	expectCount(t, db, 0, `SELECT count(*) FROM t_ab`)
 	expectCount(t, db, 3, `SELECT count(*) FROM t`)
 }
+
+// Hostile names and values go through a move verbatim: nothing but the move runs.
+func TestMoveHostileNames(t *testing.T) {
+	db := freshDB(t)
+	ctx := context.Background()
+	mustExec(t, db, `CREATE TABLE canary (id int)`)
+	const part, col, value = `p"; DROP TABLE canary; --`, `k'); DROP TABLE canary; --`, `x'); DROP TABLE canary; --`
+	mustExec(t, db, `CREATE TABLE t (`+Ident(col)+` text, v int) PARTITION BY LIST (`+Ident(col)+`)`)
+	mustExec(t, db, `CREATE TABLE t_default PARTITION OF t DEFAULT`)
+	mustExec(t, db, `CREATE TABLE `+Ident(part)+` PARTITION OF t FOR VALUES IN (`+Literal(value)+`, 'b')`)
+	mustExec(t, db, `INSERT INTO t VALUES ($1, 1), ('b', 2)`, value)
+	p := Partition{Schema: "public", Name: part, ParentSchema: "public", ParentName: "t", Bound: Bound{In: []string{"b"}}}
+	if res, err := MoveToDefault(ctx, db, p, Bound{In: []string{value, "b"}}, false); err != nil || res.Rows != 1 {
+		t.Fatalf("move: %+v, %v", res, err)
+	}
+	p.Bound = Bound{In: []string{value, "b"}}
+	if res, err := MoveFromDefault(ctx, db, p, Bound{In: []string{"b"}}, false); err != nil || res.Rows != 1 {
+		t.Fatalf("move back: %+v, %v", res, err)
+	}
+	if !canaryAlive(t, db) {
+		t.Fatal("the canary was dropped")
+	}
+	expectCount(t, db, 2, `SELECT count(*) FROM `+Ident(part))
+}
