@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"database/sql"
 	"reflect"
 	"testing"
 )
@@ -53,4 +55,45 @@ func TestDiffShard(t *testing.T) {
 	if len(nn.Before) != 0 || !reflect.DeepEqual(nn.After, []string{`ALTER TABLE "public"."t" ALTER COLUMN "body" SET NOT NULL`}) {
 		t.Fatalf("NOT NULL: %+v", nn)
 	}
+}
+
+// A column change with hostile names reaches a managed shard verbatim, through dblink, and
+// nothing else runs on either side.
+func TestPropagateColumnsHostileNames(t *testing.T) {
+	base, shard := shardFixture(t)
+	ctx := t.Context()
+	mustExec(t, base, `CREATE TABLE canary (id int)`)
+	mustExec(t, shard, `CREATE TABLE canary (id int)`)
+	const oldName, newName, added = `a"; DROP TABLE canary; --`, `b'); DROP TABLE canary; --`, `c$$; DROP TABLE canary; $$`
+	mustExec(t, shard, `CREATE TABLE eu (k text, `+Ident(oldName)+` text, CONSTRAINT eu_bound CHECK (k IN ('eu')))`)
+	mustExec(t, base, `CREATE TABLE t (k text, `+Ident(oldName)+` text) PARTITION BY LIST (k)`)
+	mustExec(t, base, `CREATE FOREIGN TABLE eu PARTITION OF t FOR VALUES IN ('eu') SERVER europe OPTIONS (table_name 'eu')`)
+	from := []Column{{Name: "k", Type: "text"}, {Name: oldName, Type: "text"}}
+	to := []Column{{Name: "k", Type: "text"}, {Name: newName, Type: "text", RenamedFrom: oldName}, {Name: added, Type: "text", Default: "'x'"}}
+	var after func(context.Context, *sql.DB) error
+	err := InTx(ctx, base, func(tx *sql.Tx) error {
+		plan, err := AlterColumns(ctx, tx, "public", "t", from, to, false)
+		if err != nil {
+			return err
+		}
+		after, err = PropagateColumns(ctx, tx, "public", "t", plan.Drops)
+		return err
+	})
+	if err == nil {
+		err = after(ctx, base)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []*sql.DB{base, shard} {
+		if !canaryAlive(t, db) {
+			t.Fatal("a canary was dropped")
+		}
+	}
+	var cols string
+	if err := shard.QueryRow(`SELECT string_agg(attname, '|' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'eu'::regclass AND attnum > 0 AND NOT attisdropped`).Scan(&cols); err != nil || cols != "k|"+newName+"|"+added {
+		t.Fatalf("shard columns %q, %v", cols, err)
+	}
+	mustExec(t, base, `INSERT INTO t VALUES ('eu', 'v')`)
+	expectCount(t, shard, 1, `SELECT count(*) FROM eu WHERE `+Ident(added)+` = 'x'`)
 }
