@@ -107,9 +107,23 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		if err != nil {
 			return res, err
 		}
+		// The shard's CHECK already refuses new rows of the leaving keys, so left cannot grow.
+		var orphans int64
+		if exists {
+			err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+journal+" j WHERE NOT EXISTS (SELECT 1 FROM ONLY "+p.Qualified()+" t WHERE t::text = j::text) "+
+				"AND NOT EXISTS (SELECT 1 FROM ONLY "+def+" d WHERE d::text = j::text)").Scan(&orphans)
+			if err != nil {
+				return res, err
+			}
+		}
 		switch {
 		case exists && left == 0:
 			res.Resumed = true // the shard's rows went; the base did not commit: finish from the journal
+		case orphans > 0:
+			// A move to another bound was left half done: its journal holds the only copy
+			// of these rows. Never drop it.
+			return res, fmt.Errorf("the journal %s of a move left half done holds %d rows that are neither on the shard nor in DEFAULT: "+
+				"apply the bound that move was making, which finishes it from the journal, or put the rows back yourself; nothing was moved", journal, orphans)
 		default:
 			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
 			err = InTx(ctx, db, func(tx *sql.Tx) error {
@@ -154,7 +168,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		if err != nil {
 			return err
 		}
-		if !res.Resumed && (n != res.Rows || sum != res.Checksum) {
+		if res.Resumed && n != 0 || !res.Resumed && (n != res.Rows || sum != res.Checksum) {
 			return fmt.Errorf("the rows leaving %s changed while they were moved (%d rows deleted, %d copied, checksums %d and %d): nothing was changed; apply again",
 				p.Qualified(), n, res.Rows, sum, res.Checksum)
 		}

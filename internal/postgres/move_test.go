@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"testing"
 )
 
@@ -79,6 +80,17 @@ func TestMoveBetweenShardAndDefault(t *testing.T) {
 	}
 	expectCount(t, shard, 300, `SELECT count(*) FROM eu`)
 	expectCount(t, base, 300, `SELECT count(DISTINCT id) FROM tweets`)
+
+	// A journal left by a move to another bound holds a row found nowhere else: a new
+	// move refuses rather than drop it, and changes nothing.
+	mustExec(t, base, `CREATE TABLE pgshard_move_eu AS SELECT 999::int AS id, 'eu'::text AS location, 'only copy'::text AS body`)
+	p.Bound = europe
+	if _, err := MoveToDefault(ctx, base, p, both, true); err == nil || !strings.Contains(err.Error(), "holds 1 rows that are neither on the shard nor in DEFAULT") {
+		t.Fatalf("a move over an orphaned journal: %v", err)
+	}
+	expectCount(t, base, 1, `SELECT count(*) FROM pgshard_move_eu WHERE body = 'only copy'`)
+	expectCount(t, shard, 300, `SELECT count(*) FROM eu`)
+	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default`)
 }
 
 // A local partition moves its rows in one transaction, and a partition that goes away

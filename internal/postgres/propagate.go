@@ -66,7 +66,10 @@ func DiffShard(schema, name string, parent []Column, names map[string]string, ac
 				delete(have, remote)
 				d.Unmap = append(d.Unmap, local)
 			case hasLocal:
+				// The shard was renamed but the mapping stayed (its base transaction
+				// failed): the foreign table reads a column the shard no longer has.
 				d.Unmap = append(d.Unmap, local)
+				d.Drift = append(d.Drift, fmt.Sprintf("column %q is still read from the shard under its old name %q", local, remote))
 			}
 		}
 		matched[local] = true
