@@ -12,7 +12,12 @@ import (
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
-func TestMain(m *testing.M) { os.Exit(postgrestest.RunMain(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(moveChildEnv) != "" {
+		os.Exit(moveChild()) // a kill-and-resume test's child process (move_kill_test.go)
+	}
+	os.Exit(postgrestest.RunMain(m))
+}
 
 // freshDB creates a database of the test's own on the shared base cluster, with the
 // extensions given, and returns a pool on it.

@@ -90,6 +90,15 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	cols := ColumnList(parent.Columns)
 	leaving := "SELECT " + cols + " FROM ONLY " + p.Qualified() + " WHERE " + outside(newCheck)
 	remote := remoteOf(p)
+	if done, err := switched(ctx, db, p); err != nil || done {
+		// An earlier attempt committed the switch and stopped before validating the CHECK.
+		res.Resumed = true
+		if err == nil && p.Foreign && managed && !p.Bound.isNone() {
+			logStep(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
+			err = RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck))
+		}
+		return res, err
+	}
 	if p.Foreign && managed {
 		logStep(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
 		if err := RemoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
@@ -153,7 +162,11 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			return err
 		}
 		logStep(ctx, fmt.Sprintf("move %d rows into DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
-		if _, err := tx.ExecContext(ctx, "INSERT INTO "+def+" ("+cols+") "+source); err != nil {
+		from, cond := journal, "true"
+		if !p.Foreign {
+			from, cond = p.Qualified(), outside(newCheck)
+		}
+		if _, err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
 			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
 		}
 		arrived := "SELECT " + cols + " FROM ONLY " + def + " WHERE (" + oldCheck + ") AND " + outside(newCheck)
@@ -162,6 +175,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 		// Delete at the source what the target verifiably holds, checking that it is what
 		// was copied.
+		logStep(ctx, fmt.Sprintf("delete the %d verified rows from %s", res.Rows, p.Qualified()), p.Schema+"."+p.Name)
 		var n, sum int64
 		err = tx.QueryRowContext(ctx, "WITH gone AS (DELETE FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck)+" RETURNING "+cols+") "+
 			"SELECT count(*), coalesce(sum(hashtextextended(gone::text, 0)) % 9223372036854775807, 0)::bigint FROM gone").Scan(&n, &sum)
@@ -172,6 +186,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			return fmt.Errorf("the rows leaving %s changed while they were moved (%d rows deleted, %d copied, checksums %d and %d): nothing was changed; apply again",
 				p.Qualified(), n, res.Rows, sum, res.Checksum)
 		}
+		logStep(ctx, "switch to the new bound and commit", p.Schema+"."+p.Name)
 		if !p.Bound.isNone() {
 			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 				return err
@@ -206,6 +221,10 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 	if err != nil || def == "" {
 		return MoveResult{}, err
 	}
+	if done, err := switched(ctx, db, p); err != nil || done {
+		res.Resumed = true // an earlier attempt committed the switch
+		return res, err
+	}
 	if p.Foreign && managed {
 		remote := remoteOf(p)
 		logStep(ctx, "widen the shard's CHECK to the new bound", p.Schema+"."+p.Name)
@@ -229,12 +248,25 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			return err
 		}
 		logStep(ctx, fmt.Sprintf("move %d rows out of DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
-		r, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+cols+") "+missing)
-		if err != nil {
-			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+		// Rows of the entering keys already on the partition: copies made by an attempt
+		// whose base commit failed (or rows a regional service wrote since the shard's CHECK
+		// was widened). Only then does the copy skip rows the partition holds.
+		var there int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE ("+newCheck+") AND "+outside(oldCheck)).Scan(&there); err != nil {
+			return err
 		}
-		if copied, _ := r.RowsAffected(); copied < res.Rows {
-			res.Resumed = true
+		if there == 0 {
+			if _, err := copyInBatches(ctx, tx, p, p.Qualified(), cols, def, "("+newCheck+") AND "+outside(oldCheck), res.Rows); err != nil {
+				return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+			}
+		} else {
+			r, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+cols+") "+missing)
+			if err != nil {
+				return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+			}
+			if copied, _ := r.RowsAffected(); copied < res.Rows {
+				res.Resumed = true
+			}
 		}
 		var absent int64
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+missing+") m").Scan(&absent); err != nil {
@@ -243,13 +275,66 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		if absent != 0 {
 			return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", absent, res.Rows, p.Qualified())
 		}
+		logStep(ctx, fmt.Sprintf("delete the %d verified rows from DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
 		if _, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+def+" d WHERE ("+newCheck+") AND "+outside(oldCheck)); err != nil {
 			return err
 		}
+		logStep(ctx, "switch to the new bound and commit", p.Schema+"."+p.Name)
 		_, err = tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
 		return err
 	})
 	return res, err
+}
+
+// switched reports whether an earlier attempt already committed the switch of p to
+// p.Bound: p is attached with it, or, for a partition that goes away, no longer attached.
+func switched(ctx context.Context, q Querier, p Partition) (bool, error) {
+	cur, err := ReadPartition(ctx, q, p.Schema, p.Name)
+	if err != nil {
+		return false, err
+	}
+	attached := cur.ParentName == p.ParentName && cur.ParentSchema == p.ParentSchema
+	if p.Bound.isNone() {
+		return !attached, nil
+	}
+	return attached && cur.Bound.Equal(p.Bound), nil
+}
+
+// moveBatchRows is about how many rows each batch of a move copies.
+var moveBatchRows int64 = 50000
+
+// copyInBatches copies the rows of the local table source that meet cond into target, in
+// batches of the source's pages (a TID range scan each, so each batch reads only its own
+// pages), and logs rows done of total and the rate after each batch. The last batch has no
+// upper bound: it takes rows on pages added since the size was read.
+func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, source, cond string, total int64) (int64, error) {
+	var pages int64
+	if err := tx.QueryRowContext(ctx, "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint", source).Scan(&pages); err != nil {
+		return 0, err
+	}
+	step := max(1, pages*moveBatchRows/max(total, 1))
+	var done int64
+	start := time.Now()
+	for lo := int64(0); ; lo += step {
+		last := lo+step > pages
+		query := "INSERT INTO " + target + " (" + cols + ") SELECT " + cols + " FROM ONLY " + source + " WHERE ctid >= $1::tid"
+		args := []any{fmt.Sprintf("(%d,0)", lo)}
+		if !last {
+			query += " AND ctid < $2::tid"
+			args = append(args, fmt.Sprintf("(%d,0)", lo+step))
+		}
+		r, err := tx.ExecContext(ctx, query+" AND "+cond, args...)
+		if err != nil {
+			return done, err
+		}
+		n, _ := r.RowsAffected()
+		done += n
+		took := time.Since(start).Seconds()
+		logStep(ctx, fmt.Sprintf("copied %d/%d rows into %s (%.0f rows/s)", done, total, target, float64(done)/max(took, 0.001)), p.Schema+"."+p.Name)
+		if last {
+			return done, nil
+		}
+	}
 }
 
 // logMoved reports a finished move: rows, time and rate.
