@@ -87,7 +87,11 @@ down)
     log "nothing to destroy (the demo was never initialised)"
     exit 0
   fi
-  terraform_in_example destroy -auto-approve -input=false
+  # A region that gave locations to a split (on_rows_outside_bound = "move_to_default") would
+  # pull its rows into the base on destroy, and pgshard refuses that plan: turn moves off first
+  # (a change of settings only), so that every shard keeps its rows until its container goes.
+  terraform_in_example apply -auto-approve -input=false -var moves_enabled=false >&2
+  terraform_in_example destroy -auto-approve -input=false -var moves_enabled=false
   ;;
 *)
   die "usage: $0 prepare|up|down"

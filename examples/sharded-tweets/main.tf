@@ -14,6 +14,13 @@ locals {
   } : var.existing_base
   # How the base database's server reaches each shard: by container name on the region's
   # network, or on the shard's published port when the base runs outside Docker.
+  # Regions split from another region are applied after the regions they take locations
+  # from (pgshard_foreign_partition.split depends on .region): the giver's rows of those
+  # locations go into DEFAULT first, then the new region takes them from there.
+  first_regions = { for name, r in var.regions : name => r if r.split_from == null }
+  split_regions = { for name, r in var.regions : name => r if r.split_from != null }
+  givers        = toset([for r in values(var.regions) : r.split_from if r.split_from != null])
+  partitions    = merge(pgshard_foreign_partition.region, pgshard_foreign_partition.split)
   shard_address = {
     for name, r in var.regions : name => local.use_container_base ?
     { host = "${var.name_prefix}${name}-db", port = 5432 } :
@@ -180,7 +187,7 @@ resource "pgshard_partitioned_table" "tweets" {
 }
 
 resource "pgshard_foreign_partition" "region" {
-  for_each  = var.regions
+  for_each  = local.first_regions
   parent    = pgshard_partitioned_table.tweets.id
   name      = each.value.table
   server    = pgshard_foreign_server.region[each.key].name
@@ -195,7 +202,33 @@ resource "pgshard_foreign_partition" "region" {
   options = {
     batch_size = "500"
   }
-  depends_on = [pgshard_user_mapping.region, pgshard_extension.dblink, docker_container.region_db]
+  # A region that gives locations away moves their rows into DEFAULT, verified, before the
+  # region that takes them is created; a new region takes the DEFAULT rows its bound admits.
+  on_rows_outside_bound  = var.moves_enabled && contains(local.givers, each.key) ? "move_to_default" : "fail"
+  move_rows_from_default = true
+  depends_on             = [pgshard_user_mapping.region, pgshard_extension.dblink, docker_container.region_db]
+}
+
+# Regions split from another one: the same, applied after the regions above.
+resource "pgshard_foreign_partition" "split" {
+  for_each  = local.split_regions
+  parent    = pgshard_partitioned_table.tweets.id
+  name      = each.value.table
+  server    = pgshard_foreign_server.region[each.key].name
+  values_in = each.value.locations
+
+  create_remote_table = true
+  remote_identity = {
+    column    = "id"
+    start     = each.value.id_start
+    increment = 1
+  }
+  options = {
+    batch_size = "500"
+  }
+  on_rows_outside_bound  = var.moves_enabled && contains(local.givers, each.key) ? "move_to_default" : "fail"
+  move_rows_from_default = true
+  depends_on             = [pgshard_foreign_partition.region, pgshard_user_mapping.region, pgshard_extension.dblink, docker_container.region_db]
 }
 
 resource "pgshard_partition" "default" {
@@ -211,7 +244,7 @@ resource "docker_container" "api" {
   image    = docker_image.api.image_id
   env = [
     "POSTGRES_DATABASE_URL=postgres://postgres:${urlencode(var.postgres_password)}@${docker_container.region_db[each.key].name}:5432/${each.value.dbname}?sslmode=disable",
-    "TWEETS_TABLE=${pgshard_foreign_partition.region[each.key].remote_table}",
+    "TWEETS_TABLE=${local.partitions[each.key].remote_table}",
   ]
   networks_advanced {
     name = docker_network.region[each.key].name

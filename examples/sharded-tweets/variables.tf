@@ -9,19 +9,41 @@ variable "regions" {
     One entry per region: its shard database, its API and the locations it holds. Adding a
     region is one more entry. id_start gives the rows the region's API writes an id range of
     their own (the base table's sequence counts from 1).
+
+    split_from names the region a new region takes locations from (a split): take the
+    locations out of that region's list and give them to the new one, in one apply. The giver's
+    rows of those locations pass through the DEFAULT partition into the new region's shard,
+    verified by count and checksum. Keep split_from afterwards: it decides the order in which
+    Terraform applies the two regions.
   EOT
   type = map(object({
-    db_port   = number
-    api_port  = number
-    dbname    = string
-    table     = string
-    locations = list(string)
-    id_start  = number
+    db_port    = number
+    api_port   = number
+    dbname     = string
+    table      = string
+    locations  = list(string)
+    id_start   = number
+    split_from = optional(string)
   }))
   default = {
     europe = { db_port = 5400, api_port = 8000, dbname = "eutweets", table = "europe_tweets", locations = ["europe"], id_start = 1000000000000 }
-    usa    = { db_port = 5401, api_port = 8001, dbname = "ustweets", table = "us_tweets", locations = ["usa"], id_start = 2000000000000 }
+    usa    = { db_port = 5401, api_port = 8001, dbname = "ustweets", table = "us_tweets", locations = ["usa", "canada"], id_start = 2000000000000 }
   }
+  validation {
+    condition     = alltrue([for name, r in var.regions : r.split_from == null || contains(keys(var.regions), coalesce(r.split_from, "-")) && r.split_from != name])
+    error_message = "Each split_from must name another region of var.regions."
+  }
+}
+
+variable "moves_enabled" {
+  description = <<-EOT
+    Let a region that gives locations to a region split from it move their rows into the
+    DEFAULT partition (on_rows_outside_bound = "move_to_default"). make demo-destroy applies
+    false first: pgshard refuses a destroy that would pull a shard's rows into the base only to
+    drop them with it, and with false every shard keeps its rows until its container goes.
+  EOT
+  type    = bool
+  default = true
 }
 
 variable "base_port" {

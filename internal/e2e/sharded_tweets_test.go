@@ -42,11 +42,11 @@ func TestShardedTweetsStack(t *testing.T) {
 
 	image := postgresImage(t)
 	prefix := fmt.Sprintf("%s%d-", namePrefix, os.Getpid())
-	ports := freePorts(t, 5)
+	ports := freePorts(t, 7)
 	password := fmt.Sprintf("e2e'pw=%d", time.Now().UnixNano())
 	regions := map[string]map[string]any{
 		"europe": {"db_port": ports[0], "api_port": ports[1], "dbname": "eutweets", "table": "europe_tweets", "locations": []string{"europe"}, "id_start": 1000000000000},
-		"usa":    {"db_port": ports[2], "api_port": ports[3], "dbname": "ustweets", "table": "us_tweets", "locations": []string{"usa"}, "id_start": 2000000000000},
+		"usa":    {"db_port": ports[2], "api_port": ports[3], "dbname": "ustweets", "table": "us_tweets", "locations": []string{"usa", "canada"}, "id_start": 2000000000000},
 	}
 	ws := postgrestest.NewWorkspace(t, filepath.Join("..", "..", "examples", "sharded-tweets"))
 	vars := map[string]any{
@@ -165,6 +165,21 @@ func TestShardedTweetsStack(t *testing.T) {
 	waitFor(t, time.Minute, func() bool { return getJSON(t, apis["europe"]+"/tweets?limit=1000", &eu) == 200 && len(eu) == 3 })
 
 	addColumnWhileServing(t, ws, vars, prefix, apis, base)
+	splitWhileServing(t, ws, vars, ports[5:7], apis, base)
+
+	// After the split the usa region gives locations away (on_rows_outside_bound =
+	// "move_to_default"): a whole-stack destroy would pull its rows into the base only to drop
+	// them with it, and is refused at plan, changing nothing. With moves off (a change of
+	// settings only), every shard keeps its rows until its container goes.
+	if out, code := ws.Run(t, "destroy", "-auto-approve", "-no-color"); code == 0 || !strings.Contains(out, "pulled into the base") {
+		t.Fatalf("a whole-stack destroy with a region that moves rows into DEFAULT: exit %d\n%s", code, out)
+	}
+	if err := base.QueryRow(`SELECT count(*) FROM tweets`).Scan(&total); err != nil || total == 0 {
+		t.Fatalf("after the refused destroy the base sees %d rows (%v)", total, err)
+	}
+	vars["moves_enabled"] = false
+	ws.SetVars(t, vars)
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
 
 	// Destroy removes every container and network of the stack.
 	start = time.Now()
@@ -352,5 +367,119 @@ func addColumnWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[st
 		if now, err := docker("inspect", "-f", "{{.State.StartedAt}}", c); err != nil || now != s {
 			t.Errorf("container %s restarted during the column changes (started %s, now %s, %v)", c, s, now, err)
 		}
+	}
+}
+
+// splitWhileServing splits the location canada out of the usa region into a new region, in
+// one apply, while the regional APIs serve: the usa shard's canada rows move through DEFAULT
+// into the new shard, verified, and every row is still there exactly once through the base.
+func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string]any, ports []int, apis map[string]string, base *sql.DB) {
+	t.Helper()
+	var canada []int64
+	for i := 0; i < 50; i++ {
+		var id int64
+		if err := base.QueryRow(`INSERT INTO tweets (location, text) VALUES ('canada', $1) RETURNING id`, fmt.Sprintf("eh %d", i)).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		canada = append(canada, id)
+	}
+	sums := func() (n int, sum int64) {
+		t.Helper()
+		if err := base.QueryRow(`SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)) % 9223372036854775807, 0) FROM (SELECT id, location, text, owner_id, like_count FROM tweets) t`).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+		return n, sum
+	}
+	rowsBefore, sumBefore := sums()
+	var usaBefore []tweet
+	if code := getJSON(t, apis["usa"]+"/tweets?limit=1000", &usaBefore); code != 200 {
+		t.Fatalf("usa API before the split: %d", code)
+	}
+
+	stop := make(chan struct{})
+	done := make(chan [2]int)
+	go func() {
+		polls, failures := 0, 0
+		for {
+			select {
+			case <-stop:
+				done <- [2]int{polls, failures}
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			for _, region := range []string{"europe", "usa"} {
+				resp, err := http.Get(apis[region] + "/tweets?limit=1000")
+				polls++
+				if err != nil || resp.StatusCode != 200 {
+					failures++
+				}
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}
+	}()
+	regions := vars["regions"].(map[string]map[string]any)
+	regions["usa"]["locations"] = []string{"usa"}
+	regions["canada"] = map[string]any{"db_port": ports[0], "api_port": ports[1], "dbname": "catweets", "table": "canada_tweets",
+		"locations": []string{"canada"}, "id_start": 3000000000000, "split_from": "usa"}
+	ws.SetVars(t, vars)
+	start := time.Now()
+	out := ws.Must(t, "apply", "-auto-approve", "-no-color")
+	close(stop)
+	counts := <-done
+	t.Logf("canada split out of usa in one apply in %s; the europe and usa APIs answered %d requests meanwhile, %d failed",
+		time.Since(start).Round(time.Millisecond), counts[0], counts[1])
+	if counts[1] > 0 || counts[0] == 0 {
+		t.Errorf("the regional APIs failed %d of %d requests during the split", counts[1], counts[0])
+	}
+	if !strings.Contains(out, "pgshard_foreign_partition.split[\"canada\"]: Creation complete") {
+		t.Errorf("the apply did not create the canada partition:\n%s", out)
+	}
+	ws.PlanIsEmpty(t)
+
+	// Every row is still there exactly once, with the same checksum; canada's rows are on
+	// the new shard and served by its API, and no longer on the usa shard.
+	if n, sum := sums(); n != rowsBefore || sum != sumBefore {
+		t.Errorf("through the base after the split: %d rows (checksum %d), before %d (checksum %d)", n, sum, rowsBefore, sumBefore)
+	}
+	var distinct int
+	if err := base.QueryRow(`SELECT count(DISTINCT id) FROM tweets`).Scan(&distinct); err != nil || distinct != rowsBefore {
+		t.Errorf("%d distinct ids after the split, want %d (%v)", distinct, rowsBefore, err)
+	}
+	var inDefault int
+	if err := base.QueryRow(`SELECT count(*) FROM ONLY tweets_default WHERE location = 'canada'`).Scan(&inDefault); err != nil || inDefault != 0 {
+		t.Errorf("%d canada rows left in DEFAULT (%v)", inDefault, err)
+	}
+	ws.Output(t, "api_urls", &apis)
+	var onCanada []tweet
+	waitFor(t, time.Minute, func() bool { return getJSON(t, apis["canada"]+"/tweets?limit=1000", &onCanada) == 200 })
+	if len(onCanada) != len(canada) {
+		t.Errorf("the canada API lists %d rows, want %d", len(onCanada), len(canada))
+	}
+	for _, tw := range onCanada {
+		if tw.Location != "canada" {
+			t.Errorf("the canada API serves a %s row: %+v", tw.Location, tw)
+		}
+	}
+	var onUSA []tweet
+	getJSON(t, apis["usa"]+"/tweets?limit=1000", &onUSA)
+	for _, tw := range onUSA {
+		if tw.Location != "usa" {
+			t.Errorf("the usa API still serves a %s row after the split: %+v", tw.Location, tw)
+		}
+	}
+	if len(onUSA) != len(usaBefore)-len(canada) {
+		t.Errorf("the usa API lists %d rows after the split, want %d", len(onUSA), len(usaBefore)-len(canada))
+	}
+	// The usa shard refuses canada rows now; the canada API takes them.
+	var refusal map[string]string
+	if code := postJSON(t, apis["usa"]+"/tweets", map[string]any{"location": "canada", "text": "wrong shard now"}, &refusal); code != 400 {
+		t.Errorf("POST of a canada row to the usa API after the split = %d %v, want 400", code, refusal)
+	}
+	var posted tweet
+	if code := postJSON(t, apis["canada"]+"/tweets", map[string]any{"location": "canada", "text": "hello from Canada"}, &posted); code != 201 || posted.ID < 3000000000000 {
+		t.Errorf("POST to the canada API = %d %+v", code, posted)
 	}
 }
