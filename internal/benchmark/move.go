@@ -66,6 +66,12 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 	a := postgres.Partition{Schema: "public", Name: "t_a", ParentSchema: "public", ParentName: "t", Foreign: true, Server: "a", Options: map[string]string{"table_name": "t_a"}}
 	b := postgres.Partition{Schema: "public", Name: "t_b", ParentSchema: "public", ParentName: "t", Foreign: true, Server: "b", Options: map[string]string{"table_name": "t_b"}}
 
+	// Each step of the move, with the time since the previous one, on stderr.
+	last := time.Now()
+	ctx = postgres.WithStepLogger(ctx, func(_ context.Context, step, _ string) {
+		log.Printf("  +%s\t%s", time.Since(last).Round(time.Millisecond), step)
+		last = time.Now()
+	})
 	start := time.Now()
 	a.Bound = postgres.Bound{In: []string{"a"}}
 	out, err := postgres.MoveToDefault(ctx, pool, a, postgres.Bound{In: []string{"a", "moving"}}, true)
