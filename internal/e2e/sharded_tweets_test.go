@@ -437,6 +437,16 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 	if !strings.Contains(out, "pgshard_foreign_partition.split[\"canada\"]: Creation complete") {
 		t.Errorf("the apply did not create the canada partition:\n%s", out)
 	}
+	// The plan named, per key, the rows, the source and the target.
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{
+		fmt.Sprintf("key 'canada': %d rows, public.us_tweets -> DEFAULT", len(canada)),
+		fmt.Sprintf("key 'canada': %d rows, public.us_tweets -> DEFAULT -> public.canada_tweets", len(canada)),
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("the plan does not say %q:\n%s", want, out)
+		}
+	}
 	ws.PlanIsEmpty(t)
 
 	// Every row is still there exactly once, with the same checksum; canada's rows are on

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -407,4 +409,68 @@ func RowsOutside(ctx context.Context, q Querier, p Partition, to Bound) (int64, 
 	var n int64
 	err = q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE "+outside(check)).Scan(&n)
 	return n, err
+}
+
+// KeyRows is how many rows of one partition key value a move takes.
+type KeyRows struct {
+	Key  string // the key's value as PostgreSQL prints it; several columns joined by ", "
+	Rows int64
+}
+
+// maxKeysShown bounds the keys a plan lists one by one.
+const maxKeysShown = 20
+
+// RowsByKey counts, per key value, the rows of table (a partition, or the DEFAULT partition)
+// that meet cond over the parent's key: exact counts, made now, grouped by the key's columns
+// (so that postgres_fdw sends the count to the shard for a foreign partition). At most
+// maxKeysShown+1 keys come back, the biggest first.
+func RowsByKey(ctx context.Context, q Querier, parent *Table, table, cond string) ([]KeyRows, error) {
+	key := strings.Join(KeySQL(parent.PartitionBy.Key), ", ")
+	rows, err := q.QueryContext(ctx, "SELECT "+key+", count(*) FROM ONLY "+table+" WHERE "+cond+
+		" GROUP BY "+key+" ORDER BY count(*) DESC LIMIT "+strconv.Itoa(maxKeysShown+1))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []KeyRows
+	for rows.Next() {
+		vals := make([]sql.NullString, len(parent.PartitionBy.Key))
+		dest := make([]any, 0, len(vals)+1)
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		var k KeyRows
+		if err := rows.Scan(append(dest, &k.Rows)...); err != nil {
+			return nil, err
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = "NULL"
+			if v.Valid {
+				parts[i] = Literal(v.String)
+			}
+		}
+		k.Key = strings.Join(parts, ", ")
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// MovingKeys counts per key the rows a bound change moves: the rows of p (attached with
+// from) that to leaves outside, or the DEFAULT rows to takes in. It returns which of the two
+// (toDefault) and the name of the DEFAULT partition.
+func MovingKeys(ctx context.Context, q Querier, p Partition, from, to Bound) (keys []KeyRows, toDefault bool, def string, err error) {
+	parent, oldCheck, newCheck, err := keyChecks(ctx, q, p, from, to)
+	if err != nil {
+		return nil, false, "", err
+	}
+	if def, err = defaultPartition(ctx, q, p.ParentSchema, p.ParentName); err != nil {
+		return nil, false, "", err
+	}
+	keys, err = RowsByKey(ctx, q, parent, p.Qualified(), outside(newCheck))
+	if err != nil || len(keys) > 0 || def == "" || to.isNone() {
+		return keys, true, def, err
+	}
+	keys, err = RowsByKey(ctx, q, parent, def, "("+newCheck+") AND "+outside(oldCheck))
+	return keys, false, def, err
 }

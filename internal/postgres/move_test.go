@@ -34,6 +34,12 @@ func TestMoveBetweenShardAndDefault(t *testing.T) {
 		Options: map[string]string{"table_name": "eu"}}
 	both, europe := Bound{In: []string{"europe", "eu"}}, Bound{In: []string{"europe"}}
 
+	// The plan's preview: rows per key, counted on the shard.
+	keys, toDefault, def, err := MovingKeys(ctx, base, p, both, europe)
+	if err != nil || !toDefault || def != `public.tweets_default` || len(keys) != 1 || keys[0] != (KeyRows{Key: "'eu'", Rows: 100}) {
+		t.Fatalf("MovingKeys before the narrowing: %v %v %q %v", keys, toDefault, def, err)
+	}
+
 	p.Bound = europe
 	res, err := MoveToDefault(ctx, base, p, both, true)
 	if err != nil || res.Rows != 100 {
@@ -47,6 +53,10 @@ func TestMoveBetweenShardAndDefault(t *testing.T) {
 		t.Fatal("the shard's CHECK still admits the key that left")
 	}
 
+	keys, toDefault, _, err = MovingKeys(ctx, base, p, europe, both)
+	if err != nil || toDefault || len(keys) != 1 || keys[0] != (KeyRows{Key: "'eu'", Rows: 100}) {
+		t.Fatalf("MovingKeys before the widening: %v %v %v", keys, toDefault, err)
+	}
 	p.Bound = both
 	if res, err := MoveFromDefault(ctx, base, p, europe, true); err != nil || res.Rows != 100 {
 		t.Fatalf("move from DEFAULT: %+v, %v", res, err)

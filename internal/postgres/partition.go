@@ -181,6 +181,12 @@ func DefaultRowsMatching(ctx context.Context, q Querier, parent *Table, b Bound)
 	return def, n, err
 }
 
+// DefaultPartitionOf names the parent's DEFAULT partition (schema-qualified, quoted), ""
+// when it has none.
+func DefaultPartitionOf(ctx context.Context, q Querier, parent *Table) (string, error) {
+	return defaultPartition(ctx, q, parent.Schema, parent.Name)
+}
+
 // ColumnList renders the quoted, comma-separated names of columns.
 func ColumnList(cols []Column) string {
 	names := make([]string, len(cols))

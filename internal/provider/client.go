@@ -26,6 +26,59 @@ type Client struct {
 	mu             sync.Mutex
 	defaultsGoing  map[string]string   // parent -> its DEFAULT partition being destroyed
 	movingIntoGone map[string][]string // parent -> partitions whose destroy moves rows into DEFAULT
+
+	// keys moving between partitions through DEFAULT in this plan, by parent and key (as
+	// postgres.KeyRows prints it), so that the plan of either side names the other.
+	keysLeaving map[string]map[string]keyLeaving
+	keysTaken   map[string]map[string]string // parent -> key -> partition taking it from DEFAULT
+}
+
+// keyLeaving is a key whose rows a partition moves into DEFAULT in this plan.
+type keyLeaving struct {
+	partition string
+	rows      int64
+}
+
+// noteKeysLeaving records keys that partition moves into DEFAULT, and returns the partition
+// that this plan has already seen taking each of them from DEFAULT.
+func (c *Client) noteKeysLeaving(parent, partition string, keys []postgres.KeyRows) map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keysLeaving == nil {
+		c.keysLeaving = map[string]map[string]keyLeaving{}
+	}
+	if c.keysLeaving[parent] == nil {
+		c.keysLeaving[parent] = map[string]keyLeaving{}
+	}
+	takers := map[string]string{}
+	for _, k := range keys {
+		c.keysLeaving[parent][k.Key] = keyLeaving{partition, k.Rows}
+		if t, ok := c.keysTaken[parent][k.Key]; ok {
+			takers[k.Key] = t
+		}
+	}
+	return takers
+}
+
+// noteKeysTaken records keys that partition takes from DEFAULT, and returns what this plan
+// has already seen another partition move into DEFAULT of each.
+func (c *Client) noteKeysTaken(parent, partition string, keys []string) map[string]keyLeaving {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keysTaken == nil {
+		c.keysTaken = map[string]map[string]string{}
+	}
+	if c.keysTaken[parent] == nil {
+		c.keysTaken[parent] = map[string]string{}
+	}
+	givers := map[string]keyLeaving{}
+	for _, k := range keys {
+		c.keysTaken[parent][k] = partition
+		if g, ok := c.keysLeaving[parent][k]; ok {
+			givers[k] = g
+		}
+	}
+	return givers
 }
 
 // noteDestroy records a planned destroy of a partition of parent: the DEFAULT one, or one

@@ -354,6 +354,9 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("remote_drift"), "")...)
 	}
 	if req.State.Raw.IsNull() {
+		if !req.Plan.Raw.IsNull() {
+			planCreateRows(ctx, r.client, req.Plan, &resp.Diagnostics)
+		}
 		return
 	}
 	var state foreignPartitionModelV0

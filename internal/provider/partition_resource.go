@@ -107,6 +107,9 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 // force_destroy), a bound that leaves rows outside without move_to_default.
 func (r *partitionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() {
+		if !req.Plan.Raw.IsNull() {
+			planCreateRows(ctx, r.client, req.Plan, &resp.Diagnostics)
+		}
 		return
 	}
 	var state partitionModelV0

@@ -5,16 +5,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/hashicorp/terraform-plugin-framework/path"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -285,15 +288,154 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 		diags.AddError(kind+" Bound Change Refused", fmt.Sprintf("Could not plan the bound change of %s.%s in database %q: %s. Nothing has been changed.", schema, name, client.Database(), reason(err)))
 		return
 	}
+	parent := tableID(cur.ParentSchema, cur.ParentName)
+	self := tableID(schema, name)
 	switch {
 	case m.toDefault:
-		diags.AddWarning("Rows Move To DEFAULT", fmt.Sprintf("%d rows of %s.%s (counted now) move into the DEFAULT partition of %s.%s: copied, verified by count and checksum, then deleted from the partition.",
-			m.rows, schema, name, cur.ParentSchema, cur.ParentName))
+		keys, _, _, err := postgres.MovingKeys(ctx, db, *cur, cur.Bound, to.Bound)
+		if err != nil {
+			diags.AddError(kind+" Bound Change Refused", fmt.Sprintf("Could not count the rows per key that the bound change of %s.%s moves: %s. Nothing has been changed.", schema, name, reason(err)))
+			return
+		}
+		diags.AddWarning("Rows Move To DEFAULT", fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count and checksum, then deleted from the partition.\n\n%s",
+			m.rows, self, parent, leavingKeys(keys, client.noteKeysLeaving(parent, self, keys), self)))
 	case m.fromDefault:
-		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("%d rows of the DEFAULT partition of %s.%s (counted now) move into %s.%s: copied, verified, then deleted from DEFAULT.",
-			m.rows, cur.ParentSchema, cur.ParentName, schema, name))
+		keys, _, _, err := postgres.MovingKeys(ctx, db, *cur, cur.Bound, to.Bound)
+		if err != nil {
+			diags.AddError(kind+" Bound Change Refused", fmt.Sprintf("Could not count the rows per key that the bound change of %s.%s moves: %s. Nothing has been changed.", schema, name, reason(err)))
+			return
+		}
+		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("%d rows of the DEFAULT partition of %s (exact, counted now) move into %s: copied, verified, then deleted from DEFAULT.\n\n%s",
+			m.rows, parent, self, takenKeys(keys, client.noteKeysTaken(parent, self, newListKeys(cur.Bound, to.Bound)), self)))
+	default:
+		// A widened bound over keys that nothing holds yet: another partition of this plan
+		// may be moving them into DEFAULT first (a key changing shard).
+		if fromDefault {
+			if givers := client.noteKeysTaken(parent, self, newListKeys(cur.Bound, to.Bound)); len(givers) > 0 {
+				diags.AddWarning("Rows Move From DEFAULT", takenKeys(nil, givers, self))
+			}
+		}
 	}
 }
+
+// planCreateRows is the plan-time preview of a partition created with
+// move_rows_from_default: the DEFAULT rows its bound takes (counted now) and the rows another
+// partition of this plan moves into DEFAULT for it (a split).
+func planCreateRows(ctx context.Context, client *Client, plan tfsdk.Plan, diags *diag.Diagnostics) {
+	// Attribute by attribute: others (remote_identity, options) may be unknown while planning.
+	var move types.Bool
+	var b boundModel
+	var parentID, schemaName, name types.String
+	for attr, into := range map[string]any{
+		"move_rows_from_default": &move, "parent": &parentID, "schema": &schemaName, "name": &name,
+		"values_in": &b.ValuesIn, "values_from": &b.ValuesFrom, "values_to": &b.ValuesTo, "modulus": &b.Modulus, "remainder": &b.Remainder, "is_default": &b.IsDefault,
+	} {
+		if d := plan.GetAttribute(ctx, path.Root(attr), into); d.HasError() {
+			return
+		}
+	}
+	if !move.ValueBool() || !b.known() || parentID.IsUnknown() || schemaName.IsUnknown() || name.IsUnknown() || !client.Known() {
+		return
+	}
+	parentSchema, parentName, err := parseTableID(parentID.ValueString())
+	if err != nil {
+		return
+	}
+	p := postgres.Partition{Schema: schemaName.ValueString(), Name: name.ValueString(), ParentSchema: parentSchema, ParentName: parentName, Bound: b.toBound(ctx, diags)}
+	if p.Bound.Default {
+		return
+	}
+	db, err := client.DB()
+	if err != nil || db.Stats().OpenConnections == 0 {
+		// Nothing of this plan has read the database yet: its parent (and maybe the server)
+		// come in this plan too, so no DEFAULT rows are there to move. Not connecting here
+		// keeps a first plan from waiting for a server that does not exist yet.
+		return
+	}
+	var parent *postgres.Table
+	parent, err = postgres.ReadTable(ctx, db, p.ParentSchema, p.ParentName)
+	if errors.Is(err, postgres.ErrNotFound) || err == nil && parent.PartitionBy == nil {
+		return // the parent comes in this plan too: nothing is there to move
+	}
+	var keys []postgres.KeyRows
+	if err == nil {
+		var def string
+		def, err = postgres.DefaultPartitionOf(ctx, db, parent)
+		if check := p.Bound.CheckSQL(postgres.KeySQL(parent.PartitionBy.Key)); err == nil && def != "" && check != "" {
+			keys, err = postgres.RowsByKey(ctx, db, parent, def, check)
+		}
+	}
+	var unreachable *postgres.ConnectError
+	if errors.As(err, &unreachable) {
+		return // the database server comes in this plan too: nothing is there to move yet
+	}
+	if err != nil {
+		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("Could not count, while planning, the DEFAULT rows that %s.%s would take: %s. The apply counts them again and moves them.",
+			p.Schema, p.Name, reason(err)))
+		return
+	}
+	self := tableID(p.Schema, p.Name)
+	givers := client.noteKeysTaken(tableID(p.ParentSchema, p.ParentName), self, newListKeys(postgres.Bound{}, p.Bound))
+	if len(keys) > 0 || len(givers) > 0 {
+		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("Creating %s moves rows of the DEFAULT partition into it (move_rows_from_default): copied, verified by count and checksum, then deleted from DEFAULT.\n\n%s",
+			self, takenKeys(keys, givers, self)))
+	}
+}
+
+// newListKeys are the LIST values of bound to that bound from lacks, printed as
+// postgres.KeyRows prints keys.
+func newListKeys(from, to postgres.Bound) []string {
+	var out []string
+	for _, v := range to.In {
+		if !slices.Contains(from.In, v) {
+			out = append(out, postgres.Literal(v))
+		}
+	}
+	return out
+}
+
+// leavingKeys lists, per key, the rows leaving and where they go.
+func leavingKeys(keys []postgres.KeyRows, takers map[string]string, self string) string {
+	var b strings.Builder
+	b.WriteString("Per key (source -> target):")
+	for i, k := range keys {
+		if i == maxKeysListed {
+			fmt.Fprintf(&b, "\n  ... and more keys")
+			break
+		}
+		target := "DEFAULT"
+		if t, ok := takers[k.Key]; ok {
+			target = "DEFAULT -> " + t
+		}
+		fmt.Fprintf(&b, "\n  key %s: %d rows, %s -> %s", k.Key, k.Rows, self, target)
+	}
+	return b.String()
+}
+
+// takenKeys lists, per key, the rows a partition takes: those in DEFAULT now, and those
+// another partition of this plan moves into DEFAULT first.
+func takenKeys(keys []postgres.KeyRows, givers map[string]keyLeaving, self string) string {
+	var b strings.Builder
+	b.WriteString("Per key (source -> target):")
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if i == maxKeysListed {
+			fmt.Fprintf(&b, "\n  ... and more keys")
+			break
+		}
+		seen[k.Key] = true
+		fmt.Fprintf(&b, "\n  key %s: %d rows, DEFAULT -> %s", k.Key, k.Rows, self)
+	}
+	for _, key := range slices.Sorted(maps.Keys(givers)) {
+		if g := givers[key]; !seen[key] {
+			fmt.Fprintf(&b, "\n  key %s: %d rows, %s -> DEFAULT -> %s (moved into DEFAULT first, in this apply)", key, g.rows, g.partition, self)
+		}
+	}
+	return b.String()
+}
+
+// maxKeysListed bounds the keys a plan lists one by one.
+const maxKeysListed = 20
 
 // planDestroyRows is the plan-time half of a partition's destroy: a DEFAULT partition, or one
 // whose destroy moves its rows into DEFAULT, is noted, and refused when the same plan does
