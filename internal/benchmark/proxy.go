@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -27,8 +26,6 @@ func startProxy(target string) (*proxy, error) {
 }
 
 func (p *proxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
-func (p *proxy) portString() string { return strconv.Itoa(p.port()) }
 
 func (p *proxy) setDelay(d time.Duration) { p.delay.Store(int64(d)) }
 

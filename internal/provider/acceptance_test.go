@@ -16,7 +16,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/lib/pq"
 
@@ -210,16 +209,3 @@ func expectError(pattern string) *regexp.Regexp {
 }
 
 func quoteLiteral(s string) string { return pq.QuoteLiteral(s) }
-
-// dbStateCheck runs database assertions as a state check, for configurations with
-// for_each, which the legacy Check functions cannot handle.
-type dbStateCheck []func() error
-
-func (c dbStateCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	for _, fn := range c {
-		if err := fn(); err != nil {
-			resp.Error = err
-			return
-		}
-	}
-}
