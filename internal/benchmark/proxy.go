@@ -48,7 +48,7 @@ func (p *proxy) handle(client net.Conn) {
 		return
 	}
 	go func() {
-		io.Copy(server, client)
+		_, _ = io.Copy(server, client) // ends when either side closes; the close says the rest
 		server.Close()
 	}()
 	p.delayed(client, server)

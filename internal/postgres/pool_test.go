@@ -165,7 +165,7 @@ func TestPoolLockTimeoutNamesHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	holder, holderPID := lockHolder(t, plain, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
-	defer holder.Rollback()
+	defer func() { _ = holder.Rollback() }()
 
 	pools := NewPools()
 	defer pools.Close()
