@@ -657,15 +657,27 @@ func traversableByOthers(dir string) bool {
 	}
 }
 
+// ListenLocal listens on a free TCP port of 127.0.0.1, and returns the listener and its port.
+func ListenLocal() (net.Listener, int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, 0, err
+	}
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return nil, 0, errors.Join(fmt.Errorf("listen: %v is not a TCP address", l.Addr()), l.Close())
+	}
+	return l, addr.Port, nil
+}
+
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
 // is not used by another cluster of this process.
 func freePort() (int, error) {
 	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, port, err := ListenLocal()
 		if err != nil {
 			return 0, fmt.Errorf("find free port: %w", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		registryMu.Lock()
 		if !usedPorts[port] {

@@ -139,7 +139,10 @@ func assertOwned(t *testing.T, c *Cluster, path string, perm os.FileMode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := fi.Sys().(*syscall.Stat_t)
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		t.Fatalf("%s: no owner in %T", path, fi.Sys())
+	}
 	if fi.Mode().Perm() != perm || st.Uid != c.owner.UID {
 		t.Errorf("%s: mode %v owner %d; want %v owned by %s (%d)", path, fi.Mode().Perm(), st.Uid, perm, c.owner.Name, c.owner.UID)
 	}

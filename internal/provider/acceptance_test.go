@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -43,7 +42,7 @@ func unitTest(t *testing.T, c resource.TestCase) {
 // the connections it is offered (and closes them); the test fails if there was any.
 func noConnectionProviderConfig(t *testing.T, extra ...string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, port, err := postgrestest.ListenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +73,7 @@ provider "pgshard" {
   connect_timeout = 1
   %s
 }
-`, l.Addr().(*net.TCPAddr).Port, strings.Join(extra, "\n  "))
+`, port, strings.Join(extra, "\n  "))
 }
 
 // testAccProtoV6ProviderFactories serves the provider in-process to the Terraform CLI.
