@@ -155,7 +155,7 @@ provider "pgshard" {
 // t.Context() is canceled, so it does not use that context.
 func (a *accDatabase) Exec(t *testing.T, stmt string, args ...any) {
 	t.Helper()
-	if _, err := a.DB.ExecContext(context.Background(), stmt, args...); err != nil {
+	if _, err := a.DB.ExecContext(context.Background(), stmt, args...); err != nil { //nolint:usetesting // cleanups call it after t.Context() is canceled
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
