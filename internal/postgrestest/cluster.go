@@ -94,10 +94,7 @@ var (
 // clusters still alive when the tests finish). Errors include initdb output
 // or the tail of the server log.
 func StartCluster(ctx context.Context, name string) (*Cluster, error) {
-	owner, err := serverUser()
-	if err != nil {
-		return nil, fmt.Errorf("postgrestest: %w", err)
-	}
+	owner := serverUser()
 	binDir, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -642,11 +639,11 @@ func makeRootDir() (string, error) {
 // "others execute" bit, so the unprivileged server user can reach its
 // cluster directory.
 func traversableByOthers(dir string) bool {
-	real, err := filepath.EvalSymlinks(dir)
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return false
 	}
-	for p := real; ; p = filepath.Dir(p) {
+	for p := resolved; ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil || fi.Mode().Perm()&0o001 == 0 {
 			return false
@@ -724,7 +721,7 @@ func destroyAll() error {
 	return errors.Join(errs...)
 }
 
-// ---- small helpers ----
+// Small helpers.
 
 func randomPassword() (string, error) {
 	b := make([]byte, 18)
