@@ -47,13 +47,10 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("[bench] ")
 
-	var ns []int
-	for _, s := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			log.Fatalf("bad -n value %q", s)
-		}
-		ns = append(ns, n)
+	ns := shardCounts("n", *sizes)
+	var sn []int
+	if *schemaSizes != "" {
+		sn = shardCounts("schema-n", *schemaSizes)
 	}
 	ctx := context.Background()
 	start := time.Now()
@@ -61,16 +58,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if !*keep {
-		defer base.Destroy()
-	}
 	shard, err := postgrestest.StartCluster(ctx, "bench-shard")
 	if err != nil {
-		base.Destroy()
+		destroy(base)
 		log.Fatal(err)
-	}
-	if !*keep {
-		defer shard.Destroy()
 	}
 	log.Printf("clusters up in %s (base :%d, shard :%d)", time.Since(start).Round(time.Millisecond), base.Port, shard.Port)
 
@@ -87,15 +78,7 @@ func main() {
 			code = 1
 		}
 	}
-	if *schemaSizes != "" {
-		var sn []int
-		for _, v := range strings.Split(*schemaSizes, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 1 {
-				log.Fatalf("bad -schema-n value %q", v)
-			}
-			sn = append(sn, n)
-		}
+	if len(sn) > 0 {
 		if err := benchSchema(ctx, base, shard, sn, *runs, *maxConns, *keep); err != nil {
 			log.Printf("schema benchmark: %v", err)
 			code = 1
@@ -108,5 +91,32 @@ func main() {
 		}
 	}
 	fmt.Printf("\ntotal benchmark time: %s\n", time.Since(start).Round(time.Second))
+	// Not deferred: os.Exit runs no deferred call.
+	if !*keep {
+		destroy(base, shard)
+	}
 	os.Exit(code)
+}
+
+// shardCounts parses the comma-separated shard counts of flag name, before any cluster
+// starts: log.Fatal runs no deferred call.
+func shardCounts(name, list string) []int {
+	var counts []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			log.Fatalf("bad -%s value %q", name, s)
+		}
+		counts = append(counts, n)
+	}
+	return counts
+}
+
+// destroy stops and removes clusters, saying which could not be.
+func destroy(clusters ...*postgrestest.Cluster) {
+	for _, c := range clusters {
+		if err := c.Destroy(); err != nil {
+			log.Printf("destroy: %v", err)
+		}
+	}
 }

@@ -3,32 +3,30 @@ package main
 import (
 	"io"
 	"net"
-	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
 // proxy forwards TCP connections to a target and delays everything the target sends back,
 // adding that much to every round trip, as a shard in another region would.
 type proxy struct {
 	ln     net.Listener
+	port   int
 	target string
 	delay  atomic.Int64 // nanoseconds
 }
 
 func startProxy(target string) (*proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, port, err := postgrestest.ListenLocal()
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{ln: ln, target: target}
+	p := &proxy{ln: ln, port: port, target: target}
 	go p.serve()
 	return p, nil
 }
-
-func (p *proxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
-func (p *proxy) portString() string { return strconv.Itoa(p.port()) }
 
 func (p *proxy) setDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
@@ -51,7 +49,7 @@ func (p *proxy) handle(client net.Conn) {
 		return
 	}
 	go func() {
-		io.Copy(server, client)
+		_, _ = io.Copy(server, client) // ends when either side closes; the close says the rest
 		server.Close()
 	}()
 	p.delayed(client, server)

@@ -78,7 +78,7 @@ func benchTable(ctx context.Context, base, shard *postgrestest.Cluster, rows int
 		}
 	}
 	region := func(p *proxy, db, table, location string, idStart int64) map[string]any {
-		return map[string]any{"host": "127.0.0.1", "port": p.port(), "dbname": db, "username": shard.User,
+		return map[string]any{"host": "127.0.0.1", "port": p.port, "dbname": db, "username": shard.User,
 			"table": table, "locations": []string{location}, "id_start": idStart}
 	}
 	vars, _ := json.Marshal(map[string]any{

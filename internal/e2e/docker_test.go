@@ -84,19 +84,25 @@ func processAlive(pid int) bool {
 	return err == nil || err == syscall.EPERM
 }
 
-// removeByPrefix force-removes everything whose name starts with prefix.
+// removeByPrefix force-removes everything whose name starts with prefix, and logs what it
+// could not remove.
 func removeByPrefix(t *testing.T, prefix string) {
+	remove := func(args ...string) {
+		if _, err := docker(args...); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	}
 	out, _ := docker("ps", "-a", "--filter", "name="+prefix, "--format", "{{.Names}}")
 	for _, n := range strings.Fields(out) {
-		docker("rm", "-f", "-v", n)
+		remove("rm", "-f", "-v", n)
 	}
 	out, _ = docker("network", "ls", "--filter", "name="+prefix, "--format", "{{.Name}}")
 	for _, n := range strings.Fields(out) {
-		docker("network", "rm", n)
+		remove("network", "rm", n)
 	}
 	out, _ = docker("volume", "ls", "--filter", "name="+prefix, "--format", "{{.Name}}")
 	for _, n := range strings.Fields(out) {
-		docker("volume", "rm", n)
+		remove("volume", "rm", n)
 	}
 }
 

@@ -216,12 +216,12 @@ func freePorts(t *testing.T, n int) []int {
 	var ports []int
 	var listeners []net.Listener
 	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, port, err := postgrestest.ListenLocal()
 		if err != nil {
 			t.Fatal(err)
 		}
 		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	for _, l := range listeners {
 		l.Close()
@@ -310,7 +310,7 @@ func addColumnWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[st
 					failures++
 				}
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
+					_, _ = io.Copy(io.Discard, resp.Body) // drained only so the connection is reused
 					resp.Body.Close()
 				}
 			}

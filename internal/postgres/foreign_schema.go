@@ -243,13 +243,11 @@ func ImportDrift(filter TableFilter, local, remote []ImportedTable) []string {
 		}
 	}
 	for _, t := range local {
-		switch rt := there[t.Name]; {
-		case rt == nil:
+		rt := there[t.Name]
+		if rt == nil {
 			drift = append(drift, fmt.Sprintf("the remote table of foreign table %q is gone", t.Name))
-		default:
-			if diff := columnDrift(t.Columns, rt.Columns); len(diff) > 0 {
-				drift = append(drift, fmt.Sprintf("remote table %q changed: %s", t.Name, strings.Join(diff, ", ")))
-			}
+		} else if diff := columnDrift(t.Columns, rt.Columns); len(diff) > 0 {
+			drift = append(drift, fmt.Sprintf("remote table %q changed: %s", t.Name, strings.Join(diff, ", ")))
 		}
 	}
 	return drift

@@ -60,7 +60,7 @@ func uniqueName(t testing.TB) string {
 // is canceled, so it does not use that context.
 func mustExec(t testing.TB, q Querier, stmt string, args ...any) {
 	t.Helper()
-	if _, err := q.ExecContext(context.Background(), stmt, args...); err != nil {
+	if _, err := q.ExecContext(context.Background(), stmt, args...); err != nil { //nolint:usetesting // cleanups call it after t.Context() is canceled
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }

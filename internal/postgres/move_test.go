@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ func expectCount(t *testing.T, db *sql.DB, want int64, query string) {
 // gone, the base's commit lost) is finished from the journal.
 func TestMoveBetweenShardAndDefault(t *testing.T) {
 	base, shard := shardFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, base, `CREATE TABLE tweets (id int, location text, body text) PARTITION BY LIST (location)`)
 	mustExec(t, base, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
 	mustExec(t, shard, `CREATE TABLE eu (id int, location text, body text, CONSTRAINT eu_bound CHECK (location IN ('europe', 'eu')))`)
@@ -107,7 +106,7 @@ func TestMoveBetweenShardAndDefault(t *testing.T) {
 // moves all of them.
 func TestMoveLocalPartition(t *testing.T) {
 	db := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE TABLE t (k text, v int) PARTITION BY LIST (k)`)
 	mustExec(t, db, `CREATE TABLE t_default PARTITION OF t DEFAULT`)
 	mustExec(t, db, `CREATE TABLE t_ab PARTITION OF t FOR VALUES IN ('a', 'b')`)
@@ -129,7 +128,7 @@ func TestMoveLocalPartition(t *testing.T) {
 // Hostile names and values go through a move verbatim: nothing but the move runs.
 func TestMoveHostileNames(t *testing.T) {
 	db := freshDB(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mustExec(t, db, `CREATE TABLE canary (id int)`)
 	const part, col, value = `p"; DROP TABLE canary; --`, `k'); DROP TABLE canary; --`, `x'); DROP TABLE canary; --`
 	mustExec(t, db, `CREATE TABLE t (`+Ident(col)+` text, v int) PARTITION BY LIST (`+Ident(col)+`)`)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 )
 
 // Every statement the provider sends can only ever be one statement. lib/pq sends a query
@@ -24,12 +25,36 @@ func (c oneStatementConnector) Connect(ctx context.Context) (driver.Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	return &oneStatementConn{inner: conn}, nil
+	inner, ok := conn.(pqConn)
+	if !ok {
+		return nil, errors.Join(fmt.Errorf("postgres: driver connection %T lacks an interface of lib/pq's", conn), conn.Close())
+	}
+	return &oneStatementConn{inner: inner}, nil
+}
+
+// pqConn is what lib/pq's connection implements and oneStatementConn passes through.
+type pqConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.NamedValueChecker
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// pqStmt is what lib/pq's prepared statement implements and oneStatementConn runs.
+type pqStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
 }
 
 // oneStatementConn is a lib/pq connection whose Exec and Query never use the simple query
 // protocol. The other optional driver interfaces are passed through.
-type oneStatementConn struct{ inner driver.Conn }
+type oneStatementConn struct{ inner pqConn }
 
 var (
 	_ driver.ConnBeginTx        = (*oneStatementConn)(nil)
@@ -49,24 +74,37 @@ func (c *oneStatementConn) Close() error                              { return c
 func (c *oneStatementConn) Begin() (driver.Tx, error) { return c.inner.Begin() } //nolint:staticcheck
 
 func (c *oneStatementConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.inner.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	return c.inner.BeginTx(ctx, opts)
 }
 
 func (c *oneStatementConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.inner.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	return c.inner.PrepareContext(ctx, query)
+}
+
+// prepareOne prepares query for ExecContext and QueryContext.
+func (c *oneStatementConn) prepareOne(ctx context.Context, query string) (pqStmt, error) {
+	st, err := c.inner.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	one, ok := st.(pqStmt)
+	if !ok {
+		return nil, errors.Join(fmt.Errorf("postgres: prepared statement %T lacks an interface of lib/pq's", st), st.Close())
+	}
+	return one, nil
 }
 
 // ExecContext runs a statement with arguments as lib/pq does (the extended protocol), and
 // one without through a prepared statement.
 func (c *oneStatementConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) > 0 {
-		return c.inner.(driver.ExecerContext).ExecContext(ctx, query, args)
+		return c.inner.ExecContext(ctx, query, args)
 	}
-	st, err := c.PrepareContext(ctx, query)
+	st, err := c.prepareOne(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	res, err := st.(driver.StmtExecContext).ExecContext(ctx, nil)
+	res, err := st.ExecContext(ctx, nil)
 	return res, errors.Join(err, st.Close())
 }
 
@@ -74,13 +112,13 @@ func (c *oneStatementConn) ExecContext(ctx context.Context, query string, args [
 // closed with the rows.
 func (c *oneStatementConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) > 0 {
-		return c.inner.(driver.QueryerContext).QueryContext(ctx, query, args)
+		return c.inner.QueryContext(ctx, query, args)
 	}
-	st, err := c.PrepareContext(ctx, query)
+	st, err := c.prepareOne(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, nil)
+	rows, err := st.QueryContext(ctx, nil)
 	if err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
@@ -88,18 +126,18 @@ func (c *oneStatementConn) QueryContext(ctx context.Context, query string, args 
 }
 
 func (c *oneStatementConn) CheckNamedValue(nv *driver.NamedValue) error {
-	return c.inner.(driver.NamedValueChecker).CheckNamedValue(nv)
+	return c.inner.CheckNamedValue(nv)
 }
 
 func (c *oneStatementConn) Ping(ctx context.Context) error {
-	return c.inner.(driver.Pinger).Ping(ctx)
+	return c.inner.Ping(ctx)
 }
 
 func (c *oneStatementConn) ResetSession(ctx context.Context) error {
-	return c.inner.(driver.SessionResetter).ResetSession(ctx)
+	return c.inner.ResetSession(ctx)
 }
 
-func (c *oneStatementConn) IsValid() bool { return c.inner.(driver.Validator).IsValid() }
+func (c *oneStatementConn) IsValid() bool { return c.inner.IsValid() }
 
 // stmtRows closes the statement its rows came from.
 type stmtRows struct {

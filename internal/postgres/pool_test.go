@@ -165,7 +165,7 @@ func TestPoolLockTimeoutNamesHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	holder, holderPID := lockHolder(t, plain, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
-	defer holder.Rollback()
+	defer func() { _ = holder.Rollback() }()
 
 	pools := NewPools()
 	defer pools.Close()
@@ -254,8 +254,9 @@ func TestPoolTooManyConnections(t *testing.T) {
 	}
 	role := name + "_r"
 	mustExec(t, plain, "CREATE ROLE "+Ident(role)+" LOGIN CONNECTION LIMIT 1 PASSWORD 'few-slots'")
-	// Not ctx: cleanups run after t.Context() is canceled.
-	t.Cleanup(func() { _, _ = plain.ExecContext(context.Background(), "DROP ROLE IF EXISTS "+Ident(role)) })
+	t.Cleanup(func() {
+		_, _ = plain.ExecContext(context.Background(), "DROP ROLE IF EXISTS "+Ident(role)) //nolint:usetesting // cleanups run after t.Context() is canceled
+	})
 	cfg := ConnConfig{Host: base.Host, Port: base.Port, Database: name, User: role, Password: "few-slots",
 		SSLMode: "disable", ConnectTimeout: 2 * time.Second, MaxConnections: 3}
 

@@ -56,7 +56,7 @@ func asRole(db *sql.DB, role, stmt string) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // after Commit, sql.ErrTxDone
 	if _, err := tx.Exec("SET LOCAL ROLE " + Ident(role)); err != nil {
 		return err
 	}

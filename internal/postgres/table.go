@@ -320,12 +320,18 @@ func unquoteIdentifier(s string) (string, bool) {
 		return strings.ReplaceAll(inner, `""`, `"`), true
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '$') || c >= 0x80) {
+		if !bareIdentifierByte(s[i], i) {
 			return "", false
 		}
 	}
 	return s, s != ""
+}
+
+// bareIdentifierByte reports whether c, at index i, can be part of an identifier PostgreSQL
+// prints without quotes: a lower-case letter, _ or a non-ASCII byte; past the first, a digit
+// or $ too.
+func bareIdentifierByte(c byte, i int) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 0x80 || i > 0 && (c >= '0' && c <= '9' || c == '$')
 }
 
 // ColumnPlan is what an update does to a table's columns.
@@ -390,10 +396,10 @@ func PlanColumns(from, to []Column) (ColumnPlan, error) {
 				plan.Clauses = append(plan.Clauses, col+" SET DEFAULT ("+c.Default+")")
 			}
 		}
-		if o.NotNull != c.NotNull && !(serial && !c.NotNull) { // serial implies NOT NULL
+		if o.NotNull != c.NotNull {
 			if c.NotNull {
 				plan.Clauses = append(plan.Clauses, col+" SET NOT NULL")
-			} else {
+			} else if !serial { // serial implies NOT NULL
 				plan.Clauses = append(plan.Clauses, col+" DROP NOT NULL")
 			}
 		}

@@ -94,7 +94,7 @@ func CanonicalType(s string) string {
 	case t == "double precision" && mod != "":
 		// float(p): 1..24 is real, 25..53 double precision.
 		var p int
-		fmt.Sscanf(mod, "(%d)", &p)
+		_, _ = fmt.Sscanf(mod, "(%d)", &p) // typmodRE matched digits; of "(p,s)" p is read all the same
 		if p <= 24 {
 			t = "real"
 		}

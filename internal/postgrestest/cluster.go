@@ -94,10 +94,7 @@ var (
 // clusters still alive when the tests finish). Errors include initdb output
 // or the tail of the server log.
 func StartCluster(ctx context.Context, name string) (*Cluster, error) {
-	owner, err := serverUser()
-	if err != nil {
-		return nil, fmt.Errorf("postgrestest: %w", err)
-	}
+	owner := serverUser()
 	binDir, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -642,11 +639,11 @@ func makeRootDir() (string, error) {
 // "others execute" bit, so the unprivileged server user can reach its
 // cluster directory.
 func traversableByOthers(dir string) bool {
-	real, err := filepath.EvalSymlinks(dir)
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return false
 	}
-	for p := real; ; p = filepath.Dir(p) {
+	for p := resolved; ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil || fi.Mode().Perm()&0o001 == 0 {
 			return false
@@ -657,15 +654,27 @@ func traversableByOthers(dir string) bool {
 	}
 }
 
+// ListenLocal listens on a free TCP port of 127.0.0.1, and returns the listener and its port.
+func ListenLocal() (net.Listener, int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, 0, err
+	}
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return nil, 0, errors.Join(fmt.Errorf("listen: %v is not a TCP address", l.Addr()), l.Close())
+	}
+	return l, addr.Port, nil
+}
+
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
 // is not used by another cluster of this process.
 func freePort() (int, error) {
 	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, port, err := ListenLocal()
 		if err != nil {
 			return 0, fmt.Errorf("find free port: %w", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		registryMu.Lock()
 		if !usedPorts[port] {
@@ -712,7 +721,7 @@ func destroyAll() error {
 	return errors.Join(errs...)
 }
 
-// ---- small helpers ----
+// Small helpers.
 
 func randomPassword() (string, error) {
 	b := make([]byte, 18)

@@ -68,8 +68,8 @@ func TestClusterLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if uid := fi.Sys().(*syscall.Stat_t).Uid; uid == 0 {
-			t.Errorf("data dir owned by root; server must run unprivileged")
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid == 0 {
+			t.Errorf("data dir owned by root (or no owner in %T); server must run unprivileged", fi.Sys())
 		}
 		if uid := postmasterUID(t, c); uid == 0 {
 			t.Errorf("postmaster runs as root")

@@ -151,7 +151,7 @@ func sharedStart() (*Env, error) {
 // t.Cleanup. It calls t.Fatal on failure.
 func StartTestCluster(t testing.TB, name string) *Cluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), SharedStartTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), SharedStartTimeout)
 	defer cancel()
 	c, err := StartCluster(ctx, name)
 	if err != nil {

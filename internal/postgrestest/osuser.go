@@ -27,33 +27,22 @@ type osUser struct {
 	Switch bool
 }
 
-var (
-	serverUserOnce sync.Once
-	serverUserVal  *osUser
-	serverUserErr  error
-)
-
 // serverUser returns the account used to run initdb/pg_ctl/postgres. When
 // the test process is not root it is the current user. When it is root, it
 // is the dedicated ServerUserName system user (created with useradd if
 // needed), falling back to "nobody" if the user cannot be created.
-func serverUser() (*osUser, error) {
-	serverUserOnce.Do(func() {
-		serverUserVal, serverUserErr = resolveServerUser()
-	})
-	return serverUserVal, serverUserErr
-}
+var serverUser = sync.OnceValue(resolveServerUser)
 
-func resolveServerUser() (*osUser, error) {
+func resolveServerUser() *osUser {
 	if os.Geteuid() != 0 {
 		name := strconv.Itoa(os.Geteuid())
 		if u, err := user.Current(); err == nil {
 			name = u.Username
 		}
-		return &osUser{Name: name, UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}, nil
+		return &osUser{Name: name, UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
 	}
 	if u, err := lookupUser(ServerUserName); err == nil {
-		return u, nil
+		return u
 	}
 	var addErr error
 	if path, err := exec.LookPath("useradd"); err != nil {
@@ -68,17 +57,17 @@ func resolveServerUser() (*osUser, error) {
 		}
 	}
 	if u, err := lookupUser(ServerUserName); err == nil {
-		return u, nil
+		return u
 	}
 	// Fall back to nobody.
 	if u, err := lookupUser("nobody"); err == nil && u.UID != 0 {
-		return u, nil
+		return u
 	}
 	if addErr == nil {
 		addErr = errors.New("user not found after useradd")
 	}
 	fmt.Fprintf(os.Stderr, "postgrestest: cannot create user %s (%v); using uid 65534\n", ServerUserName, addErr)
-	return &osUser{Name: "nobody", UID: 65534, GID: 65534, Switch: true}, nil
+	return &osUser{Name: "nobody", UID: 65534, GID: 65534, Switch: true}
 }
 
 func lookupUser(name string) (*osUser, error) {

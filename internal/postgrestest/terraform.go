@@ -178,9 +178,9 @@ func parseTerraformVersion(out []byte) (string, error) {
 }
 
 // versionAtLeast reports whether version (e.g. "1.11.4", "1.6.0-beta1") is
-// >= min (e.g. "1.5"), comparing numeric components; pre-release suffixes
+// >= minimum (e.g. "1.5"), comparing numeric components; pre-release suffixes
 // are ignored.
-func versionAtLeast(version, min string) bool {
+func versionAtLeast(version, minimum string) bool {
 	parse := func(s string) ([]int, bool) {
 		s = strings.TrimPrefix(s, "v")
 		if i := strings.IndexAny(s, "-+"); i >= 0 {
@@ -197,7 +197,7 @@ func versionAtLeast(version, min string) bool {
 		return out, true
 	}
 	v, ok1 := parse(version)
-	m, ok2 := parse(min)
+	m, ok2 := parse(minimum)
 	if !ok1 || !ok2 {
 		return false
 	}

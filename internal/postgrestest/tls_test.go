@@ -44,20 +44,16 @@ func TestEnableTLS(t *testing.T) {
 		return fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=postgres sslmode=verify-full sslrootcert=%s connect_timeout=10 %s",
 			dsnQuote(c.Host), c.Port, dsnQuote(c.User), dsnQuote(c.Password), dsnQuote(rootCert), strings.Join(extra, " "))
 	}
-	var ssl bool
-	var version string
-	var clientDN sql.NullString
-	query := `SELECT ssl, version, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()`
-	if err := queryRow(ctx, verifyFull(tls.CA.CertFile), query, &ssl, &version, &clientDN); err != nil {
+	st, err := sslStatus(ctx, verifyFull(tls.CA.CertFile))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !ssl || !strings.HasPrefix(version, "TLS") || clientDN.Valid {
-		t.Fatalf("pg_stat_ssl: ssl=%v version=%q client_dn=%v", ssl, version, clientDN)
+	if !st.ssl || !strings.HasPrefix(st.version, "TLS") || st.clientDN.Valid {
+		t.Fatalf("pg_stat_ssl: %+v", st)
 	}
 	// localhost is the DNS name on the certificate (verify-full checks it); the cluster
 	// listens on 127.0.0.1 only, so hostaddr says where to go.
-	if err := queryRow(ctx, strings.Replace(verifyFull(tls.CA.CertFile), "host='127.0.0.1'", "host=localhost hostaddr=127.0.0.1", 1),
-		query, &ssl, &version, &clientDN); err != nil {
+	if _, err := sslStatus(ctx, strings.Replace(verifyFull(tls.CA.CertFile), "host='127.0.0.1'", "host=localhost hostaddr=127.0.0.1", 1)); err != nil {
 		t.Fatalf("verify-full with host localhost: %v", err)
 	}
 
@@ -65,7 +61,7 @@ func TestEnableTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = queryRow(ctx, verifyFull(other.CertFile), query, &ssl, &version, &clientDN)
+	_, err = sslStatus(ctx, verifyFull(other.CertFile))
 	if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
 		t.Fatalf("verify-full with another CA: want an unknown authority error, got %v", err)
 	}
@@ -75,11 +71,11 @@ func TestEnableTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertOwned(t, c, key, 0o600)
-	if err := queryRow(ctx, verifyFull(tls.CA.CertFile, "sslcert="+dsnQuote(cert), "sslkey="+dsnQuote(key)), query, &ssl, &version, &clientDN); err != nil {
+	if st, err = sslStatus(ctx, verifyFull(tls.CA.CertFile, "sslcert="+dsnQuote(cert), "sslkey="+dsnQuote(key))); err != nil {
 		t.Fatal(err)
 	}
-	if !clientDN.Valid || !strings.Contains(clientDN.String, "CN=postgres") {
-		t.Fatalf("client_dn = %v, want the client certificate's CN=postgres", clientDN)
+	if !st.clientDN.Valid || !strings.Contains(st.clientDN.String, "CN=postgres") {
+		t.Fatalf("client_dn = %v, want the client certificate's CN=postgres", st.clientDN)
 	}
 
 	conns, err := c.LoggedConnections("postgres")
@@ -113,14 +109,25 @@ func TestParseConnectionLine(t *testing.T) {
 	}
 }
 
-func queryRow(ctx context.Context, dsn, query string, dest ...any) error {
+// sslRow is pg_stat_ssl's row for a connection.
+type sslRow struct {
+	ssl      bool
+	version  string
+	clientDN sql.NullString
+}
+
+// sslStatus opens a connection to dsn and reads its pg_stat_ssl row.
+func sslStatus(ctx context.Context, dsn string) (sslRow, error) {
+	var st sslRow
 	conn, err := pq.NewConnector(dsn)
 	if err != nil {
-		return err
+		return st, err
 	}
 	db := sql.OpenDB(conn)
 	defer db.Close()
-	return db.QueryRowContext(ctx, query).Scan(dest...)
+	err = db.QueryRowContext(ctx, `SELECT ssl, version, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).
+		Scan(&st.ssl, &st.version, &st.clientDN)
+	return st, err
 }
 
 func postmasterPID(t *testing.T, c *Cluster) string {
@@ -139,7 +146,10 @@ func assertOwned(t *testing.T, c *Cluster, path string, perm os.FileMode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := fi.Sys().(*syscall.Stat_t)
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		t.Fatalf("%s: no owner in %T", path, fi.Sys())
+	}
 	if fi.Mode().Perm() != perm || st.Uid != c.owner.UID {
 		t.Errorf("%s: mode %v owner %d; want %v owned by %s (%d)", path, fi.Mode().Perm(), st.Uid, perm, c.owner.Name, c.owner.UID)
 	}

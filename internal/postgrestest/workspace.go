@@ -150,7 +150,7 @@ func (w *Workspace) SetVars(t testing.TB, vars map[string]any) {
 // code; it fails the test only when the CLI cannot be run at all.
 func (w *Workspace) Run(t testing.TB, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) //nolint:usetesting // cleanups run terraform destroy after t.Context() is canceled
 	defer cancel()
 	cmd := exec.CommandContext(ctx, w.tf, args...)
 	cmd.Dir = w.Dir

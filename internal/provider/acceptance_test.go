@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/lib/pq"
 
@@ -44,7 +42,7 @@ func unitTest(t *testing.T, c resource.TestCase) {
 // the connections it is offered (and closes them); the test fails if there was any.
 func noConnectionProviderConfig(t *testing.T, extra ...string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, port, err := postgrestest.ListenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +73,7 @@ provider "pgshard" {
   connect_timeout = 1
   %s
 }
-`, l.Addr().(*net.TCPAddr).Port, strings.Join(extra, "\n  "))
+`, port, strings.Join(extra, "\n  "))
 }
 
 // testAccProtoV6ProviderFactories serves the provider in-process to the Terraform CLI.
@@ -157,7 +155,7 @@ provider "pgshard" {
 // t.Context() is canceled, so it does not use that context.
 func (a *accDatabase) Exec(t *testing.T, stmt string, args ...any) {
 	t.Helper()
-	if _, err := a.DB.ExecContext(context.Background(), stmt, args...); err != nil {
+	if _, err := a.DB.ExecContext(context.Background(), stmt, args...); err != nil { //nolint:usetesting // cleanups call it after t.Context() is canceled
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
@@ -210,16 +208,3 @@ func expectError(pattern string) *regexp.Regexp {
 }
 
 func quoteLiteral(s string) string { return pq.QuoteLiteral(s) }
-
-// dbStateCheck runs database assertions as a state check, for configurations with
-// for_each, which the legacy Check functions cannot handle.
-type dbStateCheck []func() error
-
-func (c dbStateCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	for _, fn := range c {
-		if err := fn(); err != nil {
-			resp.Error = err
-			return
-		}
-	}
-}

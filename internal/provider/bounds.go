@@ -188,7 +188,7 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(x, y)
 }
 
-// known reports whether every bound attribute is known.
-func (b boundModel) known() bool {
+// boundKnown reports whether every bound attribute is known.
+func (b boundModel) boundKnown() bool {
 	return !b.ValuesIn.IsUnknown() && !b.ValuesFrom.IsUnknown() && !b.ValuesTo.IsUnknown() && !b.Modulus.IsUnknown() && !b.Remainder.IsUnknown() && !b.IsDefault.IsUnknown()
 }

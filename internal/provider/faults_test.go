@@ -2,7 +2,6 @@ package provider
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -152,11 +151,10 @@ resource "pgshard_foreign_partition" "second" {
 // connect_timeout is honoured when the server never comes up: the apply gives up after
 // about that long, naming the target. No database is needed, only a port where nothing listens.
 func TestProvider_ConnectTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, port, err := postgrestest.ListenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	var began time.Time
 	unitTest(t, resource.TestCase{

@@ -377,7 +377,7 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 	default:
 		var plan foreignPartitionModelV0
 		resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-		if !resp.Diagnostics.HasError() && plan.boundModel.known() && !plan.Parent.IsUnknown() && !plan.RemoteSchema.IsUnknown() && !plan.RemoteTable.IsUnknown() {
+		if !resp.Diagnostics.HasError() && plan.boundKnown() && !plan.Parent.IsUnknown() && !plan.RemoteSchema.IsUnknown() && !plan.RemoteTable.IsUnknown() {
 			to := plan.toPartition(ctx, &resp.Diagnostics)
 			planRowMoves(ctx, r.client, "Foreign Partition", state.Schema.ValueString(), state.Name.ValueString(), to,
 				plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
@@ -403,7 +403,7 @@ func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.Dele
 	}
 	var err error
 	if state.OnRowsOutsideBound.ValueString() == moveToDefault {
-		err = deleteMovingRows(ctx, r.client, state.Schema.ValueString(), state.Name.ValueString(), state.CreateRemoteTable.ValueBool(), &resp.Diagnostics)
+		err = deleteMovingRows(ctx, r.client, state.Schema.ValueString(), state.Name.ValueString(), state.CreateRemoteTable.ValueBool())
 	}
 	var db *sql.DB
 	if err == nil {
@@ -455,7 +455,7 @@ func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignParti
 	m.Options, d = optionsToMap(opts, m.Options)
 	diags.Append(d...)
 	if p.ParentName != "" {
-		m.boundModel.fromBound(ctx, p.Bound, diags)
+		m.fromBound(ctx, p.Bound, diags)
 	}
 	return !diags.HasError()
 }
@@ -491,7 +491,7 @@ func (m foreignPartitionModelV0) toPartition(ctx context.Context, diags *diag.Di
 	opts["table_name"] = m.RemoteTable.ValueString()
 	return postgres.Partition{
 		Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), ParentSchema: parentSchema, ParentName: parentName,
-		Bound: m.boundModel.toBound(ctx, diags), Foreign: true, Server: m.Server.ValueString(), Options: opts,
+		Bound: m.toBound(ctx, diags), Foreign: true, Server: m.Server.ValueString(), Options: opts,
 	}
 }
 

@@ -43,7 +43,7 @@ func (a *accDatabase) asRoleTx(role string, commit bool, stmts ...string) error 
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // after Commit, sql.ErrTxDone
 	for _, stmt := range append([]string{`SET LOCAL ROLE ` + quoteIdent(role)}, stmts...) {
 		if _, err := tx.Exec(stmt); err != nil {
 			return fmt.Errorf("as %s: %s: %w", role, stmt, err)

@@ -128,7 +128,7 @@ func (r *partitionResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	var plan partitionModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || !plan.boundModel.known() || plan.Parent.IsUnknown() {
+	if resp.Diagnostics.HasError() || !plan.boundKnown() || plan.Parent.IsUnknown() {
 		return
 	}
 	to := plan.toPartition(ctx, &resp.Diagnostics)
@@ -143,7 +143,7 @@ func (r *partitionResource) Delete(ctx context.Context, req resource.DeleteReque
 		return
 	}
 	if state.OnRowsOutsideBound.ValueString() == moveToDefault {
-		if err := deleteMovingRows(ctx, r.client, state.Schema.ValueString(), state.Name.ValueString(), false, &resp.Diagnostics); err != nil {
+		if err := deleteMovingRows(ctx, r.client, state.Schema.ValueString(), state.Name.ValueString(), false); err != nil {
 			addObjectError(&resp.Diagnostics, "Partition", "Delete", tablePhrase("partition", state.Schema.ValueString(), state.Name.ValueString()), r.client.Database(), err)
 			return
 		}
@@ -173,7 +173,7 @@ func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, d
 	m.ID = types.StringValue(tableID(schemaName, name))
 	m.Parent = parentValue(m.Parent, p.ParentSchema, p.ParentName)
 	if p.ParentName != "" {
-		m.boundModel.fromBound(ctx, p.Bound, diags)
+		m.fromBound(ctx, p.Bound, diags)
 	}
 	return !diags.HasError()
 }
@@ -192,5 +192,5 @@ type partitionModelV0 struct {
 func (m partitionModelV0) toPartition(ctx context.Context, diags *diag.Diagnostics) postgres.Partition {
 	parentSchema, parentName, _ := parseTableID(m.Parent.ValueString())
 	return postgres.Partition{Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), ParentSchema: parentSchema, ParentName: parentName,
-		Bound: m.boundModel.toBound(ctx, diags)}
+		Bound: m.toBound(ctx, diags)}
 }

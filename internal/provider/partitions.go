@@ -467,7 +467,7 @@ func planDestroyRows(ctx context.Context, client *Client, kind, schema, name, pa
 
 // deleteMovingRows moves a partition's rows into DEFAULT before it is dropped, when its
 // on_rows_outside_bound says so and the parent still has a DEFAULT partition.
-func deleteMovingRows(ctx context.Context, client *Client, schema, name string, managed bool, diags *diag.Diagnostics) error {
+func deleteMovingRows(ctx context.Context, client *Client, schema, name string, managed bool) error {
 	db, err := client.DB()
 	if err != nil {
 		return err

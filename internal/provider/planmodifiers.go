@@ -27,12 +27,6 @@ type sameMeaning struct {
 	same func(a, b string) bool
 }
 
-// sameMeaningAs keeps the prior spelling of a type or default (kind) when the configured one
-// means the same by same.
-func sameMeaningAs(kind string, same func(a, b string) bool) planmodifier.String {
-	return sameMeaning{kind: kind, same: same}
-}
-
 func (m sameMeaning) Description(context.Context) string {
 	return "keeps the prior " + m.kind + " when the configured one means the same"
 }
@@ -52,9 +46,6 @@ func (m sameMeaning) MarkdownDescription(ctx context.Context) string { return m.
 // PostgreSQL makes NOT NULL anyway (serial types, primary key columns), false otherwise, so
 // that an imported serial or key column plans no change whether not_null is written or not.
 type impliedNotNull struct{}
-
-// notNullWhenImplied plans not_null for columns that leave it out.
-func notNullWhenImplied() planmodifier.List { return impliedNotNull{} }
 
 func (impliedNotNull) Description(context.Context) string {
 	return "not_null defaults to true for serial and primary key columns, false otherwise"
@@ -95,11 +86,9 @@ func (impliedNotNull) PlanModifyList(ctx context.Context, req planmodifier.ListR
 
 func (m impliedNotNull) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
 
-// defaultToName plans remote_table as the partition's name when it is not configured.
+// defaultToName plans remote_table as the partition's name when it is not configured at
+// create, and keeps it after (a renamed partition keeps reading the same shard table).
 type defaultToName struct{}
-
-// remoteTableDefaultsToName plans remote_table as the partition's name at create, and keeps it after.
-func remoteTableDefaultsToName() planmodifier.String { return defaultToName{} }
 
 func (m defaultToName) MarkdownDescription(ctx context.Context) string {
 	return m.Description(ctx)
@@ -124,9 +113,6 @@ func (defaultToName) Description(context.Context) string { return "defaults to t
 // (tweets and public.tweets).
 type sameTable struct{}
 
-// keepSameTable keeps the prior spelling of a table reference naming the same table.
-func keepSameTable() planmodifier.String { return sameTable{} }
-
 func (sameTable) Description(context.Context) string {
 	return "keeps the prior spelling of the same table"
 }
@@ -145,9 +131,6 @@ func (m sameTable) MarkdownDescription(ctx context.Context) string { return m.De
 // tableIDFromName plans id as schema.name from the planned schema and name, so that a
 // rename in place plans the new id (and an unchanged name keeps the old one).
 type tableIDFromName struct{}
-
-// tableIDFromSchemaAndName plans id from the planned schema and name.
-func tableIDFromSchemaAndName() planmodifier.String { return tableIDFromName{} }
 
 func (m tableIDFromName) MarkdownDescription(ctx context.Context) string {
 	return m.Description(ctx)

@@ -144,29 +144,29 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	// Attributes first, then the libpq environment; what is left unset takes
 	// internal/postgres's defaults (ConnConfig.WithDefaults).
 	conn := postgres.ConnConfig{
-		Host:     stringOr(cfg.Host, p.getenv("PGHOST"), ""),
-		Database: stringOr(cfg.Database, p.getenv("PGDATABASE"), ""),
-		User:     stringOr(cfg.Username, p.getenv("PGUSER"), ""),
-		Password: stringOr(cfg.Password, p.getenv("PGPASSWORD"), ""),
-		SSLMode:  stringOr(cfg.SSLMode, p.getenv("PGSSLMODE"), ""),
+		Host:     stringOr(cfg.Host, p.getenv("PGHOST")),
+		Database: stringOr(cfg.Database, p.getenv("PGDATABASE")),
+		User:     stringOr(cfg.Username, p.getenv("PGUSER")),
+		Password: stringOr(cfg.Password, p.getenv("PGPASSWORD")),
+		SSLMode:  stringOr(cfg.SSLMode, p.getenv("PGSSLMODE")),
 
-		SSLRootCert: stringOr(cfg.SSLRootCert, p.getenv("PGSSLROOTCERT"), ""),
-		SSLCert:     stringOr(cfg.SSLCert, p.getenv("PGSSLCERT"), ""),
-		SSLKey:      stringOr(cfg.SSLKey, p.getenv("PGSSLKEY"), ""),
+		SSLRootCert: stringOr(cfg.SSLRootCert, p.getenv("PGSSLROOTCERT")),
+		SSLCert:     stringOr(cfg.SSLCert, p.getenv("PGSSLCERT")),
+		SSLKey:      stringOr(cfg.SSLKey, p.getenv("PGSSLKEY")),
 	}
 	var ok bool
-	if conn.Port, ok = intOr(cfg.Port, p.getenv("PGPORT"), 0); !ok {
+	if conn.Port, ok = intOr(cfg.Port, p.getenv("PGPORT")); !ok {
 		resp.Diagnostics.AddAttributeError(path.Root("port"), "Invalid Provider Port",
 			"The PGPORT environment variable is "+strconv.Quote(p.getenv("PGPORT"))+", which is not a port number. Set `port` in the provider block or fix PGPORT.")
 	}
-	timeout, ok := intOr(cfg.ConnectTimeout, p.getenv("PGCONNECT_TIMEOUT"), 0)
+	timeout, ok := intOr(cfg.ConnectTimeout, p.getenv("PGCONNECT_TIMEOUT"))
 	if !ok {
 		resp.Diagnostics.AddAttributeError(path.Root("connect_timeout"), "Invalid Provider Connect Timeout",
 			"The PGCONNECT_TIMEOUT environment variable is "+strconv.Quote(p.getenv("PGCONNECT_TIMEOUT"))+", which is not a number of seconds. Set `connect_timeout` in the provider block or fix PGCONNECT_TIMEOUT.")
 	}
 	conn.ConnectTimeout = time.Duration(timeout) * time.Second
-	conn.MaxConnections, _ = intOr(cfg.MaxConnections, "", 0)
-	conn.LockTimeout = stringOr(cfg.LockTimeout, "", "")
+	conn.MaxConnections, _ = intOr(cfg.MaxConnections, "")
+	conn.LockTimeout = stringOr(cfg.LockTimeout, "")
 	client.conn = conn.WithDefaults()
 	resp.ResourceData = client
 	resp.DataSourceData = client
@@ -195,17 +195,17 @@ var lockTimeoutSyntax = regexp.MustCompile(`^(\d+)(us|ms|s|min|h|d)?$`)
 // millisecondsPer converts lock_timeout units to the server's own, milliseconds.
 var millisecondsPer = map[string]float64{"us": 0.001, "": 1, "ms": 1, "s": 1e3, "min": 60e3, "h": 3600e3, "d": 86400e3}
 
-func stringOr(v types.String, env, def string) string {
+// stringOr is the attribute when it is set, else the environment variable's value env: ""
+// when neither is, for ConnConfig.WithDefaults to fill in.
+func stringOr(v types.String, env string) string {
 	if !v.IsNull() && !v.IsUnknown() {
 		return v.ValueString()
 	}
-	if env != "" {
-		return env
-	}
-	return def
+	return env
 }
 
-func intOr(v types.Int64, env string, def int) (int, bool) {
+// intOr is stringOr for numbers: 0 when neither is set, and false when env is not a number.
+func intOr(v types.Int64, env string) (int, bool) {
 	if !v.IsNull() && !v.IsUnknown() {
 		return int(v.ValueInt64()), true
 	}
@@ -213,7 +213,7 @@ func intOr(v types.Int64, env string, def int) (int, bool) {
 		n, err := strconv.Atoi(env)
 		return n, err == nil
 	}
-	return def, true
+	return 0, true
 }
 
 type providerModelV0 struct {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -43,12 +44,12 @@ func TestProviderConfigure_Unknown(t *testing.T) {
 	}
 }
 
-func configure(t *testing.T, p *pgshardProvider, values map[string]tftypes.Value) *Client {
+func configure(t *testing.T, p provider.Provider, values map[string]tftypes.Value) *Client {
 	t.Helper()
 	ctx := t.Context()
 	var sresp provider.SchemaResponse
 	p.Schema(ctx, provider.SchemaRequest{}, &sresp)
-	typ := sresp.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	typ := objectType(t, sresp.Schema.Type())
 	all := map[string]tftypes.Value{}
 	for name, at := range typ.AttributeTypes {
 		all[name] = tftypes.NewValue(at, nil)
@@ -62,7 +63,21 @@ func configure(t *testing.T, p *pgshardProvider, values map[string]tftypes.Value
 	if resp.Diagnostics.HasError() {
 		t.Fatalf("configure: %v", resp.Diagnostics)
 	}
-	return resp.ResourceData.(*Client)
+	client, ok := resp.ResourceData.(*Client)
+	if !ok {
+		t.Fatalf("configure: resource data %T, want *Client", resp.ResourceData)
+	}
+	return client
+}
+
+// objectType is the Terraform type of a schema, an object.
+func objectType(t *testing.T, schemaType attr.Type) tftypes.Object {
+	t.Helper()
+	typ, ok := schemaType.TerraformType(t.Context()).(tftypes.Object)
+	if !ok {
+		t.Fatalf("schema type %s is not an object", schemaType)
+	}
+	return typ
 }
 
 // Planning a create never connects: a provider pointed at a port with no database behind

@@ -186,7 +186,7 @@ func TestProviderConfigure_SSLEnvironment(t *testing.T) {
 	t.Setenv("PGSSLROOTCERT", "/etc/pgshard/root.crt")
 	t.Setenv("PGSSLCERT", "/etc/pgshard/client.crt")
 	t.Setenv("PGSSLKEY", "/etc/pgshard/client.key")
-	p := New("test")().(*pgshardProvider)
+	p := New("test")()
 	c := configure(t, p, nil).conn
 	if c.SSLRootCert != "/etc/pgshard/root.crt" || c.SSLCert != "/etc/pgshard/client.crt" || c.SSLKey != "/etc/pgshard/client.key" {
 		t.Fatalf("from the environment: %+v", c)

@@ -261,11 +261,14 @@ resource "pgshard_user_mapping" "m" {
 // The provider's own error for password_wo on a CLI without write-only attributes names
 // the attribute, the versions that support it and the alternative, and never the value.
 func TestUserMapping_WriteOnlyNeedsNewCLI(t *testing.T) {
-	ctx := context.Background()
-	r := NewUserMappingResource().(*userMappingResource)
+	ctx := t.Context()
+	r, ok := NewUserMappingResource().(resource.ResourceWithValidateConfig)
+	if !ok {
+		t.Fatal("the user mapping resource does not validate its configuration")
+	}
 	var sr resource.SchemaResponse
 	r.Schema(ctx, resource.SchemaRequest{}, &sr)
-	objType := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	objType := objectType(t, sr.Schema.Type())
 	const secret = "s3cr3t-value"
 	configWith := func(password tftypes.Value) tfsdk.Config {
 		vals := map[string]tftypes.Value{}

@@ -100,10 +100,8 @@ func (v optionMap) ValidateMap(ctx context.Context, req validator.MapRequest, re
 
 func (v optionMap) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
+// sqlType checks that a column type is one PostgreSQL type name.
 type sqlType struct{}
-
-// validType checks that a column type is one PostgreSQL type name.
-func validType() validator.String { return sqlType{} }
 
 func (sqlType) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
@@ -119,10 +117,8 @@ func (sqlType) Description(context.Context) string { return "must be a PostgreSQ
 
 func (v sqlType) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
+// sqlExpression checks that a default or key is one balanced SQL expression.
 type sqlExpression struct{}
-
-// validExpression checks that a default or key is one balanced SQL expression.
-func validExpression() validator.String { return sqlExpression{} }
 
 func (sqlExpression) Description(context.Context) string {
 	return "must be a single SQL expression"
@@ -140,10 +136,8 @@ func (sqlExpression) ValidateString(_ context.Context, req validator.StringReque
 
 func (v sqlExpression) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
+// uniqueColumnNames checks that no two columns share a name.
 type uniqueColumnNames struct{}
-
-// uniqueColumns checks that no two columns share a name.
-func uniqueColumns() validator.List { return uniqueColumnNames{} }
 
 func (v uniqueColumnNames) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
@@ -223,9 +217,6 @@ func (v roleName) MarkdownDescription(ctx context.Context) string { return v.Des
 // lockTimeoutValidator accepts what PostgreSQL's lock_timeout does, less spaces, so that a
 // bad value fails the plan instead of every connection.
 type lockTimeoutValidator struct{}
-
-// validLockTimeout checks a lock_timeout in PostgreSQL's syntax.
-func validLockTimeout() validator.String { return lockTimeoutValidator{} }
 
 func (lockTimeoutValidator) Description(context.Context) string {
 	return `a PostgreSQL duration such as "30s", "500ms" or "0"`
