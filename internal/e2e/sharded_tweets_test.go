@@ -414,13 +414,16 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 					failures++
 				}
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
+					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 			}
 		}
 	}()
-	regions := vars["regions"].(map[string]map[string]any)
+	regions, ok := vars["regions"].(map[string]map[string]any)
+	if !ok {
+		t.Fatalf("vars[regions] is a %T", vars["regions"])
+	}
 	regions["usa"]["locations"] = []string{"usa"}
 	regions["canada"] = map[string]any{"db_port": ports[0], "api_port": ports[1], "dbname": "catweets", "table": "canada_tweets",
 		"locations": []string{"canada"}, "id_start": 3000000000000, "split_from": "usa"}

@@ -168,7 +168,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		if !p.Foreign {
 			from, cond = p.Qualified(), outside(newCheck)
 		}
-		if _, err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
+		if err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
 			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
 		}
 		arrived := "SELECT " + cols + " FROM ONLY " + def + " WHERE (" + oldCheck + ") AND " + outside(newCheck)
@@ -258,7 +258,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			return err
 		}
 		if there == 0 {
-			if _, err := copyInBatches(ctx, tx, p, p.Qualified(), cols, def, "("+newCheck+") AND "+outside(oldCheck), res.Rows); err != nil {
+			if err := copyInBatches(ctx, tx, p, p.Qualified(), cols, def, "("+newCheck+") AND "+outside(oldCheck), res.Rows); err != nil {
 				return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
 			}
 		} else {
@@ -309,10 +309,10 @@ var moveBatchRows int64 = 50000
 // batches of the source's pages (a TID range scan each, so each batch reads only its own
 // pages), and logs rows done of total and the rate after each batch. The last batch has no
 // upper bound: it takes rows on pages added since the size was read.
-func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, source, cond string, total int64) (int64, error) {
+func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, source, cond string, total int64) error {
 	var pages int64
 	if err := tx.QueryRowContext(ctx, "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint", source).Scan(&pages); err != nil {
-		return 0, err
+		return err
 	}
 	step := max(1, pages*moveBatchRows/max(total, 1))
 	var done int64
@@ -327,14 +327,14 @@ func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, s
 		}
 		r, err := tx.ExecContext(ctx, query+" AND "+cond, args...)
 		if err != nil {
-			return done, err
+			return err
 		}
 		n, _ := r.RowsAffected()
 		done += n
 		took := time.Since(start).Seconds()
 		logStep(ctx, fmt.Sprintf("copied %d/%d rows into %s (%.0f rows/s)", done, total, target, float64(done)/max(took, 0.001)), p.Schema+"."+p.Name)
 		if last {
-			return done, nil
+			return nil
 		}
 	}
 }

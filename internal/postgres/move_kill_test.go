@@ -108,7 +108,7 @@ type killFixture struct {
 // first. It returns the base database's DSN and the rows' checksum through the parent.
 func (f *killFixture) prepare(t *testing.T, dir string) (dsn string, sum int64) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	f.n++
 	name := fmt.Sprintf("kill_%d", f.n)
 	for _, c := range []*postgrestest.Cluster{f.base, f.shard} {
@@ -205,7 +205,12 @@ func (f *killFixture) interrupt(t *testing.T, dir, dsn, step, victim string) {
 		cmd.Env = append(os.Environ(), moveChildEnv+"="+dir, moveDSNEnv+"="+dsn, moveStepEnv+"="+step)
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		killed := false
+		if errors.As(err, &ee) {
+			status, ok := ee.Sys().(syscall.WaitStatus)
+			killed = ok && status.Signal() == syscall.SIGKILL
+		}
+		if !killed {
 			t.Fatalf("the child was not killed at step %q: %v\n%s", step, err, out)
 		}
 		return
@@ -215,7 +220,7 @@ func (f *killFixture) interrupt(t *testing.T, dir, dsn, step, victim string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	fired := false
 	ctx = WithStepLogger(ctx, func(_ context.Context, s, _ string) {
@@ -247,7 +252,7 @@ func (f *killFixture) interrupt(t *testing.T, dir, dsn, step, victim string) {
 func (f *killFixture) restart(t *testing.T) {
 	t.Helper()
 	for _, c := range []*postgrestest.Cluster{f.base, f.shard} {
-		if err := c.StartServer(context.Background()); err != nil {
+		if err := c.StartServer(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -261,7 +266,7 @@ func (f *killFixture) resume(t *testing.T, dir, dsn string) MoveResult {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	res, err := runKillMove(context.Background(), db, dir)
+	res, err := runKillMove(t.Context(), db, dir)
 	if err != nil {
 		t.Fatalf("the resumed move failed: %v", err)
 	}
@@ -276,17 +281,17 @@ func startKillClusters(t *testing.T) *killFixture {
 		into **postgrestest.Cluster
 		name string
 	}{{&f.base, "killbase"}, {&f.shard, "killshard"}} {
-		if *c.into, err = postgrestest.StartCluster(context.Background(), c.name); err != nil {
+		if *c.into, err = postgrestest.StartCluster(t.Context(), c.name); err != nil {
 			t.Fatal(err)
 		}
 		cl := *c.into
 		t.Cleanup(func() { _ = cl.Destroy() })
 		// The harness turns synchronous_commit off for speed: a crash would then lose
 		// commits that were acknowledged, which no real deployment does.
-		if err := cl.Exec(context.Background(), postgrestest.AdminDatabase, `ALTER SYSTEM SET synchronous_commit = on`); err != nil {
+		if err := cl.Exec(t.Context(), postgrestest.AdminDatabase, `ALTER SYSTEM SET synchronous_commit = on`); err != nil {
 			t.Fatal(err)
 		}
-		if err := cl.Exec(context.Background(), postgrestest.AdminDatabase, `SELECT pg_reload_conf()`); err != nil {
+		if err := cl.Exec(t.Context(), postgrestest.AdminDatabase, `SELECT pg_reload_conf()`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -351,7 +356,7 @@ END $$`)
 				t.Fatal(err)
 			}
 			defer db.Close()
-			ctx := WithStepLogger(context.Background(), func(_ context.Context, s, _ string) {
+			ctx := WithStepLogger(t.Context(), func(_ context.Context, s, _ string) {
 				if !strings.HasPrefix(s, "switch to the new bound and commit") {
 					return
 				}

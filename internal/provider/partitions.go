@@ -334,7 +334,7 @@ func planCreateRows(ctx context.Context, client *Client, plan tfsdk.Plan, diags 
 			return
 		}
 	}
-	if !move.ValueBool() || !b.known() || parentID.IsUnknown() || schemaName.IsUnknown() || name.IsUnknown() || !client.Known() {
+	if !move.ValueBool() || !b.boundKnown() || parentID.IsUnknown() || schemaName.IsUnknown() || name.IsUnknown() || !client.Known() {
 		return
 	}
 	parentSchema, parentName, err := parseTableID(parentID.ValueString())
