@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -136,10 +137,14 @@ func clientFrom(data any, diags *diag.Diagnostics) *Client {
 
 // withStepLog reports the DDL steps made with ctx at DEBUG (TF_LOG=DEBUG): the step, the
 // object and the database, never a value that could be secret.
+// moveSteps are the beginnings of the steps of a move (internal/postgres/move.go), logged at
+// INFO so that TF_LOG=INFO shows a move's progress: rows done of the total and the rate.
+var moveSteps = []string{"refuse new rows", "copy ", "copied ", "move ", "moved ", "delete the ", "switch to the new bound", "validate the shard's CHECK", "widen the shard's CHECK"}
+
 func (c *Client) withStepLog(ctx context.Context) context.Context {
 	return postgres.WithStepLogger(ctx, func(ctx context.Context, step, object string) {
 		fields := map[string]any{"object": object, "database": c.Database(), "host": c.conn.Host}
-		if strings.HasPrefix(step, "move") || strings.HasPrefix(step, "moved") || strings.HasPrefix(step, "copy") {
+		if slices.ContainsFunc(moveSteps, func(p string) bool { return strings.HasPrefix(step, p) }) {
 			tflog.Info(ctx, "pgshard: "+step, fields) // progress of a move: TF_LOG=INFO
 			return
 		}
