@@ -474,3 +474,15 @@ func MovingKeys(ctx context.Context, q Querier, p Partition, from, to Bound) (ke
 	keys, err = RowsByKey(ctx, q, parent, def, "("+newCheck+") AND "+outside(oldCheck))
 	return keys, false, def, err
 }
+
+// PendingMove counts the rows in the journal of a move out of partition p that an earlier
+// apply left half done (found reports whether there is a journal at all): rows that left the
+// shard and did not reach DEFAULT, visible nowhere through the parent until a move finishes.
+func PendingMove(ctx context.Context, q Querier, p Partition) (rows int64, found bool, err error) {
+	journal := QualifiedIdent(p.ParentSchema, journalName(p))
+	if err := q.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, journal).Scan(&found); err != nil || !found {
+		return 0, false, err
+	}
+	err = q.QueryRowContext(ctx, "SELECT count(*) FROM "+journal).Scan(&rows)
+	return rows, true, err
+}

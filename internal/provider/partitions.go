@@ -199,6 +199,7 @@ func validateMove(ctx context.Context, config interface {
 type boundMove struct {
 	toDefault, fromDefault bool
 	rows                   int64
+	pending                int64 // rows of a move left half done, in its journal on the base
 }
 
 // planBoundMove works out, from the catalog, whether changing partition cur's bound to
@@ -207,7 +208,10 @@ type boundMove struct {
 // bound without move_rows_from_default, both at once, or a move with no DEFAULT.
 func planBoundMove(ctx context.Context, db *sql.DB, cur *postgres.Partition, to postgres.Partition, onRows string, fromDefault bool) (boundMove, error) {
 	var m boundMove
-	if cur.ParentName == "" || cur.Bound.Equal(to.Bound) || cur.Bound.Default || to.Bound.Default {
+	if cur.ParentName == "" || cur.Bound.Default || to.Bound.Default {
+		return m, nil
+	}
+	if cur.Bound.Equal(to.Bound) {
 		return m, nil
 	}
 	outside, err := postgres.RowsOutside(ctx, db, *cur, to.Bound)
@@ -222,6 +226,23 @@ func planBoundMove(ctx context.Context, db *sql.DB, cur *postgres.Partition, to 
 	if err != nil {
 		return m, err
 	}
+	// A move to DEFAULT that an earlier apply left half done (its journal holds rows that left
+	// the shard) is finished by this one, whatever on_rows_outside_bound says now: those rows
+	// are visible nowhere until it is.
+	pending, found, err := postgres.PendingMove(ctx, db, *cur)
+	if err != nil {
+		return m, err
+	}
+	if found && entering == 0 {
+		if outside > 0 && onRows != moveToDefault {
+			return m, fmt.Errorf("%d rows of %s.%s fall outside the new bound %s. Set on_rows_outside_bound = \"move_to_default\" to move them into the DEFAULT partition, or choose a bound that keeps them", outside, cur.Schema, cur.Name, to.Bound)
+		}
+		if def == "" {
+			return m, fmt.Errorf("a move of %s.%s left half done holds %d rows in its journal, and the parent has no DEFAULT partition to finish it into", cur.Schema, cur.Name, pending)
+		}
+		m.toDefault, m.rows, m.pending = true, outside+pending, pending
+		return m, nil
+	}
 	switch {
 	case outside > 0 && entering > 0:
 		return m, fmt.Errorf("the new bound both leaves %d rows of %s.%s outside and takes %d rows of the DEFAULT partition: change the bound in two applies, one narrowing and one widening", outside, cur.Schema, cur.Name, entering)
@@ -235,6 +256,18 @@ func planBoundMove(ctx context.Context, db *sql.DB, cur *postgres.Partition, to 
 	m.toDefault, m.fromDefault = outside > 0, entering > 0
 	m.rows = outside + entering
 	return m, nil
+}
+
+// pendingMoveError: a move's journal holds rows, and the plan does not finish that move.
+type pendingMoveError struct {
+	schema, name string
+	rows         int64
+}
+
+func (e *pendingMoveError) Error() string {
+	return fmt.Sprintf("a move of %s.%s into DEFAULT was left half done: its journal %s on the base holds %d rows that left the shard and are visible nowhere through the parent. "+
+		"Apply the narrower bound that move was making (with on_rows_outside_bound = \"move_to_default\"), which finishes it, or put the rows back yourself and drop the journal",
+		e.schema, e.name, postgres.TruncateIdentifier("pgshard_move_"+e.name, ""), e.rows)
 }
 
 // updateMovingRows updates a partition (now named priorSchema.priorName) to `to`. When the
@@ -290,6 +323,11 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 	}
 	parent := tableID(cur.ParentSchema, cur.ParentName)
 	self := tableID(schema, name)
+	if cur.ParentName != "" && cur.Bound.Equal(to.Bound) {
+		if pending, found, err := postgres.PendingMove(ctx, db, *cur); err == nil && found {
+			diags.AddWarning("Rows Of A Move Left Half Done", (&pendingMoveError{schema, name, pending}).Error()+".")
+		}
+	}
 	switch {
 	case m.toDefault:
 		keys, _, _, err := postgres.MovingKeys(ctx, db, *cur, cur.Bound, to.Bound)
@@ -297,8 +335,12 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 			diags.AddError(kind+" Bound Change Refused", fmt.Sprintf("Could not count the rows per key that the bound change of %s.%s moves: %s. Nothing has been changed.", schema, name, reason(err)))
 			return
 		}
-		diags.AddWarning("Rows Move To DEFAULT", fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count and checksum, then deleted from the partition.\n\n%s",
-			m.rows, self, parent, leavingKeys(keys, client.noteKeysLeaving(parent, self, keys), self)))
+		resumed := ""
+		if m.pending > 0 {
+			resumed = fmt.Sprintf(" This finishes a move left half done by an earlier apply: %d of those rows wait in its journal on the base.", m.pending)
+		}
+		diags.AddWarning("Rows Move To DEFAULT", fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count and checksum, then deleted from the partition.%s\n\n%s",
+			m.rows, self, parent, resumed, leavingKeys(keys, client.noteKeysLeaving(parent, self, keys), self)))
 	case m.fromDefault:
 		keys, _, _, err := postgres.MovingKeys(ctx, db, *cur, cur.Bound, to.Bound)
 		if err != nil {
