@@ -136,6 +136,13 @@ func TestMoveHostileNames(t *testing.T) {
 	mustExec(t, db, `CREATE TABLE `+Ident(part)+` PARTITION OF t FOR VALUES IN (`+Literal(value)+`, 'b')`)
 	mustExec(t, db, `INSERT INTO t VALUES ($1, 1), ('b', 2)`, value)
 	p := Partition{Schema: "public", Name: part, ParentSchema: "public", ParentName: "t", Bound: Bound{In: []string{"b"}}}
+	keys, toDefault, _, err := MovingKeys(ctx, db, p, Bound{In: []string{value, "b"}}, p.Bound)
+	if err != nil || !toDefault || len(keys) != 1 || keys[0] != (KeyRows{Key: Literal(value), Rows: 1}) {
+		t.Fatalf("the plan's preview of the move: %v %v %v", keys, toDefault, err)
+	}
+	if n, found, err := PendingMove(ctx, db, p); err != nil || found || n != 0 {
+		t.Fatalf("no move is pending: %d %v %v", n, found, err)
+	}
 	if res, err := MoveToDefault(ctx, db, p, Bound{In: []string{value, "b"}}, false); err != nil || res.Rows != 1 {
 		t.Fatalf("move: %+v, %v", res, err)
 	}
