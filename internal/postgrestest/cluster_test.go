@@ -199,12 +199,11 @@ func TestClusterLifecycle(t *testing.T) {
 // postmasterUID returns the real uid of the postmaster process of c.
 func postmasterUID(t *testing.T, c *Cluster) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(c.DataDir, "postmaster.pid"))
+	pid, err := c.serverPID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := strings.SplitN(string(b), "\n", 2)[0]
-	status, err := os.ReadFile("/proc/" + pid + "/status")
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Skipf("cannot read /proc: %v", err)
 	}
