@@ -127,10 +127,8 @@ func StartCluster(ctx context.Context, name string) (*Cluster, error) {
 	staleOnce.Do(func() {
 		// Containers first: a leftover's server must stop before its directory goes.
 		sweepContainers(time.Now())
-		binDir := ""
-		if h, ok := backend.(*hostBackend); ok {
-			binDir = h.binDir
-		}
+		// Leftovers of a run on the host's binaries are stopped with them, whatever runs now.
+		binDir, _ := BinDir()
 		cleanupStale(root, binDir, time.Now())
 	})
 

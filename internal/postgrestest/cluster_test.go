@@ -52,7 +52,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Destroy() })
-	t.Logf("cluster %q started on %s:%d in %v (dir %s)", c.Name, c.Host, c.Port, time.Since(start), c.dir)
+	t.Logf("cluster %q started on %s:%d in %v (dir %s, %v)", c.Name, c.Host, c.Port, time.Since(start), c.dir, c.backend)
 
 	if c.Host != "127.0.0.1" || c.Port <= 0 || c.User != "postgres" || len(c.Password) < 16 {
 		t.Fatalf("unexpected cluster fields: host=%q port=%d user=%q len(password)=%d", c.Host, c.Port, c.User, len(c.Password))

@@ -184,7 +184,7 @@ func (d *dockerBackend) stop(c *Cluster, mode string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := []string{"stop", "--time", "60", c.container}
+	args := []string{"stop", "-t", "60", c.container}
 	if mode == "immediate" {
 		args = []string{"kill", c.container}
 	}
@@ -223,7 +223,9 @@ func (d *dockerBackend) serverPID(c *Cluster) (int, error) {
 	if c.container == "" {
 		return 0, fmt.Errorf("postgrestest: cluster %q has no container", c.Name)
 	}
-	out, err := dockerCLI(context.Background(), "inspect", "--format", "{{.State.Pid}}", c.container)
+	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
+	defer cancel()
+	out, err := dockerCLI(ctx, "inspect", "--format", "{{.State.Pid}}", c.container)
 	if err != nil {
 		return 0, err
 	}
