@@ -34,9 +34,9 @@ const (
 )
 
 // dockerBackend runs each cluster's server in a container of image, started with the
-// postgres binary itself (not the image's entrypoint), so any image with initdb and postgres
-// on PATH and postgres_fdw and dblink installed will do: pgshard/postgres:17-local or the
-// official postgres:17.
+// postgres binary itself (not the image's entrypoint), so any image with /bin/sh, initdb and
+// postgres on PATH, postgres_fdw and dblink will do; pgshard/postgres:17-local is the one
+// tested.
 //
 // The container uses the host's network, so the server's 127.0.0.1:c.Port is the same
 // address inside every container and outside: a foreign server on one cluster reaches another
