@@ -43,5 +43,10 @@ docker-provider: ## Build kreuzwerker/docker from the Go module proxy into the p
 	PGSHARD_CACHE="$(PGSHARD_CACHE)" DOCKER_PROVIDER_VERSION="$(DOCKER_PROVIDER_VERSION)" FORCE="$(FORCE)" \
 	  bash $(DEMO_DIR)/scripts/build-docker-provider.sh
 
-tweets-api-test: ## Test the tweets API module (starts a throwaway PostgreSQL when one is installed).
-	cd $(DEMO_DIR)/examples/sharded-tweets/tweets-api && go vet ./... && go test -count=1 ./...
+# The tweets API module's tests, against a throwaway cluster of the test harness (make test
+# runs them too).
+TWEETS_API_TEST = cd $(DEMO_DIR) && go run ./internal/postgrestest/cmd/with-cluster -env TWEETS_API_TEST_DATABASE_URL -- \
+  sh -c 'cd examples/sharded-tweets/tweets-api && go vet ./... && go test -count=1 ./...'
+
+tweets-api-test: ## Test the tweets API module against a throwaway cluster of the test harness (host binaries, else Docker).
+	$(TWEETS_API_TEST)

@@ -1,26 +1,43 @@
 // Package postgrestest starts real, throw-away local PostgreSQL clusters for
-// tests (no mocks, no Docker) and locates a Terraform CLI for acceptance
-// tests.
+// tests (no mocks) and locates a Terraform CLI for acceptance tests.
 //
 // Clusters listen on 127.0.0.1 only, on a free port, with scram-sha-256
 // password authentication for TCP connections. When the test process runs
-// as root, the PostgreSQL binaries are run as the unprivileged system user
+// as root, the PostgreSQL server runs as the unprivileged system user
 // ServerUserName (falling back to "nobody"), because PostgreSQL refuses to
 // run as root.
 //
+// A cluster's server runs from the host's PostgreSQL binaries when they are
+// installed, else in a Docker container of the PostgreSQL image that
+// `bash scripts/demo.sh prepare` (or `make postgres-image`) builds, so that
+// Go and Docker are enough for the tests. The container shares the host's
+// network (127.0.0.1:<port> is the same server inside every container and
+// outside, so one cluster's foreign servers reach another's), runs as the
+// same OS user, and bind-mounts the root directory at the same path, so
+// DataDir, LogFile and the TLS files are the same paths for the tests and
+// for every server.
+//
 // Environment variables:
 //
-//	PGSHARD_PG_BIN   directory with initdb/pg_ctl/postgres (default
-//	                 /usr/lib/postgresql/15/bin, else the newest
-//	                 /usr/lib/postgresql/*/bin, else PATH)
-//	PGSHARD_TEST_DIR directory under which cluster directories are created
-//	                 (default $TMPDIR/pgshard-test)
-//	PGSHARD_CACHE    cache directory for the Terraform binary and CLI config
+//	PGSHARD_PG_BACKEND  "host" or "docker" forces where servers run
+//	                    (default: host binaries when BinDir finds them,
+//	                    else Docker)
+//	PGSHARD_PG_BIN      directory with initdb/pg_ctl/postgres (default
+//	                    /usr/lib/postgresql/15/bin, else the newest
+//	                    /usr/lib/postgresql/*/bin, else PATH); one without
+//	                    them means Docker, unless the backend is "host"
+//	PGSHARD_PG_IMAGE    the PostgreSQL image of the Docker backend (default
+//	                    $PGSHARD_E2E_POSTGRES_IMAGE, which make test sets,
+//	                    else pgshard/postgres:17-local); never pulled
+//	PGSHARD_TEST_DIR    directory under which cluster directories are
+//	                    created (default $TMPDIR/pgshard-test); with Docker,
+//	                    the engine must see it at the same path
+//	PGSHARD_CACHE       cache directory for the Terraform binary and CLI
+//	                    config
 package postgrestest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -30,9 +47,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,9 +87,12 @@ type Cluster struct {
 	DataDir  string
 	LogFile  string // server log path (log_connections=on so tests can count connections)
 
-	dir    string // per-cluster directory holding DataDir, LogFile and the socket
-	binDir string
-	owner  *osUser
+	dir     string // per-cluster directory holding DataDir, LogFile and the socket
+	backend backend
+	owner   *osUser
+	// container is the Docker backend's container for this cluster ("" before the
+	// first start and with the host backend).
+	container string
 
 	mu        sync.Mutex // serialises start/stop/destroy
 	destroyed bool
@@ -95,7 +113,7 @@ var (
 // or the tail of the server log.
 func StartCluster(ctx context.Context, name string) (*Cluster, error) {
 	owner := serverUser()
-	binDir, err := BinDir()
+	backend, err := selectBackend()
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +121,13 @@ func StartCluster(ctx context.Context, name string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	staleOnce.Do(func() { cleanupStale(root, binDir, time.Now()) })
+	staleOnce.Do(func() {
+		// Containers first: a leftover's server must stop before its directory goes.
+		sweepContainers(time.Now())
+		// Leftovers of a run on the host's binaries are stopped with them, whatever runs now.
+		binDir, _ := BinDir()
+		cleanupStale(root, binDir, time.Now())
+	})
 
 	dir, err := os.MkdirTemp(root, sanitizeName(name)+"-*")
 	if err != nil {
@@ -130,7 +154,7 @@ func StartCluster(ctx context.Context, name string) (*Cluster, error) {
 		DataDir:  filepath.Join(dir, "data"),
 		LogFile:  filepath.Join(dir, "server.log"),
 		dir:      dir,
-		binDir:   binDir,
+		backend:  backend,
 		owner:    owner,
 	}
 	registryMu.Lock()
@@ -187,11 +211,11 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		"--auth-local=trust", "--auth-host=scram-sha-256",
 		"--pwfile=" + pwfile, "-E", "UTF8", "--no-sync",
 	}
-	out, err := c.run(ctx, c.owner, "initdb", append(base, "--locale=C.UTF-8")...)
+	out, err := c.backend.initdb(ctx, c, append(base, "--locale=C.UTF-8")...)
 	if err != nil {
 		// C.UTF-8 may be missing on this system; retry without a locale.
 		_ = os.RemoveAll(c.DataDir)
-		out2, err2 := c.run(ctx, c.owner, "initdb", append(base, "--no-locale")...)
+		out2, err2 := c.backend.initdb(ctx, c, append(base, "--no-locale")...)
 		if err2 != nil {
 			return fmt.Errorf("postgrestest: cluster %q: initdb failed: %v\n--- initdb --locale=C.UTF-8 output ---\n%s\n--- initdb --no-locale output ---\n%s",
 				c.Name, err2, tail(out, logTailBytes), tail(out2, logTailBytes))
@@ -230,7 +254,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	return nil
 }
 
-// startError is returned when pg_ctl start fails.
+// startError is returned when the server does not start.
 type startError struct {
 	msg       string
 	addrInUse bool
@@ -238,21 +262,22 @@ type startError struct {
 
 func (e *startError) Error() string { return e.msg }
 
-// start runs pg_ctl start on c.Port and waits for a real connection.
-// c.mu must be held.
+// newStartError says why c's server did not start: what, then the server log written since
+// offset, in which a port another process took shows.
+func newStartError(c *Cluster, offset int64, what string) *startError {
+	logTail := readTailSince(c.LogFile, offset)
+	return &startError{
+		msg: fmt.Sprintf("postgrestest: cluster %q: %s\n--- server log tail (%s) ---\n%s",
+			c.Name, what, c.LogFile, logTail),
+		addrInUse: strings.Contains(logTail, "Address already in use") ||
+			strings.Contains(logTail, "could not bind"),
+	}
+}
+
+// start starts the server on c.Port and waits for a real connection. c.mu must be held.
 func (c *Cluster) start(ctx context.Context) error {
-	offset := fileSize(c.LogFile)
-	out, err := c.run(ctx, c.owner, "pg_ctl",
-		"-D", c.DataDir, "-l", c.LogFile, "-w", "-t", "60",
-		"-o", "-p "+strconv.Itoa(c.Port), "start")
-	if err != nil {
-		logTail := readTailSince(c.LogFile, offset)
-		return &startError{
-			msg: fmt.Sprintf("postgrestest: cluster %q: pg_ctl start on port %d failed: %v\n--- pg_ctl output ---\n%s\n--- server log tail (%s) ---\n%s",
-				c.Name, c.Port, err, tail(out, logTailBytes), c.LogFile, logTail),
-			addrInUse: strings.Contains(logTail, "Address already in use") ||
-				strings.Contains(logTail, "could not bind"),
-		}
+	if err := c.backend.start(ctx, c); err != nil {
+		return err
 	}
 	return c.waitReady(ctx)
 }
@@ -367,8 +392,8 @@ func (c *Cluster) Exec(ctx context.Context, database, sql string, args ...any) e
 	return nil
 }
 
-// StopServer stops the server with pg_ctl stop -m fast, keeping the data
-// directory, so StartServer can bring it back (for fault-injection tests).
+// StopServer stops the server with a fast shutdown (pg_ctl stop -m fast, or
+// docker stop, which sends SIGINT), keeping the data directory, so StartServer can bring it back (for fault-injection tests).
 // Stopping a server that is not running is not an error.
 func (c *Cluster) StopServer() error {
 	c.mu.Lock()
@@ -376,7 +401,7 @@ func (c *Cluster) StopServer() error {
 	if c.destroyed {
 		return nil
 	}
-	return c.stop("fast")
+	return c.backend.stop(c, "fast")
 }
 
 // StartServer starts a stopped server again on the same port and waits
@@ -387,52 +412,30 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 	if c.destroyed {
 		return fmt.Errorf("postgrestest: cluster %q: StartServer after Destroy", c.Name)
 	}
-	if c.running() {
+	if c.backend.running(c) {
 		return c.waitReady(ctx)
 	}
 	return c.start(ctx)
 }
 
-// Running reports whether the server process is running (pg_ctl status).
+// Running reports whether the server process is running (pg_ctl status, or
+// the container's state).
 func (c *Cluster) Running() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.destroyed && c.running()
+	return !c.destroyed && c.backend.running(c)
 }
 
-func (c *Cluster) running() bool {
-	_, err := c.run(context.Background(), c.owner, "pg_ctl", "-D", c.DataDir, "status")
-	if err == nil {
-		return true
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && (ee.ExitCode() == 3 || ee.ExitCode() == 4) {
-		return false // 3: not running, 4: no data directory
-	}
-	// Unknown state: fall back to the pid file.
-	_, statErr := os.Stat(filepath.Join(c.DataDir, "postmaster.pid"))
-	return statErr == nil
+// serverPID returns the host pid of the postmaster, which changes when the
+// server restarts.
+func (c *Cluster) serverPID() (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backend.serverPID(c)
 }
 
-// stop runs pg_ctl stop with the given mode. c.mu must be held.
-func (c *Cluster) stop(mode string) error {
-	if !c.running() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := c.run(ctx, c.owner, "pg_ctl", "-D", c.DataDir, "-m", mode, "-w", "-t", "60", "stop")
-	if err != nil {
-		if !c.running() {
-			return nil
-		}
-		return fmt.Errorf("postgrestest: cluster %q: pg_ctl stop -m %s: %v\n--- pg_ctl output ---\n%s\n--- server log tail (%s) ---\n%s",
-			c.Name, mode, err, tail(out, logTailBytes), c.LogFile, c.LogTail())
-	}
-	return nil
-}
-
-// Destroy stops the server (if running) and removes its directory. It is
+// Destroy stops the server (if running), removes its container (Docker
+// backend) and its directory. It is
 // idempotent and does not fail if the server is already stopped.
 func (c *Cluster) Destroy() error {
 	c.mu.Lock()
@@ -441,14 +444,7 @@ func (c *Cluster) Destroy() error {
 		return nil
 	}
 	c.destroyed = true
-	stopErr := c.stop("fast")
-	if stopErr != nil {
-		if err := c.stop("immediate"); err == nil {
-			stopErr = nil
-		} else {
-			stopErr = errors.Join(stopErr, err)
-		}
-	}
+	stopErr := c.backend.discard(c)
 	rmErr := os.RemoveAll(c.dir)
 	if rmErr != nil {
 		rmErr = fmt.Errorf("postgrestest: cluster %q: remove %s: %w", c.Name, c.dir, rmErr)
@@ -510,81 +506,6 @@ func countConnections(r io.Reader, database string) (int, error) {
 // messages.
 func (c *Cluster) LogTail() string {
 	return readTailSince(c.LogFile, 0)
-}
-
-// run executes a PostgreSQL binary from c.binDir as user u and returns its
-// combined output.
-func (c *Cluster) run(ctx context.Context, u *osUser, prog string, args ...string) (string, error) {
-	return runPG(ctx, c.binDir, c.dir, u, prog, args...)
-}
-
-func runPG(ctx context.Context, binDir, workDir string, u *osUser, prog string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, prog), args...)
-	u.apply(cmd, workDir)
-	// pg_ctl start leaves the postmaster running; it must not keep our
-	// output pipe open, but never wait forever if it does.
-	cmd.WaitDelay = 10 * time.Second
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	err := cmd.Run()
-	return buf.String(), err
-}
-
-// BinDir returns the directory holding the PostgreSQL server binaries:
-// $PGSHARD_PG_BIN, else /usr/lib/postgresql/15/bin, else the newest
-// /usr/lib/postgresql/*/bin, else the directory of initdb on PATH.
-func BinDir() (string, error) {
-	has := func(dir string) bool {
-		for _, p := range []string{"initdb", "pg_ctl", "postgres"} {
-			if fi, err := os.Stat(filepath.Join(dir, p)); err != nil || fi.IsDir() {
-				return false
-			}
-		}
-		return true
-	}
-	if d := os.Getenv("PGSHARD_PG_BIN"); d != "" {
-		if !has(d) {
-			return "", fmt.Errorf("postgrestest: PGSHARD_PG_BIN=%s does not contain initdb, pg_ctl and postgres", d)
-		}
-		return filepath.Abs(d)
-	}
-	if d := "/usr/lib/postgresql/" + defaultPGMajor + "/bin"; has(d) {
-		return d, nil
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(matches, func(i, j int) bool {
-		return versionLess(filepath.Base(filepath.Dir(matches[j])), filepath.Base(filepath.Dir(matches[i])))
-	})
-	for _, d := range matches {
-		if has(d) {
-			return d, nil
-		}
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if p, err = filepath.Abs(p); err == nil && has(filepath.Dir(p)) {
-			return filepath.Dir(p), nil
-		}
-	}
-	return "", errors.New("postgrestest: PostgreSQL server binaries not found; install postgresql-15 or set PGSHARD_PG_BIN")
-}
-
-// versionLess compares dotted numeric versions ("9.6" < "15").
-func versionLess(a, b string) bool {
-	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(pa) || i < len(pb); i++ {
-		var x, y int
-		if i < len(pa) {
-			x, _ = strconv.Atoi(pa[i])
-		}
-		if i < len(pb) {
-			y, _ = strconv.Atoi(pb[i])
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
 }
 
 var (

@@ -52,7 +52,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Destroy() })
-	t.Logf("cluster %q started on %s:%d in %v (dir %s)", c.Name, c.Host, c.Port, time.Since(start), c.dir)
+	t.Logf("cluster %q started on %s:%d in %v (dir %s, %v)", c.Name, c.Host, c.Port, time.Since(start), c.dir, c.backend)
 
 	if c.Host != "127.0.0.1" || c.Port <= 0 || c.User != "postgres" || len(c.Password) < 16 {
 		t.Fatalf("unexpected cluster fields: host=%q port=%d user=%q len(password)=%d", c.Host, c.Port, c.User, len(c.Password))
@@ -199,12 +199,11 @@ func TestClusterLifecycle(t *testing.T) {
 // postmasterUID returns the real uid of the postmaster process of c.
 func postmasterUID(t *testing.T, c *Cluster) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(c.DataDir, "postmaster.pid"))
+	pid, err := c.serverPID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := strings.SplitN(string(b), "\n", 2)[0]
-	status, err := os.ReadFile("/proc/" + pid + "/status")
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Skipf("cannot read /proc: %v", err)
 	}

@@ -10,5 +10,5 @@ func (c *Cluster) CrashServer() error {
 	if c.destroyed {
 		return nil
 	}
-	return c.stop("immediate")
+	return c.backend.stop(c, "immediate")
 }

@@ -16,9 +16,14 @@ import (
 // a cluster directory, so later runs can tell leftovers from clusters of
 // concurrently running test processes.
 func writeOwnerFile(dir string) error {
+	return os.WriteFile(filepath.Join(dir, ownerFileName), []byte(ownerRecord()+"\n"), 0o644)
+}
+
+// ownerRecord identifies this process: "<pid> <start time>". A container's OwnerLabel holds
+// it too.
+func ownerRecord() string {
 	pid := os.Getpid()
-	content := fmt.Sprintf("%d %s\n", pid, procStartTime(pid))
-	return os.WriteFile(filepath.Join(dir, ownerFileName), []byte(content), 0o644)
+	return fmt.Sprintf("%d %s", pid, procStartTime(pid))
 }
 
 // procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
@@ -62,7 +67,12 @@ func ownerState(dir string) liveness {
 	if err != nil {
 		return ownerUnknown
 	}
-	f := strings.Fields(string(b))
+	return ownerRecordState(string(b))
+}
+
+// ownerRecordState reports whether the test process of an ownerRecord is still running.
+func ownerRecordState(record string) liveness {
+	f := strings.Fields(record)
 	if len(f) == 0 {
 		return ownerUnknown
 	}
@@ -97,14 +107,22 @@ func ownerState(dir string) liveness {
 // owning process is dead, or it cannot be verified and dir is older than
 // StaleAge.
 func isStale(dir string, now time.Time) bool {
-	switch ownerState(dir) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	return isStaleOwner(ownerState(dir), fi.ModTime(), now)
+}
+
+// isStaleOwner reports whether something made at born by an owner in state is a leftover.
+func isStaleOwner(state liveness, born, now time.Time) bool {
+	switch state {
 	case ownerAlive:
 		return false
 	case ownerDead:
 		return true
 	}
-	fi, err := os.Stat(dir)
-	return err == nil && now.Sub(fi.ModTime()) > StaleAge
+	return now.Sub(born) > StaleAge
 }
 
 // cleanupStale stops (pg_ctl stop -m immediate) and removes leftover cluster

@@ -32,7 +32,7 @@ func TestEnableTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := postmasterPID(t, c); got != pid {
-		t.Fatalf("the server restarted (postmaster pid %s, then %s); a reload is enough", pid, got)
+		t.Fatalf("the server restarted (postmaster pid %d, then %d); a reload is enough", pid, got)
 	}
 	for file, perm := range map[string]os.FileMode{
 		tls.CA.CertFile: 0o644, c.DataDir + "/server.crt": 0o644, c.DataDir + "/server.key": 0o600,
@@ -130,13 +130,12 @@ func sslStatus(ctx context.Context, dsn string) (sslRow, error) {
 	return st, err
 }
 
-func postmasterPID(t *testing.T, c *Cluster) string {
+func postmasterPID(t *testing.T, c *Cluster) int {
 	t.Helper()
-	b, err := os.ReadFile(c.DataDir + "/postmaster.pid")
+	pid, err := c.serverPID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, _, _ := strings.Cut(string(b), "\n")
 	return pid
 }
 
