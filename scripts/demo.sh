@@ -88,10 +88,19 @@ down)
     exit 0
   fi
   # A region that gave locations to a split (on_rows_outside_bound = "move_to_default") would
-  # pull its rows into the base on destroy, and pgshard refuses that plan: turn moves off first
-  # (a change of settings only), so that every shard keeps its rows until its container goes.
-  terraform_in_example apply -auto-approve -input=false -var moves_enabled=false >&2
-  terraform_in_example destroy -auto-approve -input=false -var moves_enabled=false
+  # pull its rows into the base on destroy, and pgshard refuses that plan. Then turn moves off
+  # on the foreign partitions alone (a change of settings only; -target so that a stack left
+  # half applied is not completed first) and destroy again: every shard keeps its rows until
+  # its container goes.
+  out=$(mktemp)
+  trap 'rm -f "$out"' EXIT
+  if ! terraform_in_example destroy -auto-approve -input=false -var moves_enabled=false 2>&1 | tee "$out"; then
+    grep -q "pulled into the base" "$out" || exit 1
+    step "turning moves off before the destroy"
+    terraform_in_example apply -auto-approve -input=false -var moves_enabled=false \
+      -target=pgshard_foreign_partition.region -target=pgshard_foreign_partition.split >&2
+    terraform_in_example destroy -auto-approve -input=false -var moves_enabled=false
+  fi
   ;;
 *)
   die "usage: $0 prepare|up|down"
