@@ -50,6 +50,7 @@ func startCluster(t *testing.T) string {
 	}
 	bin := filepath.Dir(bins[len(bins)-1])
 	var cred *syscall.Credential
+	//nolint:usetesting // t.TempDir's parent is private to root; the PostgreSQL user must reach this directory
 	dir, err := os.MkdirTemp("", "tweets-api-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +135,9 @@ func TestStoreWithPostgres(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
+		if _, err := b.ReadFrom(resp.Body); err != nil {
+			t.Fatal(err)
+		}
 		return resp.StatusCode, b.Bytes()
 	}
 

@@ -231,8 +231,8 @@ func (a *api) dbError(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusInternalServerError, "internal error")
 }
 
-// intParam parses an optional integer query parameter within [min, max].
-func intParam(s string, def, min, max int) (int, error) {
+// intParam parses an optional integer query parameter within [lo, hi].
+func intParam(s string, def, lo, hi int) (int, error) {
 	if s == "" {
 		return def, nil
 	}
@@ -240,8 +240,8 @@ func intParam(s string, def, min, max int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an integer", s)
 	}
-	if n < min || n > max {
-		return 0, fmt.Errorf("%d is out of range [%d, %d]", n, min, max)
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%d is out of range [%d, %d]", n, lo, hi)
 	}
 	return n, nil
 }

@@ -162,7 +162,7 @@ func TestCreateDatabaseErrors(t *testing.T) {
 		store := newFakeStore()
 		store.createErr = tt.err
 		rec, m := do(t, newHandler(store, testLogger()), "POST", "/tweets", `{"location":"usa","text":"hi"}`)
-		if rec.Code != tt.code || !strings.Contains(m["error"].(string), tt.want) {
+		if rec.Code != tt.code || !strings.Contains(errorText(m), tt.want) {
 			t.Errorf("%v: got %d %v, want %d %q", tt.err, rec.Code, m, tt.code, tt.want)
 		}
 	}
@@ -209,7 +209,7 @@ func TestGet(t *testing.T) {
 	if rec, m := do(t, h, "GET", "/tweets/1", ""); rec.Code != 200 || m["text"] != "hi" || m["owner_id"] != nil {
 		t.Errorf("GET /tweets/1: %d %v", rec.Code, m)
 	}
-	if rec, m := do(t, h, "GET", "/tweets/2", ""); rec.Code != 404 || !strings.Contains(m["error"].(string), "not found") {
+	if rec, m := do(t, h, "GET", "/tweets/2", ""); rec.Code != 404 || !strings.Contains(errorText(m), "not found") {
 		t.Errorf("GET /tweets/2: %d %v", rec.Code, m)
 	}
 	if rec, _ := do(t, h, "GET", "/tweets/x1", ""); rec.Code != 400 {
@@ -266,4 +266,10 @@ func TestHealthURL(t *testing.T) {
 			t.Errorf("healthURL(%q) = %q, %v; want %q", addr, got, err, want)
 		}
 	}
+}
+
+// errorText is the "error" field of a decoded error response ("" when there is none).
+func errorText(m map[string]any) string {
+	s, _ := m["error"].(string)
+	return s
 }
