@@ -19,7 +19,6 @@ locals {
   # locations go into DEFAULT first, then the new region takes them from there.
   first_regions = { for name, r in var.regions : name => r if r.split_from == null }
   split_regions = { for name, r in var.regions : name => r if r.split_from != null }
-  givers        = toset([for r in values(var.regions) : r.split_from if r.split_from != null])
   partitions    = merge(pgshard_foreign_partition.region, pgshard_foreign_partition.split)
   shard_address = {
     for name, r in var.regions : name => local.use_container_base ?
@@ -202,9 +201,10 @@ resource "pgshard_foreign_partition" "region" {
   options = {
     batch_size = "500"
   }
-  # A region that gives locations away moves their rows into DEFAULT, verified, before the
-  # region that takes them is created; a new region takes the DEFAULT rows its bound admits.
-  on_rows_outside_bound  = var.moves_enabled && contains(local.givers, each.key) ? "move_to_default" : "fail"
+  # A region that gives locations away (or goes, its database with it) moves their rows into
+  # DEFAULT, verified, before the region that takes them is created or widened; a region takes
+  # the DEFAULT rows its bound admits.
+  on_rows_outside_bound  = var.moves_enabled ? "move_to_default" : "fail"
   move_rows_from_default = true
   depends_on             = [pgshard_user_mapping.region, pgshard_extension.dblink, docker_container.region_db]
 }
@@ -226,7 +226,7 @@ resource "pgshard_foreign_partition" "split" {
   options = {
     batch_size = "500"
   }
-  on_rows_outside_bound  = var.moves_enabled && contains(local.givers, each.key) ? "move_to_default" : "fail"
+  on_rows_outside_bound  = var.moves_enabled ? "move_to_default" : "fail"
   move_rows_from_default = true
   depends_on             = [pgshard_foreign_partition.region, pgshard_user_mapping.region, pgshard_extension.dblink, docker_container.region_db]
 }

@@ -14,7 +14,8 @@ variable "regions" {
     locations out of that region's list and give them to the new one, in one apply. The giver's
     rows of those locations pass through the DEFAULT partition into the new region's shard,
     verified by count and checksum. Keep split_from afterwards: it decides the order in which
-    Terraform applies the two regions.
+    Terraform applies the two regions. Removing the region again (and giving its locations back
+    to the region it names) is a merge, also one apply.
   EOT
   type = map(object({
     db_port    = number
@@ -37,13 +38,14 @@ variable "regions" {
 
 variable "moves_enabled" {
   description = <<-EOT
-    Let a region that gives locations to a region split from it move their rows into the
-    DEFAULT partition (on_rows_outside_bound = "move_to_default"). make demo-destroy applies
-    false first: pgshard refuses a destroy that would pull a shard's rows into the base only to
-    drop them with it, and with false every shard keeps its rows until its container goes.
+    Let a region that gives locations away, or is removed, move their rows into the DEFAULT
+    partition first (on_rows_outside_bound = "move_to_default"), from where the region that
+    takes the locations gets them: a split, a merge, or rows kept in DEFAULT when a region and
+    its database go. pgshard refuses a whole-stack destroy that would pull every shard's rows
+    into the base only to drop them with it; make demo-destroy then turns this off and destroys.
   EOT
-  type    = bool
-  default = true
+  type        = bool
+  default     = true
 }
 
 variable "base_port" {

@@ -166,6 +166,7 @@ func TestShardedTweetsStack(t *testing.T) {
 
 	addColumnWhileServing(t, ws, vars, prefix, apis, base)
 	splitWhileServing(t, ws, vars, ports[5:7], apis, base)
+	mergeBack(t, ws, vars, apis, base, prefix)
 
 	// After the split the usa region gives locations away (on_rows_outside_bound =
 	// "move_to_default"): a whole-stack destroy would pull its rows into the base only to drop
@@ -383,13 +384,7 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 		}
 		canada = append(canada, id)
 	}
-	sums := func() (n int, sum int64) {
-		t.Helper()
-		if err := base.QueryRow(`SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)) % 9223372036854775807, 0) FROM (SELECT id, location, text, owner_id, like_count FROM tweets) t`).Scan(&n, &sum); err != nil {
-			t.Fatal(err)
-		}
-		return n, sum
-	}
+	sums := func() (int, int64) { return tweetSums(t, base) }
 	rowsBefore, sumBefore := sums()
 	var usaBefore []tweet
 	if code := getJSON(t, apis["usa"]+"/tweets?limit=1000", &usaBefore); code != 200 {
@@ -494,5 +489,59 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 	var posted tweet
 	if code := postJSON(t, apis["canada"]+"/tweets", map[string]any{"location": "canada", "text": "hello from Canada"}, &posted); code != 201 || posted.ID < 3000000000000 {
 		t.Errorf("POST to the canada API = %d %+v", code, posted)
+	}
+}
+
+// tweetSums is the count and order-independent checksum of the rows through the base table.
+func tweetSums(t *testing.T, base *sql.DB) (n int, sum int64) {
+	t.Helper()
+	if err := base.QueryRow(`SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)) % 9223372036854775807, 0) FROM (SELECT id, location, text, owner_id, like_count FROM tweets) t`).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return n, sum
+}
+
+// mergeBack undoes the split in one apply: the canada region goes (its partition's destroy
+// moves its rows into DEFAULT before its database goes) and usa takes canada back from DEFAULT.
+func mergeBack(t *testing.T, ws *postgrestest.Workspace, vars map[string]any, apis map[string]string, base *sql.DB, prefix string) {
+	t.Helper()
+	rowsBefore, sumBefore := tweetSums(t, base)
+	var canadaRows int
+	if err := base.QueryRow(`SELECT count(*) FROM tweets WHERE location = 'canada'`).Scan(&canadaRows); err != nil || canadaRows == 0 {
+		t.Fatalf("no canada rows before the merge (%v)", err)
+	}
+	regions, ok := vars["regions"].(map[string]map[string]any)
+	if !ok {
+		t.Fatalf("vars[regions] is a %T", vars["regions"])
+	}
+	delete(regions, "canada")
+	regions["usa"]["locations"] = []string{"usa", "canada"}
+	ws.SetVars(t, vars)
+	start := time.Now()
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
+	t.Logf("canada merged back into usa in one apply in %s", time.Since(start).Round(time.Millisecond))
+	ws.PlanIsEmpty(t)
+	if n, sum := tweetSums(t, base); n != rowsBefore || sum != sumBefore {
+		t.Errorf("through the base after the merge: %d rows (checksum %d), before %d (checksum %d)", n, sum, rowsBefore, sumBefore)
+	}
+	var inDefault int
+	if err := base.QueryRow(`SELECT count(*) FROM ONLY tweets_default`).Scan(&inDefault); err != nil || inDefault != 1 {
+		t.Errorf("DEFAULT holds %d rows after the merge, want only the mars row (%v)", inDefault, err)
+	}
+	var onUSA []tweet
+	if code := getJSON(t, apis["usa"]+"/tweets?limit=1000", &onUSA); code != 200 {
+		t.Fatalf("usa API after the merge: %d", code)
+	}
+	n := 0
+	for _, tw := range onUSA {
+		if tw.Location == "canada" {
+			n++
+		}
+	}
+	if n != canadaRows {
+		t.Errorf("the usa API serves %d canada rows after the merge, want %d", n, canadaRows)
+	}
+	if out, err := docker("ps", "-a", "--filter", "name="+prefix+"canada", "--format", "{{.Names}}"); err != nil || out != "" {
+		t.Errorf("canada containers left after the merge: %q (%v)", out, err)
 	}
 }
