@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -384,24 +386,46 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 		}
 		canada = append(canada, id)
 	}
-	sums := func() (int, int64) { return tweetSums(t, base) }
+	// Rows the usa API writes during the split ("during ...") are compared on their own.
+	sums := func() (n int, sum int64) {
+		t.Helper()
+		if err := base.QueryRow(`SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)) % 9223372036854775807, 0) FROM (SELECT id, location, text, owner_id, like_count FROM tweets WHERE text NOT LIKE 'during %') t`).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+		return n, sum
+	}
 	rowsBefore, sumBefore := sums()
 	var usaBefore []tweet
 	if code := getJSON(t, apis["usa"]+"/tweets?limit=1000", &usaBefore); code != 200 {
 		t.Fatalf("usa API before the split: %d", code)
 	}
 
+	// Meanwhile the usa API keeps writing canada rows straight to its shard: each write is
+	// either taken (and must then reach the canada shard) or refused by the shard's CHECK once
+	// the move starts (400), never taken and lost.
 	stop := make(chan struct{})
 	done := make(chan [2]int)
+	var accepted []int64
+	refused := 0
 	go func() {
 		polls, failures := 0, 0
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				done <- [2]int{polls, failures}
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
+			var posted tweet
+			switch code := postJSON(t, apis["usa"]+"/tweets", map[string]any{"location": "canada", "text": fmt.Sprintf("during %d", i)}, &posted); code {
+			case 201:
+				accepted = append(accepted, posted.ID)
+			case 400:
+				refused++
+			default:
+				failures++
+			}
+			polls++
 			for _, region := range []string{"europe", "usa"} {
 				resp, err := http.Get(apis[region] + "/tweets?limit=1000")
 				polls++
@@ -427,8 +451,19 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 	out := ws.Must(t, "apply", "-auto-approve", "-no-color")
 	close(stop)
 	counts := <-done
-	t.Logf("canada split out of usa in one apply in %s; the europe and usa APIs answered %d requests meanwhile, %d failed",
-		time.Since(start).Round(time.Millisecond), counts[0], counts[1])
+	t.Logf("canada split out of usa in one apply in %s; the europe and usa APIs answered %d requests meanwhile, %d failed; "+
+		"of the canada rows written to the usa API meanwhile %d were taken and %d refused",
+		time.Since(start).Round(time.Millisecond), counts[0], counts[1], len(accepted), refused)
+	if refused == 0 {
+		t.Errorf("the usa shard never refused a canada row during the split")
+	}
+	for _, id := range accepted {
+		var n int
+		var loc string
+		if err := base.QueryRow(`SELECT count(*), min(location) FROM tweets WHERE id = $1`, id).Scan(&n, &loc); err != nil || n != 1 || loc != "canada" {
+			t.Errorf("row %d, taken by the usa API during the split, is there %d times (%q, %v)", id, n, loc, err)
+		}
+	}
 	if counts[1] > 0 || counts[0] == 0 {
 		t.Errorf("the regional APIs failed %d of %d requests during the split", counts[1], counts[0])
 	}
@@ -438,11 +473,13 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 	// The plan named, per key, the rows, the source and the target.
 	flat := strings.Join(strings.Fields(out), " ")
 	for _, want := range []string{
-		fmt.Sprintf("key 'canada': %d rows, public.us_tweets -> DEFAULT", len(canada)),
-		fmt.Sprintf("key 'canada': %d rows, public.us_tweets -> DEFAULT -> public.canada_tweets", len(canada)),
+		`key 'canada': \d+ rows, public.us_tweets -> DEFAULT( |$)`,
+		`key 'canada': \d+ rows, public.us_tweets -> DEFAULT -> public.canada_tweets`,
 	} {
-		if !strings.Contains(flat, want) {
+		if m := regexp.MustCompile(want).FindString(flat); m == "" {
 			t.Errorf("the plan does not say %q:\n%s", want, out)
+		} else if n, _ := strconv.Atoi(strings.Fields(m)[2]); n < len(canada) {
+			t.Errorf("the plan counts %d canada rows, at least %d were there: %q", n, len(canada), m)
 		}
 	}
 	ws.PlanIsEmpty(t)
@@ -452,9 +489,9 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 	if n, sum := sums(); n != rowsBefore || sum != sumBefore {
 		t.Errorf("through the base after the split: %d rows (checksum %d), before %d (checksum %d)", n, sum, rowsBefore, sumBefore)
 	}
-	var distinct int
-	if err := base.QueryRow(`SELECT count(DISTINCT id) FROM tweets`).Scan(&distinct); err != nil || distinct != rowsBefore {
-		t.Errorf("%d distinct ids after the split, want %d (%v)", distinct, rowsBefore, err)
+	var total, distinct int
+	if err := base.QueryRow(`SELECT count(*), count(DISTINCT id) FROM tweets`).Scan(&total, &distinct); err != nil || distinct != rowsBefore+len(accepted) || total != distinct {
+		t.Errorf("%d rows with %d distinct ids after the split, want %d (%v)", total, distinct, rowsBefore+len(accepted), err)
 	}
 	var inDefault int
 	if err := base.QueryRow(`SELECT count(*) FROM ONLY tweets_default WHERE location = 'canada'`).Scan(&inDefault); err != nil || inDefault != 0 {
@@ -463,8 +500,8 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 	ws.Output(t, "api_urls", &apis)
 	var onCanada []tweet
 	waitFor(t, time.Minute, func() bool { return getJSON(t, apis["canada"]+"/tweets?limit=1000", &onCanada) == 200 })
-	if len(onCanada) != len(canada) {
-		t.Errorf("the canada API lists %d rows, want %d", len(onCanada), len(canada))
+	if len(onCanada) != len(canada)+len(accepted) {
+		t.Errorf("the canada API lists %d rows, want %d", len(onCanada), len(canada)+len(accepted))
 	}
 	for _, tw := range onCanada {
 		if tw.Location != "canada" {
@@ -478,7 +515,7 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 			t.Errorf("the usa API still serves a %s row after the split: %+v", tw.Location, tw)
 		}
 	}
-	if len(onUSA) != len(usaBefore)-len(canada) {
+	if len(onUSA) != len(usaBefore)-len(canada) || len(onUSA) == 0 {
 		t.Errorf("the usa API lists %d rows after the split, want %d", len(onUSA), len(usaBefore)-len(canada))
 	}
 	// The usa shard refuses canada rows now; the canada API takes them.
