@@ -169,7 +169,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			from, cond = p.Qualified(), outside(newCheck)
 		}
 		if err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
-			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err, IntoDefault: true}
 		}
 		arrived := "SELECT " + cols + " FROM ONLY " + def + " WHERE (" + oldCheck + ") AND " + outside(newCheck)
 		if err := verifySame(ctx, tx, "the DEFAULT partition", arrived, "the rows leaving", source); err != nil {

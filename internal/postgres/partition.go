@@ -407,9 +407,13 @@ func UpdatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName strin
 type MoveRowsError struct {
 	Default, To string // quoted names
 	Err         error
+	IntoDefault bool // rows were leaving partition To for the DEFAULT partition
 }
 
 func (e *MoveRowsError) Error() string {
+	if e.IntoDefault {
+		return fmt.Sprintf("moving rows of %s into the DEFAULT partition %s: %v", e.To, e.Default, e.Err)
+	}
 	return fmt.Sprintf("moving rows out of the DEFAULT partition %s into %s: %v", e.Default, e.To, e.Err)
 }
 

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -55,12 +56,19 @@ func hintFor(err error) string {
 		return "Check that the server is running and that the provider's host, port, database, username and password are right; connect_timeout says how long the provider keeps retrying."
 	}
 	pqErr := pq.As(err)
+	if errors.Is(err, context.Canceled) || pqErr != nil && pqErr.Code == "57014" && strings.Contains(pqErr.Message, "user request") {
+		return "The apply was interrupted (Ctrl-C makes Terraform stop the provider, which cancels the running statement). " +
+			"The running transaction was rolled back, so this change was not left half done; a move of rows resumes where it stopped: apply again."
+	}
 	if pqErr == nil {
 		return ""
 	}
 	var hint string
 	var moveErr *postgres.MoveRowsError
 	switch {
+	case errors.As(err, &moveErr) && moveErr.IntoDefault:
+		hint = "The rows leaving the partition could not be written into the DEFAULT partition: it must accept them, with the parent's columns " +
+			"and within its NOT NULL and CHECK constraints. Nothing was moved: fix the rows or the DEFAULT partition, then apply again."
 	case errors.As(err, &moveErr):
 		hint = "The rows of the DEFAULT partition that the bound takes could not be written into the new partition (for a shard, into its " +
 			"shard table through the foreign server): the partition must accept them, with the parent's columns and within its NOT NULL " +

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -247,4 +249,77 @@ func TestAccForeignPartition_FinishesMoveLeftHalfDone(t *testing.T) {
 			{Config: moveConfig(base, []moveShard{{key: "europe", db: europe, values: []string{"europe"}, onRows: "fail"}}, true)},
 		},
 	})
+}
+
+// Ctrl-C during a move, through the real CLI: Terraform stops the provider, which cancels the
+// running statement; the apply fails, nothing is half moved, and the next apply finishes the
+// move with every row once.
+func TestAccForeignPartition_CtrlCDuringMoveResumes(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test (TF_ACC=1)")
+	}
+	base := newAccDatabase(t, nil)
+	europe := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
+	dir := t.TempDir()
+	write := func(dir string, shards []moveShard) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(moveConfig(base, shards, true)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(dir, []moveShard{{key: "europe", db: europe, values: []string{"europe", "eu"}}})
+	ws := postgrestest.NewWorkspace(t, dir)
+	ws.Must(t, "init", "-no-color")
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
+	const rows = 1000000
+	europe.Exec(t, fmt.Sprintf(`INSERT INTO europe_tweets SELECT g, CASE WHEN g %% 10 = 0 THEN 'europe' ELSE 'eu' END, md5(g::text) FROM generate_series(1, %d) g`, rows))
+	const checksum = `SELECT count(*) || ':' || count(DISTINCT id) || ':' || (sum(hashtextextended(t::text, 0)) % 1000000007) FROM (SELECT id, location, body FROM tweets) t`
+	want, err := base.QueryString(checksum)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	write(ws.Dir, []moveShard{{key: "europe", db: europe, values: []string{"europe"}}})
+	out, code, sent := ws.Interrupt(t, func(line string) bool { return strings.Contains(line, "pgshard: copied ") }, "apply", "-auto-approve", "-no-color")
+	if !sent || code == 0 {
+		t.Fatalf("the apply was not interrupted during the move (signal sent %v, exit %d):\n%s", sent, code, tail(out, 4000))
+	}
+	if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, "The apply was interrupted (Ctrl-C makes Terraform stop the provider") {
+		t.Errorf("the error does not say the apply was interrupted:\n%s", tail(out, 4000))
+	}
+	// Nothing half moved: the parent shows every row once, the partition keeps its old bound.
+	if got, err := base.QueryString(checksum); err != nil || got != want {
+		t.Fatalf("after Ctrl-C the parent shows %s (%v), before %s", got, err, want)
+	}
+	if err := base.ExpectQuery("0", `SELECT count(*) FROM ONLY tweets_default`)(); err != nil {
+		t.Fatal(err)
+	}
+	if err := base.ExpectQuery("FOR VALUES IN ('europe', 'eu')", `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'europe_tweets'`)(); err != nil {
+		t.Fatalf("%v\n%s", err, tail(out, 4000))
+	}
+
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
+	ws.PlanIsEmpty(t)
+	if got, err := base.QueryString(checksum); err != nil || got != want {
+		t.Fatalf("after the next apply the parent shows %s (%v), before %s", got, err, want)
+	}
+	for _, check := range []func() error{
+		base.ExpectQuery(fmt.Sprint(rows*9/10), `SELECT count(*) FROM ONLY tweets_default WHERE location = 'eu'`),
+		europe.ExpectQuery("0", `SELECT count(*) FROM europe_tweets WHERE location = 'eu'`),
+		base.ExpectQuery("0", `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard_move_%'`),
+	} {
+		if err := check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ws.Dir, []moveShard{{key: "europe", db: europe, values: []string{"europe"}, onRows: "fail"}})
+	ws.Must(t, "apply", "-auto-approve", "-no-color")
+	ws.Must(t, "destroy", "-auto-approve", "-no-color")
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
 }
