@@ -338,8 +338,8 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 		if m.pending > 0 {
 			resumed = fmt.Sprintf(" This finishes a move left half done by an earlier apply: %d of those rows wait in its journal on the base.", m.pending)
 		}
-		diags.AddWarning("Rows Move To DEFAULT", fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count and checksum, then deleted from the partition.%s\n\n%s",
-			m.rows, self, parent, resumed, leavingKeys(keys, client.noteKeysLeaving(parent, self, keys), self)))
+		diags.AddWarning("Rows Move To DEFAULT", strings.TrimSpace(fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count and checksum, then deleted from the partition.%s\n\n%s",
+			m.rows, self, parent, resumed, leavingKeys(keys, client.noteKeysLeaving(parent, self, keys), self))))
 	case m.fromDefault:
 		keys, _, _, err := postgres.MovingKeys(ctx, db, *cur, cur.Bound, to.Bound)
 		if err != nil {
@@ -437,6 +437,9 @@ func newListKeys(from, to postgres.Bound) []string {
 
 // leavingKeys lists, per key, the rows leaving and where they go.
 func leavingKeys(keys []postgres.KeyRows, takers map[string]string, self string) string {
+	if len(keys) == 0 {
+		return "" // only the rows of a move left half done, which wait in its journal
+	}
 	var b strings.Builder
 	b.WriteString("Per key (source -> target):")
 	for i, k := range keys {
