@@ -69,7 +69,9 @@ func partitionAttributes() map[string]schema.Attribute {
 			"naming the count) or `\"move_to_default\"`: they move into the parent's DEFAULT partition (copied, verified by count and checksum, " +
 			"switched in one base transaction, then deleted from the shard; a shard's CHECK refuses new rows of the leaving keys from the start), " +
 			"and when the partition is destroyed, all its rows do, so that a shard can be merged away. A move left half done (a crash) is finished " +
-			"by the next apply. Not for a DEFAULT partition, and only when the parent has one. The plan shows the rows that move. " +
+			"by the next apply. Not for a DEFAULT partition, and only when the parent has one. The plan shows, per key, the rows that move " +
+			"(counted exactly on the shard while planning), the source and the target. " +
+			"A whole-stack destroy that would move rows into a DEFAULT partition it also destroys is refused at plan. " +
 			"To move keys between two shards, the giver narrows with `move_to_default` and the receiver widens with `move_rows_from_default`, " +
 			"the receiver declaring `depends_on` the giver (see the Resharding guide).",
 		Optional:   true,
