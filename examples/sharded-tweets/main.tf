@@ -12,14 +12,16 @@ locals {
     username = "postgres"
     password = var.postgres_password
   } : var.existing_base
-  # How the base database's server reaches each shard: by container name on the region's
-  # network, or on the shard's published port when the base runs outside Docker.
   # Regions split from another region are applied after the regions they take locations
   # from (pgshard_foreign_partition.split depends on .region): the giver's rows of those
-  # locations go into DEFAULT first, then the new region takes them from there.
+  # locations go into DEFAULT first, then the new region takes them from there. A merge runs
+  # the other way: the split region's partition is destroyed (its rows into DEFAULT) before
+  # the region it names widens over them.
   first_regions = { for name, r in var.regions : name => r if r.split_from == null }
   split_regions = { for name, r in var.regions : name => r if r.split_from != null }
   partitions    = merge(pgshard_foreign_partition.region, pgshard_foreign_partition.split)
+  # How the base database's server reaches each shard: by container name on the region's
+  # network, or on the shard's published port when the base runs outside Docker.
   shard_address = {
     for name, r in var.regions : name => local.use_container_base ?
     { host = "${var.name_prefix}${name}-db", port = 5432 } :
