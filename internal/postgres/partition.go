@@ -112,6 +112,7 @@ func DropForeignTable(ctx context.Context, db *sql.DB, schema, name string) erro
 type PartitionInfo struct {
 	Schema    string
 	Name      string
+	Kind      RelKind
 	Foreign   bool
 	Server    string
 	Bound     string // as PostgreSQL renders it
@@ -127,15 +128,21 @@ func ListPartitions(ctx context.Context, q Querier, schema, name string) ([]Part
 	if kind != RelPartitioned {
 		return nil, fmt.Errorf("%s.%s is not a partitioned table", schema, name)
 	}
+	return partitionsOf(ctx, q, oid)
+}
+
+// partitionsOf lists the direct partitions of the parent with that oid, ordered by schema
+// and name.
+func partitionsOf(ctx context.Context, q Querier, parent uint32) ([]PartitionInfo, error) {
 	rows, err := q.QueryContext(ctx, `
-SELECT n.nspname, c.relname, c.relkind = 'f', coalesce(s.srvname, ''), pg_get_expr(c.relpartbound, c.oid)
+SELECT n.nspname, c.relname, c.relkind::text, coalesce(s.srvname, ''), pg_get_expr(c.relpartbound, c.oid)
 FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
 LEFT JOIN pg_foreign_server s ON s.oid = ft.ftserver
 WHERE i.inhparent = $1
-ORDER BY n.nspname, c.relname`, oid)
+ORDER BY n.nspname, c.relname`, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -143,10 +150,10 @@ ORDER BY n.nspname, c.relname`, oid)
 	var out []PartitionInfo
 	for rows.Next() {
 		var p PartitionInfo
-		if err := rows.Scan(&p.Schema, &p.Name, &p.Foreign, &p.Server, &p.Bound); err != nil {
+		if err := rows.Scan(&p.Schema, &p.Name, &p.Kind, &p.Server, &p.Bound); err != nil {
 			return nil, err
 		}
-		p.IsDefault = p.Bound == "DEFAULT"
+		p.Foreign, p.IsDefault = p.Kind == RelForeign, p.Bound == "DEFAULT"
 		out = append(out, p)
 	}
 	return out, rows.Err()

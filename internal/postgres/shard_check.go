@@ -15,12 +15,8 @@ import (
 
 // Residency is one partition's part of a residency check.
 type Residency struct {
-	Schema, Name string
-	Foreign      bool
-	Server       string // "" for a local partition
-	Bound        string // as PostgreSQL prints it
-	IsDefault    bool
-	Rows         int64
+	PartitionInfo
+	Rows int64
 	// RowsOutsideBound counts the rows whose key the bound does not admit (always 0 for
 	// DEFAULT, whose stray rows are ResidencyCheck.DefaultRowsClaimed).
 	RowsOutsideBound int64
@@ -111,46 +107,31 @@ func checkResidency(ctx context.Context, tx *sql.Tx, schema, name string) (*Resi
 type residencyTarget struct {
 	Residency
 	bound Bound
-	kind  RelKind
 	check string
 }
 
 // from is the FROM clause that reads the partition's own rows: ONLY for a table or a
 // foreign table, and the whole tree of a partition that is partitioned itself.
 func (p residencyTarget) from() string {
-	if p.kind == RelPartitioned {
+	if p.Kind == RelPartitioned {
 		return QualifiedIdent(p.Schema, p.Name)
 	}
 	return "ONLY " + QualifiedIdent(p.Schema, p.Name)
 }
 
 func residencyTargets(ctx context.Context, q Querier, parent uint32) ([]residencyTarget, error) {
-	rows, err := q.QueryContext(ctx, `
-SELECT n.nspname, c.relname, c.relkind::text, coalesce(s.srvname, ''), pg_get_expr(c.relpartbound, c.oid)
-FROM pg_inherits i
-JOIN pg_class c ON c.oid = i.inhrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
-LEFT JOIN pg_foreign_server s ON s.oid = ft.ftserver
-WHERE i.inhparent = $1
-ORDER BY n.nspname, c.relname`, parent)
+	infos, err := partitionsOf(ctx, q, parent)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []residencyTarget
-	for rows.Next() {
-		var p residencyTarget
-		if err := rows.Scan(&p.Schema, &p.Name, &p.kind, &p.Server, &p.Bound); err != nil {
+	out := make([]residencyTarget, len(infos))
+	for i, info := range infos {
+		out[i].PartitionInfo = info
+		if out[i].bound, err = ParseBound(info.Bound); err != nil {
 			return nil, err
 		}
-		if p.bound, err = ParseBound(p.Bound); err != nil {
-			return nil, err
-		}
-		p.Foreign, p.IsDefault = p.kind == RelForeign, p.bound.Default
-		out = append(out, p)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // residencyCheck renders the condition that holds exactly for the keys the bound admits
@@ -187,7 +168,7 @@ func residencyCheck(b Bound, key []string, parent uint32) (string, error) {
 // hashed on the base.
 func countResidency(ctx context.Context, tx *sql.Tx, p *residencyTarget) error {
 	from := p.from()
-	if p.kind != RelTable && p.bound.Kind() == "hash" {
+	if p.Kind != RelTable && p.bound.Kind() == "hash" {
 		from = "(SELECT * FROM " + from + " OFFSET 0) AS " + Ident(p.Name)
 	}
 	err := tx.QueryRowContext(ctx, "SELECT count(*), count(*) FILTER (WHERE "+outside(p.check)+") FROM "+from).
