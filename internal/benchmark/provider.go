@@ -26,28 +26,38 @@ type sample struct {
 	shardSum  int // connections opened on all shard databases
 }
 
-func benchProvider(ctx context.Context, base, shard *postgrestest.Cluster, ns []int, runs, maxConns int, keep bool) error {
-	tf, err := postgrestest.TerraformPath()
-	if err != nil {
-		return err
+// benchDir makes a working directory for a part of the benchmark (removed by done unless
+// keep) with the release build of the provider in a mirror, and returns the Terraform CLI,
+// the directory and the CLI configuration that installs from that mirror.
+func benchDir(prefix string, keep bool) (tf, work, rc string, done func(), err error) {
+	if tf, err = postgrestest.TerraformPath(); err != nil {
+		return "", "", "", nil, err
 	}
 	root, err := moduleRoot()
 	if err != nil {
-		return err
+		return "", "", "", nil, err
 	}
-	work, err := os.MkdirTemp("", "pgshard-bench-")
-	if err != nil {
-		return err
+	if work, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", "", nil, err
 	}
+	done = func() { _ = os.RemoveAll(work) }
 	if keep {
 		log.Printf("keeping %s", work)
-	} else {
-		defer os.RemoveAll(work)
+		done = func() {}
 	}
-	rc, err := releaseMirror(root, work)
+	if rc, err = releaseMirror(root, work); err != nil {
+		done()
+		return "", "", "", nil, err
+	}
+	return tf, work, rc, done, nil
+}
+
+func benchProvider(ctx context.Context, base, shard *postgrestest.Cluster, ns []int, runs, maxConns int, keep bool) error {
+	tf, work, rc, done, err := benchDir("pgshard-bench-", keep)
 	if err != nil {
 		return err
 	}
+	defer done()
 	maxN := 0
 	for _, n := range ns {
 		maxN = max(maxN, n)

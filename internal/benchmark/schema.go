@@ -16,25 +16,11 @@ import (
 // that adds it to the parent and to every shard table, per shard, with the connections it
 // opened on the base and on the shard databases.
 func benchSchema(ctx context.Context, base, shard *postgrestest.Cluster, ns []int, runs, maxConns int, keep bool) error {
-	tf, err := postgrestest.TerraformPath()
+	tf, work, rc, done, err := benchDir("pgshard-bench-schema-", keep)
 	if err != nil {
 		return err
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "pgshard-bench-schema-")
-	if err != nil {
-		return err
-	}
-	if !keep {
-		defer os.RemoveAll(work)
-	}
-	rc, err := releaseMirror(root, work)
-	if err != nil {
-		return err
-	}
+	defer done()
 	results := map[int][]sample{}
 	for run := 0; run < runs; run++ {
 		for _, n := range ns {
