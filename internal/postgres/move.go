@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -101,11 +102,18 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 		return res, err
 	}
+	fenced, switchedNow := false, false
+	defer func() {
+		if err != nil && fenced && !switchedNow {
+			err = restoreShardCheck(ctx, db, remote, oldCheck, err)
+		}
+	}()
 	if p.Foreign && managed {
 		logStep(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
 		if err := RemoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
 			return MoveResult{}, err
 		}
+		fenced = true
 	}
 	journal := QualifiedIdent(p.ParentSchema, journalName(p))
 	if p.Foreign {
@@ -119,25 +127,29 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			return res, err
 		}
 		// The shard's CHECK already refuses new rows of the leaving keys, so left cannot grow.
-		var orphans int64
-		if exists {
-			err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+journal+" j WHERE NOT EXISTS (SELECT 1 FROM ONLY "+p.Qualified()+" t WHERE t::text = j::text) "+
-				"AND NOT EXISTS (SELECT 1 FROM ONLY "+def+" d WHERE d::text = j::text)").Scan(&orphans)
-			if err != nil {
-				return res, err
-			}
-		}
-		switch {
-		case exists && left == 0:
+		if exists && left == 0 {
 			res.Resumed = true // the shard's rows went; the base did not commit: finish from the journal
-		case orphans > 0:
-			// A move to another bound was left half done: its journal holds the only copy
-			// of these rows. Never drop it.
-			return res, fmt.Errorf("the journal %s of a move left half done holds %d rows that are neither on the shard nor in DEFAULT: "+
-				"apply the bound that move was making, which finishes it from the journal, or put the rows back yourself; nothing was moved", journal, orphans)
-		default:
+		} else {
 			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
 			err = InTx(ctx, db, func(tx *sql.Tx) error {
+				if exists {
+					// A journal found here is dropped only when each of its rows is on the
+					// shard or in DEFAULT, counted under its lock in this transaction: a move
+					// to another bound left half done may hold the only copy of some.
+					var orphans int64
+					if _, err := tx.ExecContext(ctx, "LOCK TABLE "+journal+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+						return err
+					}
+					err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+journal+" j WHERE NOT EXISTS (SELECT 1 FROM ONLY "+p.Qualified()+" t WHERE t::text = j::text) "+
+						"AND NOT EXISTS (SELECT 1 FROM ONLY "+def+" d WHERE d::text = j::text)").Scan(&orphans)
+					if err != nil {
+						return err
+					}
+					if orphans > 0 {
+						return fmt.Errorf("the journal %s of a move left half done holds %d rows that are neither on the shard nor in DEFAULT: "+
+							"apply the bound that move was making, which finishes it from the journal, or put the rows back yourself; nothing was moved", journal, orphans)
+					}
+				}
 				if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+journal); err != nil {
 					return err
 				}
@@ -202,6 +214,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	if err != nil {
 		return res, err
 	}
+	switchedNow = true
 	if p.Foreign && managed && !p.Bound.isNone() {
 		logStep(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
 		err = RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck))
@@ -227,12 +240,19 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		res.Resumed = true // an earlier attempt committed the switch
 		return res, err
 	}
+	widened, switchedNow := false, false
+	defer func() {
+		if err != nil && widened && !switchedNow {
+			err = restoreShardCheck(ctx, db, remoteOf(p), oldCheck, err)
+		}
+	}()
 	if p.Foreign && managed {
 		remote := remoteOf(p)
 		logStep(ctx, "widen the shard's CHECK to the new bound", p.Schema+"."+p.Name)
 		if err := RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck)); err != nil {
 			return MoveResult{}, err
 		}
+		widened = true
 	}
 	cols := ColumnList(parent.Columns)
 	entering := "SELECT " + cols + " FROM ONLY " + def + " d WHERE (" + newCheck + ") AND " + outside(oldCheck)
@@ -285,7 +305,23 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		_, err = tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
 		return err
 	})
+	switchedNow = err == nil
 	return res, err
+}
+
+// restoreShardCheck puts a shard's bound CHECK back to the old bound after a move that
+// changed it first and then stopped before its switch committed, so that the shard again
+// admits exactly what the base routes to it. It runs even when ctx was canceled (Ctrl-C).
+// If it cannot (the shard or the base is down, or the shard already holds rows the old
+// bound refuses), cause says so too, and the next plan shows the CHECK in remote_drift.
+func restoreShardCheck(ctx context.Context, db *sql.DB, remote RemoteTable, check string, cause error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	logStep(rctx, "put the shard's CHECK back to the old bound (the move stopped before its switch)", remote.Schema+"."+remote.Name)
+	if err := RemoteExec(rctx, db, remote.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, check)); err != nil {
+		return errors.Join(cause, fmt.Errorf("the shard's bound CHECK could not be put back to the old bound (the next plan shows it in remote_drift): %w", err))
+	}
+	return cause
 }
 
 // switched reports whether an earlier attempt already committed the switch of p to

@@ -137,7 +137,7 @@ func clientFrom(data any, diags *diag.Diagnostics) *Client {
 
 // moveSteps are the beginnings of the steps of a move (internal/postgres/move.go), logged at
 // INFO so that TF_LOG=INFO shows a move's progress: rows done of the total and the rate.
-var moveSteps = []string{"refuse new rows", "copy ", "copied ", "move ", "moved ", "delete the ", "switch to the new bound", "validate the shard's CHECK", "widen the shard's CHECK"}
+var moveSteps = []string{"refuse new rows", "copy ", "copied ", "move ", "moved ", "delete the ", "switch to the new bound", "validate the shard's CHECK", "widen the shard's CHECK", "put the shard's CHECK back"}
 
 // withStepLog reports the DDL steps made with ctx at DEBUG (TF_LOG=DEBUG): the step, the
 // object and the database, never a value that could be secret; a move's steps at INFO.
