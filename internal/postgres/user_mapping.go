@@ -46,6 +46,24 @@ WHERE m.srvname = $1
 	return m, nil
 }
 
+// MappingNeedsPassword reports whether postgres_fdw will refuse to connect through a
+// mapping for role that holds no password ("password is required"): it does unless the
+// role is a superuser or the mapping sets password_required to false (passwordRequired is
+// that option's value, "" when unset; the server reads it as a boolean, as postgres_fdw
+// does). PUBLIC counts as no superuser, since the roles it serves need not be, and so does
+// a role that does not exist.
+func MappingNeedsPassword(ctx context.Context, q Querier, role, passwordRequired string) (bool, error) {
+	var needs bool
+	err := q.QueryRowContext(ctx, `
+SELECT coalesce(nullif($3, '')::boolean, true)
+   AND ($2 OR NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = $1), false))`,
+		role, role == PublicRole, passwordRequired).Scan(&needs)
+	if err != nil {
+		return false, fmt.Errorf("checking whether role %q needs a password in its user mapping: %w", role, err)
+	}
+	return needs, nil
+}
+
 func userMappingTarget(server, role string) string {
 	return "USER MAPPING FOR " + RoleIdent(role) + " SERVER " + Ident(server)
 }
