@@ -74,11 +74,13 @@ func (c *oneStatementConn) Close() error                              { return c
 func (c *oneStatementConn) Begin() (driver.Tx, error) { return c.inner.Begin() } //nolint:staticcheck
 
 func (c *oneStatementConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.inner.BeginTx(ctx, opts)
+	tx, err := c.inner.BeginTx(ctx, opts)
+	return tx, interrupted(ctx, err)
 }
 
 func (c *oneStatementConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.inner.PrepareContext(ctx, query)
+	st, err := c.inner.PrepareContext(ctx, query)
+	return st, interrupted(ctx, err)
 }
 
 // prepareOne prepares query for ExecContext and QueryContext.
@@ -98,32 +100,58 @@ func (c *oneStatementConn) prepareOne(ctx context.Context, query string) (pqStmt
 // one without through a prepared statement.
 func (c *oneStatementConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) > 0 {
-		return c.inner.ExecContext(ctx, query, args)
+		res, err := c.inner.ExecContext(ctx, query, args)
+		return res, interrupted(ctx, err)
 	}
 	st, err := c.prepareOne(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 	res, err := st.ExecContext(ctx, nil)
-	return res, errors.Join(err, st.Close())
+	return res, interrupted(ctx, errors.Join(err, st.Close()))
 }
 
 // QueryContext is ExecContext for statements that return rows; the prepared statement is
 // closed with the rows.
 func (c *oneStatementConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) > 0 {
-		return c.inner.QueryContext(ctx, query, args)
+		rows, err := c.inner.QueryContext(ctx, query, args)
+		return rows, interrupted(ctx, err)
 	}
 	st, err := c.prepareOne(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 	rows, err := st.QueryContext(ctx, nil)
 	if err != nil {
-		return nil, errors.Join(err, st.Close())
+		return nil, interrupted(ctx, errors.Join(err, st.Close()))
 	}
 	return &stmtRows{Rows: rows, stmt: st}, nil
 }
+
+// interrupted makes an error that came while ctx was canceled (Ctrl-C: Terraform stops the
+// provider, which cancels the request's context) say so. lib/pq marks a connection whose
+// context was canceled as bad, so the statement may fail with "driver: bad connection" or
+// "canceling statement due to user request" instead of context.Canceled, depending on which
+// of lib/pq's goroutines wins; the caller must learn the cause either way. The driver's own
+// error stays in the chain (database/sql still sees driver.ErrBadConn).
+func interrupted(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return &InterruptedError{Cause: ctx.Err(), Err: err}
+}
+
+// InterruptedError is an error of a statement whose context was canceled.
+type InterruptedError struct {
+	Cause error // the context's error: context.Canceled or context.DeadlineExceeded
+	Err   error // what the driver said
+}
+
+func (e *InterruptedError) Error() string { return "interrupted (" + e.Cause.Error() + "): " + e.Err.Error() }
+
+// Unwrap lets errors.Is find both the context's error and the driver's.
+func (e *InterruptedError) Unwrap() []error { return []error{e.Cause, e.Err} }
 
 func (c *oneStatementConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.inner.CheckNamedValue(nv)

@@ -1,7 +1,10 @@
 package postgres
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -174,4 +177,33 @@ func FuzzExpressionDDL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A statement that fails while its context is canceled says it was interrupted, whatever
+// the driver made of it (lib/pq reports a canceled statement as a bad connection when its
+// cancel goroutine wins the race), and database/sql still sees the bad connection.
+func TestInterruptedKeepsBothCauses(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{"bad connection after Ctrl-C", canceled, driver.ErrBadConn, true},
+		{"server error after Ctrl-C", canceled, errors.New("pq: canceling statement due to user request"), true},
+		{"bad connection, context live", context.Background(), driver.ErrBadConn, false},
+		{"no error", canceled, nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := interrupted(c.ctx, c.err)
+			if got := errors.Is(err, context.Canceled); got != c.want {
+				t.Fatalf("errors.Is(%v, context.Canceled) = %v, want %v", err, got, c.want)
+			}
+			if c.err != nil && !errors.Is(err, c.err) {
+				t.Fatalf("the driver's error %v is not in %v", c.err, err)
+			}
+		})
+	}
 }

@@ -30,6 +30,9 @@ func addObjectError(diags *diag.Diagnostics, kind, action, object, database stri
 
 // reason is the server's message without the driver's prefix.
 func reason(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "the apply was interrupted"
+	}
 	if pqErr := pq.As(err); pqErr != nil {
 		return pqErr.Message
 	}
