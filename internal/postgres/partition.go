@@ -243,7 +243,8 @@ func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, 
 // foreign partition, when verify is set) that the shard table answers a SELECT of the
 // parent's columns, moves the DEFAULT partition's rows its bound admits into it when
 // moveRows is set (through the foreign server for a shard; DEFAULT is locked against
-// inserts meanwhile), and attaches it. It returns how many rows moved. Bounds without a
+// inserts meanwhile), and attaches it, setting the parent's sequences past the ids it holds
+// (AdvanceSequences). It returns how many rows moved. Bounds without a
 // CHECK form (HASH, DEFAULT) cannot move rows.
 func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Table, moveRows, verify bool) (int64, error) {
 	logStep(ctx, "create detached, check, move DEFAULT rows if asked, attach", p.Schema+"."+p.Name)
@@ -299,6 +300,9 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+		return 0, err
+	}
+	if _, err := AdvanceSequences(ctx, tx, p); err != nil {
 		return 0, err
 	}
 	return moved, nil
@@ -369,7 +373,8 @@ func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, f
 
 // Reattach attaches the partition to the parent p names, with p's bound: detached first
 // from the parent it is attached to now (current, "" parent name when detached), all in
-// the transaction given, so that its rows stay where they are.
+// the transaction given, so that its rows stay where they are; the parent's sequences are
+// then set past the ids it holds (AdvanceSequences).
 func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) error {
 	logStep(ctx, "attach to "+p.ParentSchema+"."+p.ParentName, p.Schema+"."+p.Name)
 	if current != nil && current.ParentName != "" {
@@ -377,7 +382,10 @@ func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+		return err
+	}
+	_, err := AdvanceSequences(ctx, tx, p)
 	return err
 }
 
@@ -425,3 +433,131 @@ func (e *MoveRowsError) Error() string {
 }
 
 func (e *MoveRowsError) Unwrap() error { return e.Err }
+
+// SequenceAdvance is a sequence that draws a parent's column default (serial, bigserial, a
+// nextval default, an identity), set past the largest value of that column that a partition
+// attached to the parent holds, so that the next row through the parent gets an unused id.
+type SequenceAdvance struct {
+	Column   string
+	Sequence string // schema-qualified and quoted
+	Past     int64  // the largest value the partition holds; the next value is above it
+}
+
+// serialColumns lists the parent's integer columns whose values come from a sequence with a
+// positive increment: a nextval default (its pg_attrdef depends on the sequence) or an
+// identity column (its sequence depends on the column).
+func serialColumns(ctx context.Context, q Querier, schema, name string) ([]SequenceAdvance, error) {
+	rows, err := q.QueryContext(ctx, `
+WITH rel AS (SELECT format('%I.%I', $1::text, $2::text)::regclass AS oid),
+uses AS (
+  SELECT ad.adnum AS attnum, d.refobjid AS seq
+  FROM pg_attrdef ad JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+  WHERE ad.adrelid = (SELECT oid FROM rel)
+  UNION
+  SELECT d.refobjsubid, d.objid
+  FROM pg_depend d
+  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = (SELECT oid FROM rel) AND d.deptype = 'i')
+SELECT a.attname, format('%I.%I', n.nspname, c.relname)
+FROM uses u
+JOIN pg_attribute a ON a.attrelid = (SELECT oid FROM rel) AND a.attnum = u.attnum AND NOT a.attisdropped
+JOIN pg_class c ON c.oid = u.seq AND c.relkind = 'S'
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_sequence s ON s.seqrelid = c.oid AND s.seqincrement > 0
+WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+ORDER BY a.attnum`, schema, name)
+	if err != nil {
+		return nil, fmt.Errorf("listing the sequence-drawn columns of %s.%s: %w", schema, name, err)
+	}
+	defer rows.Close()
+	var out []SequenceAdvance
+	for rows.Next() {
+		var s SequenceAdvance
+		if err := rows.Scan(&s.Column, &s.Sequence); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// sequencesBehind keeps, of the parent's sequence-drawn columns, those whose sequence would
+// hand out a value at or below the largest one held (largest, by column; a column missing
+// from it holds none), with Past set to that value.
+func sequencesBehind(ctx context.Context, q Querier, cols []SequenceAdvance, largest map[string]int64) ([]SequenceAdvance, error) {
+	var out []SequenceAdvance
+	for _, s := range cols {
+		m, ok := largest[s.Column]
+		if !ok {
+			continue
+		}
+		var behind bool
+		if err := q.QueryRowContext(ctx, "SELECT last_value < $1 OR last_value = $1 AND NOT is_called FROM "+s.Sequence, m).Scan(&behind); err != nil {
+			return nil, fmt.Errorf("reading sequence %s: %w", s.Sequence, err)
+		}
+		if behind {
+			s.Past = m
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// maxValues reads, in one scan, the largest value of each column in a relation (the FROM
+// text: "ONLY schema.name"); columns holding only NULLs are left out.
+func maxValues(ctx context.Context, q Querier, from string, cols []SequenceAdvance) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(cols) == 0 {
+		return out, nil
+	}
+	exprs := make([]string, len(cols))
+	values := make([]sql.NullInt64, len(cols))
+	dest := make([]any, len(cols))
+	for i, c := range cols {
+		exprs[i] = "max(" + Ident(c.Column) + ")::bigint"
+		dest[i] = &values[i]
+	}
+	if err := q.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+from).Scan(dest...); err != nil {
+		return nil, err
+	}
+	for i, c := range cols {
+		if values[i].Valid {
+			out[c.Column] = values[i].Int64
+		}
+	}
+	return out, nil
+}
+
+// SequencesToAdvance says which of the parent's sequences attaching the existing relation p
+// (a detached partition) would set past the values p holds. It changes nothing.
+func SequencesToAdvance(ctx context.Context, q Querier, p Partition) ([]SequenceAdvance, error) {
+	cols, err := serialColumns(ctx, q, p.ParentSchema, p.ParentName)
+	if err != nil || len(cols) == 0 {
+		return nil, err
+	}
+	largest, err := maxValues(ctx, q, "ONLY "+p.Qualified(), cols)
+	if err != nil {
+		return nil, fmt.Errorf("reading the largest ids of %s: %w", p.Qualified(), err)
+	}
+	return sequencesBehind(ctx, q, cols, largest)
+}
+
+// AdvanceSequences sets each sequence that draws a column default of p's parent past the
+// largest value of that column that p holds, in the transaction that attaches p: rows a
+// shard kept from an earlier stack (a parent destroyed and created again starts its
+// sequence at 1) would otherwise share their ids with the next rows inserted through the
+// parent. A sequence already past them is left alone.
+func AdvanceSequences(ctx context.Context, tx *sql.Tx, p Partition) ([]SequenceAdvance, error) {
+	behind, err := SequencesToAdvance(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range behind {
+		logStep(ctx, fmt.Sprintf("advance sequence %s past %d", s.Sequence, s.Past), p.Schema+"."+p.Name)
+		// Set from the sequence's own value in the same statement, so a nextval made
+		// meanwhile by another session is never taken back.
+		if _, err := tx.ExecContext(ctx, "SELECT setval($1::regclass, greatest($2::bigint, last_value)) FROM "+s.Sequence, s.Sequence, s.Past); err != nil {
+			return nil, fmt.Errorf("advancing sequence %s past %d: %w", s.Sequence, s.Past, err)
+		}
+	}
+	return behind, nil
+}

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/lib/pq"
 )
 
 // ShardTable is what the shard says of a shard table the provider manages.
@@ -125,7 +128,7 @@ func ShardColumnDrift(ctx context.Context, q Querier, schema, name string, paren
 // its columns with the parent's (t.Columns, as the base prints them; see DiffShard) and its
 // bound CHECK set again, in one remote transaction; then the foreign table's column_name
 // options that the shard's renames made unneeded go. A missing shard table is not
-// re-created.
+// re-created; a shard holding rows outside the bound gives a *ShardRowsOutsideBoundError.
 func RepairShard(ctx context.Context, db *sql.DB, schema, name string, t RemoteTable) error {
 	logStep(ctx, "repair shard table "+t.Schema+"."+t.Name+" on server "+t.Server, schema+"."+name)
 	var diff ShardDiff
@@ -144,7 +147,16 @@ func RepairShard(ctx context.Context, db *sql.DB, schema, name string, t RemoteT
 		}
 		diff = DiffShard(t.Schema, t.Name, t.Columns, names, cols, nil)
 		stmts := append(append(diff.Before, diff.After...), SetRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))
-		return r.Exec(ctx, stmts...)
+		err = r.Exec(ctx, stmts...)
+		if pq.As(err, "23514") == nil || t.Check == "" {
+			return err
+		}
+		// The bound did not change: rows written on the shard out of band are outside it.
+		n, countErr := r.rowsRefused(ctx, t.Schema, t.Name, t.Check)
+		if countErr != nil {
+			n = -1
+		}
+		return &ShardRowsOutsideBoundError{Server: t.Server, Schema: t.Schema, Table: t.Name, CheckName: t.CheckName, Rows: n, Err: err}
 	})
 	if err != nil {
 		return err
@@ -217,4 +229,87 @@ func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromNam
 		undoErr = shard.Exec(ctx, SetRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), oldCheck))
 	}
 	return undoErr, err
+}
+
+// query runs one query on the shard through dblink and scans its single row into dest,
+// typed by columns (dblink's column definition list, such as "n bigint"). The text is first
+// parsed on the base as one prepared statement, as Exec does.
+func (r *Remote) query(ctx context.Context, text, columns string, dest ...any) error {
+	if err := CheckOneStatement(ctx, r.session(), text); err != nil {
+		return fmt.Errorf("refusing to send a query to the shard through server %q: %w", r.server, err)
+	}
+	if err := r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(`+columns+`)`, r.name, text).Scan(dest...); err != nil {
+		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
+	}
+	return nil
+}
+
+// rowsRefused counts the rows of a shard table that CHECK (check) refuses: those for which
+// it is false (NULL passes a CHECK).
+func (r *Remote) rowsRefused(ctx context.Context, schema, name, check string) (int64, error) {
+	var n int64
+	err := r.query(ctx, "SELECT count(*) FROM "+QualifiedIdent(schema, name)+" WHERE NOT ("+check+")", "n bigint", &n)
+	return n, err
+}
+
+// ShardRowsRefused counts, on the shard, the rows of a shard table that the bound CHECK
+// check would refuse, so that a plan can tell a CHECK repair that will fail.
+func ShardRowsRefused(ctx context.Context, db *sql.DB, server, schema, name, check string) (int64, error) {
+	var n int64
+	err := withRemote(ctx, db, server, func(r *Remote) error {
+		var err error
+		n, err = r.rowsRefused(ctx, schema, name, check)
+		return err
+	})
+	return n, err
+}
+
+// ShardRowsOutsideBoundError: a shard's bound CHECK could not be set (again) because the
+// shard table holds rows that the partition's bound does not admit, written there out of
+// band. It does not unwrap to the server's check_violation, whose usual meaning (rows
+// outside a new bound) is not this one.
+type ShardRowsOutsideBoundError struct {
+	Server, Schema, Table, CheckName string
+	Rows                             int64 // -1 when they could not be counted
+	Err                              error
+}
+
+func (e *ShardRowsOutsideBoundError) Error() string {
+	count := fmt.Sprintf("%d rows", e.Rows)
+	if e.Rows < 0 {
+		count = "rows"
+	}
+	return fmt.Sprintf("the shard table %s.%s on server %q holds %s outside the partition's bound, so its bound CHECK constraint %q cannot be set again (the shard says: %v)",
+		e.Schema, e.Table, e.Server, count, e.CheckName, e.Err)
+}
+
+// ShardSequencesToAdvance says which sequences of the parent schema.name attaching a
+// foreign partition over shard table remoteSchema.remoteTable (through server) would set
+// past the ids the shard table holds already, read on the shard in one query. It changes
+// nothing.
+func ShardSequencesToAdvance(ctx context.Context, db *sql.DB, schema, name, server, remoteSchema, remoteTable string) ([]SequenceAdvance, error) {
+	cols, err := serialColumns(ctx, db, schema, name)
+	if err != nil || len(cols) == 0 {
+		return nil, err
+	}
+	exprs, types := make([]string, len(cols)), make([]string, len(cols))
+	values, dest := make([]sql.NullInt64, len(cols)), make([]any, len(cols))
+	for i, c := range cols {
+		exprs[i] = "max(" + Ident(c.Column) + ")::bigint"
+		types[i] = fmt.Sprintf("m%d bigint", i)
+		dest[i] = &values[i]
+	}
+	err = withRemote(ctx, db, server, func(r *Remote) error {
+		return r.query(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+QualifiedIdent(remoteSchema, remoteTable), strings.Join(types, ", "), dest...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	largest := map[string]int64{}
+	for i, c := range cols {
+		if values[i].Valid {
+			largest[c.Column] = values[i].Int64
+		}
+	}
+	return sequencesBehind(ctx, db, cols, largest)
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/lib/pq"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
@@ -183,7 +183,7 @@ func (r *foreignPartitionResource) readAndRecord(private interface {
 		if !r.readInto(ctx, m, diags, action) {
 			return false
 		}
-		r.recordShard(ctx, m, nil, private, diags)
+		r.recordShard(ctx, m, m.Parent, nil, private, diags)
 		return true
 	}
 }
@@ -227,12 +227,22 @@ func (r *foreignPartitionResource) createWithShardTable(ctx context.Context, sha
 
 func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	readState(ctx, r.client, req, resp, func(ctx context.Context, m *foreignPartitionModelV0, diags *diag.Diagnostics, action string) bool {
+		priorParent := m.Parent
 		if !r.readInto(ctx, m, diags, action) {
 			return false
 		}
 		recorded, d := req.Private.GetKey(ctx, privateShardCheck)
 		diags.Append(d...)
-		r.recordShard(ctx, m, recorded, resp.Private, diags)
+		compareWith := m.Parent
+		if m.Parent.ValueString() == "" && !priorParent.IsNull() && priorParent.ValueString() != "" {
+			// Detached out of band: the shard is compared with the parent the apply attaches it to again.
+			compareWith = priorParent
+			diags.AddWarning("Foreign Partition Detached", fmt.Sprintf("Foreign partition %s.%s in database %q is not attached to any partitioned table: "+
+				"it was detached out of band, and its rows (in shard table %s.%s on server %q) are not reachable through %s. The plan attaches it again, "+
+				"with its bound, in one transaction.", m.Schema.ValueString(), m.Name.ValueString(), r.client.Database(),
+				m.RemoteSchema.ValueString(), m.RemoteTable.ValueString(), m.Server.ValueString(), priorParent.ValueString()))
+		}
+		r.recordShard(ctx, m, compareWith, recorded, resp.Private, diags)
 		return !diags.HasError()
 	})
 }
@@ -241,12 +251,13 @@ func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRe
 // printed it when the provider last set (or first saw) it.
 const privateShardCheck = "shard_check"
 
-// recordShard inspects the shard table of a managed foreign partition: it sets remote_drift,
+// recordShard inspects the shard table of a managed foreign partition, comparing its columns
+// with those of the parent parentID (state's, while detached): it sets remote_drift,
 // records the CHECK the shard has when none was recorded (recorded nil: after a create or
 // update, or the first read of an imported partition), and, right after an import
 // (create_remote_table null), tells from the shard whether the provider manages it: a
 // shard table carrying the provider's bound CHECK was made by create_remote_table.
-func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPartitionModelV0, recorded []byte, private interface {
+func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPartitionModelV0, parentID types.String, recorded []byte, private interface {
 	SetKey(context.Context, string, []byte) diag.Diagnostics
 }, diags *diag.Diagnostics) {
 	if !m.CreateRemoteTable.IsNull() && !m.CreateRemoteTable.ValueBool() {
@@ -257,7 +268,7 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 	if prior.IsNull() || prior.IsUnknown() {
 		prior = types.StringValue("")
 	}
-	parentSchema, parentName, _ := parseTableID(m.Parent.ValueString())
+	parentSchema, parentName, _ := parseTableID(parentID.ValueString())
 	remoteSchema, remoteTable := m.RemoteSchema.ValueString(), m.RemoteTable.ValueString()
 	checkName := postgres.BoundCheckName(remoteTable)
 	db, err := r.client.DB()
@@ -334,13 +345,10 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		remote := plan.remoteTable(to, parent)
 		remote.Identity = nil
 		err = postgres.RepairShard(ctx, db, to.Schema, to.Name, remote)
-		if pqErr := pq.As(err, "23514"); pqErr != nil {
-			// The shard holds rows its bound does not admit: the CHECK cannot come back.
-			n, countErr := postgres.RowsOutside(ctx, db, to, to.Bound)
-			if countErr == nil {
-				err = fmt.Errorf("the shard table holds %d rows that the bound %s does not admit, so its CHECK cannot be restored; nothing was changed. "+
-					"The data source pgshard_shard_check lists them per partition: move or delete them on the shard, then apply again (%w)", n, to.Bound, err)
-			}
+		if outside := (*postgres.ShardRowsOutsideBoundError)(nil); errors.As(err, &outside) {
+			// Not "outside the new bound": the repair sets the same bound again.
+			err = fmt.Errorf("%w. The repair does not change the partition's bound %s: those rows were written on the shard directly, after its CHECK was dropped. "+
+				"Nothing was changed. The data source pgshard_shard_check lists them per partition: move or delete them on the shard, then apply again", outside, to.Bound)
 		}
 		return what, err
 	})
@@ -355,7 +363,7 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 	}
 	if req.State.Raw.IsNull() {
 		if !req.Plan.Raw.IsNull() {
-			planCreateRows(ctx, r.client, req.Plan, &resp.Diagnostics)
+			planCreate(ctx, r.client, "Foreign Partition", req.Plan, &resp.Diagnostics)
 		}
 		return
 	}
@@ -381,6 +389,7 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 			to := plan.toPartition(ctx, &resp.Diagnostics)
 			planRowMoves(ctx, r.client, "Foreign Partition", state.Schema.ValueString(), state.Name.ValueString(), to,
 				plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
+			r.planShardRepair(ctx, &state, &plan, to.Bound, &resp.Diagnostics)
 		}
 		var server types.String
 		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("server"), &server)...)
@@ -392,6 +401,54 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 					state.Parent.ValueString(), server.ValueString()))
 		}
 	}
+}
+
+// planShardRepair refuses, while planning, a repair of a managed shard table (what
+// remote_drift found, or a shard table adopted by setting create_remote_table) that the
+// shard would refuse: the repair sets the bound CHECK again, and rows written on the shard
+// directly since the CHECK was dropped fail it. The rows are counted on the shard. A bound
+// change counts the rows outside its new bound in planRowMoves instead.
+func (r *foreignPartitionResource) planShardRepair(ctx context.Context, state, plan *foreignPartitionModelV0, to postgres.Bound, diags *diag.Diagnostics) {
+	adopted := plan.CreateRemoteTable.ValueBool() && !state.CreateRemoteTable.ValueBool()
+	if !r.client.Known() || diags.HasError() || !plan.CreateRemoteTable.ValueBool() || state.RemoteDrift.ValueString() == "" && !adopted || plan.Server.IsUnknown() {
+		return
+	}
+	if !state.toBound(ctx, diags).Equal(to) {
+		return
+	}
+	parentSchema, parentName, _ := parseTableID(plan.Parent.ValueString())
+	db, err := r.client.DB()
+	var parent *postgres.Table
+	if err == nil {
+		parent, err = postgres.ReadTable(ctx, db, parentSchema, parentName)
+	}
+	if err != nil || parent.PartitionBy == nil {
+		return // the read that follows, or the apply, says what is wrong with the parent
+	}
+	check := to.CheckSQL(postgres.KeySQL(parent.PartitionBy.Key))
+	remoteSchema, remoteTable := plan.RemoteSchema.ValueString(), plan.RemoteTable.ValueString()
+	if check == "" {
+		return
+	}
+	n, err := postgres.ShardRowsRefused(ctx, db, plan.Server.ValueString(), remoteSchema, remoteTable, check)
+	if err != nil {
+		tflog.Debug(ctx, "pgshard: the shard's rows outside the bound were not counted while planning", map[string]any{"partition": plan.ID.ValueString(), "error": err.Error()})
+		return
+	}
+	if n == 0 {
+		return
+	}
+	what := "repairs what remote_drift found (" + state.RemoteDrift.ValueString() + ")"
+	if adopted {
+		what = "adopts it (create_remote_table = true)"
+	}
+	diags.AddError("Foreign Partition Repair Refused", fmt.Sprintf(
+		"This plan %s on shard table %s.%s of foreign partition %s.%s, on server %q, which sets its bound CHECK constraint %q again. "+
+			"The shard table holds %d rows outside the partition's bound %s (counted now on the shard): the bound does not change, those rows were written "+
+			"on the shard directly, while the CHECK was missing, and the shard would refuse the CHECK. Nothing has been changed.\n\n"+
+			"Move or delete those rows on the shard (the data source pgshard_shard_check lists them per partition), or set create_remote_table = false "+
+			"to stop managing the shard table, then plan again.",
+		what, remoteSchema, remoteTable, plan.Schema.ValueString(), plan.Name.ValueString(), plan.Server.ValueString(), postgres.BoundCheckName(remoteTable), n, to))
 }
 
 func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

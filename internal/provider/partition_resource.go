@@ -108,7 +108,7 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 func (r *partitionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() {
 		if !req.Plan.Raw.IsNull() {
-			planCreateRows(ctx, r.client, req.Plan, &resp.Diagnostics)
+			planCreate(ctx, r.client, "Partition", req.Plan, &resp.Diagnostics)
 		}
 		return
 	}
