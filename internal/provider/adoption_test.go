@@ -27,11 +27,33 @@ type handMadeStack struct {
 	appDB                  *sql.DB
 }
 
+// handMadeShardSQL and handMadeBaseSQL make the stack, as templates/guides/adopting.md.tmpl
+// prints them (with its example names; a test keeps the two equal). The roles exist already.
+var handMadeShardSQL = []string{
+	`CREATE TABLE europe_tweets (id bigint NOT NULL, location text NOT NULL, body text);`,
+	`GRANT SELECT, INSERT, UPDATE, DELETE ON europe_tweets TO {remote_role};`,
+}
+
+var handMadeBaseSQL = []string{
+	`CREATE EXTENSION postgres_fdw;`,
+	`CREATE SERVER europe FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host {host}, port {port}, dbname {shard_database});`,
+	`GRANT USAGE ON FOREIGN SERVER europe TO {app};`,
+	`CREATE USER MAPPING FOR {app} SERVER europe OPTIONS (user {remote}, password {remote_password});`,
+	`CREATE TABLE tweets (id bigint NOT NULL, location text NOT NULL, body text) PARTITION BY LIST (location);`,
+	`CREATE FOREIGN TABLE europe_tweets PARTITION OF tweets FOR VALUES IN ('europe') SERVER europe OPTIONS (table_name 'europe_tweets');`,
+	`CREATE TABLE tweets_default PARTITION OF tweets DEFAULT;`,
+	`GRANT SELECT, INSERT ON tweets TO {app};`,
+}
+
+// guideNames are the example names the adoption guide prints the stack with.
+var guideNames = strings.NewReplacer("{app}", "tweets_app", "{remote}", "'eu_app'", "{remote_role}", "eu_app", "{remote_password}", "'...'",
+	"{host}", "'europe-db'", "{port}", "'5432'", "{shard_database}", "'eutweets'")
+
 func newHandMadeStack(t *testing.T) *handMadeStack {
 	t.Helper()
 	n := mathrand.IntN(1000000)
 	s := &handMadeStack{
-		base:  newAccDatabase(t, nil, "postgres_fdw"),
+		base:  newAccDatabase(t, nil),
 		shard: newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 }),
 		app:   fmt.Sprintf("adopt_app_%06d", n), appPassword: fmt.Sprintf("app-pw-%06d", n),
 		// A quote, a backslash and an "=" go through the variable, the catalog and the CLI.
@@ -53,24 +75,17 @@ func newHandMadeStack(t *testing.T) *handMadeStack {
 	createRole(s.base, s.app, s.appPassword)
 	createRole(s.shard, s.remote, s.remotePassword)
 
-	s.shard.Exec(t, `CREATE TABLE europe_tweets (id bigint NOT NULL, location text NOT NULL, body text)`)
-	s.shard.Exec(t, `GRANT SELECT, INSERT, UPDATE, DELETE ON europe_tweets TO `+quoteIdent(s.remote))
-	s.shard.Exec(t, `INSERT INTO europe_tweets VALUES (1, 'europe', 'hallo'), (2, 'europe', 'moin'), (3, 'europe', 'servus')`)
-
-	for _, stmt := range []string{
-		fmt.Sprintf(`CREATE SERVER europe FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port '%d', dbname %s)`,
-			quoteLiteral(s.shard.Cluster.Host), s.shard.Cluster.Port, quoteLiteral(s.shard.Name)),
-		`GRANT USAGE ON FOREIGN SERVER europe TO ` + quoteIdent(s.app),
-		fmt.Sprintf(`CREATE USER MAPPING FOR %s SERVER europe OPTIONS (user %s, password %s)`,
-			quoteIdent(s.app), quoteLiteral(s.remote), quoteLiteral(s.remotePassword)),
-		`CREATE TABLE tweets (id bigint NOT NULL, location text NOT NULL, body text) PARTITION BY LIST (location)`,
-		`CREATE FOREIGN TABLE europe_tweets PARTITION OF tweets FOR VALUES IN ('europe') SERVER europe OPTIONS (table_name 'europe_tweets')`,
-		`CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`,
-		`GRANT SELECT, INSERT ON tweets TO ` + quoteIdent(s.app),
-		`INSERT INTO tweets_default VALUES (4, 'mars', 'beep')`,
-	} {
-		s.base.Exec(t, stmt)
+	names := strings.NewReplacer("{app}", quoteIdent(s.app), "{remote}", quoteLiteral(s.remote), "{remote_password}", quoteLiteral(s.remotePassword),
+		"{remote_role}", quoteIdent(s.remote), "{host}", quoteLiteral(s.shard.Cluster.Host), "{port}", quoteLiteral(fmt.Sprint(s.shard.Cluster.Port)),
+		"{shard_database}", quoteLiteral(s.shard.Name))
+	for _, stmt := range handMadeShardSQL {
+		s.shard.Exec(t, names.Replace(stmt))
 	}
+	for _, stmt := range handMadeBaseSQL {
+		s.base.Exec(t, names.Replace(stmt))
+	}
+	s.shard.Exec(t, `INSERT INTO europe_tweets VALUES (1, 'europe', 'hallo'), (2, 'europe', 'moin'), (3, 'europe', 'servus')`)
+	s.base.Exec(t, `INSERT INTO tweets_default VALUES (4, 'mars', 'beep')`)
 
 	conn, err := pq.NewConnector(fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable",
 		conninfoQuote(s.base.Cluster.Host), s.base.Cluster.Port, conninfoQuote(s.base.Name), conninfoQuote(s.app), conninfoQuote(s.appPassword)))
@@ -96,8 +111,9 @@ func (s *handMadeStack) mappingOptions() (string, error) {
 	return s.base.QueryString(`SELECT array_to_string(umoptions, ',') FROM pg_user_mappings WHERE srvname = 'europe' AND usename = $1`, s.app)
 }
 
-// adoptionImports are the import blocks for every object of the hand-made stack.
-func (s *handMadeStack) adoptionImports() string {
+// adoptionImports are the import blocks for every object of the hand-made stack, whose
+// application role is app.
+func adoptionImports(app string) string {
 	return fmt.Sprintf(`
 import {
   to = pgshard_extension.postgres_fdw
@@ -111,7 +127,7 @@ import {
 
 import {
   to = pgshard_user_mapping.europe
-  id = "europe/%s"
+  id = "europe/%[1]s"
 }
 
 import {
@@ -128,7 +144,12 @@ import {
   to = pgshard_partition.default
   id = "public.tweets_default"
 }
-`, s.app)
+
+import {
+  to = pgshard_foreign_server_usage.europe_%[1]s
+  id = "europe/%[1]s"
+}
+`, app)
 }
 
 // generatedPassword is the line -generate-config-out writes for a mapping's password:
@@ -153,7 +174,7 @@ func TestAccAdoption_GeneratedConfig(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(s.base.ProviderConfig()+s.adoptionImports()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(s.base.ProviderConfig()+adoptionImports(s.app)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ws := postgrestest.NewWorkspace(t, dir)
@@ -200,8 +221,8 @@ func TestAccAdoption_GeneratedConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws.SetVars(t, map[string]any{"europe_password": s.remotePassword})
-	if out := run("plan", "-no-color"); strings.Contains(out, "Password Will Be Removed") {
-		t.Errorf("the plan warns although the password is set:\n%s", out)
+	if out := run("plan", "-no-color"); strings.Contains(out, "Password Will Be Removed") || !strings.Contains(out, "7 to import, 0 to add, 0 to change, 0 to destroy") {
+		t.Errorf("with the password filled in, the plan should import the 7 objects and change nothing:\n%s", out)
 	}
 	run("apply", "-auto-approve", "-no-color")
 
@@ -413,4 +434,26 @@ func planWarnings(t *testing.T, out, summary string) string {
 		}
 	}
 	return strings.Join(details, "\n")
+}
+
+// The adoption guide prints the stack the adoption test makes, the import blocks it
+// applies and the test's name.
+func TestAdoptionGuide_UpToDate(t *testing.T) {
+	guide, err := os.ReadFile("../../templates/guides/adopting.md.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range append(append([]string{}, handMadeShardSQL...), handMadeBaseSQL...) {
+		if stmt := guideNames.Replace(stmt); !strings.Contains(string(guide), stmt) {
+			t.Errorf("templates/guides/adopting.md.tmpl should print %q", stmt)
+		}
+	}
+	if imports := strings.TrimSpace(adoptionImports("tweets_app")); !strings.Contains(string(guide), imports) {
+		t.Errorf("templates/guides/adopting.md.tmpl should print the import blocks:\n%s", imports)
+	}
+	for _, test := range []string{"TestAccAdoption_GeneratedConfig", "TestAccUserMapping_PasswordRemovalWarns"} {
+		if !regexp.MustCompile(`\b` + test + `\b`).Match(guide) {
+			t.Errorf("the guide should name the test %s", test)
+		}
+	}
 }
