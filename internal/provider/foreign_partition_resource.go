@@ -238,8 +238,8 @@ func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRe
 			// Detached out of band: the shard is compared with the parent the apply attaches it to again.
 			compareWith = priorParent
 			diags.AddWarning("Foreign Partition Detached", fmt.Sprintf("Foreign partition %s.%s in database %q is not attached to any partitioned table: "+
-				"it was detached out of band, and its rows (in shard table %s.%s on server %q) are not reachable through %s. The plan attaches it again, "+
-				"with its bound, in one transaction.", m.Schema.ValueString(), m.Name.ValueString(), r.client.Database(),
+				"it was detached out of band, and its rows (in shard table %s.%s on server %q) are not reachable through %s. The plan attaches it again "+
+				"(while the configuration keeps it), with its bound, in one transaction; its shard table was checked for drift against that parent.", m.Schema.ValueString(), m.Name.ValueString(), r.client.Database(),
 				m.RemoteSchema.ValueString(), m.RemoteTable.ValueString(), m.Server.ValueString(), priorParent.ValueString()))
 		}
 		r.recordShard(ctx, m, compareWith, recorded, resp.Private, diags)
