@@ -8,18 +8,13 @@ import (
 )
 
 // A column change of a partitioned table reaches the shard tables the provider manages
-// (those carrying its bound CHECK) in two phases around the parent's own change, so that
-// neither inserts through the parent nor a service writing its shard directly fail:
-//
-//   - before the parent's change commits: renames, new columns, type and default changes,
-//     NOT NULL dropped (each only widens what a shard accepts, or renames in the same
-//     window as the parent);
-//   - after it: NOT NULL set and dropped columns (each narrows what a shard accepts, so
-//     the parent stops sending what they refuse first).
-//
-// Each shard's statements of a phase run in one remote transaction. A shard that fails
-// does not stop the others or the parent: the error names it, its foreign partition shows
-// the difference as remote_drift on the next plan, and the next apply completes it.
+// (those carrying its bound CHECK) as one change with the parent's own (a Span): each
+// shard's statements run in one remote transaction that is prepared before the base
+// commits and committed after, so a shard that refuses (a value that does not convert, a
+// NULL where NOT NULL is wanted) or cannot be reached stops the whole change, and nothing
+// changes anywhere. DiffShard still splits a shard's statements into those that widen what
+// it accepts (Before) and those that narrow it (After): a drift repair of one shard runs
+// them in that order.
 
 // ShardDiff is how a managed shard table's columns differ from its parent's, and what makes
 // them the same.
@@ -162,92 +157,80 @@ func (e *ShardError) Error() string {
 		". The foreign partitions of these shards show what is left in remote_drift, and the next apply completes it once they are reachable"
 }
 
-// shardWork is one managed shard's part of a column change.
-type shardWork struct {
-	shard foreignShard
-	diff  ShardDiff
+// AlterPartitionedTable renames or moves a partitioned table from fromSchema.fromName and
+// changes its columns to to's, on the base and on every shard table the provider manages
+// under it (those carrying its bound CHECK), as one change: all of it happens or none
+// (see Span). A dropped column holding values is refused unless force, counted in the
+// base's transaction; a shard that cannot be reached or refuses its part (a value that
+// does not convert, a NULL where NOT NULL is wanted) is named in a *PartError and nothing
+// changes anywhere.
+func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Table, force bool) (ColumnPlan, error) {
+	var plan ColumnPlan
+	err := RunSpan(ctx, db, func(s *Span) error {
+		var err error
+		if plan, err = RenameAndAlterColumns(ctx, s.Tx, fromSchema, fromName, to, force); err != nil || plan.Empty() {
+			return err
+		}
+		return propagateColumns(ctx, s, to.Schema, to.Name, plan.Drops)
+	})
+	return plan, err
 }
 
-// PropagateColumns brings the shard tables the provider manages under the parent (as tx
-// sees it, after the parent's change) in line with the parent: it runs each shard's Before
-// statements from inside tx and returns the After work, to run once tx has committed. A
-// shard that cannot be reached or refuses is named in a *ShardError and left out; tx goes
-// on. drops are the columns the parent dropped (counted and allowed).
-func PropagateColumns(ctx context.Context, tx *sql.Tx, parentSchema, parentName string, drops []string) (after func(context.Context, *sql.DB) error, err error) {
+// propagateColumns adds to s each managed shard's part of a column change of the parent
+// (as s.Tx sees it, after the parent's change): what the shard lacks and what it has too
+// much, in one remote transaction, and on the base the column_name options that go once the
+// shard has renamed its columns. The shard tables are locked from their part's first
+// statement until the change commits everywhere, so no reader sees the parent and a shard
+// disagree, whatever the order of the statements.
+func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName string, drops []string) error {
 	logStep(ctx, "bring the managed shard tables in line with the parent", parentSchema+"."+parentName)
 	var hasDblink bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&hasDblink); err != nil {
-		return nil, err
+	if err := s.Tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&hasDblink); err != nil {
+		return err
 	}
 	if !hasDblink {
-		return func(context.Context, *sql.DB) error { return nil }, nil // no dblink: no shard table is managed here
+		return nil // no dblink: no shard table is managed here
 	}
-	parent, err := ReadTable(ctx, tx, parentSchema, parentName)
+	parent, err := ReadTable(ctx, s.Tx, parentSchema, parentName)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	shards, err := foreignShards(ctx, tx, parentSchema, parentName)
+	shards, err := foreignShards(ctx, s.Tx, parentSchema, parentName)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dropped := map[string]bool{}
 	for _, c := range drops {
 		dropped[c] = true
 	}
-	var failed []string
-	var later []shardWork
 	for _, sh := range shards {
-		// A shard's failure (dblink raises it in this session) is rolled back to here, so
-		// that the parent's change and the other shards go on.
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT pgshard_shard"); err != nil {
-			return nil, err
-		}
-		var diff ShardDiff
-		managed := false
-		r, err := openRemoteIn(ctx, tx, sh.Server)
-		if err == nil {
-			diff, managed, err = r.diffManaged(ctx, tx, sh, parent.Columns, dropped)
-			if err == nil && managed && len(diff.Before) > 0 {
-				err = r.Exec(ctx, diff.Before...)
-			}
-			if err == nil && managed {
-				err = unmapColumns(ctx, tx, sh.Schema, sh.Name, diff.Unmap)
-			}
-			if closeErr := r.closeIn(ctx); err == nil {
-				err = closeErr
-			}
-		}
+		diff, managed, err := inspectManaged(ctx, s.Tx, sh, parent.Columns, dropped)
 		if err != nil {
-			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgshard_shard"); rbErr != nil {
-				return nil, rbErr
-			}
-			failed = append(failed, sh.describe()+": "+reasonOf(err))
+			return &PartError{Server: sh.Server, Err: fmt.Errorf("%s: %w", sh.describe(), err)}
+		}
+		if !managed || diff.Empty() {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_shard"); err != nil {
-			return nil, err
-		}
-		if managed && len(diff.After) > 0 {
-			later = append(later, shardWork{shard: sh, diff: diff})
+		s.OnShard(sh.Server, append(diff.Before, diff.After...)...)
+		if err := unmapColumns(ctx, s.Tx, sh.Schema, sh.Name, diff.Unmap); err != nil {
+			return err
 		}
 	}
-	after = func(ctx context.Context, db *sql.DB) error {
-		var failedAfter []string
-		for _, w := range later {
-			err := withRemote(ctx, db, w.shard.Server, func(r *Remote) error { return r.Exec(ctx, w.diff.After...) })
-			if err != nil {
-				failedAfter = append(failedAfter, w.shard.describe()+": "+reasonOf(err))
-			}
-		}
-		if len(failedAfter) > 0 {
-			return &ShardError{Failed: failedAfter}
-		}
-		return nil
+	return nil
+}
+
+// inspectManaged reads one shard table from inside tx and, when the provider manages it,
+// says how its columns differ from the parent's.
+func inspectManaged(ctx context.Context, tx *sql.Tx, sh foreignShard, parent []Column, drops map[string]bool) (ShardDiff, bool, error) {
+	r, err := openRemoteIn(ctx, tx, sh.Server)
+	if err != nil {
+		return ShardDiff{}, false, err
 	}
-	if len(failed) > 0 {
-		return after, &ShardError{Failed: failed}
+	diff, managed, err := r.diffManaged(ctx, tx, sh, parent, drops)
+	if closeErr := r.closeIn(ctx); err == nil {
+		err = closeErr
 	}
-	return after, nil
+	return diff, managed, err
 }
 
 // diffManaged inspects one shard table and, when the provider manages it (it carries the

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"reflect"
 	"testing"
@@ -73,21 +72,8 @@ func TestPropagateColumnsHostileNames(t *testing.T) {
 	mustExec(t, shard, `CREATE TABLE eu (k text, `+Ident(oldName)+` text, CONSTRAINT eu_bound CHECK (k IN ('eu')))`)
 	mustExec(t, base, `CREATE TABLE t (k text, `+Ident(oldName)+` text) PARTITION BY LIST (k)`)
 	mustExec(t, base, `CREATE FOREIGN TABLE eu PARTITION OF t FOR VALUES IN ('eu') SERVER europe OPTIONS (table_name 'eu')`)
-	from := []Column{{Name: "k", Type: "text"}, {Name: oldName, Type: "text"}}
 	to := []Column{{Name: "k", Type: "text"}, {Name: newName, Type: "text", RenamedFrom: oldName}, {Name: added, Type: "text", Default: "'x'"}}
-	var after func(context.Context, *sql.DB) error
-	err := InTx(ctx, base, func(tx *sql.Tx) error {
-		plan, err := AlterColumns(ctx, tx, "public", "t", from, to, false)
-		if err != nil {
-			return err
-		}
-		after, err = PropagateColumns(ctx, tx, "public", "t", plan.Drops)
-		return err
-	})
-	if err == nil {
-		err = after(ctx, base)
-	}
-	if err != nil {
+	if _, err := AlterPartitionedTable(ctx, base, "public", "t", Table{Schema: "public", Name: "t", Columns: to}, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, db := range []*sql.DB{base, shard} {

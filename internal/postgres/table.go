@@ -458,6 +458,19 @@ func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to
 	return plan, err
 }
 
+// RenameAndAlterColumns renames or moves the table from fromSchema.fromName to to's
+// schema and name, then changes its columns to to's (see AlterColumns), in tx.
+func RenameAndAlterColumns(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, to Table, force bool) (ColumnPlan, error) {
+	if err := RenameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
+		return ColumnPlan{}, err
+	}
+	from, err := ReadTable(ctx, tx, to.Schema, to.Name)
+	if err != nil {
+		return ColumnPlan{}, err
+	}
+	return AlterColumns(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, force)
+}
+
 // keepRemoteColumnName points each foreign partition's renamed column at the shard's
 // column under its old name (postgres_fdw's column_name option), unless it already names
 // one: a rename on the base never changes what the shard stores.

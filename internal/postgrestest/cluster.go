@@ -234,6 +234,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		"log_line_prefix = '%m [%p] '\n" +
 		"lc_messages = 'C'\n" +
 		"max_connections = 300\n" +
+		"max_prepared_transactions = 64\n" + // changes across base and shards commit in two phases
 		"fsync = off\n" +
 		"synchronous_commit = off\n" +
 		"full_page_writes = off\n" +

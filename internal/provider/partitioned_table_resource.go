@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -165,26 +164,9 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 		if diags.HasError() {
 			return "", nil
 		}
-		var change postgres.ColumnPlan
-		var after func(context.Context, *sql.DB) error
-		var shardErr error
-		err := postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			var err error
-			_, change, err = updateColumns(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
-			if err != nil {
-				return err
-			}
-			// The shard tables the provider manages take the change too: what widens them
-			// before the parent's change is visible, the rest right after.
-			after, shardErr = postgres.PropagateColumns(ctx, tx, to.Schema, to.Name, change.Drops)
-			if after == nil {
-				return shardErr
-			}
-			return nil
-		})
-		if err == nil {
-			err = errors.Join(shardErr, after(ctx, db))
-		}
+		// The shard tables the provider manages take the change too, as one change with the
+		// parent's: it happens on all of them or on none.
+		change, err := postgres.AlterPartitionedTable(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
 		if len(change.Clauses) > 0 || len(change.Renames) > 0 {
 			warnLaggingShards(ctx, db, to, diags)
 		}

@@ -48,21 +48,6 @@ func deleteTable(ctx context.Context, client *Client, kind, schema, name string,
 	}
 }
 
-// updateColumns renames or moves the table from its prior schema.name, then changes its
-// columns (renames declared with renamed_from first) in one transaction. A dropped column
-// holding values is refused unless force.
-func updateColumns(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, to postgres.Table, force bool) (*postgres.Table, postgres.ColumnPlan, error) {
-	if err := postgres.RenameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
-		return nil, postgres.ColumnPlan{}, err
-	}
-	from, err := postgres.ReadTable(ctx, tx, to.Schema, to.Name)
-	if err != nil {
-		return nil, postgres.ColumnPlan{}, err
-	}
-	plan, err := postgres.AlterColumns(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, force)
-	return from, plan, err
-}
-
 // planColumnChanges is the plan-time half of a column update. It plans renamed_from where
 // the configuration leaves it out (the prior value: once applied it may be removed without
 // a diff), and says what the update will do to the values: a rename keeps them, a type
