@@ -21,6 +21,9 @@ type Partition struct {
 	Server       string
 	// Options are the foreign table's options, schema_name and table_name included.
 	Options map[string]string
+	// ShardIdentity is the shard table's own id range (remote_identity), when known: ids from
+	// it are not the parent sequence's, so an attach never sets the sequence past them.
+	ShardIdentity *Identity
 }
 
 // Qualified is the quoted schema.name.
@@ -502,23 +505,31 @@ func sequencesBehind(ctx context.Context, q Querier, cols []SequenceAdvance, lar
 	return out, nil
 }
 
-// maxValues reads, in one scan, the largest value of each column in a relation (the FROM
-// text: "ONLY schema.name"); columns holding only NULLs are left out.
-func maxValues(ctx context.Context, q Querier, from string, cols []SequenceAdvance) (map[string]int64, error) {
-	out := map[string]int64{}
-	if len(cols) == 0 {
-		return out, nil
-	}
+// maxQuery renders the query that reads, in one scan of from ("ONLY schema.name"), the
+// largest value of each column, leaving out the ids of the shard's own identity range.
+func maxQuery(from string, cols []SequenceAdvance, shardIdentity *Identity) string {
 	exprs := make([]string, len(cols))
+	for i, c := range cols {
+		exprs[i] = "max(" + Ident(c.Column) + ")"
+		if id := shardIdentity; id != nil && id.Column == c.Column && id.Start > 1 {
+			exprs[i] += fmt.Sprintf(" FILTER (WHERE %s < %d)", Ident(c.Column), id.Start)
+		}
+		exprs[i] += "::bigint"
+	}
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + from
+}
+
+// scanMax runs scan into one NullInt64 per column and keeps the columns holding a value.
+func scanMax(cols []SequenceAdvance, scan func(dest ...any) error) (map[string]int64, error) {
 	values := make([]sql.NullInt64, len(cols))
 	dest := make([]any, len(cols))
-	for i, c := range cols {
-		exprs[i] = "max(" + Ident(c.Column) + ")::bigint"
+	for i := range cols {
 		dest[i] = &values[i]
 	}
-	if err := q.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+from).Scan(dest...); err != nil {
+	if err := scan(dest...); err != nil {
 		return nil, err
 	}
+	out := map[string]int64{}
 	for i, c := range cols {
 		if values[i].Valid {
 			out[c.Column] = values[i].Int64
@@ -534,7 +545,7 @@ func SequencesToAdvance(ctx context.Context, q Querier, p Partition) ([]Sequence
 	if err != nil || len(cols) == 0 {
 		return nil, err
 	}
-	largest, err := maxValues(ctx, q, "ONLY "+p.Qualified(), cols)
+	largest, err := scanMax(cols, q.QueryRowContext(ctx, maxQuery("ONLY "+p.Qualified(), cols, p.ShardIdentity)).Scan)
 	if err != nil {
 		return nil, fmt.Errorf("reading the largest ids of %s: %w", p.Qualified(), err)
 	}
@@ -545,7 +556,8 @@ func SequencesToAdvance(ctx context.Context, q Querier, p Partition) ([]Sequence
 // largest value of that column that p holds, in the transaction that attaches p: rows a
 // shard kept from an earlier stack (a parent destroyed and created again starts its
 // sequence at 1) would otherwise share their ids with the next rows inserted through the
-// parent. A sequence already past them is left alone.
+// parent. A sequence already past them is left alone, and so are the ids of the shard's own
+// identity range (p.ShardIdentity).
 func AdvanceSequences(ctx context.Context, tx *sql.Tx, p Partition) ([]SequenceAdvance, error) {
 	behind, err := SequencesToAdvance(ctx, tx, p)
 	if err != nil {

@@ -12,14 +12,14 @@ import (
 
 // Attaching a shard table that holds rows (a stack destroyed and applied again) sets the
 // parent's sequences past their ids, whatever draws them (serial, a nextval default), in the
-// attaching transaction; a sequence already past them, a column with no values and a
-// non-integer column are left alone. The shard-side preview says the same before anything
+// attaching transaction; a sequence already past them, a column with no values and the ids
+// of the shard's own identity range are left alone. The shard-side preview says the same before anything
 // changes.
 func TestAttachSetsSequencesPastAdoptedIds(t *testing.T) {
 	base, shard := shardFixture(t)
 	ctx := t.Context()
 	mustExec(t, shard, `CREATE TABLE eu (id bigint, n int, other bigint, location text)`)
-	mustExec(t, shard, `INSERT INTO eu VALUES (41, NULL, 7, 'europe'), (12, NULL, 900, 'europe')`)
+	mustExec(t, shard, `INSERT INTO eu VALUES (41, NULL, 7, 'europe'), (12, NULL, 900, 'europe'), (1000000005, NULL, NULL, 'europe')`)
 	mustExec(t, base, `CREATE SEQUENCE other_seq START 1000`)
 	mustExec(t, base, `CREATE TABLE p (id bigserial, n serial, other bigint DEFAULT nextval('other_seq'), location text) PARTITION BY LIST (location)`)
 	mustExec(t, base, `CREATE TABLE p_default PARTITION OF p DEFAULT`)
@@ -27,13 +27,15 @@ func TestAttachSetsSequencesPastAdoptedIds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	preview, err := ShardSequencesToAdvance(ctx, base, "public", "p", "europe", "public", "eu")
+	// Ids of the shard's own identity range (remote_identity) are not the parent sequence's.
+	identity := &Identity{Column: "id", Start: 1000000000, Increment: 1}
+	preview, err := ShardSequencesToAdvance(ctx, base, "public", "p", "europe", "public", "eu", identity)
 	want := []SequenceAdvance{{Column: "id", Sequence: "public.p_id_seq", Past: 41}}
 	if err != nil || !reflect.DeepEqual(preview, want) {
 		t.Fatalf("preview = %+v, %v; want %+v", preview, err, want)
 	}
 	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "p", Bound: Bound{In: []string{"europe"}}, Foreign: true,
-		Server: "europe", Options: map[string]string{"schema_name": "public", "table_name": "eu"}}
+		Server: "europe", Options: map[string]string{"schema_name": "public", "table_name": "eu"}, ShardIdentity: identity}
 	if err := InTx(ctx, base, func(tx *sql.Tx) error {
 		_, err := AttachNewPartition(ctx, tx, p, parent, false, true)
 		return err
@@ -42,10 +44,14 @@ func TestAttachSetsSequencesPastAdoptedIds(t *testing.T) {
 	}
 	got := queryString(t, base, `INSERT INTO p (location) VALUES ('mars') RETURNING id || ',' || n || ',' || other`)
 	if got != "42,1,1000" {
-		t.Errorf("next ids through the parent = %s, want 42,1,1000 (id past the shard's 41; n holds no values; other_seq already past 900)", got)
+		t.Errorf("next ids through the parent = %s, want 42,1,1000 (id past the shard's 41 below its identity range; n holds no values; other_seq already past 900)", got)
 	}
-	if preview, err := ShardSequencesToAdvance(ctx, base, "public", "p", "europe", "public", "eu"); err != nil || len(preview) != 0 {
+	if preview, err := ShardSequencesToAdvance(ctx, base, "public", "p", "europe", "public", "eu", identity); err != nil || len(preview) != 0 {
 		t.Errorf("after the attach nothing is behind: %+v, %v", preview, err)
+	}
+	// Without a known identity range every id counts.
+	if preview, err := ShardSequencesToAdvance(ctx, base, "public", "p", "europe", "public", "eu", nil); err != nil || len(preview) != 1 || preview[0].Past != 1000000005 {
+		t.Errorf("preview without the identity = %+v, %v", preview, err)
 	}
 }
 

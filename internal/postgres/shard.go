@@ -283,31 +283,26 @@ func (e *ShardRowsOutsideBoundError) Error() string {
 
 // ShardSequencesToAdvance says which sequences of the parent schema.name attaching a
 // foreign partition over shard table remoteSchema.remoteTable (through server) would set
-// past the ids the shard table holds already, read on the shard in one query. It changes
-// nothing.
-func ShardSequencesToAdvance(ctx context.Context, db *sql.DB, schema, name, server, remoteSchema, remoteTable string) ([]SequenceAdvance, error) {
+// past the ids the shard table holds already (those of its own identity range left out),
+// read on the shard in one query. It changes nothing.
+func ShardSequencesToAdvance(ctx context.Context, db *sql.DB, schema, name, server, remoteSchema, remoteTable string, shardIdentity *Identity) ([]SequenceAdvance, error) {
 	cols, err := serialColumns(ctx, db, schema, name)
 	if err != nil || len(cols) == 0 {
 		return nil, err
 	}
-	exprs, types := make([]string, len(cols)), make([]string, len(cols))
-	values, dest := make([]sql.NullInt64, len(cols)), make([]any, len(cols))
-	for i, c := range cols {
-		exprs[i] = "max(" + Ident(c.Column) + ")::bigint"
+	types := make([]string, len(cols))
+	for i := range cols {
 		types[i] = fmt.Sprintf("m%d bigint", i)
-		dest[i] = &values[i]
 	}
+	var largest map[string]int64
 	err = withRemote(ctx, db, server, func(r *Remote) error {
-		return r.query(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+QualifiedIdent(remoteSchema, remoteTable), strings.Join(types, ", "), dest...)
+		largest, err = scanMax(cols, func(dest ...any) error {
+			return r.query(ctx, maxQuery(QualifiedIdent(remoteSchema, remoteTable), cols, shardIdentity), strings.Join(types, ", "), dest...)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	largest := map[string]int64{}
-	for i, c := range cols {
-		if values[i].Valid {
-			largest[c.Column] = values[i].Int64
-		}
 	}
 	return sequencesBehind(ctx, db, cols, largest)
 }

@@ -546,16 +546,25 @@ func (m foreignPartitionModelV0) toPartition(ctx context.Context, diags *diag.Di
 	diags.Append(d...)
 	opts["schema_name"] = m.RemoteSchema.ValueString()
 	opts["table_name"] = m.RemoteTable.ValueString()
-	return postgres.Partition{
+	p := postgres.Partition{
 		Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), ParentSchema: parentSchema, ParentName: parentName,
 		Bound: m.toBound(ctx, diags), Foreign: true, Server: m.Server.ValueString(), Options: opts,
 	}
+	if m.CreateRemoteTable.ValueBool() {
+		// The shard's own id range: an attach sets the parent's sequence past the other ids only.
+		p.ShardIdentity = m.RemoteIdentity.toIdentity()
+	}
+	return p
+}
+
+// toIdentity is the domain's identity, nil for none.
+func (id *remoteIdentityModel) toIdentity() *postgres.Identity {
+	if id == nil {
+		return nil
+	}
+	return &postgres.Identity{Column: id.Column.ValueString(), Start: id.Start.ValueInt64(), Increment: id.Increment.ValueInt64()}
 }
 
 func (m foreignPartitionModelV0) remoteTable(p postgres.Partition, parent *postgres.Table) postgres.RemoteTable {
-	var identity *postgres.Identity
-	if id := m.RemoteIdentity; id != nil {
-		identity = &postgres.Identity{Column: id.Column.ValueString(), Start: id.Start.ValueInt64(), Increment: id.Increment.ValueInt64()}
-	}
-	return postgres.ShardTableFor(p, parent, identity)
+	return postgres.ShardTableFor(p, parent, m.RemoteIdentity.toIdentity())
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -395,6 +396,7 @@ type createPlan struct {
 	move, force               bool   // move_rows_from_default, force_destroy (pgshard_partition)
 	onRows                    string // on_rows_outside_bound
 	remoteSchema, remoteTable string // pgshard_foreign_partition
+	identityKnown             bool   // remote_identity is known (c.p.ShardIdentity)
 }
 
 // readCreatePlan reads a planned partition; false when something it needs is unknown yet.
@@ -407,8 +409,9 @@ func readCreatePlan(ctx context.Context, plan tfsdk.Plan, foreign bool, diags *d
 		"move_rows_from_default": &move, "on_rows_outside_bound": &onRows, "parent": &parentID, "schema": &schemaName, "name": &name,
 		"values_in": &b.ValuesIn, "values_from": &b.ValuesFrom, "values_to": &b.ValuesTo, "modulus": &b.Modulus, "remainder": &b.Remainder, "is_default": &b.IsDefault,
 	}
+	var identity types.Object
 	if foreign {
-		attrs["server"], attrs["remote_schema"], attrs["remote_table"] = &server, &remoteSchema, &remoteTable
+		attrs["server"], attrs["remote_schema"], attrs["remote_table"], attrs["remote_identity"] = &server, &remoteSchema, &remoteTable, &identity
 	} else {
 		attrs["force_destroy"] = &force
 	}
@@ -433,6 +436,15 @@ func readCreatePlan(ctx context.Context, plan tfsdk.Plan, foreign bool, diags *d
 		Bound: b.toBound(ctx, diags), Foreign: foreign, Server: server.ValueString()}
 	c.move, c.force, c.onRows = move.ValueBool(), force.ValueBool(), onRows.ValueString()
 	c.remoteSchema, c.remoteTable = remoteSchema.ValueString(), remoteTable.ValueString()
+	c.identityKnown = !identity.IsUnknown()
+	if c.identityKnown && !identity.IsNull() {
+		var id remoteIdentityModel
+		if d := identity.As(ctx, &id, basetypes.ObjectAsOptions{}); d.HasError() || id.Column.IsUnknown() || id.Start.IsUnknown() || id.Increment.IsUnknown() {
+			c.identityKnown = false
+		} else {
+			c.p.ShardIdentity = id.toIdentity()
+		}
+	}
 	return c, true
 }
 
@@ -486,7 +498,7 @@ func planCreate(ctx context.Context, client *Client, kind string, plan tfsdk.Pla
 			"The apply counts them again: it moves them with move_rows_from_default = true, and fails without it.", c.p.Schema, c.p.Name, reason(err)))
 		return
 	}
-	if c.p.Foreign && existing == nil {
+	if c.p.Foreign && existing == nil && c.identityKnown {
 		planAdoptedIds(ctx, db, c, diags)
 	}
 }
@@ -566,7 +578,7 @@ func planReplaceExisting(ctx context.Context, client *Client, db *sql.DB, kind s
 // this plan, the shard table does not exist), the plan says nothing, and the apply still
 // advances the sequences.
 func planAdoptedIds(ctx context.Context, db *sql.DB, c createPlan, diags *diag.Diagnostics) {
-	advances, err := postgres.ShardSequencesToAdvance(ctx, db, c.p.ParentSchema, c.p.ParentName, c.p.Server, c.remoteSchema, c.remoteTable)
+	advances, err := postgres.ShardSequencesToAdvance(ctx, db, c.p.ParentSchema, c.p.ParentName, c.p.Server, c.remoteSchema, c.remoteTable, c.p.ShardIdentity)
 	if err != nil {
 		tflog.Debug(ctx, "pgshard: the ids of the shard table were not read while planning", map[string]any{"partition": c.p.Schema + "." + c.p.Name, "error": err.Error()})
 		return

@@ -11,8 +11,9 @@ import (
 )
 
 // Adding a region whose rows already sit in DEFAULT: without move_rows_from_default the
-// apply fails naming the row count and the flag; with it, the rows move to the new shard in
-// one transaction, and every row stays readable through the parent exactly once.
+// plan fails naming the row count and the flag, before anything is created; with it, the
+// rows move to the new shard in one transaction, and every row stays readable through the
+// parent exactly once.
 func TestAccForeignPartition_AddRegionMovesDefaultRows(t *testing.T) {
 	s := newShardedTweets(t)
 	asia := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
@@ -69,14 +70,19 @@ resource "pgshard_foreign_partition" "asia" {
 				ExpectError: expectError(`3 rows in the DEFAULT partition public.tweets_default match its bound .*Set move_rows_from_default = true`),
 			},
 			{
-				// Nothing changed: the rows are still in DEFAULT and no partition was left behind.
-				Config:             s.config(`["europe"]`, "force_destroy = true") + asiaRegion(false),
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				Check: dbChecks(
-					s.base.ExpectQuery("4", `SELECT count(*) FROM ONLY tweets_default`),
-					s.base.ExpectQuery("<none>", `SELECT relname FROM pg_class WHERE relname = 'asia_tweets'`),
-				),
+				// Refused at plan, so nothing changed: the rows are still in DEFAULT, no partition was
+				// left behind, and without the region the plan is empty (no server, no mapping in state).
+				PreConfig: func() {
+					if err := dbChecks(
+						s.base.ExpectQuery("4", `SELECT count(*) FROM ONLY tweets_default`),
+						s.base.ExpectQuery("<none>", `SELECT relname FROM pg_class WHERE relname = 'asia_tweets'`),
+						s.base.ExpectQuery("0", `SELECT count(*) FROM pg_foreign_server WHERE srvname = 'asia'`),
+					)(nil); err != nil {
+						t.Error(err)
+					}
+				},
+				Config:   s.config(`["europe"]`, "force_destroy = true"),
+				PlanOnly: true,
 			},
 			{
 				Config: s.config(`["europe"]`, "force_destroy = true") + asiaRegion(true),
