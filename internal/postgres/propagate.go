@@ -23,6 +23,8 @@ type ShardDiff struct {
 	Before []string // statements for the shard before the parent's change is visible
 	After  []string // statements for the shard after it
 	Unmap  []string // local columns whose column_name option goes once the shard renamed them
+	// Dropped are the shard's columns that After drops with their values.
+	Dropped []string
 }
 
 // Empty reports whether the shard table matches.
@@ -106,6 +108,7 @@ func DiffShard(schema, name string, parent []Column, names map[string]string, ac
 		switch {
 		case drops[a.Name]:
 			d.After = append(d.After, alter("DROP COLUMN "+Ident(a.Name)))
+			d.Dropped = append(d.Dropped, a.Name)
 			d.Drift = append(d.Drift, fmt.Sprintf("column %q was dropped from the parent", a.Name))
 		case a.NotNull && a.Default == "" && !a.Identity:
 			// Not the parent's: inserts through the parent would leave it NULL and fail.
@@ -171,7 +174,7 @@ func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName
 		if plan, err = RenameAndAlterColumns(ctx, s.Tx, fromSchema, fromName, to, force); err != nil || plan.Empty() {
 			return err
 		}
-		return propagateColumns(ctx, s, to.Schema, to.Name, plan.Drops)
+		return propagateColumns(ctx, s, to.Schema, to.Name, plan.Drops, force)
 	})
 	return plan, err
 }
@@ -182,7 +185,7 @@ func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName
 // shard has renamed its columns. The shard tables are locked from their part's first
 // statement until the change commits everywhere, so no reader sees the parent and a shard
 // disagree, whatever the order of the statements.
-func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName string, drops []string) error {
+func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName string, drops []string, force bool) error {
 	logStep(ctx, "bring the managed shard tables in line with the parent", parentSchema+"."+parentName)
 	var hasDblink bool
 	if err := s.Tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&hasDblink); err != nil {
@@ -211,12 +214,34 @@ func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName str
 		if !managed || diff.Empty() {
 			continue
 		}
-		s.OnShard(sh.Server, append(diff.Before, diff.After...)...)
+		var guard []string
+		if !force {
+			guard = shardDropGuard(sh.RemoteSchema, sh.RemoteTable, diff.Dropped)
+		}
+		s.OnShard(sh.Server, append(append(guard, diff.Before...), diff.After...)...)
 		if err := unmapColumns(ctx, s.Tx, sh.Schema, sh.Name, diff.Unmap); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// shardDropGuard is what a shard runs before it drops columns, in the same remote
+// transaction: the table is locked and each column's values counted, and the shard
+// refuses (so nothing changes anywhere) while a column holds any.
+func shardDropGuard(schema, name string, columns []string) []string {
+	if len(columns) == 0 {
+		return nil
+	}
+	table := QualifiedIdent(schema, name)
+	stmts := []string{"LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE"}
+	for _, c := range columns {
+		body := "DECLARE n bigint; BEGIN SELECT count(" + Ident(c) + ") INTO n FROM ONLY " + table + "; " +
+			"IF n > 0 THEN RAISE EXCEPTION 'column % of % holds % values, which dropping it would destroy (set force_destroy = true to drop them)', " +
+			Literal(c) + ", " + Literal(schema+"."+name) + ", n; END IF; END"
+		stmts = append(stmts, "DO "+Literal(body))
+	}
+	return stmts
 }
 
 // inspectManaged reads one shard table from inside tx and, when the provider manages it,

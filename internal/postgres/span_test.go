@@ -166,3 +166,27 @@ func TestResolvePrepared(t *testing.T) {
 		t.Fatalf("prepared transactions left %q (%v), want only %q", left, err, other)
 	}
 }
+
+// A dropped column's values on a shard are counted by the shard, in its part of the change:
+// while they exist the drop is refused everywhere, unless forced.
+func TestAlterPartitionedTableDropCountsShardValues(t *testing.T) {
+	base, eu, us := twoShardFixture(t)
+	ctx := t.Context()
+	mustExec(t, us, `INSERT INTO us VALUES (1, 'us', 'kept')`)
+	to := Table{Schema: "public", Name: "t", Columns: []Column{{Name: "id", Type: "bigint"}, {Name: "k", Type: "text"}}}
+	_, err := AlterPartitionedTable(ctx, base, "public", "t", to, false)
+	if err == nil || !strings.Contains(err.Error(), `column body of public.us holds 1 values`) {
+		t.Fatalf("want the usa shard to refuse dropping its values, got %v", err)
+	}
+	for _, c := range []struct {
+		db    *sql.DB
+		table string
+	}{{base, "t"}, {eu, "eu"}, {us, "us"}} {
+		expectCount(t, c.db, 1, `SELECT count(*) FROM pg_attribute WHERE attrelid = '`+c.table+`'::regclass AND attname = 'body' AND NOT attisdropped`)
+	}
+	if _, err := AlterPartitionedTable(ctx, base, "public", "t", to, true); err != nil {
+		t.Fatal(err)
+	}
+	expectCount(t, us, 0, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'us'::regclass AND attname = 'body' AND NOT attisdropped`)
+	expectCount(t, us, 1, `SELECT count(*) FROM us`)
+}

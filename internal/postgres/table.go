@@ -440,7 +440,7 @@ func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to
 		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 			return plan, err
 		}
-		if err := refuseLoss(force, "dropping columns of "+schema+"."+name)(ValuesHeld(ctx, tx, schema, name, plan.Drops)); err != nil {
+		if err := refuseLoss(force, "dropping columns of "+schema+"."+name)(localValuesHeld(ctx, tx, schema, name, plan.Drops)); err != nil {
 			return plan, err
 		}
 	}
@@ -456,6 +456,51 @@ func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to
 		_, err = tx.ExecContext(ctx, "ALTER TABLE "+table+" "+strings.Join(plan.Clauses, ", "))
 	}
 	return plan, err
+}
+
+// localValuesHeld counts the non-null values of columns in the table's own rows: a plain
+// table, or a partitioned table's local leaf partitions, as `column "c" (N values)`. A
+// shard counts its own in its part of the change (shardDropGuard): counting them here,
+// through postgres_fdw, would hold the shard table until the base commits, and the shard's
+// own DROP COLUMN would wait for it.
+func localValuesHeld(ctx context.Context, q Querier, schema, name string, columns []string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `
+WITH rel AS (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid)
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM (SELECT relid FROM pg_partition_tree((SELECT oid FROM rel)) WHERE isleaf UNION SELECT oid FROM rel) t(relid)
+JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' ORDER BY 1`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var held []string
+	for _, c := range columns {
+		var total int64
+		for _, t := range tables {
+			var n int64
+			if err := q.QueryRowContext(ctx, "SELECT count("+Ident(c)+") FROM ONLY "+t).Scan(&n); err != nil {
+				return nil, fmt.Errorf("counting the values of column %q of %s.%s: %w", c, schema, name, err)
+			}
+			total += n
+		}
+		if total > 0 {
+			held = append(held, fmt.Sprintf("column %q (%d values)", c, total))
+		}
+	}
+	return held, nil
 }
 
 // RenameAndAlterColumns renames or moves the table from fromSchema.fromName to to's

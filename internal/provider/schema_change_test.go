@@ -88,9 +88,9 @@ func TestAccPartitionedTable_ColumnChangesReachShards(t *testing.T) {
 	})
 }
 
-// A shard that is down while the parent's columns change: the apply changes the parent and
-// the shards it reaches, fails naming the one it cannot, the plan then shows that shard's
-// foreign partition lagging, and the apply after the shard is back completes it.
+// A shard that is down while the parent's columns change: the apply fails naming it and
+// changes nothing anywhere (not the parent, not the shard it could reach), and the same
+// apply after the shard is back changes the parent and both shards.
 func TestAccPartitionedTable_ColumnChangeWithShardDown(t *testing.T) {
 	s := &shardedTweets{
 		base:   newAccDatabase(t, nil),
@@ -110,24 +110,28 @@ func TestAccPartitionedTable_ColumnChangeWithShardDown(t *testing.T) {
 					}
 				},
 				Config:      added,
-				ExpectError: expectError(`did not reach every shard table: shard table public.us_tweets of public.us_tweets on server "usa"`),
+				ExpectError: expectError(`the shard behind server "usa" refused its part of the change, so nothing was changed on the base or any shard`),
 			},
 			{
 				PreConfig: func() {
 					if err := s.usa.Cluster.StartServer(t.Context()); err != nil {
 						t.Fatal(err)
 					}
-					if got, _ := s.europe.QueryString(`SELECT count(*) FROM pg_attribute WHERE attrelid = 'europe_tweets'::regclass AND attname = 'lang'`); got != "1" {
-						t.Fatalf("the reachable shard did not get the column: %s", got)
+					for _, db := range []*accDatabase{s.base, s.europe} {
+						if got, _ := db.QueryString(`SELECT count(*) FROM pg_attribute WHERE attname = 'lang'`); got != "0" {
+							t.Fatalf("a refused change left the column on %s: %s", db.Name, got)
+						}
 					}
 				},
 				Config: added,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("pgshard_foreign_partition.usa", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("pgshard_partitioned_table.tweets", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("pgshard_foreign_partition.usa", plancheck.ResourceActionNoop),
 					plancheck.ExpectResourceAction("pgshard_foreign_partition.europe", plancheck.ResourceActionNoop),
 				}},
 				Check: dbChecks(
 					s.usa.ExpectQuery("1", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'us_tweets'::regclass AND attname = 'lang'`),
+					s.europe.ExpectQuery("1", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'europe_tweets'::regclass AND attname = 'lang'`),
 					func() error {
 						_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text, lang) VALUES ('usa', 'back', 'en')`)
 						return err
