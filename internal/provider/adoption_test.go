@@ -244,7 +244,8 @@ func TestAccAdoption_GeneratedConfig(t *testing.T) {
 }
 
 // A plan that takes a password away from a user mapping warns when postgres_fdw needs it
-// (a role that is not a superuser, PUBLIC), naming each such mapping, and not when it does
+// (a role that is not a superuser, PUBLIC; a password the catalog holds and state does not,
+// as with -refresh=false), naming each such mapping, and not when it does
 // not (a superuser's mapping, password_required 'false') or when password_wo replaces it
 // (on a CLI with write-only attributes). The apply then does break what the warning says:
 // queries through those servers as the application's role fail with "password is required";
@@ -269,7 +270,7 @@ func TestAccUserMapping_PasswordRemovalWarns(t *testing.T) {
 	}
 	shard.Exec(t, `CREATE TABLE nums AS SELECT 7 AS n`)
 	shard.Exec(t, `GRANT SELECT ON nums TO `+quoteIdent(remote))
-	servers := []string{"s_app", "s_public", "s_super", "s_nopw", "s_wo"}
+	servers := []string{"s_app", "s_public", "s_super", "s_nopw", "s_wo", "s_oob"}
 	for _, s := range servers {
 		base.Exec(t, fmt.Sprintf(`CREATE SERVER %s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port '%d', dbname %s)`,
 			s, quoteLiteral(shard.Cluster.Host), shard.Cluster.Port, quoteLiteral(shard.Name)))
@@ -298,6 +299,10 @@ func TestAccUserMapping_PasswordRemovalWarns(t *testing.T) {
 
 	writeOnly := cliSupportsWriteOnly(t)
 	config := func(withPasswords bool) string {
+		oobUser := "nobody"
+		if !withPasswords {
+			oobUser = remote
+		}
 		password := ""
 		if withPasswords {
 			password = `password = var.password`
@@ -347,7 +352,15 @@ resource "pgshard_user_mapping" "wo" {
   user   = %[3]q
   %[5]s
 }
-`, app, boss, remote, password, wo)
+
+# Made without a password; one is added out of band, and the change of user diffs against
+# the catalog, so it drops that password.
+resource "pgshard_user_mapping" "oob" {
+  server = "s_oob"
+  role   = %[1]q
+  user   = %[6]q
+}
+`, app, boss, remote, password, wo, oobUser)
 	}
 	dir := t.TempDir()
 	write := func(withPasswords bool) {
@@ -370,17 +383,20 @@ resource "pgshard_user_mapping" "wo" {
 		}
 	}
 
+	base.Exec(t, fmt.Sprintf(`ALTER USER MAPPING FOR %s SERVER s_oob OPTIONS (ADD password %s)`, quoteIdent(app), quoteLiteral(remotePassword)))
 	write(false)
 	// -json: the human output folds warnings with the same summary into the first.
-	out := ws.Must(t, "plan", "-json")
+	// -refresh=false: s_oob's password is in the catalog only.
+	out := ws.Must(t, "plan", "-json", "-refresh=false")
 	flat := planWarnings(t, out, "User Mapping Password Will Be Removed")
-	if got := strings.Count(flat, "removes the password of"); got != 2 {
-		t.Errorf("the plan has %d password warnings, want 2 (s_app and s_public):\n%s", got, flat)
+	if got := strings.Count(flat, "removes the password of"); got != 3 {
+		t.Errorf("the plan has %d password warnings, want 3 (s_app, s_public and s_oob):\n%s", got, flat)
 	}
 	for _, want := range []string{
 		fmt.Sprintf(`removes the password of the user mapping for "%s" on server "s_app"`, app),
 		fmt.Sprintf(`role "%s", which is not a superuser`, app),
 		`removes the password of the user mapping for PUBLIC on server "s_public"`,
+		fmt.Sprintf(`removes the password of the user mapping for "%s" on server "s_oob"`, app),
 		`every query through server "s_app" as that role fails with "password is required"`,
 	} {
 		if !strings.Contains(flat, want) {
@@ -398,7 +414,7 @@ resource "pgshard_user_mapping" "wo" {
 
 	// What the warning says happens, happens.
 	ws.Must(t, "apply", "-auto-approve", "-no-color")
-	for _, s := range []string{"s_app", "s_public"} {
+	for _, s := range []string{"s_app", "s_public", "s_oob"} {
 		if err := appReads(s); err == nil || !strings.Contains(err.Error(), "password is required") {
 			t.Errorf("after the password was removed, reading through %s as %s gave %v, want \"password is required\"", s, app, err)
 		}

@@ -200,8 +200,8 @@ func (r *userMappingResource) Update(ctx context.Context, req resource.UpdateReq
 // since Terraform never writes a sensitive value into it, and applying it unchanged would
 // drop the mapping's password and break every query through the server as that role.
 func (r *userMappingResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() || !r.client.Known() {
-		return
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() || req.Plan.Raw.Equal(req.State.Raw) || !r.client.Known() {
+		return // a create, a destroy, or no change: no Update runs
 	}
 	var plan, prior userMappingModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -216,7 +216,8 @@ func (r *userMappingResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	m := postgres.UserMapping{Server: prior.Server.ValueString(), Role: prior.Role.ValueString()}
 	if prior.Password.IsNull() && prior.PasswordWOVersion.IsNull() {
-		// State holds no password; the catalog may (a refresh skipped, or options hidden).
+		// State holds no password, but the catalog may (with -refresh=false), and Update
+		// diffs against the catalog.
 		current, err := postgres.ReadUserMapping(ctx, db, m.Server, m.Role)
 		if err != nil || !current.OptionsVisible {
 			return
