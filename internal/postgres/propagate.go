@@ -293,3 +293,136 @@ func ShardTables(ctx context.Context, q Querier, schema, name string) ([]string,
 	}
 	return out, nil
 }
+
+// TypeChange is a column that changes type: Column as the parent names it, To the new type.
+type TypeChange struct{ Column, To string }
+
+// Unconvertible counts, on the base's local partitions and on every shard table the
+// provider manages under the parent, the values of each changing column that would not
+// convert to its new type, as "public.t_default: column \"body\" (2 values)". A value
+// converts when PL/pgSQL's assignment to a variable of the new type takes it: the same
+// assignment coercion ALTER COLUMN ... TYPE applies. Nothing is changed: the counting
+// functions are temporary, on the base in a transaction rolled back.
+func Unconvertible(ctx context.Context, db *sql.DB, schema, name string, changes []TypeChange) ([]string, error) {
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	for _, c := range changes {
+		if err := CheckType(c.To); err != nil {
+			return nil, fmt.Errorf("type %q of column %q %w", c.To, c.Column, err)
+		}
+	}
+	var out []string
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for i, c := range changes {
+		if _, err := tx.ExecContext(ctx, fitsFunctionSQL(i, c.To)); err != nil {
+			return nil, fmt.Errorf("checking that column %q converts to %s: %w", c.Column, c.To, err)
+		}
+	}
+	tables, err := localLeaves(ctx, tx, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tables {
+		for i, c := range changes {
+			var n int64
+			if err := tx.QueryRowContext(ctx, countUnfitSQL(i, t, c.Column)).Scan(&n); err != nil {
+				return nil, fmt.Errorf("counting the values of column %q of %s that do not convert to %s: %w", c.Column, t, c.To, err)
+			}
+			if n > 0 {
+				out = append(out, fmt.Sprintf("%s: column %q (%d values do not convert to %s)", t, c.Column, n, c.To))
+			}
+		}
+	}
+	shards, err := foreignShards(ctx, tx, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	var hasDblink bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&hasDblink); err != nil || !hasDblink {
+		return out, err
+	}
+	for _, sh := range shards {
+		held, err := unconvertibleOnShard(ctx, tx, sh, changes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sh.describe(), err)
+		}
+		out = append(out, held...)
+	}
+	return out, nil
+}
+
+// unconvertibleOnShard counts a managed shard table's values that would not convert.
+func unconvertibleOnShard(ctx context.Context, tx *sql.Tx, sh foreignShard, changes []TypeChange) ([]string, error) {
+	r, err := openRemoteIn(ctx, tx, sh.Server)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.closeIn(ctx) }()
+	st, err := r.inspect(ctx, sh.RemoteSchema, sh.RemoteTable, BoundCheckName(sh.RemoteTable))
+	if err != nil || !st.Exists || st.Check == "" || !r.named {
+		return nil, err // not managed (its type does not change), or no session to count in
+	}
+	names, err := foreignColumnNames(ctx, tx, sh.Schema, sh.Name)
+	if err != nil {
+		return nil, err
+	}
+	table := QualifiedIdent(sh.RemoteSchema, sh.RemoteTable)
+	var out []string
+	for i, c := range changes {
+		column := c.Column
+		if remote, ok := names[c.Column]; ok {
+			column = remote
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, fitsFunctionSQL(i, c.To)); err != nil {
+			return nil, err
+		}
+		var n int64
+		if err := r.queryRow(ctx, countUnfitSQL(i, table, column), &n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%s.%s on server %q: column %q (%d values do not convert to %s)", sh.RemoteSchema, sh.RemoteTable, sh.Server, column, n, c.To))
+		}
+	}
+	return out, nil
+}
+
+// fitsFunctionSQL creates pg_temp.pgshard_fits_<i>(v), true when v can be assigned to a
+// variable of type to.
+func fitsFunctionSQL(i int, to string) string {
+	body := "DECLARE x " + to + "; BEGIN x := v; RETURN true; EXCEPTION WHEN others THEN RETURN false; END"
+	return fmt.Sprintf("CREATE OR REPLACE FUNCTION pg_temp.pgshard_fits_%d(v anyelement) RETURNS boolean LANGUAGE plpgsql AS %s", i, Literal(body))
+}
+
+func countUnfitSQL(i int, table, column string) string {
+	return fmt.Sprintf("SELECT count(*) FROM ONLY %s WHERE %s IS NOT NULL AND NOT pg_temp.pgshard_fits_%d(%s)", table, Ident(column), i, Ident(column))
+}
+
+// localLeaves lists a table itself, or a partitioned table's local leaf partitions, as
+// quoted schema.name.
+func localLeaves(ctx context.Context, q Querier, schema, name string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `
+WITH rel AS (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid)
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM (SELECT relid FROM pg_partition_tree((SELECT oid FROM rel)) WHERE isleaf UNION SELECT oid FROM rel) t(relid)
+JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' ORDER BY 1`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	return tables, rows.Err()
+}

@@ -464,26 +464,8 @@ func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to
 // through postgres_fdw, would hold the shard table until the base commits, and the shard's
 // own DROP COLUMN would wait for it.
 func localValuesHeld(ctx context.Context, q Querier, schema, name string, columns []string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `
-WITH rel AS (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid)
-SELECT format('%I.%I', n.nspname, c.relname)
-FROM (SELECT relid FROM pg_partition_tree((SELECT oid FROM rel)) WHERE isleaf UNION SELECT oid FROM rel) t(relid)
-JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' ORDER BY 1`, schema, name)
+	tables, err := localLeaves(ctx, q, schema, name)
 	if err != nil {
-		return nil, err
-	}
-	var tables []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		tables = append(tables, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	var held []string

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -138,6 +139,61 @@ func TestAccPartitionedTable_ColumnChangeWithShardDown(t *testing.T) {
 					},
 					s.usa.ExpectQuery("en", `SELECT lang FROM us_tweets WHERE text = 'back'`),
 				),
+			},
+		},
+	})
+}
+
+// A narrowing type change while shard rows hold values that do not fit is refused at plan,
+// with the count per table (base DEFAULT and each shard), and changes nothing: the table
+// stays readable. Once the values fit, the same change reaches the parent and every shard.
+func TestAccPartitionedTable_NarrowingTypeRefusedAtPlan(t *testing.T) {
+	s := newShardedTweets(t)
+	base := s.config(`["europe"]`, "force_destroy = true")
+	narrow := withColumns(base, `{ name = "text", type = "varchar(3)" },`, ``)
+	readable := s.base.ExpectQuery("4", `SELECT count(*) FROM (SELECT * FROM tweets) t`)
+	types := func(want string) func() error {
+		return func() error {
+			for _, c := range []struct {
+				db    *accDatabase
+				table string
+			}{{s.base, "tweets"}, {s.europe, "europe_tweets"}, {s.usa, "us_tweets"}} {
+				if err := c.db.ExpectQuery(want, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '`+c.table+`'::regclass AND attname = 'text'`)(); err != nil {
+					return fmt.Errorf("%s: %w", c.table, err)
+				}
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: base,
+				Check: dbChecks(func() error {
+					_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text) VALUES ('europe', 'hallo'), ('europe', 'ok'), ('usa', 'howdy'), ('mars', 'beeps')`)
+					return err
+				}),
+			},
+			{
+				Config: narrow,
+				ExpectError: regexp.MustCompile(`(?s)Column Type Change Refused.*public\.tweets_default: column "text" \(1 values do not convert to\s+varchar\(3\)\).*` +
+					`public\.europe_tweets on server "europe": column "text" \(1 values do not\s+convert to varchar\(3\)\).*public\.us_tweets on server "usa"`),
+				Check: dbChecks(types("text"), readable),
+			},
+			{
+				Config: narrow,
+				PreConfig: func() {
+					for _, stmt := range []string{`UPDATE tweets SET text = left(text, 3)`} {
+						if _, err := s.base.DB.Exec(stmt); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := types("text")(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Check: dbChecks(types("character varying(3)"), readable),
 			},
 		},
 	})

@@ -111,8 +111,18 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 	if err == nil && current.Kind == postgres.RelPartitioned && !change.Empty() {
 		shards, err = postgres.ShardTables(ctx, db, schema, name)
 	}
+	var unfit []string
+	if err == nil {
+		unfit, err = postgres.Unconvertible(ctx, db, schema, name, typeChanges(current.Columns, to, change))
+	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, kind, "Plan", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
+		return
+	}
+	if len(unfit) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("columns"), "Column Type Change Refused", fmt.Sprintf(
+			"Changing the type of columns of %s.%s would fail: values on these tables do not convert to the new type:\n\n%s\n\n"+
+				"Nothing has been changed. Fix or delete those values first, or choose a type that holds them.", schema, name, strings.Join(unfit, "\n")))
 		return
 	}
 	describeColumnChange(schema, name, current.Columns, to, change, held, force, &resp.Diagnostics)
@@ -135,14 +145,10 @@ func describeColumnChange(schema, name string, from, to []postgres.Column, chang
 	for _, c := range from {
 		typeOf[c.Name] = c.Type
 	}
-	for _, r := range change.Renames {
-		typeOf[r[1]] = typeOf[r[0]]
-	}
-	for _, c := range to {
-		if old, ok := typeOf[c.Name]; ok && !postgres.SameType(old, c.Type) {
-			diags.AddWarning("Column Type Changes", fmt.Sprintf("Column %q of %s changes type from %s to %s: PostgreSQL rewrites every value "+
-				"(and the apply fails, changing nothing, if one does not convert).", c.Name, table, old, c.Type))
-		}
+	for _, c := range typeChanges(from, to, change) {
+		diags.AddWarning("Column Type Changes", fmt.Sprintf("Column %q of %s changes type from %s to %s: PostgreSQL rewrites every value, on the base "+
+			"and on every shard table the provider manages, in one change. Every value was checked to convert while planning; one written "+
+			"since that does not convert makes the apply fail and change nothing anywhere.", c.Column, table, typeOf[c.Column], c.To))
 	}
 	if len(held) > 0 && !force.IsUnknown() && !force.ValueBool() {
 		diags.AddAttributeError(path.Root("columns"), "Column Drop Refused", fmt.Sprintf(
@@ -154,6 +160,38 @@ func describeColumnChange(schema, name string, from, to []postgres.Column, chang
 	for _, d := range change.Drops {
 		diags.AddWarning("Column Dropped", fmt.Sprintf("Column %q of %s will be dropped with its values (%s).", d, table, heldPhrase(d, held)))
 	}
+}
+
+// renamedTypes maps each column's name after the change's renames to its current type.
+func renamedTypes(from []postgres.Column, change postgres.ColumnPlan) map[string]string {
+	typeOf := map[string]string{}
+	for _, c := range from {
+		typeOf[c.Name] = c.Type
+	}
+	for _, r := range change.Renames {
+		typeOf[r[1]] = typeOf[r[0]]
+	}
+	return typeOf
+}
+
+// typeChanges lists the columns whose type the change alters, by their current name.
+func typeChanges(from, to []postgres.Column, change postgres.ColumnPlan) []postgres.TypeChange {
+	typeOf := renamedTypes(from, change)
+	current := map[string]string{}
+	for _, r := range change.Renames {
+		current[r[1]] = r[0]
+	}
+	var out []postgres.TypeChange
+	for _, c := range to {
+		if old, ok := typeOf[c.Name]; ok && !postgres.SameType(old, c.Type) {
+			name := c.Name
+			if was, renamed := current[c.Name]; renamed {
+				name = was
+			}
+			out = append(out, postgres.TypeChange{Column: name, To: c.Type})
+		}
+	}
+	return out
 }
 
 func heldPhrase(column string, held []string) string {
