@@ -347,12 +347,18 @@ func (p ColumnPlan) Empty() bool { return len(p.Renames) == 0 && len(p.Clauses) 
 
 // PlanColumns works out how the columns in from become those in to. Columns match by name,
 // or through RenamedFrom when the old name is there and the new one is not; a column of
-// from that matches nothing is dropped. Type and default changes compare by meaning.
+// from that matches nothing is dropped. Both are in the server's own form (from as
+// ReadTable reads it, to through CanonicalColumns), so types and defaults compare exactly.
+// A rename whose source is ambiguous is refused: two columns renamed from one, or one
+// renamed from a column that also stays under its own name.
 func PlanColumns(from, to []Column) (ColumnPlan, error) {
 	var plan ColumnPlan
 	old := map[string]Column{}
 	for _, c := range from {
 		old[c.Name] = c
+	}
+	if err := checkRenames(old, to); err != nil {
+		return ColumnPlan{}, err
 	}
 	for _, c := range to {
 		if c.RenamedFrom == "" || c.RenamedFrom == c.Name {
@@ -381,13 +387,13 @@ func PlanColumns(from, to []Column) (ColumnPlan, error) {
 		}
 		col := "ALTER COLUMN " + Ident(c.Name)
 		_, serial := serialBase[CanonicalType(c.Type)]
-		if !SameType(o.Type, c.Type) {
+		if o.Type != c.Type {
 			if serial {
 				return ColumnPlan{}, fmt.Errorf("column %q cannot become %s in place; add a new column instead", c.Name, c.Type)
 			}
 			plan.Clauses = append(plan.Clauses, col+" TYPE "+c.Type)
 		}
-		if !SameExpression(o.Default, c.Default) || (o.Default == "") != (c.Default == "") {
+		if o.Default != c.Default {
 			if c.Default == "" {
 				if !serial {
 					plan.Clauses = append(plan.Clauses, col+" DROP DEFAULT")
@@ -419,6 +425,31 @@ func PlanColumns(from, to []Column) (ColumnPlan, error) {
 	return plan, nil
 }
 
+// checkRenames refuses renames whose source is ambiguous.
+func checkRenames(old map[string]Column, to []Column) error {
+	names := map[string]bool{}
+	for _, c := range to {
+		names[c.Name] = true
+	}
+	by := map[string]string{}
+	for _, c := range to {
+		if c.RenamedFrom == "" || c.RenamedFrom == c.Name {
+			continue
+		}
+		if other, ok := by[c.RenamedFrom]; ok {
+			return fmt.Errorf("columns %q and %q are both renamed_from %q: give renamed_from to one of them only", other, c.Name, c.RenamedFrom)
+		}
+		by[c.RenamedFrom] = c.Name
+		_, had := old[c.RenamedFrom]
+		_, taken := old[c.Name]
+		if had && !taken && names[c.RenamedFrom] {
+			return fmt.Errorf("column %q is renamed_from %q, but the configuration also keeps a column %q: rename it (and keep its values in %q) "+
+				"or keep it, not both; to add a new column under the old name, apply the rename first", c.Name, c.RenamedFrom, c.RenamedFrom, c.Name)
+		}
+	}
+	return nil
+}
+
 // AlterColumnsSQL returns the ALTER TABLE clauses of PlanColumns (renames aside).
 func AlterColumnsSQL(from, to []Column) ([]string, error) {
 	plan, err := PlanColumns(from, to)
@@ -431,6 +462,10 @@ func AlterColumnsSQL(from, to []Column) ([]string, error) {
 // is refused with a *LossError, counted in the same transaction, unless force is set.
 func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to []Column, force bool) (ColumnPlan, error) {
 	logStep(ctx, "alter columns", schema+"."+name)
+	to, err := CanonicalColumnsIn(ctx, tx, to)
+	if err != nil {
+		return ColumnPlan{}, err
+	}
 	plan, err := PlanColumns(from, to)
 	if err != nil || plan.Empty() {
 		return plan, err

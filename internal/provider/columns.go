@@ -46,7 +46,6 @@ func columnsAttribute() schema.ListNestedAttribute {
 					"or `serial`/`bigserial` (an integer with a sequence default of its own).",
 				Required:      true,
 				Validators:    []validator.String{sqlType{}},
-				PlanModifiers: []planmodifier.String{sameMeaning{kind: "type", same: postgres.SameType}},
 			},
 			"not_null": schema.BoolAttribute{
 				MarkdownDescription: "Whether the column is `NOT NULL`. Default `true` for `serial`/`bigserial`/`smallserial` columns and " +
@@ -59,7 +58,6 @@ func columnsAttribute() schema.ListNestedAttribute {
 					"Compared the way PostgreSQL prints it, so `'europe'` and `'europe'::text` are the same.",
 				Optional:      true,
 				Validators:    []validator.String{sqlExpression{}},
-				PlanModifiers: []planmodifier.String{sameMeaning{kind: "default", same: postgres.SameExpression}},
 			},
 		}},
 		Validators:    []validator.List{listvalidator.SizeAtLeast(1), uniqueColumnNames{}},
@@ -92,10 +90,11 @@ func columnsFromList(ctx context.Context, l types.List) ([]postgres.Column, diag
 
 // columnsToList builds the state's columns from the catalog's, in the prior order where
 // the prior state knows a column, keeping the prior spelling of types and defaults that
-// mean the same. impliedNotNull lists columns whose NOT NULL comes from a primary key (a
+// the server prints as the catalog has them (canonical: the prior columns in the server's
+// form, see priorInServerForm). impliedNotNull lists columns whose NOT NULL comes from a primary key (a
 // serial's comes from its type): for them a prior not_null = false is kept, as the catalog
 // reports NOT NULL whether or not it was asked for.
-func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.List, impliedNotNull map[string]bool) (types.List, diag.Diagnostics) {
+func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.List, canonical map[string]postgres.Column, impliedNotNull map[string]bool) (types.List, diag.Diagnostics) {
 	var priorModels []columnModelV0
 	var diags diag.Diagnostics
 	if !prior.IsNull() && !prior.IsUnknown() {
@@ -134,10 +133,14 @@ func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.L
 			if !p.RenamedFrom.IsUnknown() {
 				m.RenamedFrom = p.RenamedFrom // configuration only: what the last apply was told
 			}
-			if !p.Type.IsNull() && !p.Type.IsUnknown() && postgres.SameType(p.Type.ValueString(), c.Type) {
+			server, ok := canonical[c.Name]
+			if !ok {
+				server = postgres.Column{Type: p.Type.ValueString(), Default: p.Default.ValueString()} // spelled as the catalog has it
+			}
+			if !p.Type.IsNull() && !p.Type.IsUnknown() && server.Type == c.Type {
 				m.Type = p.Type
 			}
-			if !p.Default.IsNull() && !p.Default.IsUnknown() && c.Default != "" && postgres.SameExpression(p.Default.ValueString(), c.Default) {
+			if !p.Default.IsNull() && !p.Default.IsUnknown() && server.Default == c.Default {
 				m.Default = p.Default
 			}
 		}
@@ -146,6 +149,42 @@ func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.L
 	l, d := types.ListValueFrom(ctx, columnObjectType, models)
 	diags.Append(d...)
 	return l, diags
+}
+
+// priorInServerForm asks the server how it prints the prior (planned or last read) types
+// and defaults that are spelled otherwise than the catalog's, by column name. When the
+// server cannot say (a spelling it refuses), the catalog's spelling is read into state.
+func priorInServerForm(ctx context.Context, client *Client, catalog []postgres.Column, prior types.List) map[string]postgres.Column {
+	var diags diag.Diagnostics
+	priorCols := columnModels(ctx, prior, &diags)
+	have := map[string]postgres.Column{}
+	for _, c := range catalog {
+		have[c.Name] = c
+	}
+	var ask []postgres.Column
+	for _, p := range priorCols {
+		c, ok := have[p.Name.ValueString()]
+		if !ok || p.Type.IsUnknown() || p.Default.IsUnknown() || p.Type.ValueString() == c.Type && p.Default.ValueString() == c.Default {
+			continue
+		}
+		ask = append(ask, postgres.Column{Name: c.Name, Type: p.Type.ValueString(), Default: p.Default.ValueString()})
+	}
+	out := map[string]postgres.Column{}
+	if len(ask) == 0 || diags.HasError() {
+		return out
+	}
+	db, err := client.DB()
+	if err != nil {
+		return out
+	}
+	server, err := postgres.CanonicalColumns(ctx, db, ask)
+	if err != nil {
+		return out
+	}
+	for _, c := range server {
+		out[c.Name] = c
+	}
+	return out
 }
 
 // columnNames lists the names of columns, for validation of keys against them.

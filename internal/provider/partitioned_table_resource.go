@@ -161,6 +161,8 @@ func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRe
 func (r *partitionedTableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	updateState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toTable(ctx, diags)
+		// A rename the last apply made is never made again (its renamed_from stays in state).
+		to.Columns = withoutAppliedRenames(to.Columns, columnModels(ctx, prior.Columns, diags))
 		if diags.HasError() {
 			return "", nil
 		}
@@ -254,7 +256,7 @@ func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedT
 	}
 	m.ID = types.StringValue(tableID(schemaName, name))
 	var d diag.Diagnostics
-	m.Columns, d = columnsToList(ctx, t.Columns, m.Columns, nil)
+	m.Columns, d = columnsToList(ctx, t.Columns, m.Columns, priorInServerForm(ctx, r.client, t.Columns, m.Columns), nil)
 	diags.Append(d...)
 	priorKey := []string{}
 	if m.PartitionBy != nil {

@@ -13,34 +13,11 @@ import (
 )
 
 var (
-	_ planmodifier.String = sameMeaning{}
 	_ planmodifier.List   = impliedNotNull{}
 	_ planmodifier.String = defaultToName{}
 	_ planmodifier.String = sameTable{}
 	_ planmodifier.String = tableIDFromName{}
 )
-
-// sameMeaning keeps the prior state's spelling when the configured value means the same
-// (int4 for integer, 'x' for 'x'::text), so equivalent spellings never plan a change.
-type sameMeaning struct {
-	kind string
-	same func(a, b string) bool
-}
-
-func (m sameMeaning) Description(context.Context) string {
-	return "keeps the prior " + m.kind + " when the configured one means the same"
-}
-
-func (m sameMeaning) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.StateValue.IsNull() || req.StateValue.IsUnknown() {
-		return
-	}
-	if m.same(req.ConfigValue.ValueString(), req.StateValue.ValueString()) {
-		resp.PlanValue = req.StateValue
-	}
-}
-
-func (m sameMeaning) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
 
 // impliedNotNull plans not_null where the configuration leaves it out: true for columns
 // PostgreSQL makes NOT NULL anyway (serial types, primary key columns), false otherwise, so

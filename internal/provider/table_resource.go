@@ -115,6 +115,8 @@ func (r *tableResource) Read(ctx context.Context, req resource.ReadRequest, resp
 func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	updateState(ctx, r.client, "Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *tableModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toTable(ctx, diags)
+		// A rename the last apply made is never made again (its renamed_from stays in state).
+		to.Columns = withoutAppliedRenames(to.Columns, columnModels(ctx, prior.Columns, diags))
 		if diags.HasError() {
 			return "", nil
 		}
@@ -186,7 +188,7 @@ func (r *tableResource) readInto(ctx context.Context, m *tableModelV0, diags *di
 		implied[k] = true
 	}
 	var d diag.Diagnostics
-	m.Columns, d = columnsToList(ctx, t.Columns, m.Columns, implied)
+	m.Columns, d = columnsToList(ctx, t.Columns, m.Columns, priorInServerForm(ctx, r.client, t.Columns, m.Columns), implied)
 	diags.Append(d...)
 	m.PrimaryKey = types.ListNull(types.StringType)
 	if len(t.PrimaryKey) > 0 {

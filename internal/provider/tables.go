@@ -79,15 +79,18 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 		if configCols[i].RenamedFrom.IsNull() {
 			planCols[i].RenamedFrom = types.StringNull()
 			if v, ok := prior[planCols[i].Name.ValueString()]; ok && !v.IsUnknown() {
-				planCols[i].RenamedFrom = v
+				planCols[i].RenamedFrom = v // what the last apply was told: kept so that removing it plans no diff
 			}
 		}
 		known = known && !planCols[i].Name.IsUnknown() && !planCols[i].Type.IsUnknown() && !planCols[i].Default.IsUnknown() && !planCols[i].NotNull.IsUnknown()
 	}
-	l, d := types.ListValueFrom(ctx, columnObjectType, planCols)
-	resp.Diagnostics.Append(d...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("columns"), l)...)
+	setPlan := func() {
+		l, d := types.ListValueFrom(ctx, columnObjectType, planCols)
+		resp.Diagnostics.Append(d...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("columns"), l)...)
+	}
 	if !known || req.State.Raw.IsNull() || !client.Known() || resp.Diagnostics.HasError() {
+		setPlan()
 		return // a create plans without connecting
 	}
 	db, err := client.DB()
@@ -96,10 +99,14 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 		current, err = postgres.ReadTable(ctx, db, schema, name)
 	}
 	if errors.Is(err, postgres.ErrNotFound) {
+		setPlan()
 		return
 	}
-	to, d := columnsFromList(ctx, l)
-	resp.Diagnostics.Append(d...)
+	var to []postgres.Column
+	if err == nil {
+		to, err = canonicalPlan(ctx, db, planCols, stateCols, current.Columns)
+	}
+	setPlan()
 	var change postgres.ColumnPlan
 	if err == nil {
 		change, err = postgres.PlanColumns(current.Columns, to)
@@ -162,6 +169,74 @@ func describeColumnChange(schema, name string, from, to []postgres.Column, chang
 	}
 }
 
+// canonicalPlan compares the planned columns with the catalog's in the server's own form
+// (postgres.CanonicalColumns): where a planned type or default means what the column
+// already has, the plan keeps the prior state's spelling, so that no spelling of the same
+// value plans a change. It returns the wanted columns in the server's form, with the
+// renames the last apply already made left out, for postgres.PlanColumns.
+func canonicalPlan(ctx context.Context, db *sql.DB, planCols, stateCols []columnModelV0, catalog []postgres.Column) ([]postgres.Column, error) {
+	wanted := make([]postgres.Column, len(planCols))
+	for i, m := range planCols {
+		wanted[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(),
+			Default: m.Default.ValueString(), RenamedFrom: m.RenamedFrom.ValueString()}
+	}
+	wanted = withoutAppliedRenames(wanted, stateCols)
+	canonical, err := postgres.CanonicalColumns(ctx, db, wanted)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]postgres.Column{}
+	for _, c := range catalog {
+		have[c.Name] = c
+	}
+	for i := range planCols {
+		if i >= len(stateCols) || stateCols[i].Name.ValueString() != planCols[i].Name.ValueString() {
+			continue // only the prior value at the same place in the list may stand for the configured one
+		}
+		cur, ok := have[planCols[i].Name.ValueString()]
+		if !ok {
+			continue
+		}
+		if canonical[i].Type == cur.Type && !stateCols[i].Type.IsNull() {
+			planCols[i].Type = stateCols[i].Type
+		}
+		// A default left out stays null: Terraform takes the prior value only for a configured one.
+		if canonical[i].Default == cur.Default && !stateCols[i].Default.IsNull() && !planCols[i].Default.IsNull() {
+			planCols[i].Default = stateCols[i].Default
+		}
+	}
+	return canonical, nil
+}
+
+// withoutAppliedRenames drops the renamed_from of columns whose prior state carries the same
+// one under the same name: that rename was made by an earlier apply (the state reflects
+// the catalog, where the column has that name), and is never made again.
+func withoutAppliedRenames(cols []postgres.Column, stateCols []columnModelV0) []postgres.Column {
+	applied := map[string]string{}
+	for _, c := range stateCols {
+		if !c.RenamedFrom.IsNull() && !c.RenamedFrom.IsUnknown() {
+			applied[c.Name.ValueString()] = c.RenamedFrom.ValueString()
+		}
+	}
+	out := make([]postgres.Column, len(cols))
+	for i, c := range cols {
+		if from, ok := applied[c.Name]; ok && from == c.RenamedFrom {
+			c.RenamedFrom = ""
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// columnModels reads a columns list (none when null or unknown).
+func columnModels(ctx context.Context, l types.List, diags *diag.Diagnostics) []columnModelV0 {
+	var out []columnModelV0
+	if !l.IsNull() && !l.IsUnknown() {
+		diags.Append(l.ElementsAs(ctx, &out, false)...)
+	}
+	return out
+}
+
 // renamedTypes maps each column's name after the change's renames to its current type.
 func renamedTypes(from []postgres.Column, change postgres.ColumnPlan) map[string]string {
 	typeOf := map[string]string{}
@@ -183,7 +258,7 @@ func typeChanges(from, to []postgres.Column, change postgres.ColumnPlan) []postg
 	}
 	var out []postgres.TypeChange
 	for _, c := range to {
-		if old, ok := typeOf[c.Name]; ok && !postgres.SameType(old, c.Type) {
+		if old, ok := typeOf[c.Name]; ok && old != c.Type {
 			name := c.Name
 			if was, renamed := current[c.Name]; renamed {
 				name = was

@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Configured values that are SQL (column types, defaults, partition bounds) are compared
+// with the catalog in the form the server itself prints them, by one mechanism: the server
+// is given the configured value in the place it would take it (a column of a temporary
+// table, a partition of a temporary partitioned table), and prints it back with the same
+// functions the catalog reads use (format_type, pg_get_expr). Two spellings mean the same
+// exactly when the server prints them the same. Nothing is kept: the temporary objects are
+// made in a transaction, or under a savepoint, that is rolled back.
+
+// CanonicalColumns returns cols with each Type and Default as the server prints a column
+// declared with them (a serial as serial without a default, as ReadTable reads it). Names,
+// NOT NULL and RenamedFrom are kept. A type or default the server refuses is an error
+// naming the column.
+func CanonicalColumns(ctx context.Context, db *sql.DB, cols []Column) ([]Column, error) {
+	var out []Column
+	err := rolledBack(ctx, db, func(tx *sql.Tx) error {
+		var err error
+		out, err = canonicalColumns(ctx, tx, cols)
+		return err
+	})
+	return out, err
+}
+
+// CanonicalColumnsIn is CanonicalColumns inside an open transaction (under a savepoint).
+func CanonicalColumnsIn(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column, error) {
+	var out []Column
+	err := underSavepoint(ctx, tx, func() error {
+		var err error
+		out, err = canonicalColumns(ctx, tx, cols)
+		return err
+	})
+	return out, err
+}
+
+func canonicalColumns(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column, error) {
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		probe := c
+		probe.Name, probe.NotNull = "c"+strconv.Itoa(i), false
+		if err := CheckColumn(Column{Name: c.Name, Type: c.Type, Default: c.Default}); err != nil {
+			return nil, err
+		}
+		defs[i] = columnSQL(probe)
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE pgshard_canonical ("+strings.Join(defs, ", ")+")"); err != nil {
+		return nil, explainCanonical(cols, err)
+	}
+	var oid uint32
+	if err := tx.QueryRowContext(ctx, `SELECT 'pg_temp.pgshard_canonical'::regclass::oid`).Scan(&oid); err != nil {
+		return nil, err
+	}
+	read, err := readColumns(ctx, tx, oid)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Column, len(cols))
+	for i, c := range cols {
+		c.Type, c.Default = read[i].Type, read[i].Default
+		out[i] = c
+	}
+	return out, nil
+}
+
+// explainCanonical names the column whose type or default the server refused: each is
+// tried alone.
+func explainCanonical(cols []Column, err error) error {
+	if len(cols) == 1 {
+		return fmt.Errorf("column %q (type %s%s): %w", cols[0].Name, cols[0].Type, defaultPhrase(cols[0].Default), err)
+	}
+	return fmt.Errorf("the columns' types or defaults: %w", err)
+}
+
+func defaultPhrase(d string) string {
+	if d == "" {
+		return ""
+	}
+	return ", default " + d
+}
+
+// CanonicalBound returns b as the server prints it for a partition of the partitioned
+// table schema.name: a partition of a temporary table with the same columns and partition
+// key takes it, and pg_get_expr prints it back.
+func CanonicalBound(ctx context.Context, db *sql.DB, schema, name string, b Bound) (Bound, error) {
+	var out Bound
+	err := rolledBack(ctx, db, func(tx *sql.Tx) error {
+		var err error
+		out, err = canonicalBound(ctx, tx, schema, name, b)
+		return err
+	})
+	return out, err
+}
+
+func canonicalBound(ctx context.Context, tx *sql.Tx, schema, name string, b Bound) (Bound, error) {
+	if b.Kind() == "default" || b.Kind() == "hash" {
+		return b, nil
+	}
+	var keydef string
+	if err := tx.QueryRowContext(ctx, `SELECT pg_get_partkeydef(format('%I.%I', $1::text, $2::text)::regclass)`, schema, name).Scan(&keydef); err != nil {
+		return Bound{}, err
+	}
+	// The key definition is the base's own print of the parent's key (a server-deparsed
+	// catalog value), so it names the parent's columns, which the temporary table copies.
+	if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE pgshard_canonical (LIKE "+QualifiedIdent(schema, name)+") PARTITION BY "+keydef); err != nil {
+		return Bound{}, err
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE pgshard_canonical_part PARTITION OF pg_temp.pgshard_canonical "+b.SQL()); err != nil {
+		return Bound{}, fmt.Errorf("the bound %s: %w", b.SQL(), err)
+	}
+	var printed string
+	if err := tx.QueryRowContext(ctx, `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE oid = 'pg_temp.pgshard_canonical_part'::regclass`).Scan(&printed); err != nil {
+		return Bound{}, err
+	}
+	return ParseBound(printed)
+}
+
+// rolledBack runs fn in a transaction that is always rolled back.
+func rolledBack(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
+}
+
+// underSavepoint runs fn inside tx and rolls back what it did, keeping tx usable.
+func underSavepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT pgshard_canonical"); err != nil {
+		return err
+	}
+	err := fn()
+	if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgshard_canonical"); rbErr != nil && err == nil {
+		err = rbErr
+	}
+	if _, relErr := tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_canonical"); relErr != nil && err == nil {
+		err = relErr
+	}
+	return err
+}

@@ -1,0 +1,92 @@
+package provider
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+)
+
+// canonicalCases are column types and defaults in spellings the server prints otherwise:
+// literals of the common types, negative numbers, casts, dates and timestamps in several
+// spellings, arrays, expressions, and a NULL default (which PostgreSQL does not store).
+var canonicalCases = []struct{ typ, def string }{
+	{"integer", "-1"}, {"int4", "(-1)"}, {"int", "+1"}, {"int8", "-9223372036854775808"}, {"smallint", "CAST(1 AS smallint)"},
+	{"numeric", "-1.5"}, {"numeric(10,2)", "1.50"}, {"decimal(6)", "-0"}, {"real", "1e3"}, {"float8", "-0.5"}, {"float", "2.5e-3"},
+	{"boolean", "TRUE"}, {"bool", "'t'"}, {"bool", "false"},
+	{"text", "'x'"}, {"text", "'it''s'"}, {"TEXT", "lower('ABC')"}, {"text", "'a' || 'b'"}, {"varchar(5)", "'ab'"}, {"char(2)", "'ab'"},
+	{"character varying", "'x'::text"},
+	{"date", "'2020-01-01'"}, {"date", "'Jan 2, 2020'"}, {"date", "CURRENT_DATE"},
+	{"timestamptz", "'2020-01-01'"}, {"timestamp with time zone", "'2020-01-01 10:00:00+02'"}, {"timestamptz", "now()"},
+	{"timestamp", "'2020-01-01 10:00'"}, {"time", "'10:00'"}, {"interval", "'1 day'"}, {"interval", "'36 hours'::interval"},
+	{"uuid", "'00000000-0000-0000-0000-000000000000'"}, {"jsonb", `'{"a": 1}'`}, {"inet", "'10.0.0.1'"},
+	{"text[]", "'{a,b}'"}, {"integer[]", "ARRAY[1, 2]"}, {"bigint", "1::bigint"}, {"numeric", "(1 + 2)"},
+	{"text", "NULL"}, {"integer", "null"},
+}
+
+func canonicalColumnsHCL(withDefaults bool) string { return canonicalHCL(canonicalCases, withDefaults) }
+
+func canonicalHCL(cases []struct{ typ, def string }, withDefaults bool) string {
+	var b strings.Builder
+	for i, c := range cases {
+		def := ""
+		if withDefaults {
+			def = fmt.Sprintf(", default = %q", c.def)
+		}
+		fmt.Fprintf(&b, "    { name = \"c%d\", type = %q%s },\n", i, c.typ, def)
+	}
+	return b.String()
+}
+
+// Every value in canonicalCases creates, reads back with the configured spelling (no
+// "inconsistent result after apply"), plans nothing, adds in place to an existing table,
+// and imports from a table made by hand with a plan that changes nothing.
+func TestAccTable_ServerSpellingsPlanNothing(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	config := func(name, columns string) string {
+		return a.ProviderConfig() + fmt.Sprintf(`
+resource "pgshard_table" "t" {
+  name          = %q
+  columns       = [
+%s  ]
+}`, name, columns)
+	}
+	withDefaults := config("spellings", canonicalColumnsHCL(true))
+	// A NULL default is no default to PostgreSQL, so an import cannot know it was written.
+	stored := canonicalCases[:len(canonicalCases)-2]
+	var byHand []string
+	for i, c := range stored {
+		byHand = append(byHand, fmt.Sprintf("c%d %s DEFAULT %s", i, c.typ, c.def))
+	}
+	empty := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: withDefaults},
+			{Config: withDefaults, ConfigPlanChecks: empty},
+			// The same columns added to a table that had none of their defaults.
+			{Config: config("added", canonicalColumnsHCL(false))},
+			{
+				Config: config("added", canonicalColumnsHCL(true)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_table.t", plancheck.ResourceActionUpdate),
+				}},
+			},
+			{Config: config("added", canonicalColumnsHCL(true)), ConfigPlanChecks: empty},
+			{
+				PreConfig: func() {
+					if _, err := a.DB.Exec("CREATE TABLE by_hand (" + strings.Join(byHand, ", ") + ")"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:          config("by_hand", canonicalHCL(stored, true)),
+				ResourceName:    "pgshard_table.t",
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   "public.by_hand",
+			},
+		},
+	})
+}
