@@ -44,8 +44,8 @@ func columnsAttribute() schema.ListNestedAttribute {
 			"type": schema.StringAttribute{
 				MarkdownDescription: "SQL type, such as `text`, `integer`, `bigint`, `varchar(20)`, `numeric(10,2)`, `timestamptz`, `text[]`, " +
 					"or `serial`/`bigserial` (an integer with a sequence default of its own).",
-				Required:      true,
-				Validators:    []validator.String{sqlType{}},
+				Required:   true,
+				Validators: []validator.String{sqlType{}},
 			},
 			"not_null": schema.BoolAttribute{
 				MarkdownDescription: "Whether the column is `NOT NULL`. Default `true` for `serial`/`bigserial`/`smallserial` columns and " +
@@ -56,8 +56,8 @@ func columnsAttribute() schema.ListNestedAttribute {
 			"default": schema.StringAttribute{
 				MarkdownDescription: "Default value as an SQL expression: `0`, `now()`, `'europe'` (a string needs its single quotes). " +
 					"Compared the way PostgreSQL prints it, so `'europe'` and `'europe'::text` are the same.",
-				Optional:      true,
-				Validators:    []validator.String{sqlExpression{}},
+				Optional:   true,
+				Validators: []validator.String{sqlExpression{}},
 			},
 		}},
 		Validators:    []validator.List{listvalidator.SizeAtLeast(1), uniqueColumnNames{}},
