@@ -64,9 +64,12 @@ func sameValues(a, b []string) bool {
 // NullValue is how a NULL list value is written.
 const NullValue = "NULL"
 
+// isInfinity reports whether a range bound value is MINVALUE or MAXVALUE, in any case.
+func isInfinity(v string) bool { return strings.EqualFold(v, "MINVALUE") || strings.EqualFold(v, "MAXVALUE") }
+
 func boundValue(v string, keywords bool) string {
-	if keywords && (v == "MINVALUE" || v == "MAXVALUE") {
-		return v
+	if keywords && isInfinity(v) {
+		return strings.ToUpper(v)
 	}
 	if v == NullValue {
 		return "NULL"
@@ -263,9 +266,9 @@ func (b Bound) CheckSQL(key []string) string {
 func rangeSide(key, values []string, op, openOp, closedOp, open string) string {
 	n, useOp := len(values), op
 	for i, v := range values {
-		if v == "MINVALUE" || v == "MAXVALUE" {
+		if isInfinity(v) {
 			n = i
-			if v == open {
+			if strings.EqualFold(v, open) {
 				useOp = openOp
 			} else {
 				useOp = closedOp
@@ -274,7 +277,7 @@ func rangeSide(key, values []string, op, openOp, closedOp, open string) string {
 		}
 	}
 	if n == 0 {
-		if useOp == openOp && values[0] == open {
+		if useOp == openOp && strings.EqualFold(values[0], open) {
 			return "" // unbounded on this side
 		}
 		return "false"

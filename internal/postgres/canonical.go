@@ -102,8 +102,36 @@ func CanonicalBound(ctx context.Context, db *sql.DB, schema, name string, b Boun
 	return out, err
 }
 
+// CanonicalBoundIn is CanonicalBound inside an open transaction (under a savepoint).
+func CanonicalBoundIn(ctx context.Context, tx *sql.Tx, schema, name string, b Bound) (Bound, error) {
+	var out Bound
+	err := underSavepoint(ctx, tx, func() error {
+		var err error
+		out, err = canonicalBound(ctx, tx, schema, name, b)
+		return err
+	})
+	return out, err
+}
+
+// SameBound reports whether two bounds of partitions of schema.name are the same bound to
+// the server: equal as written, or printed the same once it reads them.
+func SameBound(ctx context.Context, db *sql.DB, schema, name string, a, b Bound) (bool, error) {
+	if a.Equal(b) {
+		return true, nil
+	}
+	if a.Kind() != b.Kind() {
+		return false, nil
+	}
+	ca, err := CanonicalBound(ctx, db, schema, name, a)
+	if err != nil {
+		return false, err
+	}
+	cb, err := CanonicalBound(ctx, db, schema, name, b)
+	return err == nil && ca.Equal(cb), err
+}
+
 func canonicalBound(ctx context.Context, tx *sql.Tx, schema, name string, b Bound) (Bound, error) {
-	if b.Kind() == "default" || b.Kind() == "hash" {
+	if b.Kind() == "default" || b.Kind() == "hash" || b.isNone() {
 		return b, nil
 	}
 	var keydef string

@@ -410,6 +410,10 @@ func UpdatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName strin
 			return cur, false, err
 		}
 	}
+	// The wanted bound in the server's form, so that a spelling of the current one changes nothing.
+	if p.Bound, err = CanonicalBoundIn(ctx, tx, p.ParentSchema, p.ParentName, p.Bound); err != nil {
+		return cur, false, err
+	}
 	boundChanged := cur.ParentName == "" || !cur.Bound.Equal(p.Bound)
 	switch {
 	case cur.ParentSchema != p.ParentSchema || cur.ParentName != p.ParentName:

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -146,6 +147,51 @@ func (b boundModel) toBound(ctx context.Context, diags *diag.Diagnostics) postgr
 		To:        stringList(ctx, b.ValuesTo, diags),
 		Modulus:   b.Modulus.ValueInt64(),
 		Remainder: b.Remainder.ValueInt64(),
+	}
+}
+
+// readBound sets the bound attributes from the catalog's bound pb of a partition of
+// parentSchema.parentName, keeping the prior (planned or last read) attributes when the
+// server reads them as pb: a bound written 2020-01-01 and printed 2020-01-01 00:00:00+00
+// reads back as written.
+func (b *boundModel) readBound(ctx context.Context, client *Client, parentSchema, parentName string, pb postgres.Bound, diags *diag.Diagnostics) {
+	var d diag.Diagnostics
+	prior := b.toBound(ctx, &d)
+	if !d.HasError() && b.boundKnown() && len(prior.In)+len(prior.From) > 0 && prior.Kind() == pb.Kind() && !prior.Equal(pb) {
+		if db, err := client.DB(); err == nil {
+			if same, err := postgres.SameBound(ctx, db, parentSchema, parentName, prior, pb); err == nil && same {
+				return
+			}
+		}
+	}
+	b.fromBound(ctx, pb, diags)
+}
+
+// keepBoundSpelling plans the prior state's bound attributes where the configured bound is
+// the same bound to the server (only the prior value may stand for a configured one), so
+// that an imported partition whose bound is written another way plans no change.
+func keepBoundSpelling(ctx context.Context, client *Client, parent string, plan *boundModel, state boundModel, resp *tfsdk.Plan, diags *diag.Diagnostics) {
+	if !client.Known() || !plan.boundKnown() {
+		return
+	}
+	var d diag.Diagnostics
+	want, have := plan.toBound(ctx, &d), state.toBound(ctx, &d)
+	if d.HasError() || want.Kind() != have.Kind() || want.Equal(have) || want.Kind() == "default" || want.Kind() == "hash" {
+		return
+	}
+	parentSchema, parentName, err := parseTableID(parent)
+	if err != nil {
+		return
+	}
+	db, err := client.DB()
+	if err != nil {
+		return
+	}
+	if same, err := postgres.SameBound(ctx, db, parentSchema, parentName, want, have); err == nil && same {
+		plan.ValuesIn, plan.ValuesFrom, plan.ValuesTo = state.ValuesIn, state.ValuesFrom, state.ValuesTo
+		diags.Append(resp.SetAttribute(ctx, path.Root("values_in"), plan.ValuesIn)...)
+		diags.Append(resp.SetAttribute(ctx, path.Root("values_from"), plan.ValuesFrom)...)
+		diags.Append(resp.SetAttribute(ctx, path.Root("values_to"), plan.ValuesTo)...)
 	}
 }
 

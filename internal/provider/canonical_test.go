@@ -90,3 +90,60 @@ resource "pgshard_table" "t" {
 		},
 	})
 }
+
+// Partition bounds in spellings the server prints otherwise (a timestamptz written as a
+// date, minvalue in lower case, integers with a sign or leading zeros, a numeric with
+// trailing zeros) create and read back as written, plan nothing, and import with a plan
+// that changes nothing.
+func TestAccPartition_ServerSpellingsOfBoundsPlanNothing(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	config := a.ProviderConfig() + `
+resource "pgshard_partitioned_table" "events" {
+  name         = "events"
+  columns      = [{ name = "at", type = "timestamptz" }, { name = "n", type = "integer" }]
+  partition_by = { strategy = "range", key = ["at"] }
+}
+
+resource "pgshard_partition" "y2020" {
+  parent      = pgshard_partitioned_table.events.id
+  name        = "events_2020"
+  values_from = ["2020-01-01"]
+  values_to   = ["2021-01-01 00:00"]
+}
+
+resource "pgshard_partition" "old" {
+  parent      = pgshard_partitioned_table.events.id
+  name        = "events_old"
+  values_from = ["minvalue"]
+  values_to   = ["2020-01-01T00:00:00Z"]
+}
+
+resource "pgshard_partitioned_table" "counts" {
+  name         = "counts"
+  columns      = [{ name = "k", type = "integer" }, { name = "x", type = "numeric" }]
+  partition_by = { strategy = "list", key = ["k"] }
+}
+
+resource "pgshard_partition" "small" {
+  parent    = pgshard_partitioned_table.counts.id
+  name      = "counts_small"
+  values_in = ["-1", "+2", "03"]
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: dbChecks(
+					a.ExpectQuery("FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2021-01-01 00:00:00+00')", `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'events_2020'`),
+					a.ExpectQuery("FOR VALUES IN ('-1', 2, 3)", `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'counts_small'`),
+				),
+			},
+			{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{Config: config, ResourceName: "pgshard_partition.y2020", ImportState: true, ImportStateKind: resource.ImportBlockWithID, ImportStateId: "public.events_2020"},
+			{Config: config, ResourceName: "pgshard_partition.old", ImportState: true, ImportStateKind: resource.ImportBlockWithID, ImportStateId: "public.events_old"},
+			{Config: config, ResourceName: "pgshard_partition.small", ImportState: true, ImportStateKind: resource.ImportBlockWithID, ImportStateId: "public.counts_small"},
+		},
+	})
+}

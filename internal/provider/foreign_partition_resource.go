@@ -320,18 +320,10 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		}
 		what := tablePhrase("foreign partition", to.Schema, to.Name)
 		managed := plan.CreateRemoteTable.ValueBool()
-		var undoErr error
 		err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
 			plan.MoveRowsFromDefault.ValueBool(), managed, func(first postgres.Partition) error {
-				var err error
-				undoErr, err = postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first, managed)
-				return err
+				return postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first, managed)
 			})
-		if undoErr != nil {
-			diags.AddWarning("Shard CHECK Not Restored", fmt.Sprintf(
-				"The bound change of %s.%s failed after the CHECK constraint of its shard table on server %q was replaced, and putting the old one back failed too: %s. "+
-					"The next plan shows the difference (remote_drift) and the next apply repairs it.", to.Schema, to.Name, to.Server, reason(undoErr)))
-		}
 		adopted := plan.CreateRemoteTable.ValueBool() && !prior.CreateRemoteTable.ValueBool()
 		if err != nil || !plan.CreateRemoteTable.ValueBool() || prior.RemoteDrift.ValueString() == "" && !adopted {
 			return what, err
@@ -386,6 +378,7 @@ func (r *foreignPartitionResource) ModifyPlan(ctx context.Context, req resource.
 		var plan foreignPartitionModelV0
 		resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 		if !resp.Diagnostics.HasError() && plan.boundKnown() && !plan.Parent.IsUnknown() && !plan.RemoteSchema.IsUnknown() && !plan.RemoteTable.IsUnknown() {
+			keepBoundSpelling(ctx, r.client, plan.Parent.ValueString(), &plan.boundModel, state.boundModel, &resp.Plan, &resp.Diagnostics)
 			to := plan.toPartition(ctx, &resp.Diagnostics)
 			planRowMoves(ctx, r.client, "Foreign Partition", state.Schema.ValueString(), state.Name.ValueString(), to,
 				plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
@@ -512,7 +505,7 @@ func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignParti
 	m.Options, d = optionsToMap(opts, m.Options)
 	diags.Append(d...)
 	if p.ParentName != "" {
-		m.fromBound(ctx, p.Bound, diags)
+		m.readBound(ctx, r.client, p.ParentSchema, p.ParentName, p.Bound, diags)
 	}
 	return !diags.HasError()
 }

@@ -131,6 +131,7 @@ func (r *partitionResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if resp.Diagnostics.HasError() || !plan.boundKnown() || plan.Parent.IsUnknown() {
 		return
 	}
+	keepBoundSpelling(ctx, r.client, plan.Parent.ValueString(), &plan.boundModel, state.boundModel, &resp.Plan, &resp.Diagnostics)
 	to := plan.toPartition(ctx, &resp.Diagnostics)
 	planRowMoves(ctx, r.client, "Partition", schemaName, name, to, plan.OnRowsOutsideBound.ValueString(), plan.MoveRowsFromDefault.ValueBool(), &resp.Diagnostics)
 }
@@ -173,7 +174,7 @@ func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, d
 	m.ID = types.StringValue(tableID(schemaName, name))
 	m.Parent = parentValue(m.Parent, p.ParentSchema, p.ParentName)
 	if p.ParentName != "" {
-		m.fromBound(ctx, p.Bound, diags)
+		m.readBound(ctx, r.client, p.ParentSchema, p.ParentName, p.Bound, diags)
 	}
 	return !diags.HasError()
 }

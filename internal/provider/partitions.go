@@ -234,6 +234,10 @@ func planBoundMove(ctx context.Context, db *sql.DB, cur *postgres.Partition, to 
 	if cur.ParentName == "" || cur.Bound.Default || to.Bound.Default {
 		return m, nil
 	}
+	var err error
+	if to.Bound, err = postgres.CanonicalBound(ctx, db, cur.ParentSchema, cur.ParentName, to.Bound); err != nil {
+		return m, err
+	}
 	if cur.Bound.Equal(to.Bound) {
 		return m, nil
 	}
@@ -336,6 +340,9 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 		return
 	}
 	var m boundMove
+	if err == nil && cur.ParentName != "" && !cur.Bound.Default && !to.Bound.Default {
+		to.Bound, err = postgres.CanonicalBound(ctx, db, cur.ParentSchema, cur.ParentName, to.Bound)
+	}
 	if err == nil {
 		m, err = planBoundMove(ctx, db, cur, to, onRows, fromDefault)
 	}
