@@ -65,7 +65,9 @@ func sameValues(a, b []string) bool {
 const NullValue = "NULL"
 
 // isInfinity reports whether a range bound value is MINVALUE or MAXVALUE, in any case.
-func isInfinity(v string) bool { return strings.EqualFold(v, "MINVALUE") || strings.EqualFold(v, "MAXVALUE") }
+func isInfinity(v string) bool {
+	return strings.EqualFold(v, "MINVALUE") || strings.EqualFold(v, "MAXVALUE")
+}
 
 func boundValue(v string, keywords bool) string {
 	if keywords && isInfinity(v) {
