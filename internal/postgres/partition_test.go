@@ -186,11 +186,20 @@ func TestAlterColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := []Column{{Name: "id", Type: "integer", NotNull: true}, {Name: "name", Type: "text", NotNull: true, Default: "'x'"}, {Name: "added", Type: "numeric(10,2)", Default: "1.5"}}
-	clauses, err := AlterColumnsSQL(tbl.Columns, to)
+	// Both sides in the server's form, as the provider compares them: int4 is integer.
+	cur, err := ReadTable(ctx, db, "public", "plain")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`ALTER COLUMN "id" SET NOT NULL`, `ALTER COLUMN "name" TYPE text`, `ALTER COLUMN "name" SET DEFAULT ('x')`, `ALTER COLUMN "name" SET NOT NULL`, `ADD COLUMN "added" numeric(10,2) DEFAULT (1.5)`, `DROP COLUMN "gone"`}
+	canonical, err := CanonicalColumns(ctx, db, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clauses, err := AlterColumnsSQL(cur.Columns, canonical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`ALTER COLUMN "name" TYPE text`, `ALTER COLUMN "name" SET DEFAULT ('x'::text)`, `ALTER COLUMN "name" SET NOT NULL`, `ADD COLUMN "added" numeric(10,2) DEFAULT (1.5)`, `DROP COLUMN "gone"`}
 	if !reflect.DeepEqual(clauses, want) {
 		t.Fatalf("clauses\n got %q\nwant %q", clauses, want)
 	}
