@@ -344,17 +344,22 @@ func (h LockHolder) String() string {
 }
 
 // ExplainLockTimeout returns err as a *LockTimeoutError when it is 55P03
-// lock_not_available, and err unchanged otherwise (or when the holders cannot be read). It
-// looks on a connection of db, so the failed transaction must have ended first.
+// lock_not_available, and err unchanged otherwise (or when the holders cannot be read); as
+// a *ShardLockTimeoutError, naming the holders on the shard, when the wait was on a shard.
+// It looks on a connection of db, so the failed transaction must have ended first.
 func ExplainLockTimeout(ctx context.Context, db *sql.DB, err error) error {
 	var explained *LockTimeoutError
-	if pq.As(err, "55P03") == nil || errors.As(err, &explained) {
+	var shardExplained *ShardLockTimeoutError
+	if pq.As(err, "55P03") == nil || errors.As(err, &explained) || errors.As(err, &shardExplained) {
 		return err
 	}
 	// The explanation must not outlive the error it explains, nor wait long for a
 	// connection of a busy pool.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if wait := (*shardLockWait)(nil); errors.As(err, &wait) {
+		return explainShard(ctx, db, wait, err)
+	}
 	var timeout string
 	if qerr := db.QueryRowContext(ctx, "SELECT current_setting('lock_timeout')").Scan(&timeout); qerr != nil {
 		return err
@@ -372,7 +377,14 @@ func ExplainLockTimeout(ctx context.Context, db *sql.DB, err error) error {
 // second and lock_timeout are left out, since they cannot have made anyone wait that long.
 // Indexes, TOAST tables and system catalogs (OIDs below 16384) would only repeat a holder.
 func LockHolders(ctx context.Context, q Querier) ([]LockHolder, error) {
-	rows, err := q.QueryContext(ctx, `
+	rows, err := q.QueryContext(ctx, lockHoldersQuery)
+	if err != nil {
+		return nil, err
+	}
+	return scanLockHolders(rows)
+}
+
+const lockHoldersQuery = `
 SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''), coalesce(a.state, ''),
        coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0)::float8, coalesce(left(a.query, 1024), ''),
        array_agg(coalesce(quote_ident(n.nspname) || '.' || quote_ident(c.relname), l.relation::text) || ' (' || l.mode || ')'
@@ -388,10 +400,9 @@ WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
        OR a.xact_start <= clock_timestamp() - least(interval '1 second', current_setting('lock_timeout')::interval))
 GROUP BY a.pid, a.usename, a.application_name, a.state, a.xact_start, a.query
 ORDER BY a.xact_start NULLS LAST, a.pid
-LIMIT 5`)
-	if err != nil {
-		return nil, err
-	}
+LIMIT 5`
+
+func scanLockHolders(rows *sql.Rows) ([]LockHolder, error) {
 	defer rows.Close()
 	var holders []LockHolder
 	for rows.Next() {
@@ -405,6 +416,71 @@ LIMIT 5`)
 		holders = append(holders, h)
 	}
 	return holders, rows.Err()
+}
+
+// ShardLockTimeoutError is a change that stopped because a statement sent to a shard gave
+// up waiting for a lock there (55P03 comes back through dblink), with the sessions that
+// held locks on the shard right after, as LockHolders lists them. Err is the whole error.
+type ShardLockTimeoutError struct {
+	Server string
+	Err    error
+	// LockTimeout is the base session's lock_timeout, which the provider sets on the shard.
+	LockTimeout string
+	Holders     []LockHolder
+}
+
+func (e *ShardLockTimeoutError) Error() string {
+	wait := "lock_timeout"
+	if e.LockTimeout != "" {
+		wait += " (" + e.LockTimeout + ")"
+	}
+	if len(e.Holders) == 0 {
+		return fmt.Sprintf("%s; the provider waited %s on the shard behind server %q for a lock that another session held there, which had let go when the provider looked",
+			e.Err, wait, e.Server)
+	}
+	holders := make([]string, len(e.Holders))
+	for i, h := range e.Holders {
+		holders[i] = h.String()
+	}
+	return fmt.Sprintf("%s; the provider waited %s on the shard behind server %q for a lock held there. Sessions holding locks in the shard's database: %s. "+
+		"Finish or end that session's transaction on the shard (SELECT pg_terminate_backend(pid) there)", e.Err, wait, e.Server, strings.Join(holders, "; "))
+}
+
+func (e *ShardLockTimeoutError) Unwrap() error { return e.Err }
+
+// shardLockWait marks a lock timeout that happened on the shard behind server, so that its
+// explanation looks there (Remote.fail makes it).
+type shardLockWait struct {
+	server string
+	err    error
+}
+
+func (e *shardLockWait) Error() string { return e.err.Error() }
+
+func (e *shardLockWait) Unwrap() error { return e.err }
+
+// explainShard reads the sessions holding locks on the shard of wait through a dblink
+// connection of its own, from a session of db: the transaction that timed out must have
+// ended first.
+func explainShard(ctx context.Context, db *sql.DB, wait *shardLockWait, err error) error {
+	explained := &ShardLockTimeoutError{Server: wait.server, Err: err}
+	_ = withRemote(ctx, db, wait.server, func(r *Remote) error {
+		explained = explainShardOn(ctx, r, err)
+		return nil
+	})
+	return explained
+}
+
+// explainShardOn reads the sessions holding locks on the shard through r, whose remote
+// session must be out of the transaction that timed out.
+func explainShardOn(ctx context.Context, r *Remote, err error) *ShardLockTimeoutError {
+	explained := &ShardLockTimeoutError{Server: r.server, Err: err, LockTimeout: r.lockTimeout}
+	rows, qerr := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(pid int, usename text, application_name text, state text, open float8, query text, locks text[])`,
+		r.name, r.bounded(lockHoldersQuery))
+	if qerr == nil {
+		explained.Holders, _ = scanLockHolders(rows)
+	}
+	return explained
 }
 
 // statementGist shortens another session's statement for a diagnostic: on one line, at most

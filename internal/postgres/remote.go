@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/lib/pq"
 )
 
 // The functions here run SQL on a shard through a foreign server with dblink, using the
@@ -48,6 +51,8 @@ type Remote struct {
 	dblink string // schema-qualified function names
 	exec   string
 	close  string
+	// lockTimeout is the base session's lock_timeout, which bounds the shard's waits too.
+	lockTimeout string
 }
 
 // OpenRemote connects to the shard behind server. Close it when done.
@@ -98,8 +103,9 @@ func connectRemote(ctx context.Context, q Querier, server string) (*Remote, erro
 	err := q.QueryRowContext(ctx, `SELECT n.nspname,
 	  has_function_privilege(format('%I.dblink_connect(text, text)', n.nspname), 'EXECUTE')
 	  AND has_function_privilege(format('%I.dblink_disconnect(text)', n.nspname), 'EXECUTE')
-	  AND has_function_privilege(format('%I.dblink_get_connections()', n.nspname), 'EXECUTE')
-	FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&schema, &r.named)
+	  AND has_function_privilege(format('%I.dblink_get_connections()', n.nspname), 'EXECUTE'),
+	  current_setting('lock_timeout')
+	FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'`).Scan(&schema, &r.named, &r.lockTimeout)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("the dblink extension is not installed in this database (it is needed to reach the shard through the foreign server): install it with pgshard_extension")
 	}
@@ -117,6 +123,11 @@ func connectRemote(ctx context.Context, q Querier, server string) (*Remote, erro
 	_, err = q.ExecContext(ctx, `SELECT `+r.close+`($1) WHERE $1 = ANY(coalesce(`+getConns+`(), '{}'))`, r.name)
 	if err == nil {
 		_, err = q.ExecContext(ctx, `SELECT `+connect+`($1, $2)`, r.name, server)
+	}
+	if err == nil {
+		// The connection is the provider's own: every statement and query on it, dblink()
+		// reads included, waits for a lock on the shard no longer than on the base.
+		_, err = q.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, r.setLockTimeout())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the shard through server %q: %w", server, err)
@@ -173,10 +184,42 @@ func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
 			return fmt.Errorf("refusing to send a statement to the shard through server %q: %w", r.server, err)
 		}
 	}
-	if _, err := r.session().ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, strings.Join(stmts, ";\n")); err != nil {
-		return fmt.Errorf("on the shard through server %q: %w", r.server, err)
+	// A plain SET: an unnamed connection closes after the call, a named one is the provider's.
+	text := r.setLockTimeout() + ";\n" + strings.Join(stmts, ";\n")
+	if _, err := r.session().ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, text); err != nil {
+		err = r.fail(fmt.Errorf("on the shard through server %q: %w", r.server, err))
+		if wait := (*shardLockWait)(nil); r.tx == nil && errors.As(err, &wait) {
+			// Outside a base transaction the remote one has ended: look on the same session.
+			lookCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return explainShardOn(lookCtx, r, err)
+		}
+		return err
 	}
 	return nil
+}
+
+// setLockTimeout is the statement that bounds the shard session's lock waits by the base's
+// lock_timeout.
+func (r *Remote) setLockTimeout() string { return "SET lock_timeout = " + Literal(r.lockTimeout) }
+
+// bounded is the text of a dblink() query: for an unnamed connection (opened for this one
+// query, so never set at connect) it first sets lock_timeout; dblink returns the result of
+// the text's last statement.
+func (r *Remote) bounded(query string) string {
+	if r.named {
+		return query
+	}
+	return r.setLockTimeout() + ";\n" + query
+}
+
+// fail marks a lock timeout on the shard as the shard's, so that its explanation lists the
+// sessions holding locks there, not on the base (see ExplainLockTimeout).
+func (r *Remote) fail(err error) error {
+	if pq.As(err, "55P03") == nil {
+		return err
+	}
+	return &shardLockWait{server: r.server, err: err}
 }
 
 // Columns reads a shard table's columns; exists is false when the table is not there.
@@ -184,7 +227,7 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 	rel := Literal(QualifiedIdent(schema, name))
 	probe := `SELECT to_regclass(` + rel + `) IS NOT NULL`
 	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
-		return nil, false, fmt.Errorf("querying the shard through server %q: %w", r.server, err)
+		return nil, false, r.fail(fmt.Errorf("querying the shard through server %q: %w", r.server, err))
 	}
 	if !exists {
 		return nil, false, nil
@@ -195,7 +238,7 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
 	rows, err := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean, def text, ident boolean)`, r.name, list)
 	if err != nil {
-		return nil, true, fmt.Errorf("reading shard table columns through server %q: %w", r.server, err)
+		return nil, true, r.fail(fmt.Errorf("reading shard table columns through server %q: %w", r.server, err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -212,8 +255,8 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 func (r *Remote) Answers(ctx context.Context, schema, name string, cols []Column) error {
 	q := "SELECT count(*) FROM (SELECT " + ColumnList(cols) + " FROM " + QualifiedIdent(schema, name) + " LIMIT 1) s"
 	var n int64
-	if err := r.session().QueryRowContext(ctx, `SELECT n FROM `+r.dblink+`($1, $2) AS t(n bigint)`, r.name, q).Scan(&n); err != nil {
-		return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err)
+	if err := r.session().QueryRowContext(ctx, `SELECT n FROM `+r.dblink+`($1, $2) AS t(n bigint)`, r.name, r.bounded(q)).Scan(&n); err != nil {
+		return r.fail(fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err))
 	}
 	return nil
 }
@@ -224,7 +267,7 @@ func withRemote(ctx context.Context, db *sql.DB, server string, fn func(*Remote)
 	if err != nil {
 		return err
 	}
-	return errors.Join(fn(r), r.Close())
+	return ExplainLockTimeout(ctx, db, errors.Join(fn(r), r.Close()))
 }
 
 // RemoteColumns reads a shard table's columns through the foreign server.

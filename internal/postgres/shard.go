@@ -21,7 +21,8 @@ type ShardTable struct {
 }
 
 // InspectShard reads a shard table's columns, its bound CHECK constraint checkName and its
-// identity column, through the foreign server: one dblink connection, four queries.
+// identity column, through the foreign server, on one dblink connection, after finishing
+// what interrupted changes of this base left prepared on the shard (see ResolvePrepared).
 func InspectShard(ctx context.Context, db *sql.DB, server, schema, name, checkName string) (*ShardTable, error) {
 	var st *ShardTable
 	err := withRemote(ctx, db, server, func(r *Remote) error {
@@ -35,6 +36,15 @@ func InspectShard(ctx context.Context, db *sql.DB, server, schema, name, checkNa
 func (r *Remote) inspect(ctx context.Context, schema, name, checkName string) (*ShardTable, error) {
 	var st ShardTable
 	var err error
+	// What an interrupted change left prepared here holds the shard table's lock (reads
+	// through the parent wait): finished here, so that the next plan sees the change whole.
+	base, err := baseIdentity(ctx, r.session())
+	if err != nil {
+		return nil, err
+	}
+	if err := r.resolveIfTwoPhase(ctx, base); err != nil {
+		return nil, fmt.Errorf("resolving prepared transactions on the shard through server %q: %w", r.server, err)
+	}
 	if st.Columns, st.Exists, err = r.Columns(ctx, schema, name); err != nil || !st.Exists {
 		return &st, err
 	}
@@ -42,7 +52,7 @@ func (r *Remote) inspect(ctx context.Context, schema, name, checkName string) (*
 	check := `SELECT coalesce((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(` + rel +
 		`) AND conname = ` + Literal(checkName) + `), '')`
 	if err := r.session().QueryRowContext(ctx, `SELECT c FROM `+r.dblink+`($1, $2) AS t(c text)`, r.name, check).Scan(&st.Check); err != nil {
-		return nil, fmt.Errorf("reading the shard table's CHECK through server %q: %w", r.server, err)
+		return nil, r.fail(fmt.Errorf("reading the shard table's CHECK through server %q: %w", r.server, err))
 	}
 	identity := `SELECT a.attname::text, s.seqstart, s.seqincrement FROM pg_attribute a ` +
 		`JOIN pg_sequence s ON s.seqrelid = pg_get_serial_sequence(` + rel + `, a.attname)::regclass ` +
@@ -52,7 +62,7 @@ func (r *Remote) inspect(ctx context.Context, schema, name, checkName string) (*
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return nil, fmt.Errorf("reading the shard table's identity column through server %q: %w", r.server, err)
+		return nil, r.fail(fmt.Errorf("reading the shard table's identity column through server %q: %w", r.server, err))
 	default:
 		st.Identity = &id
 	}
@@ -124,16 +134,16 @@ func ShardColumnDrift(ctx context.Context, q Querier, schema, name string, paren
 	return DiffShard(remoteSchema, remoteTable, parent, names, st.Columns, nil), nil
 }
 
-// RepairShard brings the shard table behind foreign partition schema.name back in line:
-// its columns with the parent's (t.Columns, as the base prints them; see DiffShard) and its
-// bound CHECK set again, in one remote transaction; then the foreign table's column_name
-// options that the shard's renames made unneeded go. A missing shard table is not
-// re-created; a shard holding rows outside the bound gives a *ShardRowsOutsideBoundError.
+// RepairShard brings the shard table behind foreign partition schema.name back in line,
+// as one change (see Span): its columns with the parent's (t.Columns, as the base prints
+// them; see DiffShard) and its bound CHECK set again as the shard's part, and the foreign
+// table's column_name options that the shard's renames make unneeded dropped as the base's.
+// A missing shard table is not re-created; a shard holding rows outside the bound gives a
+// *ShardRowsOutsideBoundError.
 func RepairShard(ctx context.Context, db *sql.DB, schema, name string, t RemoteTable) error {
 	logStep(ctx, "repair shard table "+t.Schema+"."+t.Name+" on server "+t.Server, schema+"."+name)
-	var diff ShardDiff
-	err := withRemote(ctx, db, t.Server, func(r *Remote) error {
-		cols, exists, err := r.Columns(ctx, t.Schema, t.Name)
+	err := RunSpan(ctx, db, func(s *Span) error {
+		cols, exists, err := shardColumnsIn(ctx, s.Tx, t.Server, t.Schema, t.Name)
 		if err != nil {
 			return err
 		}
@@ -141,27 +151,37 @@ func RepairShard(ctx context.Context, db *sql.DB, schema, name string, t RemoteT
 			return fmt.Errorf("the shard table %s.%s is missing on server %q; the provider never re-creates a shard table that held rows: "+
 				"restore it, or remove the partition from the configuration", t.Schema, t.Name, t.Server)
 		}
-		names, err := foreignColumnNames(ctx, db, schema, name)
+		names, err := foreignColumnNames(ctx, s.Tx, schema, name)
 		if err != nil {
 			return err
 		}
-		diff = DiffShard(t.Schema, t.Name, t.Columns, names, cols, nil)
-		stmts := append(append(diff.Before, diff.After...), SetRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))
-		err = r.Exec(ctx, stmts...)
-		if pq.As(err, "23514") == nil || t.Check == "" {
-			return err
-		}
-		// The bound did not change: rows written on the shard out of band are outside it.
-		n, countErr := r.rowsRefused(ctx, t.Schema, t.Name, t.Check)
-		if countErr != nil {
-			n = -1
-		}
-		return &ShardRowsOutsideBoundError{Server: t.Server, Schema: t.Schema, Table: t.Name, CheckName: t.CheckName, Rows: n, Err: err}
+		diff := DiffShard(t.Schema, t.Name, t.Columns, names, cols, nil)
+		s.OnShard(t.Server, append(append(diff.Before, diff.After...), SetRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))...)
+		return unmapColumns(ctx, s.Tx, schema, name, diff.Unmap)
 	})
-	if err != nil {
+	if pq.As(err, "23514") == nil || t.Check == "" {
 		return err
 	}
-	return unmapColumns(ctx, db, schema, name, diff.Unmap)
+	// The bound did not change: rows written on the shard out of band are outside it.
+	n, countErr := ShardRowsRefused(ctx, db, t.Server, t.Schema, t.Name, t.Check)
+	if countErr != nil {
+		n = -1
+	}
+	return &ShardRowsOutsideBoundError{Server: t.Server, Schema: t.Schema, Table: t.Name, CheckName: t.CheckName, Rows: n, Err: err}
+}
+
+// shardColumnsIn reads a shard table's columns from inside tx, on a dblink connection
+// closed again before it returns.
+func shardColumnsIn(ctx context.Context, tx *sql.Tx, server, schema, name string) ([]Column, bool, error) {
+	r, err := openRemoteIn(ctx, tx, server)
+	if err != nil {
+		return nil, false, err
+	}
+	cols, exists, err := r.Columns(ctx, schema, name)
+	if closeErr := r.closeIn(ctx); err == nil {
+		err = closeErr
+	}
+	return cols, exists, err
 }
 
 // ShardCheck reads the definition of a shard table's bound CHECK ("" for none), to record
@@ -188,47 +208,81 @@ func ShardTableFor(p Partition, parent *Table, identity *Identity) RemoteTable {
 }
 
 // UpdateForeignPartition renames, re-points and re-bounds a foreign partition (see
-// UpdatePartition) in one local transaction. When managed (the provider made the shard
-// table), the shard's CHECK follows a new bound: it is replaced from inside that
-// transaction, after the local detach and attach succeeded and before the commit, so a
-// local failure leaves the shard untouched and a shard refusal (rows outside the new bound)
-// rolls the local change back. Should the commit itself fail after the shard changed, the
-// old CHECK is put back; undoErr says when that failed too (the next refresh shows drift).
-func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Partition, managed bool) (undoErr, err error) {
-	if !managed {
-		return nil, InTx(ctx, db, func(tx *sql.Tx) error {
-			_, _, err := UpdatePartition(ctx, tx, fromSchema, fromName, to)
-			return err
-		})
-	}
-	shard, err := OpenRemote(ctx, db, to.Server)
-	if err != nil {
-		return nil, err
-	}
-	defer shard.Close()
-	var oldCheck string
-	shardChanged := false
-	remoteSchema, remoteTable := to.Options["schema_name"], to.Options["table_name"]
-	err = shard.InTx(ctx, func(tx *sql.Tx) error {
-		from, boundChanged, err := UpdatePartition(ctx, tx, fromSchema, fromName, to)
-		if err != nil || !boundChanged {
+// UpdatePartition) as one change (see Span): the local rename, options, detach and attach
+// are the base's part and, when managed (the provider made the shard table) and the bound
+// changed, the replacement of the shard's CHECK is the shard's. Nothing commits anywhere
+// until both accepted: a shard refusal (rows outside the new bound) or a local failure
+// leaves both as they were.
+func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Partition, managed bool) error {
+	return RunSpan(ctx, db, func(s *Span) error {
+		if !managed {
+			_, _, err := UpdatePartition(ctx, s.Tx, fromSchema, fromName, to)
 			return err
 		}
-		key, err := PartitionKeyOf(ctx, tx, to.ParentSchema, to.ParentName)
+		cur, err := ReadPartition(ctx, s.Tx, fromSchema, fromName)
 		if err != nil {
 			return err
 		}
-		oldCheck = from.Bound.CheckSQL(KeySQL(key.Key))
-		if err := shard.Exec(ctx, SetRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), to.Bound.CheckSQL(KeySQL(key.Key)))); err != nil {
+		boundChanged := true
+		if cur.ParentSchema != to.ParentSchema || cur.ParentName != to.ParentName {
+			err = reattachManaged(ctx, s.Tx, fromSchema, fromName, to, cur)
+		} else {
+			_, boundChanged, err = UpdatePartition(ctx, s.Tx, fromSchema, fromName, to)
+		}
+		if err != nil || !boundChanged {
 			return err
 		}
-		shardChanged = true
+		key, err := PartitionKeyOf(ctx, s.Tx, to.ParentSchema, to.ParentName)
+		if err != nil {
+			return err
+		}
+		remoteSchema, remoteTable := to.Options["schema_name"], to.Options["table_name"]
+		s.OnShard(to.Server, SetRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), to.Bound.CheckSQL(KeySQL(key.Key))))
 		return nil
 	})
-	if err != nil && shardChanged {
-		undoErr = shard.Exec(ctx, SetRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), oldCheck))
+}
+
+// reattachManaged is UpdatePartition's re-attach (to another parent, or again after a
+// detach out of band) of a managed foreign partition, in tx, with the parent's sequences
+// set past the shard's ids as Reattach does, but read through dblink: a read through the
+// foreign table would keep the shard table's ACCESS SHARE lock in postgres_fdw's remote
+// transaction until the base commits, and the shard's part of the change (its CHECK)
+// waits for ACCESS EXCLUSIVE before that.
+func reattachManaged(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, to Partition, cur *Partition) error {
+	if err := RenameRelation(ctx, tx, true, fromSchema, fromName, to.Schema, to.Name); err != nil {
+		return err
 	}
-	return undoErr, err
+	if err := AlterForeignTableOptions(ctx, tx, to.Schema, to.Name, cur.Options, to.Options); err != nil {
+		return err
+	}
+	logStep(ctx, "attach to "+to.ParentSchema+"."+to.ParentName, to.Schema+"."+to.Name)
+	if cur.ParentName != "" {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+cur.Parent()+" DETACH PARTITION "+to.Qualified()); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+to.Parent()+" ATTACH PARTITION "+to.Qualified()+" "+to.Bound.SQL()); err != nil {
+		return err
+	}
+	r, err := openRemoteIn(ctx, tx, to.Server)
+	if err != nil {
+		return err
+	}
+	behind, err := shardSequencesBehind(ctx, tx, r, to.ParentSchema, to.ParentName, to.Options["schema_name"], to.Options["table_name"], to.ShardIdentity)
+	if closeErr := r.closeIn(ctx); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return err
+	}
+	for _, seq := range behind {
+		logStep(ctx, fmt.Sprintf("advance sequence %s past %d", seq.Sequence, seq.Past), to.Schema+"."+to.Name)
+		// From the sequence's own value in the same statement, as AdvanceSequences does.
+		if _, err := tx.ExecContext(ctx, "SELECT setval($1::regclass, greatest($2::bigint, last_value)) FROM "+seq.Sequence, seq.Sequence, seq.Past); err != nil {
+			return fmt.Errorf("advancing sequence %s past %d: %w", seq.Sequence, seq.Past, err)
+		}
+	}
+	return nil
 }
 
 // query runs one query on the shard through dblink and scans its single row into dest,
@@ -236,8 +290,8 @@ func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromNam
 // Answers, the text is built only from quoted names and the base's catalog (it cannot be
 // parsed on the base first, as Exec does, since it names tables of the shard).
 func (r *Remote) query(ctx context.Context, text, columns string, dest ...any) error {
-	if err := r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(`+columns+`)`, r.name, text).Scan(dest...); err != nil {
-		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
+	if err := r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(`+columns+`)`, r.name, r.bounded(text)).Scan(dest...); err != nil {
+		return r.fail(fmt.Errorf("querying the shard through server %q: %w", r.server, err))
 	}
 	return nil
 }
@@ -286,7 +340,18 @@ func (e *ShardRowsOutsideBoundError) Error() string {
 // past the ids the shard table holds already (those of its own identity range left out),
 // read on the shard in one query. It changes nothing.
 func ShardSequencesToAdvance(ctx context.Context, db *sql.DB, schema, name, server, remoteSchema, remoteTable string, shardIdentity *Identity) ([]SequenceAdvance, error) {
-	cols, err := serialColumns(ctx, db, schema, name)
+	var behind []SequenceAdvance
+	err := withRemote(ctx, db, server, func(r *Remote) error {
+		var err error
+		behind, err = shardSequencesBehind(ctx, db, r, schema, name, remoteSchema, remoteTable, shardIdentity)
+		return err
+	})
+	return behind, err
+}
+
+// shardSequencesBehind is ShardSequencesToAdvance on a Remote, with the base read through q.
+func shardSequencesBehind(ctx context.Context, q Querier, r *Remote, schema, name, remoteSchema, remoteTable string, shardIdentity *Identity) ([]SequenceAdvance, error) {
+	cols, err := serialColumns(ctx, q, schema, name)
 	if err != nil || len(cols) == 0 {
 		return nil, err
 	}
@@ -294,15 +359,11 @@ func ShardSequencesToAdvance(ctx context.Context, db *sql.DB, schema, name, serv
 	for i := range cols {
 		types[i] = fmt.Sprintf("m%d bigint", i)
 	}
-	var largest map[string]int64
-	err = withRemote(ctx, db, server, func(r *Remote) error {
-		largest, err = scanMax(cols, func(dest ...any) error {
-			return r.query(ctx, maxQuery(QualifiedIdent(remoteSchema, remoteTable), cols, shardIdentity), strings.Join(types, ", "), dest...)
-		})
-		return err
+	largest, err := scanMax(cols, func(dest ...any) error {
+		return r.query(ctx, maxQuery(QualifiedIdent(remoteSchema, remoteTable), cols, shardIdentity), strings.Join(types, ", "), dest...)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return sequencesBehind(ctx, db, cols, largest)
+	return sequencesBehind(ctx, q, cols, largest)
 }

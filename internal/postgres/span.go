@@ -134,6 +134,9 @@ func (s *Span) Commit(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			s.abort(ctx)
+			// Closed first: a part's remote session, left in its failed transaction,
+			// would otherwise be listed among the holders of the shard's locks.
+			s.close()
 			err = ExplainLockTimeout(ctx, s.db, err)
 		}
 		s.close()
@@ -293,7 +296,7 @@ func (r *Remote) run(ctx context.Context, begin, lockTimeout string, stmts []str
 	// A refusal leaves a named connection's remote session in a failed transaction block;
 	// the span's close disconnects it, which rolls it back.
 	if _, err := r.session().ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, text); err != nil {
-		return fmt.Errorf("on the shard through server %q: %w", r.server, err)
+		return r.fail(fmt.Errorf("on the shard through server %q: %w", r.server, err))
 	}
 	return nil
 }
