@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -45,11 +44,11 @@ func canonicalColumns(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column,
 	if len(cols) == 0 {
 		return nil, nil
 	}
+	// The columns keep their names: a generation expression refers to other columns.
 	defs := make([]string, len(cols))
 	for i, c := range cols {
-		probe := c
-		probe.Name, probe.NotNull = "c"+strconv.Itoa(i), false
-		if err := CheckColumn(Column{Name: c.Name, Type: c.Type, Default: c.Default}); err != nil {
+		probe := Column{Name: c.Name, Type: c.Type, Default: c.Default, Generated: c.Generated}
+		if err := CheckColumn(probe); err != nil {
 			return nil, err
 		}
 		defs[i] = columnSQL(probe)
@@ -67,7 +66,7 @@ func canonicalColumns(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column,
 	}
 	out := make([]Column, len(cols))
 	for i, c := range cols {
-		c.Type, c.Default = read[i].Type, read[i].Default
+		c.Type, c.Default, c.Generated = read[i].Type, read[i].Default, read[i].Generated
 		out[i] = c
 	}
 	return out, nil

@@ -90,7 +90,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	if def == "" {
 		return MoveResult{}, fmt.Errorf("%s has no DEFAULT partition to move rows into", p.Parent())
 	}
-	cols := ColumnList(parent.Columns)
+	cols := ColumnList(WrittenColumns(parent.Columns))
 	leaving := "SELECT " + cols + " FROM ONLY " + p.Qualified() + " WHERE " + outside(newCheck)
 	remote := remoteOf(p)
 	if done, err := switched(ctx, db, p); err != nil || done {
@@ -254,7 +254,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		}
 		widened = true
 	}
-	cols := ColumnList(parent.Columns)
+	cols := ColumnList(WrittenColumns(parent.Columns))
 	entering := "SELECT " + cols + " FROM ONLY " + def + " d WHERE (" + newCheck + ") AND " + outside(oldCheck)
 	// A row the partition already holds (copied by an attempt whose base commit failed) is
 	// not copied again.

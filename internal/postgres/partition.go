@@ -197,6 +197,18 @@ func DefaultPartitionOf(ctx context.Context, q Querier, parent *Table) (string, 
 	return defaultPartition(ctx, q, parent.Schema, parent.Name)
 }
 
+// WrittenColumns leaves out generated columns: rows are copied with the values of the
+// others, and each target computes its generated ones (writing them is refused).
+func WrittenColumns(cols []Column) []Column {
+	out := make([]Column, 0, len(cols))
+	for _, c := range cols {
+		if c.Generated == "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // ColumnList renders the quoted, comma-separated names of columns.
 func ColumnList(cols []Column) string {
 	names := make([]string, len(cols))
@@ -290,7 +302,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 			return 0, err
 		}
 		if def != "" {
-			cols := ColumnList(parent.Columns)
+			cols := ColumnList(WrittenColumns(parent.Columns))
 			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+def+" IN EXCLUSIVE MODE"); err != nil {
 				return 0, err
 			}

@@ -82,6 +82,12 @@ func DiffShard(schema, name string, parent []Column, names map[string]string, ac
 			d.Before = append(d.Before, alter(col+" TYPE "+want))
 			d.Drift = append(d.Drift, fmt.Sprintf("column %q is %s on the shard but %s in the parent", local, a.Type, want))
 		}
+		if c.Generated != a.Generated {
+			if c.Generated == "" {
+				d.Before = append(d.Before, alter(col+" DROP EXPRESSION"))
+			}
+			d.Drift = append(d.Drift, fmt.Sprintf("column %q is generated as %q on the shard but as %q in the parent", local, a.Generated, c.Generated))
+		}
 		if want, got := c.Default, a.Default; !a.Identity && !strings.HasPrefix(want, "nextval(") &&
 			((want == "") != (got == "") || want != "" && !SameExpression(want, got)) {
 			if want == "" {

@@ -233,18 +233,22 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 		return nil, false, nil
 	}
 	list := `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, ` +
-		`coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity <> '' FROM pg_attribute a ` +
+		`coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity <> '', a.attgenerated = 's' FROM pg_attribute a ` +
 		`LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ` +
 		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
-	rows, err := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean, def text, ident boolean)`, r.name, list)
+	rows, err := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean, def text, ident boolean, generated boolean)`, r.name, list)
 	if err != nil {
 		return nil, true, r.fail(fmt.Errorf("reading shard table columns through server %q: %w", r.server, err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c Column
-		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Default, &c.Identity); err != nil {
+		var generated bool
+		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Default, &c.Identity, &generated); err != nil {
 			return nil, true, err
+		}
+		if generated {
+			c.Generated, c.Default = c.Default, ""
 		}
 		cols = append(cols, c)
 	}
@@ -316,6 +320,10 @@ func remoteColumnSQL(c Column, id *Identity) string {
 	}
 	if c.Default != "" && !strings.HasPrefix(c.Default, "nextval(") {
 		def += " DEFAULT (" + c.Default + ")"
+	}
+	if c.Generated != "" {
+		// postgres_fdw does not send generated values: the shard computes its own.
+		def += " GENERATED ALWAYS AS (" + c.Generated + ") STORED"
 	}
 	return def
 }

@@ -22,6 +22,9 @@ type Column struct {
 	RenamedFrom string
 	// Identity says the column is an identity column (read from a shard table).
 	Identity bool
+	// Generated is the expression of a GENERATED ALWAYS AS (...) STORED column ("" for an
+	// ordinary one); such a column has no Default.
+	Generated string
 }
 
 // PartitionKey is how a partitioned table is split: strategy list, range or hash, over
@@ -103,6 +106,9 @@ func columnSQL(c Column) string {
 	if c.Default != "" {
 		s += " DEFAULT (" + c.Default + ")"
 	}
+	if c.Generated != "" {
+		s += " GENERATED ALWAYS AS (" + c.Generated + ") STORED"
+	}
 	return s
 }
 
@@ -118,6 +124,14 @@ func CheckColumn(c Column) error {
 	if c.Default != "" {
 		if err := CheckExpression(c.Default); err != nil {
 			return fmt.Errorf("default %q of column %q %w", c.Default, c.Name, err)
+		}
+	}
+	if c.Generated != "" {
+		if err := CheckExpression(c.Generated); err != nil {
+			return fmt.Errorf("generation expression %q of column %q %w", c.Generated, c.Name, err)
+		}
+		if c.Default != "" {
+			return fmt.Errorf("column %q has both a default and a generation expression; a generated column takes no default", c.Name)
 		}
 	}
 	return nil
@@ -232,7 +246,7 @@ WHERE con.conrelid = $1 AND con.contype = 'p'`, oid).Scan(pq.Array(&t.PrimaryKey
 func readColumns(ctx context.Context, q Querier, oid uint32) ([]Column, error) {
 	rows, err := q.QueryContext(ctx, `
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+       coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attgenerated = 's',
        a.attidentity = '' AND EXISTS (
          SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
          WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'
@@ -248,9 +262,12 @@ ORDER BY a.attnum`, oid)
 	var cols []Column
 	for rows.Next() {
 		var c Column
-		var ownsSequence bool
-		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Default, &ownsSequence); err != nil {
+		var ownsSequence, generated bool
+		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Default, &generated, &ownsSequence); err != nil {
 			return nil, err
+		}
+		if generated {
+			c.Generated, c.Default = c.Default, ""
 		}
 		// A serial column is an integer column that owns the sequence its default draws from.
 		if ownsSequence && strings.HasPrefix(c.Default, "nextval(") {
@@ -392,6 +409,13 @@ func PlanColumns(from, to []Column) (ColumnPlan, error) {
 				return ColumnPlan{}, fmt.Errorf("column %q cannot become %s in place; add a new column instead", c.Name, c.Type)
 			}
 			plan.Clauses = append(plan.Clauses, col+" TYPE "+c.Type)
+		}
+		if o.Generated != c.Generated {
+			if c.Generated != "" {
+				return ColumnPlan{}, fmt.Errorf("column %q cannot become generated, or change its generation expression, in place "+
+					"(PostgreSQL 15 cannot ALTER a generation expression): add a new column with the expression instead, and drop this one", c.Name)
+			}
+			plan.Clauses = append(plan.Clauses, col+" DROP EXPRESSION") // its values stay, as ordinary ones
 		}
 		if o.Default != c.Default {
 			if c.Default == "" {

@@ -37,6 +37,8 @@ func canonicalHCL(cases []struct{ typ, def string }, withDefaults bool) string {
 		}
 		fmt.Fprintf(&b, "    { name = \"c%d\", type = %q%s },\n", i, c.typ, def)
 	}
+	// A generated column, its expression spelled otherwise than the server prints it.
+	b.WriteString("    { name = \"g\", type = \"int8\", generated = \"c0*2\" },\n")
 	return b.String()
 }
 
@@ -60,6 +62,7 @@ resource "pgshard_table" "t" {
 	for i, c := range stored {
 		byHand = append(byHand, fmt.Sprintf("c%d %s DEFAULT %s", i, c.typ, c.def))
 	}
+	byHand = append(byHand, "g bigint GENERATED ALWAYS AS (c0 * 2) STORED")
 	empty := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -59,6 +60,16 @@ func columnsAttribute() schema.ListNestedAttribute {
 				Optional:   true,
 				Validators: []validator.String{sqlExpression{}},
 			},
+			"generated": schema.StringAttribute{
+				MarkdownDescription: "Generation expression of a stored generated column (`GENERATED ALWAYS AS (<expression>) STORED`), such as " +
+					"`\"lower(location)\"` or `\"like_count * 2\"`; the column then takes no `default`. Compared the way PostgreSQL prints it. " +
+					"Removing it keeps the values as an ordinary column (`DROP EXPRESSION`); PostgreSQL 15 cannot add or change the expression " +
+					"of an existing column, so that is refused at plan (add a new column instead). On a partitioned table the shard tables the " +
+					"provider manages get the column generated too, with the same expression: postgres_fdw does not send generated values, so " +
+					"each shard computes its own.",
+				Optional:   true,
+				Validators: []validator.String{sqlExpression{}, stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("default"))},
+			},
 		}},
 		Validators:    []validator.List{listvalidator.SizeAtLeast(1), uniqueColumnNames{}},
 		PlanModifiers: []planmodifier.List{impliedNotNull{}},
@@ -71,10 +82,12 @@ type columnModelV0 struct {
 	NotNull     types.Bool   `tfsdk:"not_null"`
 	Default     types.String `tfsdk:"default"`
 	RenamedFrom types.String `tfsdk:"renamed_from"`
+	Generated   types.String `tfsdk:"generated"`
 }
 
 var columnObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
 	"name": types.StringType, "type": types.StringType, "not_null": types.BoolType, "default": types.StringType, "renamed_from": types.StringType,
+	"generated": types.StringType,
 }}
 
 func columnsFromList(ctx context.Context, l types.List) ([]postgres.Column, diag.Diagnostics) {
@@ -83,7 +96,7 @@ func columnsFromList(ctx context.Context, l types.List) ([]postgres.Column, diag
 	cols := make([]postgres.Column, len(models))
 	for i, m := range models {
 		cols[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(), Default: m.Default.ValueString(),
-			RenamedFrom: m.RenamedFrom.ValueString()}
+			RenamedFrom: m.RenamedFrom.ValueString(), Generated: m.Generated.ValueString()}
 	}
 	return cols, diags
 }
@@ -121,9 +134,12 @@ func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.L
 	models := make([]columnModelV0, len(ordered))
 	for i, c := range ordered {
 		m := columnModelV0{Name: types.StringValue(c.Name), Type: types.StringValue(c.Type), NotNull: types.BoolValue(c.NotNull), Default: types.StringNull(),
-			RenamedFrom: types.StringNull()}
+			RenamedFrom: types.StringNull(), Generated: types.StringNull()}
 		if c.Default != "" {
 			m.Default = types.StringValue(c.Default)
+		}
+		if c.Generated != "" {
+			m.Generated = types.StringValue(c.Generated)
 		}
 		p, known := priorByName[c.Name]
 		if (isSerial(c.Type) || impliedNotNull[c.Name]) && known && !p.NotNull.IsUnknown() && !p.NotNull.IsNull() && !p.NotNull.ValueBool() {
@@ -135,13 +151,16 @@ func columnsToList(ctx context.Context, catalog []postgres.Column, prior types.L
 			}
 			server, ok := canonical[c.Name]
 			if !ok {
-				server = postgres.Column{Type: p.Type.ValueString(), Default: p.Default.ValueString()} // spelled as the catalog has it
+				server = postgres.Column{Type: p.Type.ValueString(), Default: p.Default.ValueString(), Generated: p.Generated.ValueString()} // spelled as the catalog has it
 			}
 			if !p.Type.IsNull() && !p.Type.IsUnknown() && server.Type == c.Type {
 				m.Type = p.Type
 			}
 			if !p.Default.IsNull() && !p.Default.IsUnknown() && server.Default == c.Default {
 				m.Default = p.Default
+			}
+			if !p.Generated.IsNull() && !p.Generated.IsUnknown() && server.Generated == c.Generated {
+				m.Generated = p.Generated
 			}
 		}
 		models[i] = m
@@ -161,13 +180,20 @@ func priorInServerForm(ctx context.Context, client *Client, catalog []postgres.C
 	for _, c := range catalog {
 		have[c.Name] = c
 	}
+	// Every prior column is asked about once one is spelled otherwise: a generation
+	// expression refers to the others.
 	var ask []postgres.Column
+	differs := false
 	for _, p := range priorCols {
 		c, ok := have[p.Name.ValueString()]
-		if !ok || p.Type.IsUnknown() || p.Default.IsUnknown() || p.Type.ValueString() == c.Type && p.Default.ValueString() == c.Default {
+		if !ok || p.Type.IsUnknown() || p.Default.IsUnknown() || p.Generated.IsUnknown() {
 			continue
 		}
-		ask = append(ask, postgres.Column{Name: c.Name, Type: p.Type.ValueString(), Default: p.Default.ValueString()})
+		differs = differs || p.Type.ValueString() != c.Type || p.Default.ValueString() != c.Default || p.Generated.ValueString() != c.Generated
+		ask = append(ask, postgres.Column{Name: c.Name, Type: p.Type.ValueString(), Default: p.Default.ValueString(), Generated: p.Generated.ValueString()})
+	}
+	if !differs {
+		ask = nil
 	}
 	out := map[string]postgres.Column{}
 	if len(ask) == 0 || diags.HasError() {

@@ -198,3 +198,58 @@ func TestAccPartitionedTable_NarrowingTypeRefusedAtPlan(t *testing.T) {
 		},
 	})
 }
+
+// A generated column: added in place, generated on the managed shards too (postgres_fdw
+// does not send generated values), another spelling of its expression plans nothing, a
+// new expression is refused at plan, and removing the expression keeps the values.
+func TestAccPartitionedTable_GeneratedColumn(t *testing.T) {
+	s := newShardedTweets(t)
+	base := s.config(`["europe"]`, "force_destroy = true")
+	generated := func(expr string) string {
+		return withColumns(base, `{ name = "text", type = "text" },`, `{ name = "shout", type = "text", generated = "`+expr+`" },`)
+	}
+	plain := withColumns(base, `{ name = "text", type = "text" },`, `{ name = "shout", type = "text" },`)
+	both := func(want string) func() error {
+		return func() error {
+			for _, c := range []struct {
+				db    *accDatabase
+				table string
+			}{{s.base, "tweets"}, {s.europe, "europe_tweets"}, {s.usa, "us_tweets"}} {
+				if err := c.db.ExpectQuery(want, `SELECT attgenerated::text || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') FROM pg_attribute a
+				  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE attrelid = '`+c.table+`'::regclass AND attname = 'shout'`)(); err != nil {
+					return fmt.Errorf("%s: %w", c.table, err)
+				}
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: base,
+				Check: dbChecks(func() error {
+					_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text) VALUES ('europe', 'hallo'), ('usa', 'howdy'), ('mars', 'beep')`)
+					return err
+				}),
+			},
+			{
+				Config: generated("upper(text)"),
+				Check: dbChecks(both("s:upper(text)"),
+					func() error {
+						_, err := s.base.DB.Exec(`INSERT INTO tweets (location, text) VALUES ('usa', 'new')`)
+						return err
+					},
+					s.usa.ExpectQuery("HOWDY,NEW", `SELECT string_agg(shout, ',' ORDER BY shout) FROM us_tweets`),
+					s.base.ExpectQuery("BEEP,HALLO,HOWDY,NEW", `SELECT string_agg(shout, ',' ORDER BY shout) FROM tweets`)),
+			},
+			{Config: generated("upper( text )"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{Config: generated("lower(text)"), ExpectError: regexp.MustCompile(`cannot become generated, or change its\s+generation expression, in place`)},
+			{
+				Config: plain,
+				Check: dbChecks(both(":"),
+					s.base.ExpectQuery("BEEP,HALLO,HOWDY,NEW", `SELECT string_agg(shout, ',' ORDER BY shout) FROM tweets`)),
+			},
+		},
+	})
+}

@@ -82,7 +82,8 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 				planCols[i].RenamedFrom = v // what the last apply was told: kept so that removing it plans no diff
 			}
 		}
-		known = known && !planCols[i].Name.IsUnknown() && !planCols[i].Type.IsUnknown() && !planCols[i].Default.IsUnknown() && !planCols[i].NotNull.IsUnknown()
+		known = known && !planCols[i].Name.IsUnknown() && !planCols[i].Type.IsUnknown() && !planCols[i].Default.IsUnknown() && !planCols[i].NotNull.IsUnknown() &&
+			!planCols[i].Generated.IsUnknown()
 	}
 	setPlan := func() {
 		l, d := types.ListValueFrom(ctx, columnObjectType, planCols)
@@ -178,7 +179,7 @@ func canonicalPlan(ctx context.Context, db *sql.DB, planCols, stateCols []column
 	wanted := make([]postgres.Column, len(planCols))
 	for i, m := range planCols {
 		wanted[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(),
-			Default: m.Default.ValueString(), RenamedFrom: m.RenamedFrom.ValueString()}
+			Default: m.Default.ValueString(), RenamedFrom: m.RenamedFrom.ValueString(), Generated: m.Generated.ValueString()}
 	}
 	wanted = withoutAppliedRenames(wanted, stateCols)
 	canonical, err := postgres.CanonicalColumns(ctx, db, wanted)
@@ -203,6 +204,9 @@ func canonicalPlan(ctx context.Context, db *sql.DB, planCols, stateCols []column
 		// A default left out stays null: Terraform takes the prior value only for a configured one.
 		if canonical[i].Default == cur.Default && !stateCols[i].Default.IsNull() && !planCols[i].Default.IsNull() {
 			planCols[i].Default = stateCols[i].Default
+		}
+		if canonical[i].Generated == cur.Generated && !stateCols[i].Generated.IsNull() && !planCols[i].Generated.IsNull() {
+			planCols[i].Generated = stateCols[i].Generated
 		}
 	}
 	return canonical, nil
