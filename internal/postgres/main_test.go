@@ -16,6 +16,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(moveChildEnv) != "" {
 		os.Exit(moveChild()) // a kill-and-resume test's child process (move_kill_test.go)
 	}
+	if os.Getenv(spanChildEnv) != "" {
+		os.Exit(spanChild()) // a killed change's child process (span_kill_test.go)
+	}
 	os.Exit(postgrestest.RunMain(m))
 }
 

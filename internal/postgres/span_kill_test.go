@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A change across the base and a shard interrupted at each of its steps (the provider's
+// process killed, the base or the shard crashed, the context canceled) leaves base and
+// shard agreeing once what it left prepared is resolved, and the next apply of the same
+// change finishes it: the column exists once on both, and no prepared transaction is left.
+
+const spanChildEnv = "PGSHARD_SPAN_CHILD" // the step at which this child process kills itself
+
+var spanSteps = []string{
+	"prepare the shard's part",         // the shard's part has not run yet
+	"commit the base's part",           // the shard has prepared; the base has not committed
+	"commit the shard's prepared part", // the base has committed; the shard's part is still prepared
+}
+
+var spanChange = Table{Schema: "public", Name: "tweets", Columns: []Column{
+	{Name: "id", Type: "integer"}, {Name: "location", Type: "text"}, {Name: "body", Type: "text"}, {Name: "lang", Type: "text", Default: "'en'::text"}}}
+
+func spanChild() int {
+	db, err := sql.Open("postgres", os.Getenv(moveDSNEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	step := os.Getenv(spanChildEnv)
+	ctx := WithStepLogger(context.Background(), func(_ context.Context, s, _ string) {
+		if strings.HasPrefix(s, step) {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Minute)
+		}
+	})
+	_, err = AlterPartitionedTable(ctx, db, "public", "tweets", spanChange, false)
+	fmt.Fprintf(os.Stderr, "the change never reached step %q: %v\n", step, err)
+	return 3
+}
+
+func TestSpanInterruptedAtEachStep(t *testing.T) {
+	f := startKillClusters(t)
+	for _, step := range spanSteps {
+		for _, victim := range killVictims {
+			t.Run(strings.Fields(step)[0]+"_"+strings.Fields(step)[2]+"/"+victim, func(t *testing.T) {
+				dsn, _ := f.prepare(t, "to")
+				name := dsnDatabase(t, dsn)
+				f.interruptSpan(t, dsn, step, victim)
+				f.restart(t)
+				base, shard := f.open(t, f.base, name), f.open(t, f.shard, name)
+				hasLang := func(db *sql.DB, table string) int64 {
+					var n int64
+					if err := db.QueryRow(`SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'lang' AND NOT attisdropped`, table).Scan(&n); err != nil {
+						t.Fatal(err)
+					}
+					return n
+				}
+				// What the next plan's refresh does first: resolve what is left prepared.
+				if err := ResolvePrepared(t.Context(), base, "europe"); err != nil {
+					t.Fatal(err)
+				}
+				expectCount(t, shard, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+				if b, s := hasLang(base, "tweets"), hasLang(shard, "eu"); b != s {
+					t.Fatalf("after the interruption and its resolution the base has the column %d times, the shard %d", b, s)
+				}
+				// The next apply finishes the change.
+				if _, err := AlterPartitionedTable(t.Context(), base, "public", "tweets", spanChange, false); err != nil {
+					t.Fatalf("the next apply failed: %v", err)
+				}
+				if b, s := hasLang(base, "tweets"), hasLang(shard, "eu"); b != 1 || s != 1 {
+					t.Fatalf("after the next apply the base has the column %d times, the shard %d", b, s)
+				}
+				expectCount(t, shard, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+				expectCount(t, base, killRows, `SELECT count(*) FROM tweets WHERE lang = 'en'`)
+			})
+		}
+	}
+}
+
+// interruptSpan runs the change and stops it at step by victim.
+func (f *killFixture) interruptSpan(t *testing.T, dsn, step, victim string) {
+	t.Helper()
+	if victim == "provider" {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), spanChildEnv+"="+step, moveDSNEnv+"="+dsn)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("the child was not killed at step %q: %v\n%s", step, err, out)
+		}
+		if status, ok := ee.Sys().(syscall.WaitStatus); !ok || status.Signal() != syscall.SIGKILL {
+			t.Fatalf("the child was not killed at step %q: %v\n%s", step, err, out)
+		}
+		return
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	fired := false
+	ctx = WithStepLogger(ctx, func(_ context.Context, s, _ string) {
+		if fired || !strings.HasPrefix(s, step) {
+			return
+		}
+		fired = true
+		var err error
+		switch victim {
+		case "base":
+			err = f.base.CrashServer()
+		case "shard":
+			err = f.shard.CrashServer()
+		case "cancel":
+			cancel()
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	_, err = AlterPartitionedTable(ctx, db, "public", "tweets", spanChange, false)
+	if !fired {
+		t.Fatalf("the change never reached step %q (%v)", step, err)
+	}
+	t.Logf("interrupted: %v", err)
+}
