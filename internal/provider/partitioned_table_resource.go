@@ -199,6 +199,7 @@ func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.
 	if req.State.Raw.IsNull() {
 		if !req.Plan.Raw.IsNull() {
 			planColumnChanges(ctx, r.client, "Partitioned Table", req, resp, "", "", types.BoolNull())
+			planTaintedTable(ctx, r.client, "Partitioned Table", req.Plan, &resp.Diagnostics)
 		}
 		return
 	}

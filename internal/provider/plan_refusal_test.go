@@ -234,3 +234,66 @@ func TestAccForeignPartition_RepairRefusedAtPlanByShardRows(t *testing.T) {
 		},
 	})
 }
+
+// A tainted pgshard_table or pgshard_partitioned_table whose rows the replacement would
+// drop is refused at plan, like any other replace; the table keeps its rows.
+func TestAccTable_TaintedReplaceRefusedAtPlan(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	config := a.ProviderConfig() + `
+resource "pgshard_table" "t" {
+  name    = "kept"
+  columns = [{ name = "id", type = "integer" }]
+}
+
+resource "pgshard_partitioned_table" "p" {
+  name         = "kept_parent"
+  columns      = [{ name = "k", type = "text" }]
+  partition_by = { strategy = "list", key = ["k"] }
+}
+
+resource "pgshard_partition" "d" {
+  parent     = pgshard_partitioned_table.p.id
+  name       = "kept_default"
+  is_default = true
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: dbChecks(func() error {
+					if _, err := a.DB.Exec(`INSERT INTO kept VALUES (1), (2)`); err != nil {
+						return err
+					}
+					_, err := a.DB.Exec(`INSERT INTO kept_parent VALUES ('x')`)
+					return err
+				}),
+			},
+			{
+				Taint:       []string{"pgshard_table.t"},
+				Config:      config,
+				ExpectError: expectError(`Table Replace Refused.*public.kept, which exists already.*tainted.*public.kept \(2 rows\)`),
+			},
+			{
+				Taint:       []string{"pgshard_partitioned_table.p"},
+				Config:      config,
+				ExpectError: expectError(`Partitioned Table Replace Refused.*public.kept_parent, which exists.*public.kept_default \(1 rows\)`),
+			},
+			{
+				PreConfig: func() {
+					if err := dbChecks(a.ExpectQuery("2", `SELECT count(*) FROM kept`), a.ExpectQuery("1", `SELECT count(*) FROM kept_parent`))(nil); err != nil {
+						t.Error(err)
+					}
+					a.Exec(t, `DELETE FROM kept`)
+					a.Exec(t, `DELETE FROM kept_parent`)
+				},
+				// Without rows the tainted ones are replaced. The parent's replacement drops its
+				// partitions with it (PostgreSQL does), so the next plan creates the DEFAULT again.
+				Config:             config,
+				ExpectNonEmptyPlan: true,
+			},
+			{Config: config},
+		},
+	})
+}

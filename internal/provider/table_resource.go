@@ -139,6 +139,7 @@ func (r *tableResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if req.State.Raw.IsNull() {
 		if !req.Plan.Raw.IsNull() {
 			planColumnChanges(ctx, r.client, "Table", req, resp, "", "", types.BoolNull())
+			planTaintedTable(ctx, r.client, "Table", req.Plan, &resp.Diagnostics)
 		}
 		return
 	}

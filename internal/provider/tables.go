@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -230,6 +231,31 @@ func withoutAppliedRenames(cols []postgres.Column, stateCols []columnModelV0) []
 		out[i] = c
 	}
 	return out
+}
+
+// planTaintedTable runs a destroy's plan-time checks for a create of a table that exists
+// already: Terraform plans a tainted resource's replacement as a plain create (no prior
+// state), and the destroy half would otherwise drop its rows without a count.
+func planTaintedTable(ctx context.Context, client *Client, kind string, plan tfsdk.Plan, diags *diag.Diagnostics) {
+	var schemaName, name types.String
+	var force types.Bool
+	diags.Append(plan.GetAttribute(ctx, path.Root("schema"), &schemaName)...)
+	diags.Append(plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	diags.Append(plan.GetAttribute(ctx, path.Root("force_destroy"), &force)...)
+	if diags.HasError() || schemaName.IsUnknown() || name.IsUnknown() || force.IsUnknown() || !client.Known() {
+		return
+	}
+	db, err := client.DB()
+	if err != nil {
+		return
+	}
+	if _, err := postgres.ReadTable(ctx, db, schemaName.ValueString(), name.ValueString()); err != nil {
+		return // not there (the ordinary create), or unreadable: the create says so
+	}
+	self := tableID(schemaName.ValueString(), name.ValueString())
+	why := fmt.Sprintf("Terraform plans to create %s, which exists already in database %q: the resource is tainted, and its replacement destroys it first "+
+		"(or it is not in the state, and the create would fail: import it instead).", self, client.Database())
+	planRowsDropped(ctx, client, kind, "Replace", schemaName.ValueString(), name.ValueString(), force.ValueBool(), why, diags)
 }
 
 // columnModels reads a columns list (none when null or unknown).
