@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -53,11 +56,15 @@ func canonicalColumns(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column,
 		}
 		defs[i] = columnSQL(probe)
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE pgshard_canonical ("+strings.Join(defs, ", ")+")"); err != nil {
+	probe, err := probeTable(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, probe.create+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return nil, explainCanonical(cols, err)
 	}
 	var oid uint32
-	if err := tx.QueryRowContext(ctx, `SELECT 'pg_temp.pgshard_canonical'::regclass::oid`).Scan(&oid); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT $1::regclass::oid`, probe.name).Scan(&oid); err != nil {
 		return nil, err
 	}
 	read, err := readColumns(ctx, tx, oid)
@@ -139,17 +146,58 @@ func canonicalBound(ctx context.Context, tx *sql.Tx, schema, name string, b Boun
 	}
 	// The key definition is the base's own print of the parent's key (a server-deparsed
 	// catalog value), so it names the parent's columns, which the temporary table copies.
-	if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE pgshard_canonical (LIKE "+QualifiedIdent(schema, name)+") PARTITION BY "+keydef); err != nil {
+	parent, err := probeTable(ctx, tx)
+	if err != nil {
 		return Bound{}, err
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE pgshard_canonical_part PARTITION OF pg_temp.pgshard_canonical "+b.SQL()); err != nil {
+	part, err := probeTable(ctx, tx)
+	if err != nil {
+		return Bound{}, err
+	}
+	if _, err := tx.ExecContext(ctx, parent.create+" (LIKE "+QualifiedIdent(schema, name)+") PARTITION BY "+keydef); err != nil {
+		return Bound{}, err
+	}
+	if _, err := tx.ExecContext(ctx, part.create+" PARTITION OF "+parent.name+" "+b.SQL()); err != nil {
 		return Bound{}, fmt.Errorf("the bound %s: %w", b.SQL(), err)
 	}
 	var printed string
-	if err := tx.QueryRowContext(ctx, `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE oid = 'pg_temp.pgshard_canonical_part'::regclass`).Scan(&printed); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE oid = $1::regclass`, part.name).Scan(&printed); err != nil {
 		return Bound{}, err
 	}
 	return ParseBound(printed)
+}
+
+// probe is a throw-away table: the statement that creates it (columns follow) and its name.
+type probe struct{ create, name string }
+
+// probeTable names a throw-away table to read a canonical form from: a temporary one where
+// the role may create them, else one in a schema it may create in (where the provider makes
+// its tables). Made in a transaction or under a savepoint that is rolled back, no other
+// session ever sees it; a random name keeps concurrent plans from waiting on each other's
+// uncommitted catalog rows.
+func probeTable(ctx context.Context, tx *sql.Tx) (probe, error) {
+	var suffix [6]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return probe{}, err
+	}
+	name := "pgshard_canonical_" + hex.EncodeToString(suffix[:])
+	var schema sql.NullString
+	err := tx.QueryRowContext(ctx, `
+SELECT CASE WHEN has_database_privilege(current_database(), 'TEMP') THEN NULL ELSE
+  (SELECT nspname FROM pg_namespace WHERE has_schema_privilege(oid, 'CREATE') AND nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
+   ORDER BY nspname = current_schema() DESC, nspname LIMIT 1) END`).Scan(&schema)
+	if err != nil {
+		return probe{}, err
+	}
+	if !schema.Valid {
+		var temp bool
+		if err := tx.QueryRowContext(ctx, `SELECT has_database_privilege(current_database(), 'TEMP')`).Scan(&temp); err != nil || !temp {
+			return probe{}, errors.Join(err, errors.New("the provider's role may create neither temporary tables nor tables in any schema, which comparing configured SQL with the catalog needs"))
+		}
+		return probe{create: "CREATE TEMPORARY TABLE " + name, name: "pg_temp." + name}, nil
+	}
+	q := QualifiedIdent(schema.String, name)
+	return probe{create: "CREATE TABLE " + q, name: q}, nil
 }
 
 // rolledBack runs fn in a transaction that is always rolled back.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -324,8 +325,14 @@ func Unconvertible(ctx context.Context, db *sql.DB, schema, name string, changes
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
+	fits := make([]string, len(changes))
 	for i, c := range changes {
-		if _, err := tx.ExecContext(ctx, fitsFunctionSQL(i, c.To)); err != nil {
+		p, err := probeTable(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		fits[i] = p.name
+		if _, err := tx.ExecContext(ctx, fitsFunctionSQL(p.name, c.To)); err != nil {
 			return nil, fmt.Errorf("checking that column %q converts to %s: %w", c.Column, c.To, err)
 		}
 	}
@@ -336,7 +343,7 @@ func Unconvertible(ctx context.Context, db *sql.DB, schema, name string, changes
 	for _, t := range tables {
 		for i, c := range changes {
 			var n int64
-			if err := tx.QueryRowContext(ctx, countUnfitSQL(i, t, c.Column)).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, countUnfitSQL(fits[i], t, c.Column)).Scan(&n); err != nil {
 				return nil, fmt.Errorf("counting the values of column %q of %s that do not convert to %s: %w", c.Column, t, c.To, err)
 			}
 			if n > 0 {
@@ -373,6 +380,10 @@ func unconvertibleOnShard(ctx context.Context, tx *sql.Tx, sh foreignShard, chan
 	if err != nil || !st.Exists || st.Check == "" || !r.named {
 		return nil, err // not managed (its type does not change), or no session to count in
 	}
+	var temp bool
+	if err := r.queryRow(ctx, `has_database_privilege(current_database(), 'TEMP')`, &temp); err != nil || !temp {
+		return nil, err // no temporary function can count there: the apply's one outcome still holds
+	}
 	names, err := foreignColumnNames(ctx, tx, sh.Schema, sh.Name)
 	if err != nil {
 		return nil, err
@@ -384,11 +395,12 @@ func unconvertibleOnShard(ctx context.Context, tx *sql.Tx, sh foreignShard, chan
 		if remote, ok := names[c.Column]; ok {
 			column = remote
 		}
-		if _, err := tx.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, fitsFunctionSQL(i, c.To)); err != nil {
+		fits := "pg_temp.pgshard_fits_" + strconv.Itoa(i)
+		if _, err := tx.ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, fitsFunctionSQL(fits, c.To)); err != nil {
 			return nil, err
 		}
 		var n int64
-		if err := r.queryRow(ctx, countUnfitSQL(i, table, column), &n); err != nil {
+		if err := r.queryRow(ctx, countUnfitSQL(fits, table, column), &n); err != nil {
 			return nil, err
 		}
 		if n > 0 {
@@ -398,15 +410,15 @@ func unconvertibleOnShard(ctx context.Context, tx *sql.Tx, sh foreignShard, chan
 	return out, nil
 }
 
-// fitsFunctionSQL creates pg_temp.pgshard_fits_<i>(v), true when v can be assigned to a
-// variable of type to.
-func fitsFunctionSQL(i int, to string) string {
+// fitsFunctionSQL creates the function fits(v), true when v can be assigned to a variable
+// of type to.
+func fitsFunctionSQL(fits, to string) string {
 	body := "DECLARE x " + to + "; BEGIN x := v; RETURN true; EXCEPTION WHEN others THEN RETURN false; END"
-	return fmt.Sprintf("CREATE OR REPLACE FUNCTION pg_temp.pgshard_fits_%d(v anyelement) RETURNS boolean LANGUAGE plpgsql AS %s", i, Literal(body))
+	return "CREATE OR REPLACE FUNCTION " + fits + "(v anyelement) RETURNS boolean LANGUAGE plpgsql AS " + Literal(body)
 }
 
-func countUnfitSQL(i int, table, column string) string {
-	return fmt.Sprintf("SELECT count(*) FROM ONLY %s WHERE %s IS NOT NULL AND NOT pg_temp.pgshard_fits_%d(%s)", table, Ident(column), i, Ident(column))
+func countUnfitSQL(fits, table, column string) string {
+	return fmt.Sprintf("SELECT count(*) FROM ONLY %s WHERE %s IS NOT NULL AND NOT %s(%s)", table, Ident(column), fits, Ident(column))
 }
 
 // localLeaves lists a table itself, or a partitioned table's local leaf partitions, as

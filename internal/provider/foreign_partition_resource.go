@@ -435,10 +435,11 @@ func (r *foreignPartitionResource) planShardRepair(ctx context.Context, state, p
 	if adopted {
 		what = "adopts it (create_remote_table = true)"
 	}
-	diags.AddError("Foreign Partition Repair Refused", fmt.Sprintf(
+	// A warning, not an error: the plan (and pgshard_shard_check in it) is how the rows are found.
+	diags.AddWarning("Foreign Partition Repair Will Fail", fmt.Sprintf(
 		"This plan %s on shard table %s.%s of foreign partition %s.%s, on server %q, which sets its bound CHECK constraint %q again. "+
 			"The shard table holds %d rows outside the partition's bound %s (counted now on the shard): the bound does not change, those rows were written "+
-			"on the shard directly, while the CHECK was missing, and the shard would refuse the CHECK. Nothing has been changed.\n\n"+
+			"on the shard directly, while the CHECK was missing, and the shard will refuse the CHECK, so the apply will fail and change nothing.\n\n"+
 			"Move or delete those rows on the shard (the data source pgshard_shard_check lists them per partition), or set create_remote_table = false "+
 			"to stop managing the shard table, then plan again.",
 		what, remoteSchema, remoteTable, plan.Schema.ValueString(), plan.Name.ValueString(), plan.Server.ValueString(), postgres.BoundCheckName(remoteTable), n, to))

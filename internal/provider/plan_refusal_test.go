@@ -210,7 +210,7 @@ func TestAccForeignPartition_SequencePastAdoptedIds(t *testing.T) {
 // A drift repair that sets a shard's bound CHECK again while the shard holds a row outside
 // the (unchanged) bound is refused at plan, with the count made on the shard and the true
 // cause; once the row is gone, the apply repairs the CHECK.
-func TestAccForeignPartition_RepairRefusedAtPlanByShardRows(t *testing.T) {
+func TestAccForeignPartition_RepairFlaggedAtPlanByShardRows(t *testing.T) {
 	s := newRegionStack(t)
 	config := s.config("", false)
 	resource.Test(t, resource.TestCase{
@@ -223,7 +223,8 @@ func TestAccForeignPartition_RepairRefusedAtPlanByShardRows(t *testing.T) {
 					s.shard.Exec(t, `INSERT INTO asia_tweets (id, location, body) VALUES (100, 'europe', 'stray')`)
 				},
 				Config:      config,
-				ExpectError: expectError(`Foreign Partition Repair Refused.*bound CHECK constraint "asia_tweets_bound" is missing.*holds 1 rows outside the partition's bound FOR VALUES IN \('asia'\).*the bound does not change`),
+				// The plan warns (Foreign Partition Repair Will Fail); the apply fails, changing nothing, naming the true cause.
+				ExpectError: expectError(`Foreign Partition Update Error.*holds 1 rows outside the partition's bound, so its bound CHECK constraint "asia_tweets_bound" cannot be set again.*The repair does not change the partition's bound FOR VALUES IN \('asia'\)`),
 			},
 			{
 				PreConfig: func() { s.shard.Exec(t, `DELETE FROM asia_tweets WHERE id = 100`) },

@@ -177,8 +177,8 @@ func TestAccPartitionedTable_NarrowingTypeRefusedAtPlan(t *testing.T) {
 			},
 			{
 				Config: narrow,
-				ExpectError: regexp.MustCompile(`(?s)Column Type Change Refused.*public\.tweets_default: column "text" \(1 values do not convert to\s+varchar\(3\)\).*` +
-					`public\.europe_tweets on server "europe": column "text" \(1 values do not\s+convert to varchar\(3\)\).*public\.us_tweets on server "usa"`),
+				ExpectError: regexp.MustCompile(`(?s)Column Type Change Refused.*public\.tweets_default: column "text" \(1 values do not convert to\s+character\s+varying\(3\)\).*` +
+					`public\.europe_tweets on server "europe": column "text" \(1 values do not\s+convert to\s+character\s+varying\(3\)\).*public\.us_tweets on server "usa"`),
 				Check: dbChecks(types("text"), readable),
 			},
 			{
