@@ -222,7 +222,7 @@ func TestAccForeignPartition_RepairFlaggedAtPlanByShardRows(t *testing.T) {
 					s.shard.Exec(t, `ALTER TABLE asia_tweets DROP CONSTRAINT asia_tweets_bound`)
 					s.shard.Exec(t, `INSERT INTO asia_tweets (id, location, body) VALUES (100, 'europe', 'stray')`)
 				},
-				Config:      config,
+				Config: config,
 				// The plan warns (Foreign Partition Repair Will Fail); the apply fails, changing nothing, naming the true cause.
 				ExpectError: expectError(`Foreign Partition Update Error.*holds 1 rows outside the partition's bound, so its bound CHECK constraint "asia_tweets_bound" cannot be set again.*The repair does not change the partition's bound FOR VALUES IN \('asia'\)`),
 			},
