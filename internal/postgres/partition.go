@@ -404,6 +404,28 @@ func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 	return err
 }
 
+// CreateLocalPartition creates local partition p of parent in one transaction: attached
+// at once, or, when moveRows, created detached, given the DEFAULT partition's rows its
+// bound takes, and attached (see AttachNewPartition).
+func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		if moveRows {
+			_, err := AttachNewPartition(ctx, tx, p, parent, true, false)
+			return err
+		}
+		return CreatePartition(ctx, tx, p)
+	})
+}
+
+// UpdateLocalPartition renames, re-parents and re-bounds a local partition from
+// fromSchema.fromName in one transaction (see UpdatePartition).
+func UpdateLocalPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, p Partition) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		_, _, err := UpdatePartition(ctx, tx, fromSchema, fromName, p)
+		return err
+	})
+}
+
 // UpdatePartition brings the partition now named fromSchema.fromName to p, in the
 // transaction given: renamed or moved to p's schema, its foreign-table options changed,
 // attached to p's parent (detached from another first, or attached again after it was

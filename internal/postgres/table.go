@@ -594,6 +594,21 @@ ORDER BY 1`, schema, name, newName)
 	return nil
 }
 
+// AlterTable renames or moves a plain table from fromSchema.fromName, and changes its
+// columns and primary key to to's, in one transaction.
+func AlterTable(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Table, force bool) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		if err := RenameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
+			return err
+		}
+		from, err := ReadTable(ctx, tx, to.Schema, to.Name)
+		if err != nil {
+			return err
+		}
+		return SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey, force)
+	})
+}
+
 // SetPrimaryKey replaces the primary key of a plain table, and the columns with it: the old
 // key is dropped first, the columns altered (a key column is NOT NULL by definition), then
 // the new key added.

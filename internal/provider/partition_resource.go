@@ -70,13 +70,7 @@ func (r *partitionResource) Create(ctx context.Context, req resource.CreateReque
 		if parent == nil {
 			return "", nil
 		}
-		return tablePhrase("partition", p.Schema, p.Name), postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			if inDefault > 0 {
-				_, err := postgres.AttachNewPartition(ctx, tx, p, parent, true, false)
-				return err
-			}
-			return postgres.CreatePartition(ctx, tx, p)
-		})
+		return tablePhrase("partition", p.Schema, p.Name), postgres.CreateLocalPartition(ctx, db, p, parent, inDefault > 0)
 	})
 }
 
@@ -93,10 +87,7 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 		what := tablePhrase("partition", to.Schema, to.Name)
 		err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
 			plan.MoveRowsFromDefault.ValueBool(), false, func(first postgres.Partition) error {
-				return postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-					_, _, err := postgres.UpdatePartition(ctx, tx, prior.Schema.ValueString(), prior.Name.ValueString(), first)
-					return err
-				})
+				return postgres.UpdateLocalPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first)
 			})
 		return what, err
 	})

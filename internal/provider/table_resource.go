@@ -120,16 +120,7 @@ func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		if diags.HasError() {
 			return "", nil
 		}
-		return tablePhrase("table", to.Schema, to.Name), postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-			if err := postgres.RenameRelation(ctx, tx, false, prior.Schema.ValueString(), prior.Name.ValueString(), to.Schema, to.Name); err != nil {
-				return err
-			}
-			from, err := postgres.ReadTable(ctx, tx, to.Schema, to.Name)
-			if err != nil {
-				return err
-			}
-			return postgres.SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey, plan.ForceDestroy.ValueBool())
-		})
+		return tablePhrase("table", to.Schema, to.Name), postgres.AlterTable(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
 	})
 }
 
