@@ -10,6 +10,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/lib/pq"
 )
 
 // ErrNotFound says the object does not exist (dropped out of band, or never created).
@@ -52,4 +54,18 @@ func logStep(ctx context.Context, step, object string) {
 	if log, ok := ctx.Value(stepLoggerKey{}).(StepLogger); ok {
 		log(ctx, step, object)
 	}
+}
+
+// ServerError is what the server said of a failed statement: its SQLSTATE, message,
+// detail and hint.
+type ServerError struct{ Code, Message, Detail, Hint string }
+
+// ServerErrorOf finds the server's error in err's chain; nil when the server said nothing
+// (a connection that failed, an error of the provider's own).
+func ServerErrorOf(err error) *ServerError {
+	e := pq.As(err)
+	if e == nil {
+		return nil
+	}
+	return &ServerError{Code: string(e.Code), Message: e.Message, Detail: e.Detail, Hint: e.Hint}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/lib/pq"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
@@ -33,7 +32,7 @@ func reason(err error) string {
 	if errors.Is(err, context.Canceled) {
 		return "the apply was interrupted"
 	}
-	if pqErr := pq.As(err); pqErr != nil {
+	if pqErr := postgres.ServerErrorOf(err); pqErr != nil {
 		return pqErr.Message
 	}
 	var ce *postgres.ConnectError
@@ -58,7 +57,7 @@ func hintFor(err error) string {
 		}
 		return "Check that the server is running and that the provider's host, port, database, username and password are right; connect_timeout says how long the provider keeps retrying."
 	}
-	pqErr := pq.As(err)
+	pqErr := postgres.ServerErrorOf(err)
 	if errors.Is(err, context.Canceled) || pqErr != nil && pqErr.Code == "57014" && strings.Contains(pqErr.Message, "user request") {
 		return "The apply was interrupted (Ctrl-C makes Terraform stop the provider, which cancels the running statement). " +
 			"The running transaction was rolled back, so this change was not left half done; a move of rows resumes where it stopped: apply again."
