@@ -66,6 +66,9 @@ resource "docker_container" "region_db" {
   for_each = var.regions
   name     = "${var.name_prefix}${each.key}-db"
   image    = docker_image.postgres.image_id
+  # Two-phase commit: a change spanning the base and this shard prepares the shard's part
+  # and commits it only once every database accepted its own (see DESIGN.md).
+  command = ["postgres", "-c", "max_prepared_transactions=16"]
   env = [
     "POSTGRES_USER=postgres",
     "POSTGRES_PASSWORD=${var.postgres_password}",

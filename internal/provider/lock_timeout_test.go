@@ -150,9 +150,83 @@ resource "pgshard_partition" "europe" {
 	})
 }
 
+// A column add that waits for a lock on a shard fails after lock_timeout there too (not the
+// shard's default of waiting forever), naming the shard's server and the session holding
+// the lock on the shard, and changes nothing on the base or any shard; once the holder
+// lets go, the same configuration applies everywhere. The holder takes SHARE (as a CREATE
+// INDEX does), which lets reads through postgres_fdw go on: those take the shard server's
+// own settings, which the provider cannot bound, so behind an ACCESS EXCLUSIVE holder the
+// apply's lagging-shard probe after the failed change would wait for it.
+func TestAccProvider_LockTimeoutOnShard(t *testing.T) {
+	s := newShardedTweets(t)
+	config := func(extraColumn string) string {
+		c := strings.Replace(s.config(`["europe"]`, "force_destroy = true"), s.base.ProviderConfig(), s.base.ProviderConfig(`lock_timeout = "2s"`), 1)
+		const last = `{ name = "like_count", type = "int4", not_null = true, default = "0" },`
+		if !strings.Contains(c, last) {
+			t.Fatal("the sharded tweets configuration changed: update this test")
+		}
+		return strings.Replace(c, last, last+extraColumn, 1)
+	}
+	const replyTo = `{ name = "reply_to", type = "int8" },`
+	hasReplyTo := func(db *accDatabase, table, want string) func() error {
+		return db.ExpectQuery(want, `SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'reply_to' AND NOT attisdropped`, table)
+	}
+	noPrepared := func(db *accDatabase) func() error {
+		return db.ExpectQuery("0", `SELECT count(*) FROM pg_prepared_xacts`)
+	}
+	var holder *sql.Tx
+	var locked time.Time
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config("")},
+			{
+				PreConfig: func() {
+					// SHARE, as a CREATE INDEX on the shard holds it: reads go on, the ALTER waits.
+					holder = lockTable(t, s.europe, "europe_tweets", "SHARE")
+					locked = time.Now()
+				},
+				Config: config(replyTo),
+				ExpectError: expectError(`Partitioned Table Update Error .* server "europe".* lock timeout.* ` +
+					`Sessions holding locks in the shard's database: pid \d+ \(user "postgres", application "pgshard_test_holder", idle in transaction, ` +
+					`transaction open \d+s\) holds public.europe_tweets \(ShareLock\); its statement: LOCK TABLE europe_tweets IN SHARE MODE`),
+			},
+			{
+				PreConfig: func() {
+					// A refresh and an apply, each waiting at most lock_timeout on the shard.
+					if waited := time.Since(locked); waited > 15*time.Second {
+						t.Errorf("the plan and the apply took %s with lock_timeout = 2s on a locked shard", waited)
+					}
+					for _, check := range []func() error{
+						hasReplyTo(s.base, "tweets", "0"), hasReplyTo(s.europe, "europe_tweets", "0"), hasReplyTo(s.usa, "us_tweets", "0"),
+						noPrepared(s.europe), noPrepared(s.usa),
+					} {
+						if err := check(); err != nil {
+							t.Errorf("after the failed apply: %v", err)
+						}
+					}
+					if err := holder.Rollback(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config(replyTo),
+				Check: dbChecks(hasReplyTo(s.base, "tweets", "1"), hasReplyTo(s.europe, "europe_tweets", "1"), hasReplyTo(s.usa, "us_tweets", "1"),
+					noPrepared(s.europe), noPrepared(s.usa)),
+			},
+		},
+	})
+}
+
 // lockTweets locks the table tweets in mode from a session named pgshard_test_holder, in
 // a transaction left open.
 func lockTweets(t *testing.T, a *accDatabase, mode string) *sql.Tx {
+	t.Helper()
+	return lockTable(t, a, "tweets", mode)
+}
+
+// lockTable locks table in mode from a session named pgshard_test_holder, in a transaction
+// left open.
+func lockTable(t *testing.T, a *accDatabase, table, mode string) *sql.Tx {
 	t.Helper()
 	ctx := t.Context()
 	conn, err := a.DB.Conn(ctx)
@@ -169,7 +243,7 @@ func lockTweets(t *testing.T, a *accDatabase, mode string) *sql.Tx {
 	}
 	// Cleanups run last first: the transaction ends before its connection closes.
 	t.Cleanup(func() { _ = tx.Rollback() })
-	if _, err := tx.ExecContext(ctx, "LOCK TABLE tweets IN "+mode+" MODE"); err != nil {
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+table+" IN "+mode+" MODE"); err != nil {
 		t.Fatal(err)
 	}
 	return tx
