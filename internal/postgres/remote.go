@@ -226,7 +226,7 @@ func (r *Remote) fail(err error) error {
 func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Column, exists bool, err error) {
 	rel := Literal(QualifiedIdent(schema, name))
 	probe := `SELECT to_regclass(` + rel + `) IS NOT NULL`
-	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
+	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, r.bounded(probe)).Scan(&exists); err != nil {
 		return nil, false, r.fail(fmt.Errorf("querying the shard through server %q: %w", r.server, err))
 	}
 	if !exists {
@@ -236,7 +236,7 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 		`coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity <> '', a.attgenerated = 's' FROM pg_attribute a ` +
 		`LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ` +
 		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
-	rows, err := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean, def text, ident boolean, generated boolean)`, r.name, list)
+	rows, err := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(name text, type text, not_null boolean, def text, ident boolean, generated boolean)`, r.name, r.bounded(list))
 	if err != nil {
 		return nil, true, r.fail(fmt.Errorf("reading shard table columns through server %q: %w", r.server, err))
 	}
@@ -334,7 +334,7 @@ func remoteColumnSQL(c Column, id *Identity) string {
 func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
 	var exists bool
 	probe := `SELECT to_regnamespace(` + Literal(Ident(t.Schema)) + `) IS NOT NULL`
-	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, probe).Scan(&exists); err != nil {
+	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, r.bounded(probe)).Scan(&exists); err != nil {
 		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
 	}
 	if !exists {

@@ -51,14 +51,14 @@ func (r *Remote) inspect(ctx context.Context, schema, name, checkName string) (*
 	rel := Literal(QualifiedIdent(schema, name))
 	check := `SELECT coalesce((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(` + rel +
 		`) AND conname = ` + Literal(checkName) + `), '')`
-	if err := r.session().QueryRowContext(ctx, `SELECT c FROM `+r.dblink+`($1, $2) AS t(c text)`, r.name, check).Scan(&st.Check); err != nil {
+	if err := r.session().QueryRowContext(ctx, `SELECT c FROM `+r.dblink+`($1, $2) AS t(c text)`, r.name, r.bounded(check)).Scan(&st.Check); err != nil {
 		return nil, r.fail(fmt.Errorf("reading the shard table's CHECK through server %q: %w", r.server, err))
 	}
 	identity := `SELECT a.attname::text, s.seqstart, s.seqincrement FROM pg_attribute a ` +
 		`JOIN pg_sequence s ON s.seqrelid = pg_get_serial_sequence(` + rel + `, a.attname)::regclass ` +
 		`WHERE a.attrelid = to_regclass(` + rel + `) AND a.attidentity <> '' AND NOT a.attisdropped`
 	var id Identity
-	err = r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(c text, s bigint, i bigint)`, r.name, identity).Scan(&id.Column, &id.Start, &id.Increment)
+	err = r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(c text, s bigint, i bigint)`, r.name, r.bounded(identity)).Scan(&id.Column, &id.Start, &id.Increment)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:

@@ -310,7 +310,7 @@ func (r *Remote) control(ctx context.Context, stmt string) error {
 
 // queryRow reads one value from the shard.
 func (r *Remote) queryRow(ctx context.Context, query string, dest any) error {
-	return r.session().QueryRowContext(ctx, `SELECT v FROM `+r.dblink+`($1, $2) AS t(v text)`, r.name, "SELECT ("+query+")::text").Scan(dest)
+	return r.session().QueryRowContext(ctx, `SELECT v FROM `+r.dblink+`($1, $2) AS t(v text)`, r.name, r.bounded("SELECT ("+query+")::text")).Scan(dest)
 }
 
 // resolvePrepared finishes the prepared transactions an interrupted change of the base
