@@ -148,7 +148,9 @@ type InterruptedError struct {
 	Err   error // what the driver said
 }
 
-func (e *InterruptedError) Error() string { return "interrupted (" + e.Cause.Error() + "): " + e.Err.Error() }
+func (e *InterruptedError) Error() string {
+	return "interrupted (" + e.Cause.Error() + "): " + e.Err.Error()
+}
 
 // Unwrap lets errors.Is find both the context's error and the driver's.
 func (e *InterruptedError) Unwrap() []error { return []error{e.Cause, e.Err} }

@@ -352,6 +352,11 @@ func ForeignPartitionsLagging(ctx context.Context, db *sql.DB, parent *Table) ([
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }() // probes only: there is nothing to keep
+	// A probe reads through postgres_fdw, whose shard session takes no lock_timeout from the
+	// provider: the probes as a whole wait at most the base's lock_timeout.
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('statement_timeout', current_setting('lock_timeout'), true)`); err != nil {
+		return nil, err
+	}
 	var lagging []string
 	for _, p := range parts {
 		if !p.Foreign {

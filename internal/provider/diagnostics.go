@@ -120,6 +120,20 @@ func hintFor(err error) string {
 // lockTimeoutHint names the sessions holding locks when the PostgreSQL layer could read
 // them (changes made in one transaction), and says where to look otherwise (plan reads).
 func lockTimeoutHint(err error) string {
+	var shard *postgres.ShardLockTimeoutError
+	if errors.As(err, &shard) {
+		holders := make([]string, len(shard.Holders))
+		for i, h := range shard.Holders {
+			holders[i] = "- " + h.String()
+		}
+		where := "the session had let go when the provider looked"
+		if len(holders) > 0 {
+			where = "sessions holding locks there:\n" + strings.Join(holders, "\n")
+		}
+		return fmt.Sprintf("Another session holds a lock on the shard behind server %q that this change needs, and the provider waited lock_timeout (%s) for it; "+
+			"%s\nNothing was changed on the base or any shard. Finish or end that session's transaction on the shard (SELECT pg_terminate_backend(pid) there), "+
+			"or raise lock_timeout in the provider block.", shard.Server, shard.LockTimeout, where)
+	}
 	var lte *postgres.LockTimeoutError
 	if !errors.As(err, &lte) {
 		return "Another session holds a lock on a table this needs, and the provider waited lock_timeout for it. " +

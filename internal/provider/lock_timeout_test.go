@@ -153,10 +153,8 @@ resource "pgshard_partition" "europe" {
 // A column add that waits for a lock on a shard fails after lock_timeout there too (not the
 // shard's default of waiting forever), naming the shard's server and the session holding
 // the lock on the shard, and changes nothing on the base or any shard; once the holder
-// lets go, the same configuration applies everywhere. The holder takes SHARE (as a CREATE
-// INDEX does), which lets reads through postgres_fdw go on: those take the shard server's
-// own settings, which the provider cannot bound, so behind an ACCESS EXCLUSIVE holder the
-// apply's lagging-shard probe after the failed change would wait for it.
+// lets go, the same configuration applies everywhere. The holder takes ACCESS EXCLUSIVE, so
+// that even reads through postgres_fdw would wait: none may run unbounded.
 func TestAccProvider_LockTimeoutOnShard(t *testing.T) {
 	s := newShardedTweets(t)
 	config := func(extraColumn string) string {
@@ -182,14 +180,13 @@ func TestAccProvider_LockTimeoutOnShard(t *testing.T) {
 			{Config: config("")},
 			{
 				PreConfig: func() {
-					// SHARE, as a CREATE INDEX on the shard holds it: reads go on, the ALTER waits.
-					holder = lockTable(t, s.europe, "europe_tweets", "SHARE")
+					holder = lockTable(t, s.europe, "europe_tweets", "ACCESS EXCLUSIVE")
 					locked = time.Now()
 				},
 				Config: config(replyTo),
 				ExpectError: expectError(`Partitioned Table Update Error .* server "europe".* lock timeout.* ` +
 					`Sessions holding locks in the shard's database: pid \d+ \(user "postgres", application "pgshard_test_holder", idle in transaction, ` +
-					`transaction open \d+s\) holds public.europe_tweets \(ShareLock\); its statement: LOCK TABLE europe_tweets IN SHARE MODE`),
+					`transaction open \d+s\) holds public.europe_tweets \(AccessExclusiveLock\); its statement: LOCK TABLE europe_tweets IN ACCESS EXCLUSIVE MODE`),
 			},
 			{
 				PreConfig: func() {

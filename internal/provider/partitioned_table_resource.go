@@ -169,7 +169,7 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 		// The shard tables the provider manages take the change too, as one change with the
 		// parent's: it happens on all of them or on none.
 		change, err := postgres.AlterPartitionedTable(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
-		if len(change.Clauses) > 0 || len(change.Renames) > 0 {
+		if err == nil && (len(change.Clauses) > 0 || len(change.Renames) > 0) {
 			warnLaggingShards(ctx, db, to, diags)
 		}
 		return tablePhrase("partitioned table", to.Schema, to.Name), err
