@@ -183,7 +183,7 @@ func FuzzExpressionDDL(f *testing.F) {
 // the driver made of it (lib/pq reports a canceled statement as a bad connection when its
 // cancel goroutine wins the race), and database/sql still sees the bad connection.
 func TestInterruptedKeepsBothCauses(t *testing.T) {
-	canceled, cancel := context.WithCancel(context.Background())
+	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
 	for _, c := range []struct {
 		name string
@@ -193,7 +193,7 @@ func TestInterruptedKeepsBothCauses(t *testing.T) {
 	}{
 		{"bad connection after Ctrl-C", canceled, driver.ErrBadConn, true},
 		{"server error after Ctrl-C", canceled, errors.New("pq: canceling statement due to user request"), true},
-		{"bad connection, context live", context.Background(), driver.ErrBadConn, false},
+		{"bad connection, context live", t.Context(), driver.ErrBadConn, false},
 		{"no error", canceled, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -371,9 +371,9 @@ func (r *Remote) resolveIfTwoPhase(ctx context.Context, base string) error {
 }
 
 func (r *Remote) canPrepare(ctx context.Context) (bool, error) {
-	var max int
-	err := r.queryRow(ctx, `SELECT current_setting('max_prepared_transactions')::int`, &max)
-	return max > 0, err
+	var n int
+	err := r.queryRow(ctx, `SELECT current_setting('max_prepared_transactions')::int`, &n)
+	return n > 0, err
 }
 
 func leadingDigits(s string) string {

@@ -21,8 +21,10 @@ func euPartition(values ...string) Partition {
 		Options: map[string]string{"schema_name": "public", "table_name": "eu"}, Bound: Bound{In: values}}
 }
 
-func shardCheck(t *testing.T, shard *sql.DB, table string) string {
+// shardCheck is the bound CHECK of the fixture's shard table eu, "" for none.
+func shardCheck(t *testing.T, shard *sql.DB) string {
 	t.Helper()
+	const table = "eu"
 	var def string
 	if err := shard.QueryRow(`SELECT coalesce((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2), '')`,
 		table, table+"_bound").Scan(&def); err != nil {
@@ -31,8 +33,10 @@ func shardCheck(t *testing.T, shard *sql.DB, table string) string {
 	return def
 }
 
-func partitionBound(t *testing.T, base *sql.DB, table string) string {
+// partitionBound is the bound of the fixture's foreign partition eu.
+func partitionBound(t *testing.T, base *sql.DB) string {
 	t.Helper()
+	const table = "eu"
 	var bound string
 	if err := base.QueryRow(`SELECT coalesce(pg_get_expr(relpartbound, oid), '') FROM pg_class WHERE oid = $1::regclass`, table).Scan(&bound); err != nil {
 		t.Fatal(err)
@@ -51,10 +55,10 @@ func TestUpdateForeignPartitionOneOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	const wide = "FOR VALUES IN ('eu', 'fr')"
-	if got := partitionBound(t, base, "eu"); got != wide {
+	if got := partitionBound(t, base); got != wide {
 		t.Fatalf("bound %s, want %s", got, wide)
 	}
-	wideCheck := shardCheck(t, eu, "eu")
+	wideCheck := shardCheck(t, eu)
 	if !strings.Contains(wideCheck, "'fr'") {
 		t.Fatalf("shard CHECK %s does not admit fr", wideCheck)
 	}
@@ -65,7 +69,7 @@ func TestUpdateForeignPartitionOneOutcome(t *testing.T) {
 	if !errors.As(err, &part) || part.Server != "europe" || !strings.Contains(err.Error(), "eu_bound") {
 		t.Fatalf("want the shard's refusal of the narrower CHECK, got %v", err)
 	}
-	if got := partitionBound(t, base, "eu"); got != wide {
+	if got := partitionBound(t, base); got != wide {
 		t.Errorf("bound %s after the shard refused, want %s", got, wide)
 	}
 
@@ -73,10 +77,10 @@ func TestUpdateForeignPartitionOneOutcome(t *testing.T) {
 	if err := UpdateForeignPartition(ctx, base, "public", "eu", euPartition("eu", "fr", "de"), true); err == nil || !strings.Contains(err.Error(), "default partition") {
 		t.Fatalf("want the base's refusal (a DEFAULT row of de), got %v", err)
 	}
-	if got := shardCheck(t, eu, "eu"); got != wideCheck {
+	if got := shardCheck(t, eu); got != wideCheck {
 		t.Errorf("shard CHECK %s after the base refused, want %s", got, wideCheck)
 	}
-	if got := partitionBound(t, base, "eu"); got != wide {
+	if got := partitionBound(t, base); got != wide {
 		t.Errorf("bound %s after the base refused, want %s", got, wide)
 	}
 	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts`)
@@ -103,7 +107,7 @@ func TestRepairShardOneOutcome(t *testing.T) {
 		t.Fatal("the repair succeeded while the foreign table was locked")
 	}
 	expectCount(t, eu, 1, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'eu'::regclass AND attname = 'old_body'`)
-	if got := shardCheck(t, eu, "eu"); got != "" {
+	if got := shardCheck(t, eu); got != "" {
 		t.Errorf("shard CHECK %s set by a repair that failed", got)
 	}
 	expectCount(t, base, 1, `SELECT count(*) FROM t WHERE body = 'kept'`)
@@ -116,7 +120,7 @@ func TestRepairShardOneOutcome(t *testing.T) {
 	}
 	expectCount(t, eu, 1, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'eu'::regclass AND attname = 'body'`)
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'eu'::regclass AND attfdwoptions IS NOT NULL`)
-	if got := shardCheck(t, eu, "eu"); !strings.Contains(got, "'eu'") {
+	if got := shardCheck(t, eu); !strings.Contains(got, "'eu'") {
 		t.Errorf("shard CHECK %q after the repair", got)
 	}
 	expectCount(t, base, 1, `SELECT count(*) FROM t WHERE body = 'kept'`)
@@ -294,7 +298,7 @@ func TestUpdateForeignPartitionReattachAdvancesSequence(t *testing.T) {
 	if err := UpdateForeignPartition(ctx, base, "public", "eu", euPartition("eu"), true); err != nil {
 		t.Fatalf("after %s: %v", time.Since(started), err)
 	}
-	if got := partitionBound(t, base, "eu"); got != "FOR VALUES IN ('eu')" {
+	if got := partitionBound(t, base); got != "FOR VALUES IN ('eu')" {
 		t.Errorf("bound %q", got)
 	}
 	expectCount(t, base, 42, `SELECT nextval('t_id_seq')`)

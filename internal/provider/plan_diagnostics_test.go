@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -42,10 +41,14 @@ func planClient(t *testing.T, a *accDatabase) *Client {
 // object (no state, no plan).
 func objectOf(t *testing.T, r resource.Resource, attrs map[string]any) (tfsdk.State, tfsdk.Plan) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	var sr resource.SchemaResponse
 	r.Schema(ctx, resource.SchemaRequest{}, &sr)
-	raw := objectValue(t, sr.Schema.Type().TerraformType(ctx).(tftypes.Object), attrs)
+	typ, ok := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	if !ok {
+		t.Fatalf("the schema's type is %T, not an object", sr.Schema.Type().TerraformType(ctx))
+	}
+	raw := objectValue(t, typ, attrs)
 	return tfsdk.State{Schema: sr.Schema, Raw: raw}, tfsdk.Plan{Schema: sr.Schema, Raw: raw}
 }
 
@@ -87,7 +90,7 @@ func modifyPlan(t *testing.T, r resource.ResourceWithModifyPlan, state, plan map
 	t.Helper()
 	st, _ := objectOf(t, r, state)
 	_, pl := objectOf(t, r, plan)
-	cfg := tfsdk.Config{Schema: pl.Schema, Raw: pl.Raw}
+	cfg := tfsdk.Config(pl)
 	resp := resource.ModifyPlanResponse{Plan: pl}
 	r.ModifyPlan(t.Context(), resource.ModifyPlanRequest{State: st, Plan: pl, Config: cfg}, &resp)
 	return resp.Diagnostics
@@ -203,7 +206,10 @@ func protoServer(t *testing.T, a *accDatabase) (tfprotov6.ProviderServer, *tfpro
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ := schemas.Provider.ValueType().(tftypes.Object)
+	typ, ok := schemas.Provider.ValueType().(tftypes.Object)
+	if !ok {
+		t.Fatal("the provider schema's type is not an object")
+	}
 	config, err := tfprotov6.NewDynamicValue(typ, objectValue(t, typ, map[string]any{
 		"host": a.Cluster.Host, "port": a.Cluster.Port, "database": a.Name, "username": a.Cluster.User, "password": a.Cluster.Password, "sslmode": "disable",
 	}))
@@ -231,7 +237,10 @@ func TestAccRead_DetachedForeignPartitionSaysDetached(t *testing.T) {
 	shard.Exec(t, `ALTER TABLE europe_tweets DROP COLUMN body`)
 
 	server, schemas := protoServer(t, base)
-	typ := schemas.ResourceSchemas["pgshard_foreign_partition"].ValueType().(tftypes.Object)
+	typ, ok := schemas.ResourceSchemas["pgshard_foreign_partition"].ValueType().(tftypes.Object)
+	if !ok {
+		t.Fatal("the foreign partition schema's type is not an object")
+	}
 	state, err := tfprotov6.NewDynamicValue(typ, objectValue(t, typ, map[string]any{
 		"id": "public.europe_tweets", "parent": "public.tweets", "schema": "public", "name": "europe_tweets", "server": "europe", "remote_schema": "public",
 		"remote_table": "europe_tweets", "values_in": []string{"europe"}, "create_remote_table": true, "move_rows_from_default": false,

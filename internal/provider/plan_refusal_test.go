@@ -23,9 +23,9 @@ func newRegionStack(t *testing.T) *regionStack {
 }
 
 // config renders the stack; region is the foreign partition's extra attributes, "-" for no
-// region at all; force is the parent's and DEFAULT's force_destroy.
-func (s *regionStack) config(region string, force bool) string {
-	cfg := s.base.ProviderConfig() + fmt.Sprintf(`
+// region at all. The parent's and DEFAULT's force_destroy stay false.
+func (s *regionStack) config(region string) string {
+	cfg := s.base.ProviderConfig() + `
 resource "pgshard_extension" "postgres_fdw" {
   name = "postgres_fdw"
 }
@@ -42,16 +42,16 @@ resource "pgshard_partitioned_table" "tweets" {
     { name = "body", type = "text" },
   ]
   partition_by  = { strategy = "list", key = ["location"] }
-  force_destroy = %[1]t
+  force_destroy = false
 }
 
 resource "pgshard_partition" "default" {
   parent        = pgshard_partitioned_table.tweets.id
   name          = "tweets_default"
   is_default    = true
-  force_destroy = %[1]t
+  force_destroy = false
 }
-`, force)
+`
 	if region == "-" {
 		return cfg
 	}
@@ -92,14 +92,14 @@ func TestAccForeignPartition_CreateRefusedAtPlanByDefaultRows(t *testing.T) {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config: s.config("-", false),
+				Config: s.config("-"),
 				Check: dbChecks(func() error {
 					_, err := s.base.DB.Exec(`INSERT INTO tweets (location, body) VALUES ('asia', 'a'), ('asia', 'b'), ('asia', 'c'), ('mars', 'd')`)
 					return err
 				}),
 			},
 			{
-				Config:      s.config("", false),
+				Config:      s.config(""),
 				ExpectError: expectError(`Foreign Partition Create Refused.*3 rows in the DEFAULT partition public.tweets_default match its bound.*move_rows_from_default = true`),
 			},
 			{
@@ -109,7 +109,7 @@ func TestAccForeignPartition_CreateRefusedAtPlanByDefaultRows(t *testing.T) {
 						t.Error(err)
 					}
 				},
-				Config: s.config("move_rows_from_default = true", false),
+				Config: s.config("move_rows_from_default = true"),
 				Check: dbChecks(
 					s.shard.ExpectQuery("a,b,c", `SELECT string_agg(body, ',' ORDER BY body) FROM asia_tweets`),
 					s.base.ExpectQuery("1", `SELECT count(*) FROM ONLY tweets_default`),
@@ -137,7 +137,7 @@ resource "pgshard_extension" "dblink" {
 // its own), and its plan still refuses what the destroy would lose, naming the rows.
 func TestAccPartition_TaintedReplaceRefusedAtPlan(t *testing.T) {
 	s := newRegionStack(t)
-	config := s.config("-", false) + `
+	config := s.config("-") + `
 resource "pgshard_partition" "europe" {
   parent    = pgshard_partitioned_table.tweets.id
   name      = "tweets_europe"
@@ -185,7 +185,7 @@ func TestAccForeignPartition_SequencePastAdoptedIds(t *testing.T) {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config: s.config("", false),
+				Config: s.config(""),
 				Check:  dbChecks(insert("asia", "1"), insert("asia", "2"), insert("asia", "3")),
 			},
 			{
@@ -196,7 +196,7 @@ func TestAccForeignPartition_SequencePastAdoptedIds(t *testing.T) {
 				),
 			},
 			{
-				Config: s.config("", false),
+				Config: s.config(""),
 				Check: dbChecks(
 					insert("asia", "4"), insert("mars", "5"),
 					s.shard.ExpectQuery("1,2,3,4", `SELECT string_agg(id::text, ',' ORDER BY id) FROM asia_tweets`),
@@ -212,7 +212,7 @@ func TestAccForeignPartition_SequencePastAdoptedIds(t *testing.T) {
 // cause; once the row is gone, the apply repairs the CHECK.
 func TestAccForeignPartition_RepairFlaggedAtPlanByShardRows(t *testing.T) {
 	s := newRegionStack(t)
-	config := s.config("", false)
+	config := s.config("")
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
