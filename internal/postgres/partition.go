@@ -282,10 +282,14 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 			if c.NotNull {
 				defs[i] += " NOT NULL"
 			}
+			if c.Generated != "" {
+				// A partition's column is generated where the parent's is (ATTACH requires it).
+				defs[i] += " GENERATED ALWAYS AS (" + c.Generated + ") STORED"
+			}
 		}
 		_, err = tx.ExecContext(ctx, "CREATE FOREIGN TABLE "+p.Qualified()+" ("+strings.Join(defs, ", ")+") SERVER "+Ident(p.Server)+CreateOptionsClause(p.Options))
 	} else {
-		_, err = tx.ExecContext(ctx, "CREATE TABLE "+p.Qualified()+" (LIKE "+p.Parent()+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+		_, err = tx.ExecContext(ctx, "CREATE TABLE "+p.Qualified()+" (LIKE "+p.Parent()+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)")
 	}
 	if err != nil {
 		return 0, err

@@ -86,8 +86,14 @@ func DiffShard(schema, name string, parent []Column, names map[string]string, ac
 		if c.Generated != a.Generated {
 			if c.Generated == "" {
 				d.Before = append(d.Before, alter(col+" DROP EXPRESSION"))
+			} else {
+				// Its values are computed from the others: made again as the parent's, they are
+				// what the parent would have written (postgres_fdw sends no generated value).
+				c.Name = local
+				d.Before = append(d.Before, alter("DROP COLUMN "+Ident(local)+", ADD COLUMN "+remoteColumnSQL(c, nil)))
 			}
 			d.Drift = append(d.Drift, fmt.Sprintf("column %q is generated as %q on the shard but as %q in the parent", local, a.Generated, c.Generated))
+			continue
 		}
 		if want, got := c.Default, a.Default; !a.Identity && !strings.HasPrefix(want, "nextval(") &&
 			((want == "") != (got == "") || want != "" && !SameExpression(want, got)) {

@@ -201,7 +201,10 @@ func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
 
 // setLockTimeout is the statement that bounds the shard session's lock waits by the base's
 // lock_timeout.
-func (r *Remote) setLockTimeout() string { return "SET lock_timeout = " + Literal(r.lockTimeout) }
+func (r *Remote) setLockTimeout() string {
+	// With the lock_timeout, the string syntax the base parsed the statements with.
+	return "SET lock_timeout = " + Literal(r.lockTimeout) + "; SET standard_conforming_strings = on"
+}
 
 // bounded is the text of a dblink() query: for an unnamed connection (opened for this one
 // query, so never set at connect) it first sets lock_timeout; dblink returns the result of

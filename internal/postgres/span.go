@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // A change that spans the base database and its shards has one outcome: it happens on all
@@ -37,6 +39,8 @@ type Span struct {
 	gid   string // prefix of this change's prepared transactions' names
 	parts []*spanPart
 	done  bool
+	// leftover are the shards where an aborted span may have left a prepared part.
+	leftover []string
 }
 
 type spanPart struct {
@@ -137,6 +141,7 @@ func (s *Span) Commit(ctx context.Context) (err error) {
 			// Closed first: a part's remote session, left in its failed transaction,
 			// would otherwise be listed among the holders of the shard's locks.
 			s.close()
+			s.resolveLeftovers(ctx)
 			err = ExplainLockTimeout(ctx, s.db, err)
 		}
 		s.close()
@@ -164,11 +169,25 @@ func (s *Span) Commit(ctx context.Context) (err error) {
 		}
 		p.prepared = true
 	}
-	// Shards that cannot prepare commit last before the base, so that a refusal by any
-	// other still stops everything.
+	// Shards that cannot prepare run their parts last, each left open on its own connection
+	// where it can be, and commit together right before the base, so that a refusal by any
+	// still stops everything. (An unnamed connection, which lasts one call, commits at once.)
 	for _, p := range plain {
+		logStep(ctx, "run the shard's part of the change (the shard has max_prepared_transactions = 0)", p.server)
+		end := "COMMIT"
+		if p.remote.named {
+			end = "SELECT 1"
+		}
+		if err := p.remote.run(ctx, "BEGIN", timeout, p.stmts, end); err != nil {
+			return &PartError{Server: p.server, Err: err}
+		}
+	}
+	for _, p := range plain {
+		if !p.remote.named {
+			continue
+		}
 		logStep(ctx, "commit the shard's part of the change (the shard has max_prepared_transactions = 0)", p.server)
-		if err := p.remote.run(ctx, "BEGIN", timeout, p.stmts, "COMMIT"); err != nil {
+		if err := p.remote.control(ctx, "COMMIT"); err != nil {
 			return &PartError{Server: p.server, Err: err}
 		}
 	}
@@ -188,7 +207,10 @@ func (s *Span) Commit(ctx context.Context) (err error) {
 			continue
 		}
 		logStep(ctx, "commit the shard's prepared part", p.server)
-		if err := p.remote.control(context.WithoutCancel(ctx), "COMMIT PREPARED "+Literal(p.gid)); err != nil {
+		err := p.remote.control(context.WithoutCancel(ctx), "COMMIT PREPARED "+Literal(p.gid))
+		// Gone already: a refresh or another change through this shard saw the base commit
+		// and committed it first.
+		if err != nil && pq.As(err, "42704") == nil {
 			failed = append(failed, fmt.Sprintf("server %q: %s", p.server, reasonOf(err)))
 		}
 	}
@@ -227,12 +249,35 @@ func (s *Span) abort(ctx context.Context) {
 		}
 	}
 	for _, p := range s.parts {
-		if p.prepared && !s.done {
-			if err := p.remote.control(ctx, "ROLLBACK PREPARED "+Literal(p.gid)); err != nil {
-				logStep(ctx, "could not roll back the shard's prepared part (the next change through it does): "+reasonOf(err), p.server)
+		if p.gid == "" || !p.twoPhase || s.done {
+			continue
+		}
+		// A part may also be prepared on the shard without this side knowing (dblink raised a
+		// cancel after the shard prepared), and the span's session may be broken (lib/pq marks
+		// a canceled connection bad): whatever is left is resolved from the base's commit log,
+		// on a session of the pool, once the base transaction has ended.
+		if p.prepared && p.remote.control(ctx, "ROLLBACK PREPARED "+Literal(p.gid)) == nil {
+			continue
+		}
+		s.leftover = append(s.leftover, p.server)
+	}
+}
+
+// resolveLeftovers finishes, from the base's commit log, what an aborted span may have
+// left prepared, retrying briefly while the base transaction is still ending.
+func (s *Span) resolveLeftovers(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, server := range s.leftover {
+		for try := 0; try < 5; try++ {
+			left, err := resolvePreparedOf(ctx, s.db, server, s.base, s.gid)
+			if err == nil && !left {
+				break
 			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	s.leftover = nil
 }
 
 // Rollback ends a span that will not commit; nothing of it is changed anywhere.
@@ -242,6 +287,7 @@ func (s *Span) Rollback(ctx context.Context) {
 	}
 	s.abort(ctx)
 	s.close()
+	s.resolveLeftovers(ctx)
 }
 
 // close ends the span's shard connections (a remote transaction left open rolls back) and
@@ -291,7 +337,10 @@ func (r *Remote) run(ctx context.Context, begin, lockTimeout string, stmts []str
 			return fmt.Errorf("refusing to send a statement to the shard through server %q: %w", r.server, err)
 		}
 	}
-	text := begin + ";\nSET LOCAL lock_timeout = " + Literal(lockTimeout) + ";\n" + strings.Join(stmts, ";\n") + ";\n" + end
+	// The statements were parsed on the base with standard_conforming_strings on; the shard
+	// must read them the same way.
+	text := begin + ";\nSET LOCAL lock_timeout = " + Literal(lockTimeout) + ";\nSET LOCAL standard_conforming_strings = on;\n" +
+		strings.Join(stmts, ";\n") + ";\n" + end
 	logStep(ctx, fmt.Sprintf("run %d statement(s) on the shard through server %q", len(stmts), r.server), firstWords(stmts))
 	// A refusal leaves a named connection's remote session in a failed transaction block;
 	// the span's close disconnects it, which rolls it back.
@@ -319,7 +368,8 @@ func (r *Remote) queryRow(ctx context.Context, query string, dest any) error {
 // left alone; one too old for the base to remember (pg_xact_status is NULL) needs a person,
 // and the error says so.
 func (r *Remote) resolvePrepared(ctx context.Context, base string) error {
-	list := `SELECT coalesce(string_agg(gid, ' '), '') FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ` + Literal(base) + `)`
+	// Only this base's, and only those this shard user made (the others it could not finish).
+	list := `SELECT coalesce(string_agg(gid, ' '), '') FROM pg_prepared_xacts WHERE database = current_database() AND owner = current_user AND starts_with(gid, ` + Literal(base) + `)`
 	var gids string
 	if err := r.queryRow(ctx, list, &gids); err != nil {
 		return err
@@ -328,7 +378,10 @@ func (r *Remote) resolvePrepared(ctx context.Context, base string) error {
 		var status sql.NullString
 		// The base transaction's id follows the base's identity, then the part's index.
 		xid := leadingDigits(strings.TrimPrefix(gid, base))
-		if err := r.session().QueryRowContext(ctx, `SELECT pg_xact_status($1::xid8)`, xid).Scan(&status); err != nil {
+		// A base transaction id past the base's next one was lost in a crash of the base
+		// before its commit became durable: it never committed.
+		if err := r.session().QueryRowContext(ctx, `SELECT CASE WHEN $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) THEN 'aborted'
+			ELSE pg_xact_status($1::xid8) END`, xid).Scan(&status); err != nil {
 			return err
 		}
 		switch status.String {
@@ -359,6 +412,22 @@ func ResolvePrepared(ctx context.Context, db *sql.DB, server string) error {
 		return err
 	}
 	return withRemote(ctx, db, server, func(r *Remote) error { return r.resolveIfTwoPhase(ctx, base) })
+}
+
+// resolvePreparedOf resolves what changes of the base named base left prepared on the
+// shard behind server, and reports whether a part of the change whose names start with
+// gid is still left there (its base transaction still ending).
+func resolvePreparedOf(ctx context.Context, db *sql.DB, server, base, gid string) (left bool, err error) {
+	err = withRemote(ctx, db, server, func(r *Remote) error {
+		if err := r.resolvePrepared(ctx, base); err != nil {
+			return err
+		}
+		var n int
+		err := r.queryRow(ctx, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, `+Literal(gid)+`)`, &n)
+		left = n > 0
+		return err
+	})
+	return left, err
 }
 
 // resolveIfTwoPhase reports whether the shard can prepare, resolving what is left there.

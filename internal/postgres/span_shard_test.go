@@ -83,7 +83,7 @@ func TestUpdateForeignPartitionOneOutcome(t *testing.T) {
 	if got := partitionBound(t, base); got != wide {
 		t.Errorf("bound %s after the base refused, want %s", got, wide)
 	}
-	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)
 	expectCount(t, base, 2, `SELECT count(*) FROM t`)
 }
 
@@ -124,7 +124,7 @@ func TestRepairShardOneOutcome(t *testing.T) {
 		t.Errorf("shard CHECK %q after the repair", got)
 	}
 	expectCount(t, base, 1, `SELECT count(*) FROM t WHERE body = 'kept'`)
-	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)
 
 	// Rows written on the shard outside the bound: the repair is refused as such, changing nothing.
 	mustExec(t, eu, `ALTER TABLE eu DROP CONSTRAINT eu_bound`)
@@ -137,7 +137,7 @@ func TestRepairShardOneOutcome(t *testing.T) {
 		t.Fatalf("want 1 row outside the bound, got %v", err)
 	}
 	expectCount(t, eu, 0, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'eu'::regclass AND attname = 'n'`)
-	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)
 }
 
 // A change cut between the base's commit and COMMIT PREPARED leaves the shard's part
@@ -182,7 +182,7 @@ func TestInspectShardResolvesPrepared(t *testing.T) {
 	if got := strings.Join(names, ","); got != "id,k,body,n" {
 		t.Errorf("the shard table's columns read %s, want the prepared change's column n too", got)
 	}
-	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)
 	expectCount(t, eu, 1, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'eu'::regclass AND attname = 'n'`)
 }
 
@@ -242,7 +242,7 @@ func TestShardLockTimeoutNamesShardHolder(t *testing.T) {
 	check("column add", err, started)
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'n'`)
 	for _, db := range []*sql.DB{eu, postgrestestShard2(t, fixture)} {
-		expectCount(t, db, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+		expectCount(t, db, 0, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)
 	}
 
 	started = time.Now()
@@ -302,5 +302,5 @@ func TestUpdateForeignPartitionReattachAdvancesSequence(t *testing.T) {
 		t.Errorf("bound %q", got)
 	}
 	expectCount(t, base, 42, `SELECT nextval('t_id_seq')`)
-	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts`)
+	expectCount(t, eu, 0, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)
 }

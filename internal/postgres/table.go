@@ -495,7 +495,7 @@ func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to
 		return plan, err
 	}
 	table := QualifiedIdent(schema, name)
-	if len(plan.Drops) > 0 {
+	if len(plan.Drops) > 0 && !force { // forced, nothing is counted: the values go with the column
 		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 			return plan, err
 		}

@@ -93,12 +93,7 @@ var columnObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
 func columnsFromList(ctx context.Context, l types.List) ([]postgres.Column, diag.Diagnostics) {
 	var models []columnModelV0
 	diags := l.ElementsAs(ctx, &models, false)
-	cols := make([]postgres.Column, len(models))
-	for i, m := range models {
-		cols[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(), Default: m.Default.ValueString(),
-			RenamedFrom: m.RenamedFrom.ValueString(), Generated: m.Generated.ValueString()}
-	}
-	return cols, diags
+	return modelColumns(models), diags
 }
 
 // columnsToList builds the state's columns from the catalog's, in the prior order where

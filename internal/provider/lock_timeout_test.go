@@ -170,7 +170,7 @@ func TestAccProvider_LockTimeoutOnShard(t *testing.T) {
 		return db.ExpectQuery(want, `SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'reply_to' AND NOT attisdropped`, table)
 	}
 	noPrepared := func(db *accDatabase) func() error {
-		return db.ExpectQuery("0", `SELECT count(*) FROM pg_prepared_xacts`)
+		return db.ExpectQuery("0", `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)
 	}
 	var holder *sql.Tx
 	var locked time.Time

@@ -106,7 +106,15 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 	}
 	var to []postgres.Column
 	if err == nil {
-		to, err = canonicalPlan(ctx, db, planCols, stateCols, current.Columns)
+		var cerr error
+		if to, cerr = canonicalPlan(ctx, db, planCols, stateCols, current.Columns); cerr != nil {
+			// The server could not take the configured columns now (a type an extension of
+			// this same plan creates, a read-only role): the apply compares them, in its change.
+			to = withoutAppliedRenames(modelColumns(planCols), stateCols)
+			resp.Diagnostics.AddWarning("Columns Not Compared While Planning", fmt.Sprintf(
+				"The configured columns of %s.%s could not be compared with the catalog in the server's own form while planning: %s. "+
+					"The plan shows every column whose text differs; the apply compares them exactly and changes only what differs.", schema, name, reason(cerr)))
+		}
 	}
 	setPlan()
 	var change postgres.ColumnPlan
@@ -122,7 +130,12 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 	}
 	var unfit []string
 	if err == nil {
-		unfit, err = postgres.Unconvertible(ctx, db, schema, name, typeChanges(current.Columns, to, change))
+		var uerr error
+		if unfit, uerr = postgres.Unconvertible(ctx, db, schema, name, typeChanges(current.Columns, to, change)); uerr != nil {
+			resp.Diagnostics.AddWarning("Type Change Not Checked While Planning", fmt.Sprintf(
+				"Whether every value of %s.%s converts to its new type could not be checked while planning: %s. "+
+					"The apply still changes the base and every managed shard together, or nothing.", schema, name, reason(uerr)))
+		}
 	}
 	if err != nil {
 		addObjectError(&resp.Diagnostics, kind, "Plan", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
@@ -177,12 +190,7 @@ func describeColumnChange(schema, name string, from, to []postgres.Column, chang
 // value plans a change. It returns the wanted columns in the server's form, with the
 // renames the last apply already made left out, for postgres.PlanColumns.
 func canonicalPlan(ctx context.Context, db *sql.DB, planCols, stateCols []columnModelV0, catalog []postgres.Column) ([]postgres.Column, error) {
-	wanted := make([]postgres.Column, len(planCols))
-	for i, m := range planCols {
-		wanted[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(),
-			Default: m.Default.ValueString(), RenamedFrom: m.RenamedFrom.ValueString(), Generated: m.Generated.ValueString()}
-	}
-	wanted = withoutAppliedRenames(wanted, stateCols)
+	wanted := withoutAppliedRenames(modelColumns(planCols), stateCols)
 	canonical, err := postgres.CanonicalColumns(ctx, db, wanted)
 	if err != nil {
 		return nil, err
@@ -211,6 +219,16 @@ func canonicalPlan(ctx context.Context, db *sql.DB, planCols, stateCols []column
 		}
 	}
 	return canonical, nil
+}
+
+// modelColumns maps column models to the PostgreSQL layer's columns.
+func modelColumns(models []columnModelV0) []postgres.Column {
+	out := make([]postgres.Column, len(models))
+	for i, m := range models {
+		out[i] = postgres.Column{Name: m.Name.ValueString(), Type: m.Type.ValueString(), NotNull: m.NotNull.ValueBool(),
+			Default: m.Default.ValueString(), RenamedFrom: m.RenamedFrom.ValueString(), Generated: m.Generated.ValueString()}
+	}
+	return out
 }
 
 // withoutAppliedRenames drops the renamed_from of columns whose prior state carries the same
