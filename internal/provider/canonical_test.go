@@ -150,3 +150,48 @@ resource "pgshard_partition" "small" {
 		},
 	})
 }
+
+// A rename is made once: after text is renamed to body, a new column may take the old name
+// text while body keeps renamed_from = "text", and no later apply moves values between
+// them; a rename whose old name the configuration also keeps is refused at plan.
+func TestAccTable_RenameHappensOnce(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	config := func(columns string) string {
+		return a.ProviderConfig() + `
+resource "pgshard_table" "t" {
+  name          = "renames"
+  columns       = [` + columns + `]
+  force_destroy = true
+}`
+	}
+	values := a.ExpectQuery("1:old|new", `SELECT string_agg(id || ':' || body || '|' || coalesce(text, ''), ',') FROM renames`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config(`{ name = "id", type = "int" }, { name = "text", type = "text" }`),
+				Check:  dbChecks(func() error { _, err := a.DB.Exec(`INSERT INTO renames VALUES (1, 'old')`); return err }),
+			},
+			{
+				Config:      config(`{ name = "id", type = "int" }, { name = "text", type = "text" }, { name = "body", type = "text", renamed_from = "text" }`),
+				ExpectError: expectError(`column "body" is renamed_from "text", but the configuration also keeps a column "text"`),
+			},
+			{Config: config(`{ name = "id", type = "int" }, { name = "body", type = "text", renamed_from = "text" }`)},
+			{
+				Config: config(`{ name = "id", type = "int" }, { name = "body", type = "text", renamed_from = "text" }, { name = "text", type = "text" }`),
+				Check:  dbChecks(func() error { _, err := a.DB.Exec(`UPDATE renames SET text = 'new'`); return err }, values),
+			},
+			// The same configuration again, and with renamed_from left out: nothing changes.
+			{
+				Config:           config(`{ name = "id", type = "int" }, { name = "body", type = "text", renamed_from = "text" }, { name = "text", type = "text" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            dbChecks(values),
+			},
+			{
+				Config:           config(`{ name = "id", type = "int" }, { name = "body", type = "text" }, { name = "text", type = "text" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            dbChecks(values),
+			},
+		},
+	})
+}
