@@ -367,3 +367,56 @@ func shardSequencesBehind(ctx context.Context, q Querier, r *Remote, schema, nam
 	}
 	return sequencesBehind(ctx, q, cols, largest)
 }
+
+// CreateForeignPartition creates foreign partition p of parent over a shard table that
+// exists already, in one base transaction: detached, checked through postgres_fdw to answer
+// the parent's columns, given the DEFAULT rows its bound takes when moveRows, and attached
+// last, so that the parent is locked only for the attach.
+func CreateForeignPartition(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, true)
+		return err
+	})
+}
+
+// CreateForeignPartitionWithShardTable creates the shard table remote when it is missing
+// (or checks the one there), checks that it answers a SELECT of the parent's columns, and
+// creates and attaches foreign partition p, all through one dblink session (a create never
+// holds one pooled connection while waiting for another). The base's part reads the new
+// shard table through postgres_fdw, so the shard's CREATE TABLE commits first; a shard
+// table this created is dropped again, while empty, if the rest fails (leftBehind says why
+// it could not be).
+func CreateForeignPartitionWithShardTable(ctx context.Context, db *sql.DB, p Partition, parent *Table, remote RemoteTable, moveRows bool) (leftBehind, err error) {
+	shard, err := OpenRemote(ctx, db, p.Server)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, shard.Close()) }()
+	cols, exists, err := shard.Columns(ctx, remote.Schema, remote.Name)
+	created := false
+	switch {
+	case err != nil:
+		return nil, err
+	case !exists:
+		if err := shard.CreateTable(ctx, remote); err != nil {
+			return nil, err
+		}
+		created = true
+	default:
+		if err := CheckRemoteColumns(parent.Columns, cols); err != nil {
+			return nil, err
+		}
+	}
+	err = shard.Answers(ctx, remote.Schema, remote.Name, parent.Columns)
+	if err == nil {
+		err = shard.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, false)
+			return err
+		})
+	}
+	if err != nil && created {
+		// New, so it holds no rows of anyone's.
+		leftBehind = shard.DropTableIfEmpty(ctx, remote.Schema, remote.Name)
+	}
+	return leftBehind, err
+}

@@ -154,22 +154,14 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 		}
 		what := tablePhrase("foreign partition", p.Schema, p.Name)
 		if !plan.CreateRemoteTable.ValueBool() {
-			// Created detached and attached at the end, so the parent is locked only briefly;
-			// the shard table is checked through postgres_fdw before the attach.
-			return what, postgres.InTx(ctx, db, func(tx *sql.Tx) error {
-				_, err := postgres.AttachNewPartition(ctx, tx, p, parent, inDefault > 0, true)
-				return err
-			})
+			return what, postgres.CreateForeignPartition(ctx, db, p, parent, inDefault > 0)
 		}
-		// One dblink connection for every shard statement of this create, and the local
-		// transaction on the same session: a create never holds one pooled connection while
-		// waiting for another. It is released before the read that follows.
 		remote := plan.remoteTable(p, parent)
 		what += " (shard table " + remote.Schema + "." + remote.Name + " on server " + p.Server + ")"
-		shard, err := postgres.OpenRemote(ctx, db, p.Server)
-		if err == nil {
-			err = r.createWithShardTable(ctx, shard, p, parent, remote, inDefault > 0, diags)
-			err = errors.Join(err, shard.Close())
+		leftBehind, err := postgres.CreateForeignPartitionWithShardTable(ctx, db, p, parent, remote, inDefault > 0)
+		if leftBehind != nil {
+			diags.AddWarning("Shard Table Left Behind", fmt.Sprintf("The shard table %s.%s created on server %q could not be removed after the failure: %s",
+				remote.Schema, remote.Name, p.Server, leftBehind))
 		}
 		return what, err
 	})
@@ -186,43 +178,6 @@ func (r *foreignPartitionResource) readAndRecord(private interface {
 		r.recordShard(ctx, m, m.Parent, nil, private, diags)
 		return true
 	}
-}
-
-// createWithShardTable creates the shard table when it is missing (or checks the one there),
-// checks that it answers a SELECT of the parent's columns, and attaches the foreign table,
-// all through the one session of shard. A shard table it created is dropped again if the
-// attach fails.
-func (r *foreignPartitionResource) createWithShardTable(ctx context.Context, shard *postgres.Remote, p postgres.Partition, parent *postgres.Table,
-	remote postgres.RemoteTable, moveRows bool, diags *diag.Diagnostics) error {
-	cols, exists, err := shard.Columns(ctx, remote.Schema, remote.Name)
-	created := false
-	switch {
-	case err != nil:
-		return err
-	case !exists:
-		if err := shard.CreateTable(ctx, remote); err != nil {
-			return err
-		}
-		created = true
-	default:
-		if err := postgres.CheckRemoteColumns(parent.Columns, cols); err != nil {
-			return err
-		}
-	}
-	err = shard.Answers(ctx, remote.Schema, remote.Name, parent.Columns)
-	if err == nil {
-		err = shard.InTx(ctx, func(tx *sql.Tx) error {
-			_, err := postgres.AttachNewPartition(ctx, tx, p, parent, moveRows, false)
-			return err
-		})
-	}
-	if err != nil && created {
-		// Undo the shard table this create made; it is new, so it holds no rows of anyone's.
-		if dropErr := shard.DropTableIfEmpty(ctx, remote.Schema, remote.Name); dropErr != nil {
-			diags.AddWarning("Shard Table Left Behind", fmt.Sprintf("The shard table %s.%s created on server %q could not be removed after the failure: %s", remote.Schema, remote.Name, p.Server, dropErr))
-		}
-	}
-	return err
 }
 
 func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
