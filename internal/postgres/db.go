@@ -69,3 +69,8 @@ func ServerErrorOf(err error) *ServerError {
 	}
 	return &ServerError{Code: string(e.Code), Message: e.Message, Detail: e.Detail, Hint: e.Hint}
 }
+
+// DB is a pool of connections to one database as the Terraform layer holds it: it passes
+// the pool to this package's functions, which own every statement and transaction, and
+// never runs SQL on it itself.
+type DB = sql.DB

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -112,7 +111,7 @@ func (c *Client) noteDestroy(parent, partition string, isDefault, movesToDefault
 func (c *Client) Known() bool { return c != nil && !c.unknown }
 
 // DB returns the pool of the provider's database.
-func (c *Client) DB() (*sql.DB, error) {
+func (c *Client) DB() (*postgres.DB, error) {
 	if c.unknown {
 		return nil, fmt.Errorf("the provider's connection settings are not known yet (they depend on resources not yet created); this operation needs them")
 	}

@@ -4,7 +4,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,7 +23,7 @@ type readFunc[M any] func(ctx context.Context, m *M, diags *diag.Diagnostics, ac
 
 // applyFunc makes the database match plan (prior is nil at create). It names the object in
 // words for messages, and may add diagnostics of its own (warnings, conversion errors).
-type applyFunc[M any] func(ctx context.Context, db *sql.DB, plan, prior *M, diags *diag.Diagnostics) (object string, err error)
+type applyFunc[M any] func(ctx context.Context, db *postgres.DB, plan, prior *M, diags *diag.Diagnostics) (object string, err error)
 
 // createState is every resource's Create: see write.
 func createState[M any](ctx context.Context, client *Client, kind string, req resource.CreateRequest, resp *resource.CreateResponse, read readFunc[M], apply applyFunc[M]) {
@@ -90,7 +89,7 @@ func readState[M any](ctx context.Context, client *Client, req resource.ReadRequ
 // when the object does not exist (reporting it only when it vanished right after this
 // provider wrote it, action Create or Update) or could not be read.
 func readObject[T any](ctx context.Context, c *Client, kind, object, action string, diags *diag.Diagnostics,
-	read func(context.Context, *sql.DB) (T, error)) (T, bool) {
+	read func(context.Context, *postgres.DB) (T, error)) (T, bool) {
 	var v T
 	db, err := c.DB()
 	if err == nil {

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -71,7 +70,7 @@ func (r *extensionResource) Configure(_ context.Context, req resource.ConfigureR
 }
 
 func (r *extensionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	createState(ctx, r.client, "Extension", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *extensionModelV0, _ *diag.Diagnostics) (string, error) {
+	createState(ctx, r.client, "Extension", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *extensionModelV0, _ *diag.Diagnostics) (string, error) {
 		e := plan.toExtension()
 		return extensionPhrase(e.Name), postgres.CreateExtension(ctx, db, e)
 	})
@@ -82,7 +81,7 @@ func (r *extensionResource) Read(ctx context.Context, req resource.ReadRequest, 
 }
 
 func (r *extensionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	updateState(ctx, r.client, "Extension", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *extensionModelV0, _ *diag.Diagnostics) (string, error) {
+	updateState(ctx, r.client, "Extension", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *extensionModelV0, _ *diag.Diagnostics) (string, error) {
 		to := plan.toExtension()
 		from, err := postgres.ReadExtension(ctx, db, to.Name)
 		if err == nil {
@@ -119,7 +118,7 @@ func (r *extensionResource) ImportState(ctx context.Context, req resource.Import
 
 func (r *extensionResource) readInto(ctx context.Context, m *extensionModelV0, diags *diag.Diagnostics, action string) bool {
 	name := m.Name.ValueString()
-	e, ok := readObject(ctx, r.client, "Extension", extensionPhrase(name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Extension, error) {
+	e, ok := readObject(ctx, r.client, "Extension", extensionPhrase(name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Extension, error) {
 		return postgres.ReadExtension(ctx, db, name)
 	})
 	if !ok {

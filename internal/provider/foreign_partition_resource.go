@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,7 +142,7 @@ func (r *foreignPartitionResource) ValidateConfig(ctx context.Context, req resou
 }
 
 func (r *foreignPartitionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	createState(ctx, r.client, "Foreign Partition", req, resp, r.readAndRecord(resp.Private), func(ctx context.Context, db *sql.DB, plan, _ *foreignPartitionModelV0, diags *diag.Diagnostics) (string, error) {
+	createState(ctx, r.client, "Foreign Partition", req, resp, r.readAndRecord(resp.Private), func(ctx context.Context, db *postgres.DB, plan, _ *foreignPartitionModelV0, diags *diag.Diagnostics) (string, error) {
 		p := plan.toPartition(ctx, diags)
 		if diags.HasError() {
 			return "", nil
@@ -268,7 +267,7 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 }
 
 func (r *foreignPartitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	updateState(ctx, r.client, "Foreign Partition", req, resp, r.readAndRecord(resp.Private), func(ctx context.Context, db *sql.DB, plan, prior *foreignPartitionModelV0, diags *diag.Diagnostics) (string, error) {
+	updateState(ctx, r.client, "Foreign Partition", req, resp, r.readAndRecord(resp.Private), func(ctx context.Context, db *postgres.DB, plan, prior *foreignPartitionModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toPartition(ctx, diags)
 		if diags.HasError() {
 			return "", nil
@@ -411,7 +410,7 @@ func (r *foreignPartitionResource) Delete(ctx context.Context, req resource.Dele
 	if state.OnRowsOutsideBound.ValueString() == moveToDefault {
 		err = deleteMovingRows(ctx, r.client, state.Schema.ValueString(), state.Name.ValueString(), state.CreateRemoteTable.ValueBool())
 	}
-	var db *sql.DB
+	var db *postgres.DB
 	if err == nil {
 		db, err = r.client.DB()
 	}
@@ -432,7 +431,7 @@ func (r *foreignPartitionResource) ImportState(ctx context.Context, req resource
 
 func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignPartitionModelV0, diags *diag.Diagnostics, action string) bool {
 	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
-	p, ok := readObject(ctx, r.client, "Foreign Partition", tablePhrase("foreign partition", schemaName, name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Partition, error) {
+	p, ok := readObject(ctx, r.client, "Foreign Partition", tablePhrase("foreign partition", schemaName, name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Partition, error) {
 		return postgres.ReadPartition(ctx, db, schemaName, name)
 	})
 	if !ok {

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -165,7 +164,7 @@ func (r *foreignSchemaImportResource) Update(ctx context.Context, req resource.U
 
 // sync makes the foreign tables match plan and the remote (prior is nil at create); the
 // refusals a user can act on are reported on the attribute to change.
-func (r *foreignSchemaImportResource) sync(ctx context.Context, db *sql.DB, plan, prior *foreignSchemaImportModelV0, diags *diag.Diagnostics) (string, error) {
+func (r *foreignSchemaImportResource) sync(ctx context.Context, db *postgres.DB, plan, prior *foreignSchemaImportModelV0, diags *diag.Diagnostics) (string, error) {
 	to := plan.toImport(ctx, diags)
 	var from *postgres.SchemaImport
 	action := "Create"
@@ -272,7 +271,7 @@ func (r *foreignSchemaImportResource) readInto(ctx context.Context, m *foreignSc
 	if diags.HasError() {
 		return false
 	}
-	local, ok := readObject(ctx, r.client, "Foreign Schema Import", importPhrase(imp), action, diags, func(ctx context.Context, db *sql.DB) ([]postgres.ImportedTable, error) {
+	local, ok := readObject(ctx, r.client, "Foreign Schema Import", importPhrase(imp), action, diags, func(ctx context.Context, db *postgres.DB) ([]postgres.ImportedTable, error) {
 		return postgres.ReadImportedTables(ctx, db, imp)
 	})
 	if !ok {

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 
@@ -116,7 +115,7 @@ func (r *foreignServerResource) ValidateConfig(ctx context.Context, req resource
 }
 
 func (r *foreignServerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	createState(ctx, r.client, "Foreign Server", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *foreignServerModelV0, diags *diag.Diagnostics) (string, error) {
+	createState(ctx, r.client, "Foreign Server", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *foreignServerModelV0, diags *diag.Diagnostics) (string, error) {
 		server, d := plan.toServer(ctx)
 		if diags.Append(d...); d.HasError() {
 			return serverPhrase(server.Name), nil
@@ -130,7 +129,7 @@ func (r *foreignServerResource) Read(ctx context.Context, req resource.ReadReque
 }
 
 func (r *foreignServerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	updateState(ctx, r.client, "Foreign Server", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *foreignServerModelV0, diags *diag.Diagnostics) (string, error) {
+	updateState(ctx, r.client, "Foreign Server", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *foreignServerModelV0, diags *diag.Diagnostics) (string, error) {
 		to, d := plan.toServer(ctx)
 		if diags.Append(d...); d.HasError() {
 			return serverPhrase(to.Name), nil
@@ -172,7 +171,7 @@ func (r *foreignServerResource) ImportState(ctx context.Context, req resource.Im
 // readInto refreshes m from the catalog. It returns false when the server does not exist.
 func (r *foreignServerResource) readInto(ctx context.Context, m *foreignServerModelV0, diags *diag.Diagnostics, action string) bool {
 	name := m.Name.ValueString()
-	s, ok := readObject(ctx, r.client, "Foreign Server", serverPhrase(name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Server, error) {
+	s, ok := readObject(ctx, r.client, "Foreign Server", serverPhrase(name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Server, error) {
 		return postgres.ReadServer(ctx, db, name)
 	})
 	if !ok {

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -102,7 +101,7 @@ func (r *foreignServerUsageResource) Update(ctx context.Context, req resource.Up
 	updateState(ctx, r.client, "Foreign Server Usage", req, resp, r.readInto, r.grant)
 }
 
-func (r *foreignServerUsageResource) grant(ctx context.Context, db *sql.DB, plan, _ *foreignServerUsageModelV0, _ *diag.Diagnostics) (string, error) {
+func (r *foreignServerUsageResource) grant(ctx context.Context, db *postgres.DB, plan, _ *foreignServerUsageModelV0, _ *diag.Diagnostics) (string, error) {
 	g := plan.toGrant()
 	return g.Describe(), postgres.GrantServerUsage(ctx, db, g)
 }
@@ -141,7 +140,7 @@ func (r *foreignServerUsageResource) ImportState(ctx context.Context, req resour
 // the privilege is gone.
 func (r *foreignServerUsageResource) readInto(ctx context.Context, m *foreignServerUsageModelV0, diags *diag.Diagnostics, action string) bool {
 	want := m.toGrant()
-	g, ok := readObject(ctx, r.client, "Foreign Server Usage", want.Describe(), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.ServerGrant, error) {
+	g, ok := readObject(ctx, r.client, "Foreign Server Usage", want.Describe(), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.ServerGrant, error) {
 		return postgres.ReadServerGrant(ctx, db, want.Server, want.Role)
 	})
 	if !ok {

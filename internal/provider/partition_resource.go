@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -61,7 +60,7 @@ func (r *partitionResource) ValidateConfig(ctx context.Context, req resource.Val
 }
 
 func (r *partitionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	createState(ctx, r.client, "Partition", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *partitionModelV0, diags *diag.Diagnostics) (string, error) {
+	createState(ctx, r.client, "Partition", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *partitionModelV0, diags *diag.Diagnostics) (string, error) {
 		p := plan.toPartition(ctx, diags)
 		if diags.HasError() {
 			return "", nil
@@ -79,7 +78,7 @@ func (r *partitionResource) Read(ctx context.Context, req resource.ReadRequest, 
 }
 
 func (r *partitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	updateState(ctx, r.client, "Partition", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *partitionModelV0, diags *diag.Diagnostics) (string, error) {
+	updateState(ctx, r.client, "Partition", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, prior *partitionModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toPartition(ctx, diags)
 		if diags.HasError() {
 			return "", nil
@@ -152,7 +151,7 @@ func (r *partitionResource) ImportState(ctx context.Context, req resource.Import
 
 func (r *partitionResource) readInto(ctx context.Context, m *partitionModelV0, diags *diag.Diagnostics, action string) bool {
 	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
-	p, ok := readObject(ctx, r.client, "Partition", tablePhrase("partition", schemaName, name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Partition, error) {
+	p, ok := readObject(ctx, r.client, "Partition", tablePhrase("partition", schemaName, name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Partition, error) {
 		return postgres.ReadPartition(ctx, db, schemaName, name)
 	})
 	if !ok {

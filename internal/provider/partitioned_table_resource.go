@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -145,7 +144,7 @@ func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resou
 }
 
 func (r *partitionedTableResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	createState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
+	createState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
 		t := plan.toTable(ctx, diags)
 		if diags.HasError() {
 			return "", nil
@@ -159,7 +158,7 @@ func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRe
 }
 
 func (r *partitionedTableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	updateState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
+	updateState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, prior *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toTable(ctx, diags)
 		// A rename the last apply made is never made again (its renamed_from stays in state).
 		to.Columns = withoutAppliedRenames(to.Columns, columnModels(ctx, prior.Columns, diags))
@@ -178,7 +177,7 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 
 // warnLaggingShards names the foreign partitions whose shard tables no longer answer the
 // parent's columns after a column change: those the provider does not manage.
-func warnLaggingShards(ctx context.Context, db *sql.DB, to postgres.Table, diags *diag.Diagnostics) {
+func warnLaggingShards(ctx context.Context, db *postgres.DB, to postgres.Table, diags *diag.Diagnostics) {
 	updated, err := postgres.ReadTable(ctx, db, to.Schema, to.Name)
 	if err != nil {
 		return

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -229,7 +228,7 @@ type boundMove struct {
 // to.Bound moves rows and how many, and refuses what the configuration does not allow:
 // rows left outside a narrowed bound without move_to_default, DEFAULT rows under a widened
 // bound without move_rows_from_default, both at once, or a move with no DEFAULT.
-func planBoundMove(ctx context.Context, db *sql.DB, cur *postgres.Partition, to postgres.Partition, onRows string, fromDefault bool) (boundMove, error) {
+func planBoundMove(ctx context.Context, db *postgres.DB, cur *postgres.Partition, to postgres.Partition, onRows string, fromDefault bool) (boundMove, error) {
 	var m boundMove
 	if cur.ParentName == "" || cur.Bound.Default || to.Bound.Default {
 		return m, nil
@@ -299,7 +298,7 @@ func (e *pendingMoveError) Error() string {
 // updateMovingRows updates a partition (now named priorSchema.priorName) to `to`. When the
 // bound change moves rows (see planBoundMove), update first changes everything but the
 // bound, and the move then changes the bound (and a managed shard's CHECK) with the rows.
-func updateMovingRows(ctx context.Context, db *sql.DB, priorSchema, priorName string, to postgres.Partition, onRows string, fromDefault, managed bool,
+func updateMovingRows(ctx context.Context, db *postgres.DB, priorSchema, priorName string, to postgres.Partition, onRows string, fromDefault, managed bool,
 	update func(first postgres.Partition) error) error {
 	cur, err := postgres.ReadPartition(ctx, db, priorSchema, priorName)
 	if err != nil {
@@ -459,7 +458,7 @@ func readCreatePlan(ctx context.Context, plan tfsdk.Plan, foreign bool, diags *d
 // has connected to the database yet: what the create needs (the parent, maybe the database
 // server itself) comes in this plan too, so there is nothing to check, and not connecting
 // keeps a first plan from waiting for a server that does not exist yet.
-func planDB(client *Client) *sql.DB {
+func planDB(client *Client) *postgres.DB {
 	if !client.Known() {
 		return nil
 	}
@@ -518,7 +517,7 @@ const kindForeignPartition = "Foreign Partition"
 // the apply creates what comes before it (a foreign server, a user mapping) and then stops
 // at them; with it, the plan shows them per key, with the rows another partition of this
 // plan moves into DEFAULT for it (a split).
-func planDefaultRows(ctx context.Context, client *Client, db *sql.DB, kind string, c createPlan, parent *postgres.Table, diags *diag.Diagnostics) error {
+func planDefaultRows(ctx context.Context, client *Client, db *postgres.DB, kind string, c createPlan, parent *postgres.Table, diags *diag.Diagnostics) error {
 	def, n, err := postgres.DefaultRowsMatching(ctx, db, parent, c.p.Bound)
 	var keys []postgres.KeyRows
 	if check := c.p.Bound.CheckSQL(postgres.KeySQL(parent.PartitionBy.Key)); err == nil && n > 0 && check != "" {
@@ -550,7 +549,7 @@ func planDefaultRows(ctx context.Context, client *Client, db *sql.DB, kind strin
 // destroy Terraform runs first would refuse or show: rows dropped with a local partition,
 // rows a foreign partition moves into DEFAULT (which the create would then find there).
 // Terraform replaces a tainted resource as a create, with no destroy plan of its own.
-func planReplaceExisting(ctx context.Context, client *Client, db *sql.DB, kind string, c createPlan, existing *postgres.Partition, diags *diag.Diagnostics) {
+func planReplaceExisting(ctx context.Context, client *Client, db *postgres.DB, kind string, c createPlan, existing *postgres.Partition, diags *diag.Diagnostics) {
 	self := tableID(c.p.Schema, c.p.Name)
 	why := fmt.Sprintf("Terraform plans to create %s, which exists already in database %q: the resource is tainted, and its replacement destroys it first "+
 		"(or it is not in the state, and the create would fail: import it instead).", self, client.Database())
@@ -584,7 +583,7 @@ func planReplaceExisting(ctx context.Context, client *Client, db *sql.DB, kind s
 // through the foreign server; when that cannot be done yet (the server or its mapping come in
 // this plan, the shard table does not exist), the plan says nothing, and the apply still
 // advances the sequences.
-func planAdoptedIds(ctx context.Context, db *sql.DB, c createPlan, diags *diag.Diagnostics) {
+func planAdoptedIds(ctx context.Context, db *postgres.DB, c createPlan, diags *diag.Diagnostics) {
 	advances, err := postgres.ShardSequencesToAdvance(ctx, db, c.p.ParentSchema, c.p.ParentName, c.p.Server, c.remoteSchema, c.remoteTable, c.p.ShardIdentity)
 	if err != nil {
 		tflog.Debug(ctx, "pgshard: the ids of the shard table were not read while planning", map[string]any{"partition": c.p.Schema + "." + c.p.Name, "error": err.Error()})

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 
@@ -99,7 +98,7 @@ func (r *tableResource) ValidateConfig(ctx context.Context, req resource.Validat
 }
 
 func (r *tableResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	createState(ctx, r.client, "Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *tableModelV0, diags *diag.Diagnostics) (string, error) {
+	createState(ctx, r.client, "Table", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *tableModelV0, diags *diag.Diagnostics) (string, error) {
 		t := plan.toTable(ctx, diags)
 		if diags.HasError() {
 			return "", nil
@@ -113,7 +112,7 @@ func (r *tableResource) Read(ctx context.Context, req resource.ReadRequest, resp
 }
 
 func (r *tableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	updateState(ctx, r.client, "Table", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *tableModelV0, diags *diag.Diagnostics) (string, error) {
+	updateState(ctx, r.client, "Table", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, prior *tableModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toTable(ctx, diags)
 		// A rename the last apply made is never made again (its renamed_from stays in state).
 		to.Columns = withoutAppliedRenames(to.Columns, columnModels(ctx, prior.Columns, diags))

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,7 +23,7 @@ func tablePhrase(kind, schema, name string) string {
 
 // readTable reads a table for a resource; false with no diagnostics means it is gone.
 func readTable(ctx context.Context, client *Client, kind, schema, name, action string, diags *diag.Diagnostics) (*postgres.Table, bool) {
-	return readObject(ctx, client, kind, tablePhrase(strings.ToLower(kind), schema, name), action, diags, func(ctx context.Context, db *sql.DB) (*postgres.Table, error) {
+	return readObject(ctx, client, kind, tablePhrase(strings.ToLower(kind), schema, name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Table, error) {
 		return postgres.ReadTable(ctx, db, schema, name)
 	})
 }
@@ -189,7 +188,7 @@ func describeColumnChange(schema, name string, from, to []postgres.Column, chang
 // already has, the plan keeps the prior state's spelling, so that no spelling of the same
 // value plans a change. It returns the wanted columns in the server's form, with the
 // renames the last apply already made left out, for postgres.PlanColumns.
-func canonicalPlan(ctx context.Context, db *sql.DB, planCols, stateCols []columnModelV0, catalog []postgres.Column) ([]postgres.Column, error) {
+func canonicalPlan(ctx context.Context, db *postgres.DB, planCols, stateCols []columnModelV0, catalog []postgres.Column) ([]postgres.Column, error) {
 	wanted := withoutAppliedRenames(modelColumns(planCols), stateCols)
 	canonical, err := postgres.CanonicalColumns(ctx, db, wanted)
 	if err != nil {

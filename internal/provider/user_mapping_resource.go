@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -139,7 +138,7 @@ func (r *userMappingResource) ValidateConfig(ctx context.Context, req resource.V
 
 func (r *userMappingResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	passwordWO := configPasswordWO(ctx, req.Config, &resp.Diagnostics)
-	createState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, _ *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
+	createState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
 		if plan.Role.IsNull() || plan.Role.IsUnknown() {
 			role, err := postgres.CurrentUser(ctx, db)
 			if err != nil {
@@ -164,7 +163,7 @@ func (r *userMappingResource) Read(ctx context.Context, req resource.ReadRequest
 // mapping keeps the password it has.
 func (r *userMappingResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	passwordWO := configPasswordWO(ctx, req.Config, &resp.Diagnostics)
-	updateState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *sql.DB, plan, prior *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
+	updateState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, prior *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
 		setPassword := !plan.PasswordWOVersion.Equal(prior.PasswordWOVersion)
 		if !setPassword {
 			passwordWO = types.StringNull()
@@ -279,7 +278,7 @@ func (r *userMappingResource) ImportState(ctx context.Context, req resource.Impo
 func (r *userMappingResource) readInto(ctx context.Context, m *userMappingModelV0, diags *diag.Diagnostics, action string) bool {
 	server, role := m.Server.ValueString(), m.Role.ValueString()
 	desc := postgres.UserMapping{Server: server, Role: role}.Describe()
-	um, ok := readObject(ctx, r.client, "User Mapping", desc, action, diags, func(ctx context.Context, db *sql.DB) (*postgres.UserMapping, error) {
+	um, ok := readObject(ctx, r.client, "User Mapping", desc, action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.UserMapping, error) {
 		return postgres.ReadUserMapping(ctx, db, server, role)
 	})
 	if !ok {
