@@ -200,9 +200,36 @@ func dsnDatabase(t *testing.T, dsn string) string {
 // reached.
 func (f *killFixture) interrupt(t *testing.T, dir, dsn, step, victim string) {
 	t.Helper()
+	child := []string{moveChildEnv + "=" + dir, moveDSNEnv + "=" + dsn, moveStepEnv + "=" + step}
+	ran, err := f.stopAt(t, dsn, step, victim, child, func(ctx context.Context, db *sql.DB) error {
+		_, err := runKillMove(ctx, db, dir)
+		return err
+	})
+	if !ran {
+		return
+	}
+	t.Logf("interrupted: %v", err)
+	// Canceled before its switch committed, the move puts the shard's CHECK back: the shard
+	// admits exactly what the base still routes to it.
+	if victim == "cancel" && !strings.HasPrefix(step, "validate") {
+		shard := f.open(t, f.shard, dsnDatabase(t, dsn))
+		var check string
+		if err := shard.QueryRow(`SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1`, BoundCheckName("eu")).Scan(&check); err != nil ||
+			strings.Contains(check, "NOT VALID") || (dir == "to") != strings.Contains(check, "'eu'") {
+			t.Errorf("after the canceled move the shard's bound CHECK is %q (%v), want the old bound", check, err)
+		}
+	}
+}
+
+// stopAt runs a change and stops it at step by victim: for "provider", a child process of
+// this test binary (with the environment child) that kills itself there; otherwise run in
+// this process, stopped by crashing the base or the shard or by canceling its context. It
+// returns whether run ran here, and its error.
+func (f *killFixture) stopAt(t *testing.T, dsn, step, victim string, child []string, run func(context.Context, *sql.DB) error) (bool, error) {
+	t.Helper()
 	if victim == "provider" {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), moveChildEnv+"="+dir, moveDSNEnv+"="+dsn, moveStepEnv+"="+step)
+		cmd.Env = append(os.Environ(), child...)
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
 		killed := false
@@ -213,7 +240,7 @@ func (f *killFixture) interrupt(t *testing.T, dir, dsn, step, victim string) {
 		if !killed {
 			t.Fatalf("the child was not killed at step %q: %v\n%s", step, err, out)
 		}
-		return
+		return false, nil
 	}
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
@@ -241,21 +268,11 @@ func (f *killFixture) interrupt(t *testing.T, dir, dsn, step, victim string) {
 			t.Error(err)
 		}
 	})
-	_, err = runKillMove(ctx, db, dir)
+	err = run(ctx, db)
 	if !fired {
-		t.Fatalf("the move never reached step %q (%v)", step, err)
+		t.Fatalf("the change never reached step %q (%v)", step, err)
 	}
-	t.Logf("interrupted: %v", err)
-	// Canceled before its switch committed, the move puts the shard's CHECK back: the shard
-	// admits exactly what the base still routes to it.
-	if victim == "cancel" && !strings.HasPrefix(step, "validate") {
-		shard := f.open(t, f.shard, dsnDatabase(t, dsn))
-		var check string
-		if err := shard.QueryRow(`SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1`, BoundCheckName("eu")).Scan(&check); err != nil ||
-			strings.Contains(check, "NOT VALID") || (dir == "to") != strings.Contains(check, "'eu'") {
-			t.Errorf("after the canceled move the shard's bound CHECK is %q (%v), want the old bound", check, err)
-		}
-	}
+	return true, err
 }
 
 // restart brings crashed servers back.

@@ -35,28 +35,8 @@ func refuseLoss(force bool, change string) func(held []string, err error) error 
 // "schema.name (N rows)". Foreign partitions are never counted: their rows live on the
 // shard, and the provider never drops them.
 func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `
-WITH rel AS (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid)
-SELECT n.nspname, c.relname
-FROM (SELECT relid FROM pg_partition_tree((SELECT oid FROM rel)) WHERE isleaf
-      UNION SELECT oid FROM rel) t(relid)
-JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r'
-ORDER BY 1, 2`, schema, name)
+	tables, err := localLeafTables(ctx, q, schema, name)
 	if err != nil {
-		return nil, err
-	}
-	var tables [][2]string
-	for rows.Next() {
-		var s, n string
-		if err := rows.Scan(&s, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		tables = append(tables, [2]string{s, n})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	var held []string
