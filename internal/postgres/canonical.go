@@ -200,6 +200,56 @@ SELECT CASE WHEN has_database_privilege(current_database(), 'TEMP') THEN NULL EL
 	return probe{create: "CREATE TABLE " + q, name: q}, nil
 }
 
+// CanonicalKey returns a partition key of the partitioned table schema.name (its strategy
+// and key columns or parenthesised expressions) as the server prints it, as ReadTable reads
+// keys: a temporary copy of the table's columns is partitioned by it.
+func CanonicalKey(ctx context.Context, db *sql.DB, schema, name string, key PartitionKey) (*PartitionKey, error) {
+	strategy, err := strategySQL(key.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range key.Key {
+		if IsKeyExpression(k) {
+			if err := CheckExpression(k); err != nil {
+				return nil, fmt.Errorf("partition key expression %q %w", k, err)
+			}
+		}
+	}
+	var out *PartitionKey
+	err = rolledBack(ctx, db, func(tx *sql.Tx) error {
+		p, err := probeTable(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, p.create+" (LIKE "+QualifiedIdent(schema, name)+") PARTITION BY "+strategy+" ("+strings.Join(KeySQL(key.Key), ", ")+")"); err != nil {
+			return err
+		}
+		var def string
+		if err := tx.QueryRowContext(ctx, `SELECT pg_get_partkeydef($1::regclass)`, p.name).Scan(&def); err != nil {
+			return err
+		}
+		out, err = ParsePartitionKey(def)
+		return err
+	})
+	return out, err
+}
+
+// SameKey reports whether two partition keys of schema.name are the same to the server.
+func SameKey(ctx context.Context, db *sql.DB, schema, name string, a, b PartitionKey) (bool, error) {
+	if strings.EqualFold(a.Strategy, b.Strategy) && strings.Join(a.Key, "\x00") == strings.Join(b.Key, "\x00") {
+		return true, nil
+	}
+	ca, err := CanonicalKey(ctx, db, schema, name, a)
+	if err != nil {
+		return false, err
+	}
+	cb, err := CanonicalKey(ctx, db, schema, name, b)
+	if err != nil {
+		return false, err
+	}
+	return ca.Strategy == cb.Strategy && strings.Join(ca.Key, "\x00") == strings.Join(cb.Key, "\x00"), nil
+}
+
 // rolledBack runs fn in a transaction that is always rolled back.
 func rolledBack(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)

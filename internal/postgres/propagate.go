@@ -428,22 +428,25 @@ func countUnfitSQL(fits, table, column string) string {
 }
 
 // localLeaves lists a table itself, or a partitioned table's local leaf partitions, as
-// quoted schema.name.
+// the server quotes schema.name (format's %I: only where a name needs it).
 func localLeaves(ctx context.Context, q Querier, schema, name string) ([]string, error) {
 	leaves, err := localLeafTables(ctx, q, schema, name)
 	out := make([]string, len(leaves))
 	for i, l := range leaves {
-		out[i] = QualifiedIdent(l[0], l[1])
+		out[i] = l.quoted
 	}
 	return out, err
 }
 
+// leafTable is a table that holds rows on this database.
+type leafTable struct{ schema, name, quoted string }
+
 // localLeafTables lists a table itself, or a partitioned table's local leaf partitions
-// (what holds its rows on this database), as schema and name.
-func localLeafTables(ctx context.Context, q Querier, schema, name string) ([][2]string, error) {
+// (what holds its rows on this database).
+func localLeafTables(ctx context.Context, q Querier, schema, name string) ([]leafTable, error) {
 	rows, err := q.QueryContext(ctx, `
 WITH rel AS (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid)
-SELECT n.nspname, c.relname
+SELECT n.nspname, c.relname, format('%I.%I', n.nspname, c.relname)
 FROM (SELECT relid FROM pg_partition_tree((SELECT oid FROM rel)) WHERE isleaf UNION SELECT oid FROM rel) t(relid)
 JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' ORDER BY 1, 2`, schema, name)
@@ -451,10 +454,10 @@ WHERE c.relkind = 'r' ORDER BY 1, 2`, schema, name)
 		return nil, err
 	}
 	defer rows.Close()
-	var tables [][2]string
+	var tables []leafTable
 	for rows.Next() {
-		var t [2]string
-		if err := rows.Scan(&t[0], &t[1]); err != nil {
+		var t leafTable
+		if err := rows.Scan(&t.schema, &t.name, &t.quoted); err != nil {
 			return nil, err
 		}
 		tables = append(tables, t)

@@ -42,11 +42,11 @@ func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, er
 	var held []string
 	for _, tn := range tables {
 		var count int64
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+QualifiedIdent(tn[0], tn[1])).Scan(&count); err != nil {
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+tn.quoted).Scan(&count); err != nil {
 			return nil, err
 		}
 		if count > 0 {
-			held = append(held, fmt.Sprintf("%s.%s (%d rows)", tn[0], tn[1], count))
+			held = append(held, fmt.Sprintf("%s.%s (%d rows)", tn.schema, tn.name, count))
 		}
 	}
 	return held, nil

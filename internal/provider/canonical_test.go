@@ -195,3 +195,40 @@ resource "pgshard_table" "t" {
 		},
 	})
 }
+
+// A partition key expression spelled otherwise than the server prints it imports with a
+// plan that changes nothing and plans no replace; a key that means another one still
+// replaces the table.
+func TestAccPartitionedTable_ServerSpellingOfKeyPlansNoReplace(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	config := func(key string) string {
+		return a.ProviderConfig() + `
+resource "pgshard_partitioned_table" "t" {
+  name         = "keyed"
+  columns      = [{ name = "location", type = "text" }, { name = "n", type = "integer" }]
+  partition_by = { strategy = "list", key = ["` + key + `"] }
+}`
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig:          func() { a.Exec(t, `CREATE TABLE keyed (location text, n integer) PARTITION BY LIST (lower(location))`) },
+				Config:             config("(LOWER( location ))"),
+				ResourceName:       "pgshard_partitioned_table.t",
+				ImportState:        true,
+				ImportStateId:      "public.keyed",
+				ImportStatePersist: true,
+			},
+			{Config: config("(LOWER( location ))"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{Config: config("(lower(location))"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{
+				Config: config("(upper(location))"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_partitioned_table.t", plancheck.ResourceActionReplace),
+				}},
+				Check: dbChecks(a.ExpectQuery("LIST (upper(location))", `SELECT pg_get_partkeydef('keyed'::regclass)`)),
+			},
+		},
+	})
+}

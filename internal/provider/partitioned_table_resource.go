@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -82,7 +81,7 @@ func (r *partitionedTableResource) Schema(_ context.Context, _ resource.SchemaRe
 							listvalidator.SizeAtLeast(1),
 							listvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, postgres.MaxIdentifierLength*4)),
 						},
-						PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+						// A key that means another key replaces the table; ModifyPlan asks the server.
 					},
 				},
 			},
@@ -219,13 +218,41 @@ func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if state.PartitionBy != nil && !strategy.IsUnknown() && !key.IsUnknown() && (!strategy.Equal(state.PartitionBy.Strategy) || !key.Equal(state.PartitionBy.Key)) {
-		refuseDestroyAtPlan(ctx, r.client, "Partitioned Table", "Replace", schemaName, name, force, &resp.Diagnostics)
+	if state.PartitionBy != nil && !strategy.IsUnknown() && strategy.Equal(state.PartitionBy.Strategy) && !key.Equal(state.PartitionBy.Key) &&
+		r.sameKeyOnServer(ctx, schemaName, name, strategy, key, state.PartitionBy.Key) {
+		// Another spelling of the same key: the prior state's stands for it.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("partition_by").AtName("key"), state.PartitionBy.Key)...)
+		key = state.PartitionBy.Key
+	}
+	if state.PartitionBy != nil && (strategy.IsUnknown() || key.IsUnknown() || !strategy.Equal(state.PartitionBy.Strategy) || !key.Equal(state.PartitionBy.Key)) {
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("partition_by").AtName("key"))
+		if !strategy.IsUnknown() && !key.IsUnknown() {
+			refuseDestroyAtPlan(ctx, r.client, "Partitioned Table", "Replace", schemaName, name, force, &resp.Diagnostics)
+		}
 		return
 	}
 	var force2 types.Bool
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("force_destroy"), &force2)...)
 	planColumnChanges(ctx, r.client, "Partitioned Table", req, resp, schemaName, name, force2)
+}
+
+// sameKeyOnServer reports whether the configured key is the state's to the server.
+func (r *partitionedTableResource) sameKeyOnServer(ctx context.Context, schemaName, name string, strategy types.String, key, prior types.List) bool {
+	if !r.client.Known() {
+		return false
+	}
+	var diags diag.Diagnostics
+	want, have := stringList(ctx, key, &diags), stringList(ctx, prior, &diags)
+	if diags.HasError() || len(want) != len(key.Elements()) {
+		return false // an element not known yet
+	}
+	db, err := r.client.DB()
+	if err != nil {
+		return false
+	}
+	same, err := postgres.SameKey(ctx, db, schemaName, name, postgres.PartitionKey{Strategy: strategy.ValueString(), Key: want},
+		postgres.PartitionKey{Strategy: strategy.ValueString(), Key: have})
+	return err == nil && same
 }
 
 func (r *partitionedTableResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -264,11 +291,11 @@ func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedT
 	}
 	key := t.PartitionBy.Key
 	// Expressions print differently from how they were written: keep the prior spelling
-	// when the key has the same shape.
-	if len(priorKey) == len(key) {
-		for i := range key {
-			if postgres.IsKeyExpression(key[i]) && postgres.IsKeyExpression(priorKey[i]) {
-				key[i] = priorKey[i]
+	// when the server reads it as the catalog's key.
+	if len(priorKey) == len(key) && strings.Join(priorKey, "\x00") != strings.Join(key, "\x00") {
+		if db, err := r.client.DB(); err == nil {
+			if same, err := postgres.SameKey(ctx, db, schemaName, name, postgres.PartitionKey{Strategy: t.PartitionBy.Strategy, Key: priorKey}, *t.PartitionBy); err == nil && same {
+				key = priorKey
 			}
 		}
 	}
