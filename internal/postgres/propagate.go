@@ -180,16 +180,33 @@ func (e *ShardError) Error() string {
 // base's transaction; a shard that cannot be reached or refuses its part (a value that
 // does not convert, a NULL where NOT NULL is wanted) is named in a *PartError and nothing
 // changes anywhere.
-func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Table, force bool) (ColumnPlan, error) {
-	var plan ColumnPlan
+func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Table, force bool) (PartitionedTableChange, error) {
+	var change PartitionedTableChange
+	var parent *Table
 	err := RunSpan(ctx, db, func(s *Span) error {
 		var err error
-		if plan, err = RenameAndAlterColumns(ctx, s.Tx, fromSchema, fromName, to, force); err != nil || plan.Empty() {
+		if change.ColumnPlan, err = RenameAndAlterColumns(ctx, s.Tx, fromSchema, fromName, to, force); err != nil || change.Empty() {
 			return err
 		}
-		return propagateColumns(ctx, s, to.Schema, to.Name, plan.Drops, force)
+		parent, err = propagateColumns(ctx, s, to.Schema, to.Name, change.Drops, force)
+		return err
 	})
-	return plan, err
+	if err != nil || parent == nil {
+		return change, err
+	}
+	// After the commit: the foreign partitions whose shard tables no longer answer the
+	// parent's columns (those the provider does not manage). A probe that cannot run says
+	// nothing: the change itself is done.
+	change.Lagging, _ = ForeignPartitionsLagging(ctx, db, parent)
+	return change, nil
+}
+
+// PartitionedTableChange says what AlterPartitionedTable did.
+type PartitionedTableChange struct {
+	ColumnPlan
+	// Lagging names the foreign partitions whose shard tables do not match the parent's
+	// columns after the change, with the reason: shard tables the provider does not manage.
+	Lagging []string
 }
 
 // propagateColumns adds to s each managed shard's part of a column change of the parent
@@ -198,22 +215,22 @@ func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName
 // shard has renamed its columns. The shard tables are locked from their part's first
 // statement until the change commits everywhere, so no reader sees the parent and a shard
 // disagree, whatever the order of the statements.
-func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName string, drops []string, force bool) error {
+func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName string, drops []string, force bool) (*Table, error) {
 	logStep(ctx, "bring the managed shard tables in line with the parent", parentSchema+"."+parentName)
 	var hasDblink bool
-	if err := s.Tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&hasDblink); err != nil {
-		return err
-	}
-	if !hasDblink {
-		return nil // no dblink: no shard table is managed here
-	}
 	parent, err := ReadTable(ctx, s.Tx, parentSchema, parentName)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := s.Tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink')`).Scan(&hasDblink); err != nil {
+		return nil, err
+	}
+	if !hasDblink {
+		return parent, nil // no dblink: no shard table is managed here
 	}
 	shards, err := foreignShards(ctx, s.Tx, parentSchema, parentName)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dropped := map[string]bool{}
 	for _, c := range drops {
@@ -222,7 +239,7 @@ func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName str
 	for _, sh := range shards {
 		diff, managed, err := inspectManaged(ctx, s.Tx, sh, parent.Columns, dropped)
 		if err != nil {
-			return &PartError{Server: sh.Server, Err: fmt.Errorf("%s: %w", sh.describe(), err)}
+			return nil, &PartError{Server: sh.Server, Err: fmt.Errorf("%s: %w", sh.describe(), err)}
 		}
 		if !managed || diff.Empty() {
 			continue
@@ -233,10 +250,10 @@ func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName str
 		}
 		s.OnShard(sh.Server, append(append(guard, diff.Before...), diff.After...)...)
 		if err := unmapColumns(ctx, s.Tx, sh.Schema, sh.Name, diff.Unmap); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return parent, nil
 }
 
 // shardDropGuard is what a shard runs before it drops columns, in the same remote

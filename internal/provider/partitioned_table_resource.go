@@ -167,8 +167,8 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 		// The shard tables the provider manages take the change too, as one change with the
 		// parent's: it happens on all of them or on none.
 		change, err := postgres.AlterPartitionedTable(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
-		if err == nil && (len(change.Clauses) > 0 || len(change.Renames) > 0) {
-			warnLaggingShards(ctx, db, to, diags)
+		if len(change.Lagging) > 0 {
+			warnLaggingShards(to, change.Lagging, diags)
 		}
 		return tablePhrase("partitioned table", to.Schema, to.Name), err
 	})
@@ -176,18 +176,12 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 
 // warnLaggingShards names the foreign partitions whose shard tables no longer answer the
 // parent's columns after a column change: those the provider does not manage.
-func warnLaggingShards(ctx context.Context, db *postgres.DB, to postgres.Table, diags *diag.Diagnostics) {
-	updated, err := postgres.ReadTable(ctx, db, to.Schema, to.Name)
-	if err != nil {
-		return
-	}
-	if lagging, err := postgres.ForeignPartitionsLagging(ctx, db, updated); err == nil && len(lagging) > 0 {
-		diags.AddWarning("Shard Tables Lag Behind The Parent",
-			fmt.Sprintf("The columns of %s.%s changed. The provider adds new columns to the shard tables it manages (create_remote_table), "+
-				"but does not alter other shard tables, nor change a shard column's type. These foreign partitions' shard tables do not match any more, "+
-				"and queries through them fail until the shards are altered the same way (for example with pgshard_table through a provider pointed at each shard):\n\n%s",
-				to.Schema, to.Name, strings.Join(lagging, "\n")))
-	}
+func warnLaggingShards(to postgres.Table, lagging []string, diags *diag.Diagnostics) {
+	diags.AddWarning("Shard Tables Lag Behind The Parent",
+		fmt.Sprintf("The columns of %s.%s changed. The provider adds new columns to the shard tables it manages (create_remote_table), "+
+			"but does not alter other shard tables, nor change a shard column's type. These foreign partitions' shard tables do not match any more, "+
+			"and queries through them fail until the shards are altered the same way (for example with pgshard_table through a provider pointed at each shard):\n\n%s",
+			to.Schema, to.Name, strings.Join(lagging, "\n")))
 }
 
 // ModifyPlan shows what an update does to the columns' values, and refuses while planning
