@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -56,6 +57,9 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 	if err := shard.Exec(ctx, "move_a", fmt.Sprintf("INSERT INTO t_a SELECT g, 'moving', md5(g::text) FROM generate_series(1, %d) g", rows)); err != nil {
 		return err
 	}
+	if err := shard.Exec(ctx, "move_b", "INSERT INTO t_b SELECT g, 'b', md5(g::text) FROM generate_series(1, 1000) g"); err != nil {
+		return err
+	}
 	for _, stmt := range []string{
 		"CREATE FOREIGN TABLE t_a PARTITION OF t FOR VALUES IN ('a', 'moving') SERVER a OPTIONS (table_name 't_a')",
 		"CREATE FOREIGN TABLE t_b PARTITION OF t FOR VALUES IN ('b') SERVER b OPTIONS (table_name 't_b')",
@@ -73,6 +77,13 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 		log.Printf("  +%s\t%s", time.Since(last).Round(time.Millisecond), step)
 		last = time.Now()
 	})
+	// The probe: every 100 ms a point query through the base on a key that does not move,
+	// and a count of the moving key through the parent, on sessions of their own.
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	p := newProbe()
+	var probing sync.WaitGroup
+	probing.Add(1)
+	go func() { defer probing.Done(); p.run(probeCtx, pool, int64(rows)) }()
 	start := time.Now()
 	a.Bound = postgres.Bound{In: []string{"a"}}
 	out, err := postgres.MoveToDefault(ctx, pool, a, postgres.Bound{In: []string{"a", "moving"}}, true)
@@ -81,11 +92,14 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 	}
 	half := time.Since(start)
 	b.Bound = postgres.Bound{In: []string{"b", "moving"}}
+	p.mark("into the other shard")
 	in, err := postgres.MoveFromDefault(ctx, pool, b, postgres.Bound{In: []string{"b"}}, true)
 	if err != nil {
 		return err
 	}
 	move := time.Since(start)
+	stopProbe()
+	probing.Wait()
 	log.Printf("move of %d rows: to DEFAULT %s, into the other shard %s (%d and %d rows)", rows, half.Round(time.Millisecond), (move - half).Round(time.Millisecond), out.Rows, in.Rows)
 
 	// Floor 1: the same rows copied shard to shard through postgres_fdw (batch_size 1000).
@@ -134,5 +148,85 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 	fmt.Printf("| pgshard move (shard -> DEFAULT -> shard, journal, verified both ways) | %s | %.0f | %.2fx |\n", move.Round(10*time.Millisecond), rate(move), floor.Seconds()/move.Seconds())
 	fmt.Printf("| floor: INSERT ... SELECT through postgres_fdw, batch_size 1000 | %s | %.0f | %.2fx |\n", fdw.Round(10*time.Millisecond), rate(fdw), floor.Seconds()/fdw.Seconds())
 	fmt.Printf("| floor: COPY piped shard to shard | %s | %.0f | %.2fx |\n", copyTook.Round(10*time.Millisecond), rate(copyTook), floor.Seconds()/copyTook.Seconds())
+	fmt.Printf("\nThe move took %.2fx the fdw copy's time and %.2fx the COPY pipe's.\n", move.Seconds()/fdw.Seconds(), move.Seconds()/copyTook.Seconds())
+	p.report()
 	return nil
+}
+
+// probe queries the table through the base during a move: a point query on a key that does
+// not move, and a count of the moving key, every 100 ms each.
+type probe struct {
+	mu      sync.Mutex
+	phase   string
+	longest map[string]time.Duration // per phase: the longest point query
+	counts  map[string]int           // per phase: moving-key counts taken
+	wrong   map[string][]int64       // per phase: moving-key counts that were not the rows moved
+	errs    []string
+}
+
+func newProbe() *probe {
+	return &probe{phase: "to DEFAULT", longest: map[string]time.Duration{}, counts: map[string]int{}, wrong: map[string][]int64{}}
+}
+
+func (p *probe) mark(phase string) { p.mu.Lock(); p.phase = phase; p.mu.Unlock() }
+
+func (p *probe) run(ctx context.Context, db *postgres.DB, rows int64) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	// Each kind of query runs every 100 ms; one that takes longer delays its next one.
+	every := func(query func(phase string)) {
+		defer wg.Done()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			p.mu.Lock()
+			phase := p.phase
+			p.mu.Unlock()
+			query(phase)
+		}
+	}
+	go every(func(phase string) { // a key that does not move
+		began := time.Now()
+		var n int64
+		err := db.QueryRowContext(context.WithoutCancel(ctx), "SELECT count(*) FROM t WHERE k = 'b'").Scan(&n)
+		took := time.Since(began)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err != nil {
+			p.errs = append(p.errs, err.Error())
+		}
+		p.longest[phase] = max(p.longest[phase], took)
+	})
+	go every(func(phase string) { // the moving key: every row, exactly once
+		var n int64
+		err := db.QueryRowContext(context.WithoutCancel(ctx), "SELECT count(*) FROM t WHERE k = 'moving'").Scan(&n)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err != nil {
+			p.errs = append(p.errs, err.Error())
+			return
+		}
+		p.counts[phase]++
+		if n != rows {
+			p.wrong[phase] = append(p.wrong[phase], n)
+		}
+	})
+	wg.Wait()
+}
+
+func (p *probe) report() {
+	fmt.Println("\nProbes through the base during the move (every 100 ms: a point query on a key that does not move, and a count of the moving key):")
+	fmt.Println("\n| half of the move | longest point query | moving-key counts | counts that differed |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, phase := range []string{"to DEFAULT", "into the other shard"} {
+		fmt.Printf("| %s | %s | %d | %d %v |\n", phase, p.longest[phase].Round(time.Millisecond), p.counts[phase], len(p.wrong[phase]), p.wrong[phase])
+	}
+	if len(p.errs) > 0 {
+		fmt.Printf("\n%d probe errors, the first: %s\n", len(p.errs), p.errs[0])
+	}
 }

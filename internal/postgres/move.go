@@ -77,6 +77,10 @@ func journalName(p Partition) string { return TruncateIdentifier("pgshard_move_"
 // manages, its CHECK takes the new bound first, unvalidated (writes of the leaving keys on
 // the shard are refused from then on, with the constraint's name), and is validated at the
 // end. A move left half done by an earlier apply is finished.
+//
+// The table stays online: the rows are copied into DEFAULT and deleted from the partition
+// by a base transaction whose changes nobody sees until it commits, and only its last
+// statements lock the parent (see switchBound), for a time that does not depend on the rows.
 func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
 	defer logMoved(ctx, p, time.Now(), &res, &err)
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
@@ -102,8 +106,11 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 		return res, err
 	}
-	fenced, switchedNow := false, false
+	fenced, defaultFenced, switchedNow := false, false, false
 	defer func() {
+		if err != nil && defaultFenced && !switchedNow {
+			err = dropDefaultFence(ctx, db, def, p, err)
+		}
 		if err != nil && fenced && !switchedNow {
 			err = restoreShardCheck(ctx, db, remote, oldCheck, err)
 		}
@@ -115,6 +122,14 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 		fenced = true
 	}
+	if !p.Bound.isNone() {
+		// DEFAULT holds no row of the new bound (those rows are p's): the constraint says so,
+		// so that the switch's ATTACH need not scan DEFAULT under its lock.
+		if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
+			return MoveResult{}, err
+		}
+		defaultFenced = true
+	}
 	journal := QualifiedIdent(p.ParentSchema, journalName(p))
 	if p.Foreign {
 		// Copy the leaving rows into the journal (or find it from an earlier attempt).
@@ -122,8 +137,9 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		if err := db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, journal).Scan(&exists); err != nil {
 			return res, err
 		}
-		left, _, err := checksumOf(ctx, db, leaving)
-		if err != nil {
+		// A count, which postgres_fdw sends to the shard whole.
+		var left int64
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck)).Scan(&left); err != nil {
 			return res, err
 		}
 		// The shard's CHECK already refuses new rows of the leaving keys, so left cannot grow.
@@ -133,15 +149,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
 			err = InTx(ctx, db, func(tx *sql.Tx) error {
 				if exists {
-					// A journal found here is dropped only when each of its rows is on the
-					// shard or in DEFAULT, counted under its lock in this transaction: a move
-					// to another bound left half done may hold the only copy of some.
-					var orphans int64
-					if _, err := tx.ExecContext(ctx, "LOCK TABLE "+journal+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-						return err
-					}
-					err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+journal+" j WHERE NOT EXISTS (SELECT 1 FROM ONLY "+p.Qualified()+" t WHERE t::text = j::text) "+
-						"AND NOT EXISTS (SELECT 1 FROM ONLY "+def+" d WHERE d::text = j::text)").Scan(&orphans)
+					orphans, err := journalOrphans(ctx, tx, journal, p.Qualified(), def)
 					if err != nil {
 						return err
 					}
@@ -164,9 +172,6 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 	}
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
-			return err
-		}
 		source := leaving
 		if p.Foreign {
 			source = "SELECT * FROM " + journal
@@ -175,40 +180,32 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		if res.Rows, res.Checksum, err = checksumOf(ctx, tx, source); err != nil {
 			return err
 		}
-		logStep(ctx, fmt.Sprintf("move %d rows into DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
-		from, cond := journal, "true"
 		if !p.Foreign {
-			from, cond = p.Qualified(), outside(newCheck)
+			// A local partition: its rows go to DEFAULT under the switch's lock, as before.
+			return switchIntoDefault(ctx, tx, p, def, cols, newCheck, oldCheck, defaultFenced, &res)
 		}
-		if err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
-			return &MoveRowsError{Default: def, To: p.Qualified(), Err: err, IntoDefault: true}
-		}
-		arrived := "SELECT " + cols + " FROM ONLY " + def + " WHERE (" + oldCheck + ") AND " + outside(newCheck)
-		if err := verifySame(ctx, tx, "the DEFAULT partition", arrived, "the rows leaving", source); err != nil {
-			return err
-		}
-		// Delete at the source what the target verifiably holds, checking that it is what
-		// was copied.
-		logStep(ctx, fmt.Sprintf("delete the %d verified rows from %s", res.Rows, p.Qualified()), p.Schema+"."+p.Name)
-		var n, sum int64
-		err = tx.QueryRowContext(ctx, "WITH gone AS (DELETE FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck)+" RETURNING "+cols+") "+
-			"SELECT count(*), coalesce(sum(hashtextextended(gone::text, 0)) % 9223372036854775807, 0)::bigint FROM gone").Scan(&n, &sum)
+		// Delete at the source what the journal holds, checking that it is what was copied.
+		// postgres_fdw's remote transaction keeps the delete from every other session until
+		// the commit, and the base locks nothing that they need yet.
+		logStep(ctx, fmt.Sprintf("delete the %d journaled rows from %s (the table stays online)", res.Rows, p.Qualified()), p.Schema+"."+p.Name)
+		n, sum, checked, err := deleteLeaving(ctx, tx, p, cols, newCheck, managed)
 		if err != nil {
 			return err
 		}
-		if res.Resumed && n != 0 || !res.Resumed && (n != res.Rows || sum != res.Checksum) {
+		if res.Resumed && n != 0 || !res.Resumed && (n != res.Rows || checked && sum != res.Checksum) {
 			return fmt.Errorf("the rows leaving %s changed while they were moved (%d rows deleted, %d copied, checksums %d and %d): nothing was changed; apply again",
 				p.Qualified(), n, res.Rows, sum, res.Checksum)
 		}
-		logStep(ctx, "switch to the new bound and commit", p.Schema+"."+p.Name)
-		if !p.Bound.isNone() {
-			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+		if defaultFenced {
+			logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
 				return err
 			}
 		}
-		if p.Foreign {
-			_, err = tx.ExecContext(ctx, "DROP TABLE "+journal)
+		if err := switchIntoDefault(ctx, tx, p, def, cols, newCheck, oldCheck, defaultFenced, &res); err != nil {
+			return err
 		}
+		_, err = tx.ExecContext(ctx, "DROP TABLE "+journal)
 		return err
 	})
 	if err != nil {
@@ -222,10 +219,106 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	return res, err
 }
 
+// deleteLeaving deletes from p, inside tx, its rows that newCheck does not admit, and
+// returns how many; and their checksum (checked) when the rows could have changed since
+// they were copied. A shard the provider manages refuses new and changed rows of the
+// leaving keys (its CHECK says so since before the copy), so its leaving rows can only
+// have become fewer: their count alone tells whether they are the rows copied, and the
+// DELETE runs on the shard without sending the rows back.
+func deleteLeaving(ctx context.Context, tx *sql.Tx, p Partition, cols, newCheck string, managed bool) (n, sum int64, checked bool, err error) {
+	if p.Foreign && managed {
+		r, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck))
+		if err != nil {
+			return 0, 0, false, err
+		}
+		n, err = r.RowsAffected()
+		return n, 0, false, err
+	}
+	err = tx.QueryRowContext(ctx, "WITH gone AS (DELETE FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck)+" RETURNING "+cols+") "+
+		"SELECT count(*), coalesce(sum(hashtextextended(gone::text, 0)) % 9223372036854775807, 0)::bigint FROM gone").Scan(&n, &sum)
+	return n, sum, true, err
+}
+
+// switchIntoDefault ends a move into DEFAULT inside tx: it locks the parent and DEFAULT
+// (see switchBound), detaches p, inserts the leaving rows into DEFAULT (from the journal for
+// a shard, from p itself for a local partition, whose leaving rows it then deletes),
+// checks their count, and attaches p with its new bound. PostgreSQL refuses a row in
+// DEFAULT while another partition's bound admits it, so this insert is the one step of a
+// move that runs under the parent's lock: a local copy, with no network in between.
+func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, newCheck, oldCheck string, fenced bool, res *MoveResult) error {
+	logStep(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
+	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+		return err
+	}
+	from, cond := QualifiedIdent(p.ParentSchema, journalName(p)), "true"
+	if !p.Foreign {
+		from, cond = p.Qualified(), outside(newCheck)
+	}
+	logStep(ctx, fmt.Sprintf("move %d rows into DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
+	if err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
+		return &MoveRowsError{Default: def, To: p.Qualified(), Err: err, IntoDefault: true}
+	}
+	arrived := "SELECT " + cols + " FROM ONLY " + def + " WHERE (" + oldCheck + ") AND " + outside(newCheck)
+	if !p.Foreign {
+		if err := verifySame(ctx, tx, "the DEFAULT partition", arrived, "the rows leaving", "SELECT "+cols+" FROM ONLY "+from+" WHERE "+cond); err != nil {
+			return err
+		}
+		var n, sum int64
+		err := tx.QueryRowContext(ctx, "WITH gone AS (DELETE FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck)+" RETURNING "+cols+") "+
+			"SELECT count(*), coalesce(sum(hashtextextended(gone::text, 0)) % 9223372036854775807, 0)::bigint FROM gone").Scan(&n, &sum)
+		if err != nil {
+			return err
+		}
+		if n != res.Rows || sum != res.Checksum {
+			return fmt.Errorf("the rows leaving %s changed while they were moved (%d rows deleted, %d copied): nothing was changed; apply again", p.Qualified(), n, res.Rows)
+		}
+	} else {
+		var n int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+def+" WHERE ("+oldCheck+") AND "+outside(newCheck)).Scan(&n); err != nil {
+			return err
+		}
+		if n != res.Rows {
+			return fmt.Errorf("verification failed: the DEFAULT partition holds %d rows of the leaving keys, the journal %d: nothing was changed", n, res.Rows)
+		}
+	}
+	if !p.Bound.isNone() {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+			return err
+		}
+	}
+	if fenced {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// journalOrphans counts, under the journal's lock in tx, its rows that are neither on the
+// partition nor in DEFAULT: a journal is dropped only when it holds no row's only copy.
+func journalOrphans(ctx context.Context, tx *sql.Tx, journal, partition, def string) (int64, error) {
+	var orphans int64
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+journal+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return 0, err
+	}
+	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+journal+" j WHERE NOT EXISTS (SELECT 1 FROM ONLY "+partition+" t WHERE t::text = j::text) "+
+		"AND NOT EXISTS (SELECT 1 FROM ONLY "+def+" d WHERE d::text = j::text)").Scan(&orphans)
+	return orphans, err
+}
+
 // MoveFromDefault widens partition p (attached now with bound from) to p.Bound, moving the
 // DEFAULT rows the new bound takes into it, and attaches it with the new bound. For a shard
 // the provider manages, its CHECK takes the new bound first. Rows are deleted from DEFAULT
 // only in the transaction that verified them on the partition.
+//
+// The table stays online: a constraint on DEFAULT refuses new rows of the entering keys
+// from the start (the error names it), the rows are copied to the partition and deleted
+// from DEFAULT by a base transaction whose changes nobody sees until it commits (the
+// shard's part is postgres_fdw's remote transaction), and only its last statements lock
+// the parent (see switchBound).
 func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
 	defer logMoved(ctx, p, time.Now(), &res, &err)
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
@@ -240,8 +333,11 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		res.Resumed = true // an earlier attempt committed the switch
 		return res, err
 	}
-	widened, switchedNow := false, false
+	widened, defaultFenced, switchedNow := false, false, false
 	defer func() {
+		if err != nil && defaultFenced && !switchedNow {
+			err = dropDefaultFence(ctx, db, def, p, err)
+		}
 		if err != nil && widened && !switchedNow {
 			err = restoreShardCheck(ctx, db, remoteOf(p), oldCheck, err)
 		}
@@ -254,6 +350,11 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		}
 		widened = true
 	}
+	logStep(ctx, "refuse new rows of the entering keys in DEFAULT (constraint "+fenceName(p)+", not validated yet)", def)
+	if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
+		return MoveResult{}, err
+	}
+	defaultFenced = true
 	cols := ColumnList(WrittenColumns(parent.Columns))
 	entering := "SELECT " + cols + " FROM ONLY " + def + " d WHERE (" + newCheck + ") AND " + outside(oldCheck)
 	// A row the partition already holds (copied by an attempt whose base commit failed) is
@@ -262,11 +363,21 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 	// partition once instead of once per row).
 	missing := entering + " AND NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE t::text = d::text AND (" + newCheck + ") AND " + outside(oldCheck) + ")"
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
-			return err
+		if !p.Foreign {
+			// A local partition refuses rows outside its bound while attached: it is
+			// detached first, under the parent's lock, as before.
+			logStep(ctx, "detach the partition (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
+			if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+				return err
+			}
 		}
-		var err error
-		if res.Rows, res.Checksum, err = checksumOf(ctx, tx, entering); err != nil {
+		// Counts verify this move: DEFAULT refuses new and changed rows of the entering keys,
+		// so from here their rows can only become fewer (deleted, or changed to another key),
+		// and a set that did not shrink between two counts is the same set.
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+entering+") e").Scan(&res.Rows); err != nil {
 			return err
 		}
 		logStep(ctx, fmt.Sprintf("move %d rows out of DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
@@ -277,6 +388,8 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE ("+newCheck+") AND "+outside(oldCheck)).Scan(&there); err != nil {
 			return err
 		}
+		// The copies go to the partition while it still has its old bound: postgres_fdw's
+		// remote transaction keeps them from every other session until the commit.
 		if there == 0 {
 			if err := copyInBatches(ctx, tx, p, p.Qualified(), cols, def, "("+newCheck+") AND "+outside(oldCheck), res.Rows); err != nil {
 				return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
@@ -290,23 +403,162 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 				res.Resumed = true
 			}
 		}
-		var absent int64
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+missing+") m").Scan(&absent); err != nil {
-			return err
-		}
-		if absent != 0 {
-			return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", absent, res.Rows, p.Qualified())
+		if there == 0 {
+			// The partition's rows of the entering keys, as this transaction's remote
+			// snapshot sees them (taken before the copy, so no write of a regional service
+			// counts): exactly the rows copied, counted on the shard.
+			var landed int64
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE ("+newCheck+") AND "+outside(oldCheck)).Scan(&landed); err != nil {
+				return err
+			}
+			if landed != res.Rows {
+				return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", res.Rows-landed, res.Rows, p.Qualified())
+			}
+		} else {
+			var absent int64
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+missing+") m").Scan(&absent); err != nil {
+				return err
+			}
+			if absent != 0 {
+				return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", absent, res.Rows, p.Qualified())
+			}
 		}
 		logStep(ctx, fmt.Sprintf("delete the %d verified rows from DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
-		if _, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+def+" d WHERE ("+newCheck+") AND "+outside(oldCheck)); err != nil {
+		// The delete finds every row counted, unless one was deleted or changed to another
+		// key since (and then one of the copies would have no source).
+		r, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+def+" d WHERE ("+newCheck+") AND "+outside(oldCheck))
+		if err != nil {
 			return err
 		}
-		logStep(ctx, "switch to the new bound and commit", p.Schema+"."+p.Name)
-		_, err = tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
-		return err
+		if n, err := r.RowsAffected(); err != nil || n != res.Rows {
+			return errors.Join(err, fmt.Errorf("rows of the keys moving into %s were deleted or changed in DEFAULT %s while they were moved (%d rows deleted, %d copied): nothing was changed; apply again",
+				p.Qualified(), def, n, res.Rows))
+		}
+		logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
+			return err
+		}
+		if !p.Foreign {
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p)))
+			return err
+		}
+		return switchBound(ctx, tx, p, def, true)
 	})
 	switchedNow = err == nil
 	return res, err
+}
+
+// fenceName is the constraint that a move of p puts on the DEFAULT partition: DEFAULT holds
+// no row of p's new bound. While rows enter p it refuses new rows of their keys in DEFAULT.
+func fenceName(p Partition) string { return TruncateIdentifier("pgshard_moving_"+p.Name, "") }
+
+// addDefaultFence puts the constraint fenceName(p) on DEFAULT, not validated: from its
+// commit, DEFAULT refuses new and changed rows of the keys newCheck admits. It waits for
+// DEFAULT's lock only briefly at a time (see lockBriefly).
+func addDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, newCheck string) error {
+	name := Ident(fenceName(p))
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		return lockBriefly(ctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK (NOT ("+newCheck+")) NOT VALID")
+	})
+}
+
+// dropDefaultFence takes the constraint fenceName(p) off DEFAULT after a move that stopped
+// before its switch. It runs even when ctx was canceled (Ctrl-C); when it cannot, cause
+// says so too.
+func dropDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, cause error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	logStep(rctx, "take the move's constraint off DEFAULT (the move stopped before its switch)", def)
+	err := InTx(rctx, db, func(tx *sql.Tx) error {
+		return lockBriefly(rctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+Ident(fenceName(p)))
+	})
+	if err != nil {
+		return errors.Join(cause, fmt.Errorf("the constraint %s on DEFAULT %s, which refuses rows of the moving keys, could not be dropped (the next apply of the partition drops it): %w",
+			fenceName(p), def, err))
+	}
+	return cause
+}
+
+// switchBound ends a move inside tx: it locks the parent and DEFAULT (waiting briefly at a
+// time, see lockBriefly), detaches p and attaches it with p.Bound (not for NoBound), and
+// drops the DEFAULT constraint fenceName(p) when fenced. From the lock to the commit nothing
+// reads or writes rows: DEFAULT's validated constraint spares ATTACH its scan, so the parent
+// is held for milliseconds whatever the rows moved.
+func switchBound(ctx context.Context, tx *sql.Tx, p Partition, def string, fenced bool) error {
+	logStep(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
+	// The parent first, as every partition DDL does; DETACH and ATTACH lock DEFAULT too.
+	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+		return err
+	}
+	if !p.Bound.isNone() {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+			return err
+		}
+	}
+	if fenced {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockWaitFirstTry is how long lockBriefly's statement first waits for its lock; each
+// further try waits twice as long as the one before, up to lockWaitLongestTry.
+var lockWaitFirstTry, lockWaitLongestTry = 100 * time.Millisecond, 1600 * time.Millisecond
+
+// lockBriefly runs stmt, which takes a lock that blocks other sessions, inside tx, waiting
+// for that lock a short time at a time: a lock request waiting in the queue blocks every
+// session that comes after it, so a long wait (behind a long query) would hold the table
+// as surely as the lock itself. Between tries the others go on. The first try waits
+// lockWaitFirstTry, each next one twice as long (so that queries longer than a try do not
+// keep it out for ever), up to lockWaitLongestTry. It tries until the session's
+// lock_timeout has passed (for ever when it is 0, until ctx ends), and then fails as a lock
+// wait of that length would.
+func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
+	var limitMs int64
+	if err := tx.QueryRowContext(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout'`).Scan(&limitMs); err != nil {
+		return err
+	}
+	limit := time.Duration(limitMs) * time.Millisecond
+	try := lockWaitFirstTry
+	start := time.Now()
+	for ; ; try = min(2*try, lockWaitLongestTry) {
+		if limit > 0 {
+			try = min(try, max(limit-time.Since(start), time.Millisecond))
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT pgshard_lock"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(try.Milliseconds(), 10)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, stmt)
+		if err == nil {
+			if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(limitMs, 10)); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_lock")
+			return err
+		}
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgshard_lock"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		if ServerErrorOf(err) == nil || ServerErrorOf(err).Code != "55P03" || limit > 0 && time.Since(start) >= limit {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(lockWaitFirstTry):
+		}
+	}
 }
 
 // restoreShardCheck puts a shard's bound CHECK back to the old bound after a move that
