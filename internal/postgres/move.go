@@ -83,6 +83,11 @@ func journalName(p Partition) string { return TruncateIdentifier("pgshard_move_"
 // statements lock the parent (see switchBound), for a time that does not depend on the rows.
 func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
 	defer logMoved(ctx, p, time.Now(), &res, &err)
+	unlock, err := lockMove(ctx, db, p)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	defer unlock()
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
 	if err != nil {
 		return MoveResult{}, err
@@ -102,7 +107,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		res.Resumed = true
 		if err == nil && p.Foreign && managed && !p.Bound.isNone() {
 			logStep(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
-			err = RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck))
+			err = setRemoteCheckOnline(ctx, db, remote, newCheck)
 		}
 		return res, err
 	}
@@ -213,8 +218,9 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	}
 	switchedNow = true
 	if p.Foreign && managed && !p.Bound.isNone() {
+		// The CHECK has had the new bound since before the copy: only its validation is left.
 		logStep(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
-		err = RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck))
+		err = RemoteExec(ctx, db, p.Server, validateRemoteCheckSQL(remote))
 	}
 	return res, err
 }
@@ -299,14 +305,232 @@ func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, 
 
 // journalOrphans counts, under the journal's lock in tx, its rows that are neither on the
 // partition nor in DEFAULT: a journal is dropped only when it holds no row's only copy.
+// Rows compare by their written columns (the journal's), as text.
 func journalOrphans(ctx context.Context, tx *sql.Tx, journal, partition, def string) (int64, error) {
 	var orphans int64
 	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+journal+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return 0, err
 	}
-	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+journal+" j WHERE NOT EXISTS (SELECT 1 FROM ONLY "+partition+" t WHERE t::text = j::text) "+
-		"AND NOT EXISTS (SELECT 1 FROM ONLY "+def+" d WHERE d::text = j::text)").Scan(&orphans)
+	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+orphansOf(ctx, tx, journal, partition, def)+") o").Scan(&orphans)
 	return orphans, err
+}
+
+// orphansOf is the query of the journal's rows that are neither on the partition nor in
+// DEFAULT, compared by the journal's columns (a partition's generated columns are not in it).
+func orphansOf(ctx context.Context, q Querier, journal, partition, def string) string {
+	cols := "*"
+	if names, err := relationColumns(ctx, q, journal); err == nil && len(names) > 0 {
+		cols = identList(names)
+	}
+	row := "ROW(" + cols + ")::text"
+	if cols == "*" {
+		row = "t::text"
+	}
+	return "SELECT * FROM " + journal + " j WHERE NOT EXISTS (SELECT 1 FROM ONLY " + partition + " t WHERE " + row + " = j::text) " +
+		"AND NOT EXISTS (SELECT 1 FROM ONLY " + def + " t WHERE " + row + " = j::text)"
+}
+
+// relationColumns lists a table's columns in order.
+func relationColumns(ctx context.Context, q Querier, qualified string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, qualified)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// MoveLeftovers is what a move of a partition that stopped before its switch left on the
+// base.
+type MoveLeftovers struct {
+	Journal       string // the journal (qualified), "" when there is none
+	JournalRows   int64  // the rows it holds
+	OnlyInJournal int64  // of those, rows neither on the partition nor in DEFAULT
+	Fence         string // DEFAULT's constraint left by the move, "" when none
+	// Copies counts the partition's rows outside its bound that DEFAULT holds too: copies
+	// made by a move out of DEFAULT whose shard committed and whose base did not. Counted
+	// only with a Fence.
+	Copies  int64
+	Default string // the DEFAULT partition (qualified)
+
+	outsideBound string // the condition of the partition's rows outside its bound
+	cols         string // the parent's written columns
+}
+
+// Empty reports whether nothing was left.
+func (l MoveLeftovers) Empty() bool { return l.Journal == "" && l.Fence == "" }
+
+// copiesOf is the condition of the partition's rows (t) outside its bound that DEFAULT
+// holds too, compared by the written columns as text.
+func (l MoveLeftovers) copiesOf() string {
+	return l.outsideBound + " AND EXISTS (SELECT 1 FROM ONLY " + l.Default + " d WHERE ROW(" + qualifiedCols("d", l.cols) + ")::text = ROW(" + qualifiedCols("t", l.cols) + ")::text)"
+}
+
+// qualifiedCols qualifies each name of a column list with alias.
+func qualifiedCols(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + "." + c
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FindMoveLeftovers reads what a move of partition p (attached) left behind: its journal,
+// with how many of its rows are nowhere else, and DEFAULT's constraint.
+func FindMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftovers, error) {
+	var l MoveLeftovers
+	def, err := defaultPartition(ctx, q, p.ParentSchema, p.ParentName)
+	if err != nil || def == "" {
+		return l, err
+	}
+	l.Default = def
+	journal := QualifiedIdent(p.ParentSchema, journalName(p))
+	var hasJournal, hasFence bool
+	err = q.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $2::regclass AND conname = $3)`,
+		journal, def, fenceName(p)).Scan(&hasJournal, &hasFence)
+	if err != nil {
+		return l, err
+	}
+	if hasFence {
+		l.Fence = fenceName(p)
+		parent, err := ReadTable(ctx, q, p.ParentSchema, p.ParentName)
+		if err != nil {
+			return l, err
+		}
+		if parent.PartitionBy != nil {
+			if check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key)); check != "" {
+				l.outsideBound, l.cols = outside(check), ColumnList(WrittenColumns(parent.Columns))
+				var outsideRows int64 // a count the shard makes: usually none, and no row is fetched
+				if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE "+l.outsideBound).Scan(&outsideRows); err != nil {
+					return l, err
+				}
+				if outsideRows > 0 {
+					if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" t WHERE "+l.copiesOf()).Scan(&l.Copies); err != nil {
+						return l, err
+					}
+				}
+			}
+		}
+	}
+	if hasJournal {
+		l.Journal = journal
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+journal).Scan(&l.JournalRows); err != nil {
+			return l, err
+		}
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ("+orphansOf(ctx, q, journal, p.Qualified(), def)+") o").Scan(&l.OnlyInJournal); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
+}
+
+// ErrMoveRunning says that another session is moving rows of the partition now.
+var ErrMoveRunning = errors.New("another session is moving rows of this partition")
+
+// UndoMove undoes what a move of partition schema.name (attached, with the bound it is to
+// keep) left when it stopped before its switch, and says what it found: rows that are only
+// in the journal (the shard's delete committed and the base's did not) go back onto the
+// partition, and the journal and DEFAULT's constraint go. For a shard the provider
+// manages, its bound CHECK is first put back to the partition's bound (online: added NOT
+// VALID, then validated), so that it takes them. Nothing is done while a move of the partition runs (ErrMoveRunning).
+func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool) (MoveLeftovers, error) {
+	p, err := ReadPartition(ctx, db, schema, name)
+	if err != nil || p.ParentName == "" || p.Bound.Default {
+		return MoveLeftovers{}, err
+	}
+	found, err := FindMoveLeftovers(ctx, db, *p)
+	if err != nil || found.Empty() {
+		return found, err
+	}
+	unlock, err := lockMove(ctx, db, *p)
+	if err != nil {
+		return found, err
+	}
+	defer unlock()
+	if found, err = FindMoveLeftovers(ctx, db, *p); err != nil || found.Empty() {
+		return found, err
+	}
+	logStep(ctx, fmt.Sprintf("undo a move left half done (journal rows: %d, only there: %d)", found.JournalRows, found.OnlyInJournal), p.Schema+"."+p.Name)
+	if found.Copies > 0 {
+		logStep(ctx, fmt.Sprintf("delete the %d copies of DEFAULT rows from the partition", found.Copies), p.Schema+"."+p.Name)
+		if _, err := db.ExecContext(ctx, "DELETE FROM ONLY "+p.Qualified()+" t WHERE "+found.copiesOf()); err != nil {
+			return found, err
+		}
+	}
+	if p.Foreign && managed {
+		// The shard's CHECK may still have the move's bound (the move narrows or widens it
+		// first); it must take the rows put back.
+		parent, err := ReadTable(ctx, db, p.ParentSchema, p.ParentName)
+		if err != nil {
+			return found, err
+		}
+		if parent.PartitionBy != nil {
+			if check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key)); check != "" {
+				if err := setRemoteCheckOnline(ctx, db, remoteOf(*p), check); err != nil {
+					return found, err
+				}
+			}
+		}
+	}
+	if found.Journal != "" {
+		err := InTx(ctx, db, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+found.Journal+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+			if found.OnlyInJournal > 0 {
+				names, err := relationColumns(ctx, tx, found.Journal)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+identList(names)+") SELECT "+identList(names)+" FROM ("+orphansOf(ctx, tx, found.Journal, p.Qualified(), found.Default)+") o"); err != nil {
+					return err
+				}
+			}
+			_, err := tx.ExecContext(ctx, "DROP TABLE "+found.Journal)
+			return err
+		})
+		if err != nil {
+			return found, err
+		}
+	}
+	if found.Fence != "" {
+		if err := dropDefaultFence(ctx, db, found.Default, *p, nil); err != nil {
+			return found, err
+		}
+	}
+	return found, nil
+}
+
+// lockMove takes, on a session of its own, the advisory lock that says a move of p runs;
+// ErrMoveRunning when another session holds it. unlock releases it.
+func lockMove(ctx context.Context, db *sql.DB, p Partition) (unlock func(), err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var got bool
+	key := "pgshard move " + p.Schema + "." + p.Name
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil || !got {
+		_ = conn.Close()
+		if err == nil {
+			err = ErrMoveRunning
+		}
+		return nil, err
+	}
+	return func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key) // the session's end frees it too
+		_ = conn.Close()
+	}, nil
 }
 
 // MoveFromDefault widens partition p (attached now with bound from) to p.Bound, moving the
@@ -321,6 +545,11 @@ func journalOrphans(ctx context.Context, tx *sql.Tx, journal, partition, def str
 // the parent (see switchBound).
 func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
 	defer logMoved(ctx, p, time.Now(), &res, &err)
+	unlock, err := lockMove(ctx, db, p)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	defer unlock()
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
 	if err != nil {
 		return MoveResult{}, err
@@ -345,12 +574,12 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 	if p.Foreign && managed {
 		remote := remoteOf(p)
 		logStep(ctx, "widen the shard's CHECK to the new bound", p.Schema+"."+p.Name)
-		if err := RemoteExec(ctx, db, p.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, newCheck)); err != nil {
+		widened = true // from the first statement: a failure may come after the change
+		if err := setRemoteCheckOnline(ctx, db, remote, newCheck); err != nil {
 			return MoveResult{}, err
 		}
-		widened = true
 	}
-	logStep(ctx, "refuse new rows of the entering keys in DEFAULT (constraint "+fenceName(p)+", not validated yet)", def)
+	// From here DEFAULT refuses new rows of the entering keys, naming the constraint.
 	if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
 		return MoveResult{}, err
 	}
@@ -460,6 +689,7 @@ func fenceName(p Partition) string { return TruncateIdentifier("pgshard_moving_"
 // DEFAULT's lock only briefly at a time (see lockBriefly).
 func addDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, newCheck string) error {
 	name := Ident(fenceName(p))
+	logStep(ctx, "put the move's constraint "+fenceName(p)+" on DEFAULT (not validated yet)", def)
 	return InTx(ctx, db, func(tx *sql.Tx) error {
 		return lockBriefly(ctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK (NOT ("+newCheck+")) NOT VALID")
 	})
@@ -570,7 +800,7 @@ func restoreShardCheck(ctx context.Context, db *sql.DB, remote RemoteTable, chec
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	logStep(rctx, "put the shard's CHECK back to the old bound (the move stopped before its switch)", remote.Schema+"."+remote.Name)
-	if err := RemoteExec(rctx, db, remote.Server, SetRemoteCheckSQL(remote.Schema, remote.Name, remote.CheckName, check)); err != nil {
+	if err := setRemoteCheckOnline(rctx, db, remote, check); err != nil {
 		return errors.Join(cause, fmt.Errorf("the shard's bound CHECK could not be put back to the old bound (the next plan shows it in remote_drift): %w", err))
 	}
 	return cause
@@ -670,6 +900,22 @@ func remoteOf(p Partition) RemoteTable {
 	return RemoteTable{Server: p.Server, Schema: schema, Name: name, CheckName: BoundCheckName(name)}
 }
 
+// setRemoteCheckOnline replaces the shard's bound CHECK without holding the shard table
+// while its rows are checked: the new CHECK is added NOT VALID (a short lock, no scan), then
+// validated (a scan under a lock that lets the table be read and written). A shard holding
+// rows the CHECK refuses fails the second step and keeps the CHECK for new rows.
+func setRemoteCheckOnline(ctx context.Context, db *sql.DB, t RemoteTable, check string) error {
+	if err := RemoteExec(ctx, db, t.Server, setRemoteCheckNotValidSQL(t, check)); err != nil {
+		return err
+	}
+	return RemoteExec(ctx, db, t.Server, validateRemoteCheckSQL(t))
+}
+
+// validateRemoteCheckSQL validates the shard's bound CHECK.
+func validateRemoteCheckSQL(t RemoteTable) string {
+	return "ALTER TABLE " + QualifiedIdent(t.Schema, t.Name) + " VALIDATE CONSTRAINT " + Ident(t.CheckName)
+}
+
 // setRemoteCheckNotValidSQL replaces the shard's bound CHECK with one that new rows must
 // meet while the rows already there are not checked yet.
 func setRemoteCheckNotValidSQL(t RemoteTable, check string) string {
@@ -764,13 +1010,11 @@ func MovingKeys(ctx context.Context, q Querier, p Partition, from, to Bound) (ke
 }
 
 // PendingMove counts the rows in the journal of a move out of partition p that an earlier
-// apply left half done (found reports whether there is a journal at all): rows that left the
-// shard and did not reach DEFAULT, visible nowhere through the parent until a move finishes.
+// apply left half done and that are nowhere else: rows that left the shard and did not
+// reach DEFAULT, visible nowhere through the parent until the move is finished or undone.
+// found reports whether there is a journal at all (a journal whose rows are all still on
+// the shard is a copy, left by a move stopped before its switch).
 func PendingMove(ctx context.Context, q Querier, p Partition) (rows int64, found bool, err error) {
-	journal := QualifiedIdent(p.ParentSchema, journalName(p))
-	if err := q.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, journal).Scan(&found); err != nil || !found {
-		return 0, false, err
-	}
-	err = q.QueryRowContext(ctx, "SELECT count(*) FROM "+journal).Scan(&rows)
-	return rows, true, err
+	l, err := FindMoveLeftovers(ctx, q, p)
+	return l.OnlyInJournal, l.Journal != "", err
 }

@@ -36,19 +36,23 @@ const (
 var (
 	stepsToDefault = []string{
 		"refuse new rows of the leaving keys", // the shard's CHECK narrows (NOT VALID)
+		"put the move's constraint",           // DEFAULT's constraint goes on (NOT VALID)
 		"copy ",                               // the journal is filled and committed
-		"move ",                               // the switching transaction has detached the partition
+		"delete the ",                         // the moving transaction has counted the journal
+		"check that DEFAULT holds no row",     // the shard's rows are deleted, not committed
+		"switch to the new bound and commit",  // DEFAULT's constraint is validated
+		"move ",                               // the parent is locked, the partition detached
 		"copied ",                             // one batch of the journal went into DEFAULT
-		"delete the ",                         // DEFAULT holds the rows, verified; the shard still too
-		"switch to the new bound and commit",  // the shard's rows are deleted, not committed
 		"validate the shard's CHECK",          // committed; the shard's CHECK is not validated yet
 	}
 	stepsFromDefault = []string{
-		"widen the shard's CHECK", // nothing moved yet
-		"move ",                   // the switching transaction has detached the partition
-		"copied ",                 // one batch is on the shard, not committed
-		"delete the ",             // every row is on the shard, verified; DEFAULT still holds them
-		"switch to the new bound and commit",
+		"widen the shard's CHECK",            // nothing moved yet
+		"put the move's constraint",          // the shard's CHECK is wider
+		"move ",                              // DEFAULT refuses new rows of the moving keys
+		"copied ",                            // one batch is on the shard, not committed
+		"delete the ",                        // every row is on the shard, verified; DEFAULT still holds them
+		"check that DEFAULT holds no row",    // DEFAULT's rows are deleted, not committed
+		"switch to the new bound and commit", // DEFAULT's constraint is validated
 	}
 	killVictims = []string{"provider", "base", "shard", "cancel"}
 )
@@ -174,6 +178,7 @@ func (f *killFixture) verify(t *testing.T, dir, dsnBase string, sum int64) {
 	expectCount(t, base, wantDefault, `SELECT count(*) FROM ONLY tweets_default`)
 	expectCount(t, shard, wantShard, `SELECT count(*) FROM eu`)
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard_move%'`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard_moving%'`)
 	var got string
 	if err := base.QueryRow(`SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'eu' AND relispartition`).Scan(&got); err != nil || got != bound {
 		t.Fatalf("the partition's bound is %q (%v), want %q", got, err, bound)
@@ -357,8 +362,9 @@ func TestMoveKilledAtEachStep(t *testing.T) {
 // DEFAULT, without copying twice (the shard holds the rows, DEFAULT still does too).
 func TestMoveBaseCrashesDuringShardCommit(t *testing.T) {
 	f := startKillClusters(t)
-	for _, dir := range []string{"to", "from"} {
-		t.Run(dir, func(t *testing.T) {
+	for _, c := range []struct{ dir, then string }{{"to", "resume"}, {"from", "resume"}, {"to", "abandon"}, {"from", "abandon"}} {
+		dir := c.dir
+		t.Run(dir+"/"+c.then, func(t *testing.T) {
 			dsn, sum := f.prepare(t, dir)
 			name := dsnDatabase(t, dsn)
 			shard := f.open(t, f.shard, name)
@@ -426,10 +432,107 @@ END $$`)
 				expectCount(t, shard, eu, `SELECT count(*) FROM eu WHERE location = 'eu'`)
 				expectCount(t, base, eu, `SELECT count(*) FROM ONLY tweets_default`)
 			}
+			if c.then == "abandon" {
+				// The configuration is put back to the old bound: the refresh undoes the move.
+				found := f.undo(t, dsn, dir)
+				if dir == "to" && found.OnlyInJournal != eu || dir == "from" && found.Copies != eu {
+					t.Errorf("the undo found %+v", found)
+				}
+				f.repairDrift(t, dsn, dir)
+				f.verify(t, opposite(dir), dsn, sum)
+				return
+			}
 			if res := f.resume(t, dir, dsn); !res.Resumed {
 				t.Errorf("the second move did not say it resumed: %+v", res)
 			}
 			f.verify(t, dir, dsn, sum)
 		})
 	}
+}
+
+// A move interrupted at each step before its switch, by each victim, and then abandoned
+// (the configuration put back to the old bound): the refresh's UndoMove leaves every row
+// where it was before the move, once, and nothing of the move behind.
+func TestMoveAbandonedAtEachStep(t *testing.T) {
+	f := startKillClusters(t)
+	defer func(n int64) { moveBatchRows = n }(moveBatchRows)
+	moveBatchRows = 100
+	for _, dir := range []string{"to", "from"} {
+		steps := stepsToDefault
+		if dir == "from" {
+			steps = stepsFromDefault
+		}
+		for _, step := range steps {
+			if strings.HasPrefix(step, "validate") {
+				continue // after the switch committed: the move is done, not abandoned
+			}
+			for _, victim := range killVictims {
+				t.Run(fmt.Sprintf("%s/%s/%s", dir, strings.Join(strings.Fields(step), "_"), victim), func(t *testing.T) {
+					dsn, sum := f.prepare(t, dir)
+					f.interrupt(t, dir, dsn, step, victim)
+					f.restart(t)
+					f.undo(t, dsn, dir)
+					f.repairDrift(t, dsn, dir)
+					f.verify(t, opposite(dir), dsn, sum)
+					// A second refresh finds nothing to undo.
+					if found := f.undo(t, dsn, dir); !found.Empty() {
+						t.Errorf("the second undo found %+v", found)
+					}
+				})
+			}
+		}
+	}
+}
+
+// undo runs what a refresh of the partition runs, in a new pool.
+func (f *killFixture) undo(t *testing.T, dsn, dir string) MoveLeftovers {
+	t.Helper()
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	found, err := UndoMove(t.Context(), db, "public", "eu", true)
+	if err != nil {
+		t.Fatalf("the undo failed: %v (found %+v)", err, found)
+	}
+	return found
+}
+
+// repairDrift does what the next apply does when the shard's bound CHECK is not the one the
+// provider set (the move changes it first, and a kill or a shard down can keep it from being
+// put back): the refresh shows it in remote_drift, and the apply sets it again. It checks
+// first that there is such drift whenever the CHECK is not the old bound's.
+func (f *killFixture) repairDrift(t *testing.T, dsn, dir string) {
+	t.Helper()
+	shard := f.open(t, f.shard, dsnDatabase(t, dsn))
+	var check string
+	if err := shard.QueryRow(`SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1`, BoundCheckName("eu")).Scan(&check); err != nil {
+		t.Fatal(err)
+	}
+	want := "CHECK ((location = ANY (ARRAY['europe'::text, 'eu'::text])))" // before a move to DEFAULT
+	old := "location IN ('europe', 'eu')"
+	if dir == "from" {
+		want, old = "CHECK ((location = 'europe'::text))", "location IN ('europe')"
+	}
+	if check == want {
+		return
+	}
+	t.Logf("the shard's CHECK is %q: remote_drift shows it and the apply sets it again", check)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := setRemoteCheckOnline(t.Context(), db, RemoteTable{Server: "europe", Schema: "public", Name: "eu", CheckName: BoundCheckName("eu")}, old); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// opposite is the state before a move in dir: what the move the other way ends with.
+func opposite(dir string) string {
+	if dir == "to" {
+		return "from"
+	}
+	return "to"
 }

@@ -185,6 +185,9 @@ func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRe
 		if !r.readInto(ctx, m, diags, action) {
 			return false
 		}
+		if m.Parent.ValueString() != "" {
+			undoAbandonedMove(ctx, r.client, m.Schema.ValueString(), m.Name.ValueString(), m.CreateRemoteTable.ValueBool(), diags)
+		}
 		recorded, d := req.Private.GetKey(ctx, privateShardCheck)
 		diags.Append(d...)
 		compareWith := m.Parent

@@ -74,7 +74,15 @@ func (r *partitionResource) Create(ctx context.Context, req resource.CreateReque
 }
 
 func (r *partitionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	readState(ctx, r.client, req, resp, r.readInto)
+	readState(ctx, r.client, req, resp, func(ctx context.Context, m *partitionModelV0, diags *diag.Diagnostics, action string) bool {
+		if !r.readInto(ctx, m, diags, action) {
+			return false
+		}
+		if m.Parent.ValueString() != "" {
+			undoAbandonedMove(ctx, r.client, m.Schema.ValueString(), m.Name.ValueString(), false, diags)
+		}
+		return !diags.HasError()
+	})
 }
 
 func (r *partitionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

@@ -290,8 +290,9 @@ type pendingMoveError struct {
 }
 
 func (e *pendingMoveError) Error() string {
-	return fmt.Sprintf("a move of %s.%s into DEFAULT was left half done: its journal %s on the base holds %d rows that left the shard and are visible nowhere through the parent. "+
-		"Apply the narrower bound that move was making (with on_rows_outside_bound = \"move_to_default\"), which finishes it, or put the rows back yourself and drop the journal",
+	return fmt.Sprintf("a move of %s.%s into DEFAULT was left half done: its journal %s on the base holds %d rows that are neither on the shard nor in DEFAULT "+
+		"(counted now, row by row), so they are visible nowhere through the parent. Apply the narrower bound that move was making (with on_rows_outside_bound = \"move_to_default\"), "+
+		"which finishes it; or refresh with the provider able to reach the shard, which puts them back onto the shard",
 		e.schema, e.name, postgres.TruncateIdentifier("pgshard_move_"+e.name, ""), e.rows)
 }
 
@@ -359,7 +360,9 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 		}
 	}
 	if cur.ParentName != "" && cur.Bound.Equal(to.Bound) {
-		if pending, found, err := postgres.PendingMove(ctx, db, *cur); err == nil && found {
+		// The refresh undoes what a move stopped before its switch left; what it could not
+		// undo is said here, as it is.
+		if pending, found, err := postgres.PendingMove(ctx, db, *cur); err == nil && found && pending > 0 {
 			diags.AddWarning("Rows Of A Move Left Half Done", (&pendingMoveError{schema, name, pending}).Error()+".")
 		}
 	}
@@ -712,4 +715,54 @@ func deleteMovingRows(ctx context.Context, client *Client, schema, name string, 
 	p.Bound = postgres.NoBound
 	_, err = postgres.MoveToDefault(ctx, db, p, cur.Bound, managed)
 	return err
+}
+
+// undoAbandonedMove undoes, at refresh, what a move of the partition left when it stopped
+// before its switch (see postgres.UndoMove), and says what it did. A move is redone by the
+// apply that configures it; undoing first costs that apply only a copy made again, and
+// keeps a configuration put back to the old bound from leaving a journal and DEFAULT's
+// constraint behind for good.
+func undoAbandonedMove(ctx context.Context, client *Client, schema, name string, managed bool, diags *diag.Diagnostics) {
+	db, err := client.DB()
+	if err != nil {
+		return
+	}
+	found, err := postgres.UndoMove(ctx, db, schema, name, managed)
+	if errors.Is(err, postgres.ErrMoveRunning) {
+		return
+	}
+	if err != nil {
+		if !found.Empty() {
+			diags.AddWarning("Move Left Half Done Not Undone", fmt.Sprintf("A move of %s.%s in database %q stopped before its switch and left %s. "+
+				"The refresh could not undo it: %s. Rows counted here as only in the journal are visible nowhere through the parent, and copies on the partition are seen twice by a scan of the whole parent, until it is undone; the next refresh tries again.",
+				schema, name, client.Database(), describeLeftovers(found), reason(err)))
+		}
+		return
+	}
+	if !found.Empty() {
+		diags.AddWarning("Move Left Half Done Undone", fmt.Sprintf("A move of %s.%s in database %q stopped before its switch and left %s. The refresh undid it: "+
+			"every row is where the partition's current bound says, once. An apply that configures the move again makes it from the start.",
+			schema, name, client.Database(), describeLeftovers(found)))
+	}
+}
+
+// describeLeftovers says what a move left, in the words of the warnings above.
+func describeLeftovers(l postgres.MoveLeftovers) string {
+	var parts []string
+	if l.Journal != "" {
+		s := fmt.Sprintf("its journal %s with %d rows", l.Journal, l.JournalRows)
+		if l.OnlyInJournal > 0 {
+			s += fmt.Sprintf(", %d of them only there (put back onto the partition)", l.OnlyInJournal)
+		} else {
+			s += " (all still on the partition: a copy, dropped)"
+		}
+		parts = append(parts, s)
+	}
+	if l.Copies > 0 {
+		parts = append(parts, fmt.Sprintf("%d copies of DEFAULT rows on the partition, outside its bound (deleted from the partition; DEFAULT keeps them)", l.Copies))
+	}
+	if l.Fence != "" {
+		parts = append(parts, fmt.Sprintf("the constraint %s on %s, which refuses rows of the moving keys there (dropped)", l.Fence, l.Default))
+	}
+	return strings.Join(parts, ", and ")
 }
