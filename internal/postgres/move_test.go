@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-func expectCount(t *testing.T, db *sql.DB, want int64, query string) {
+func expectCount(t *testing.T, db *sql.DB, want int64, query string, args ...any) {
 	t.Helper()
 	var n int64
-	if err := db.QueryRow(query).Scan(&n); err != nil || n != want {
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil || n != want {
 		t.Fatalf("%s = %d (%v), want %d", query, n, err, want)
 	}
 }

@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+var constraintInMessage = regexp.MustCompile(`check constraint "([^"]+)"`)
+
+// Writes during a move, through the base and straight to the shard, to a key that moves
+// and to one that does not: every write that succeeded is seen through the parent exactly
+// once after the move, every write refused (by the constraint that fences the moving keys,
+// naming it) is seen nowhere, and no write to the key that does not move is refused.
+func TestMoveAccountsForEveryWrite(t *testing.T) {
+	f := startKillClusters(t)
+	defer func(n int64) { moveBatchRows = n }(moveBatchRows)
+	moveBatchRows = 20 // many batches, so that the writes overlap every step
+	for _, dir := range []string{"to", "from"} {
+		t.Run(dir, func(t *testing.T) {
+			dsn, _ := f.prepare(t, dir)
+			name := dsnDatabase(t, dsn)
+			base, shard := f.open(t, f.base, name), f.open(t, f.shard, name)
+			type write struct {
+				id          int
+				via, key    string
+				err         error
+				took        time.Duration
+				constraint  string
+				moving, ran bool
+			}
+			var mu sync.Mutex
+			var writes []write
+			ctx, stop := context.WithCancel(t.Context())
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := 100000; ctx.Err() == nil; id++ {
+					w := write{id: id, via: []string{"base", "shard"}[id%2], key: []string{"europe", "eu"}[(id/2)%2]}
+					w.moving = w.key == "eu"
+					db := base
+					if w.via == "shard" {
+						db = shard
+					}
+					began := time.Now()
+					_, w.err = db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO `+map[string]string{"base": "tweets", "shard": "eu"}[w.via]+` VALUES ($1, $2, 'during')`, id, w.key)
+					w.took = time.Since(began)
+					if e := pq.As(w.err, "23514"); e != nil {
+						// Through postgres_fdw the shard's error keeps only its message.
+						w.constraint = e.Constraint
+						if m := constraintInMessage.FindStringSubmatch(e.Message); w.constraint == "" && m != nil {
+							w.constraint = m[1]
+						}
+					}
+					mu.Lock()
+					writes = append(writes, w)
+					mu.Unlock()
+					time.Sleep(2 * time.Millisecond)
+				}
+			}()
+			time.Sleep(50 * time.Millisecond)
+			db, err := sql.Open("postgres", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			_, err = runKillMove(t.Context(), db, dir)
+			time.Sleep(50 * time.Millisecond)
+			stop()
+			wg.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var accepted, refused []int64
+			var longest time.Duration
+			kinds := map[string]int{}
+			for _, w := range writes {
+				longest = max(longest, w.took)
+				switch {
+				case w.err == nil:
+					accepted = append(accepted, int64(w.id))
+					kinds[fmt.Sprintf("%s %s accepted", w.via, w.key)]++
+				case w.constraint != "" && w.moving:
+					refused = append(refused, int64(w.id))
+					kinds[fmt.Sprintf("%s %s refused by %s", w.via, w.key, w.constraint)]++
+				default:
+					t.Errorf("write %d (%s, key %s) failed: %v", w.id, w.via, w.key, w.err)
+				}
+			}
+			t.Logf("%d writes, longest %s: %v", len(writes), longest.Round(time.Millisecond), kinds)
+			if len(accepted) == 0 || len(writes) < 20 {
+				t.Fatalf("too few writes overlapped the move: %v", kinds)
+			}
+			expectCount(t, base, int64(len(accepted)), `SELECT count(*) FROM tweets WHERE id = ANY($1)`, pq.Array(accepted))
+			expectCount(t, base, int64(len(accepted)), `SELECT count(DISTINCT id) FROM tweets WHERE id = ANY($1)`, pq.Array(accepted))
+			expectCount(t, base, 0, `SELECT count(*) FROM tweets WHERE id = ANY($1)`, pq.Array(refused))
+			expectCount(t, base, int64(killRows+len(accepted)), `SELECT count(*) FROM tweets`)
+			// Every row where the bound says: after a move to DEFAULT, no eu row on the shard.
+			if dir == "to" {
+				expectCount(t, shard, 0, `SELECT count(*) FROM eu WHERE location = 'eu'`)
+			} else {
+				expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default WHERE location = 'eu'`)
+			}
+		})
+	}
+}
