@@ -785,7 +785,7 @@ func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return interrupted(ctx, err)
 		case <-time.After(lockWaitFirstTry):
 		}
 	}
