@@ -80,6 +80,7 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 	// The probe: every 100 ms a point query through the base on a key that does not move,
 	// and a count of the moving key through the parent, on sessions of their own.
 	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
 	p := newProbe()
 	var probing sync.WaitGroup
 	probing.Add(1)

@@ -434,7 +434,7 @@ END $$`)
 			}
 			if c.then == "abandon" {
 				// The configuration is put back to the old bound: the refresh undoes the move.
-				found := f.undo(t, dsn, dir)
+				found := f.undo(t, dsn)
 				if dir == "to" && found.OnlyInJournal != eu || dir == "from" && found.Copies != eu {
 					t.Errorf("the undo found %+v", found)
 				}
@@ -471,11 +471,11 @@ func TestMoveAbandonedAtEachStep(t *testing.T) {
 					dsn, sum := f.prepare(t, dir)
 					f.interrupt(t, dir, dsn, step, victim)
 					f.restart(t)
-					f.undo(t, dsn, dir)
+					f.undo(t, dsn)
 					f.repairDrift(t, dsn, dir)
 					f.verify(t, opposite(dir), dsn, sum)
 					// A second refresh finds nothing to undo.
-					if found := f.undo(t, dsn, dir); !found.Empty() {
+					if found := f.undo(t, dsn); !found.Empty() {
 						t.Errorf("the second undo found %+v", found)
 					}
 				})
@@ -485,7 +485,7 @@ func TestMoveAbandonedAtEachStep(t *testing.T) {
 }
 
 // undo runs what a refresh of the partition runs, in a new pool.
-func (f *killFixture) undo(t *testing.T, dsn, dir string) MoveLeftovers {
+func (f *killFixture) undo(t *testing.T, dsn string) MoveLeftovers {
 	t.Helper()
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {

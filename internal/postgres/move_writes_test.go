@@ -28,12 +28,12 @@ func TestMoveAccountsForEveryWrite(t *testing.T) {
 			name := dsnDatabase(t, dsn)
 			base, shard := f.open(t, f.base, name), f.open(t, f.shard, name)
 			type write struct {
-				id          int
-				via, key    string
-				err         error
-				took        time.Duration
-				constraint  string
-				moving, ran bool
+				id         int
+				via, key   string
+				err        error
+				took       time.Duration
+				constraint string
+				moving     bool
 			}
 			var mu sync.Mutex
 			var writes []write
