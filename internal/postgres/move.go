@@ -83,11 +83,6 @@ func journalName(p Partition) string { return TruncateIdentifier("pgshard_move_"
 // statements lock the parent (see switchBound), for a time that does not depend on the rows.
 func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
 	defer logMoved(ctx, p, time.Now(), &res, &err)
-	unlock, err := lockMove(ctx, db, p)
-	if err != nil {
-		return MoveResult{}, err
-	}
-	defer unlock()
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
 	if err != nil {
 		return MoveResult{}, err
@@ -177,6 +172,9 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 	}
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
+		if err := lockMoveIn(ctx, tx, p); err != nil {
+			return err
+		}
 		source := leaving
 		if p.Foreign {
 			source = "SELECT * FROM " + journal
@@ -450,18 +448,18 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 	if err != nil || found.Empty() {
 		return found, err
 	}
-	unlock, err := lockMove(ctx, db, *p)
-	if err != nil {
-		return found, err
-	}
-	defer unlock()
-	if found, err = FindMoveLeftovers(ctx, db, *p); err != nil || found.Empty() {
-		return found, err
-	}
 	logStep(ctx, fmt.Sprintf("undo a move left half done (journal rows: %d, only there: %d)", found.JournalRows, found.OnlyInJournal), p.Schema+"."+p.Name)
 	if found.Copies > 0 {
-		logStep(ctx, fmt.Sprintf("delete the %d copies of DEFAULT rows from the partition", found.Copies), p.Schema+"."+p.Name)
-		if _, err := db.ExecContext(ctx, "DELETE FROM ONLY "+p.Qualified()+" t WHERE "+found.copiesOf()); err != nil {
+		// Before the shard's CHECK is put back: it would refuse them.
+		err := InTx(ctx, db, func(tx *sql.Tx) error {
+			if err := tryLockMoveIn(ctx, tx, *p); err != nil {
+				return err
+			}
+			logStep(ctx, fmt.Sprintf("delete the %d copies of DEFAULT rows from the partition", found.Copies), p.Schema+"."+p.Name)
+			_, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+p.Qualified()+" t WHERE "+found.copiesOf())
+			return err
+		})
+		if err != nil {
 			return found, err
 		}
 	}
@@ -482,6 +480,9 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 	}
 	if found.Journal != "" {
 		err := InTx(ctx, db, func(tx *sql.Tx) error {
+			if err := tryLockMoveIn(ctx, tx, *p); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+found.Journal+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 				return err
 			}
@@ -509,28 +510,29 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 	return found, nil
 }
 
-// lockMove takes, on a session of its own, the advisory lock that says a move of p runs;
-// ErrMoveRunning when another session holds it. unlock releases it.
-func lockMove(ctx context.Context, db *sql.DB, p Partition) (unlock func(), err error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, err
+// moveLockKey names the advisory lock of moves of p.
+func moveLockKey(p Partition) string { return "pgshard move " + p.Schema + "." + p.Name }
+
+// tryLockMoveIn takes the lock of lockMoveIn in tx if no moving transaction holds it, and
+// says ErrMoveRunning otherwise: what a move is about to commit must not be taken for a
+// leftover.
+func tryLockMoveIn(ctx context.Context, tx *sql.Tx, p Partition) error {
+	var free bool
+	if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, moveLockKey(p)).Scan(&free); err != nil {
+		return err
 	}
-	var got bool
-	key := "pgshard move " + p.Schema + "." + p.Name
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil || !got {
-		_ = conn.Close()
-		if err == nil {
-			err = ErrMoveRunning
-		}
-		return nil, err
+	if !free {
+		return ErrMoveRunning
 	}
-	return func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key) // the session's end frees it too
-		_ = conn.Close()
-	}, nil
+	return nil
+}
+
+// lockMoveIn takes, in tx, the advisory lock that a transaction moving rows of p holds until
+// it ends: the refresh's undo (UndoMove) leaves alone what such a transaction is about to
+// commit. Two moves of one partition at once wait for each other.
+func lockMoveIn(ctx context.Context, tx *sql.Tx, p Partition) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, moveLockKey(p))
+	return err
 }
 
 // MoveFromDefault widens partition p (attached now with bound from) to p.Bound, moving the
@@ -545,11 +547,6 @@ func lockMove(ctx context.Context, db *sql.DB, p Partition) (unlock func(), err 
 // the parent (see switchBound).
 func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, managed bool) (res MoveResult, err error) {
 	defer logMoved(ctx, p, time.Now(), &res, &err)
-	unlock, err := lockMove(ctx, db, p)
-	if err != nil {
-		return MoveResult{}, err
-	}
-	defer unlock()
 	parent, oldCheck, newCheck, err := keyChecks(ctx, db, p, from, p.Bound)
 	if err != nil {
 		return MoveResult{}, err
@@ -592,6 +589,9 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 	// partition once instead of once per row).
 	missing := entering + " AND NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE t::text = d::text AND (" + newCheck + ") AND " + outside(oldCheck) + ")"
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
+		if err := lockMoveIn(ctx, tx, p); err != nil {
+			return err
+		}
 		if !p.Foreign {
 			// A local partition refuses rows outside its bound while attached: it is
 			// detached first, under the parent's lock, as before.

@@ -111,3 +111,70 @@ func TestMoveAccountsForEveryWrite(t *testing.T) {
 		})
 	}
 }
+
+// A new partition that takes DEFAULT's rows of its bound (move_rows_from_default): while
+// the rows move, DEFAULT refuses new rows of the bound, naming the move's constraint, and
+// takes every other row; every accepted write is seen once afterwards, on the right side.
+func TestCreateMovingDefaultRowsAccountsForEveryWrite(t *testing.T) {
+	base, shard := shardFixture(t)
+	ctx := t.Context()
+	mustExec(t, base, `CREATE TABLE tweets (id int, location text, body text) PARTITION BY LIST (location)`)
+	mustExec(t, base, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
+	mustExec(t, base, `INSERT INTO tweets SELECT g, CASE WHEN g % 2 = 0 THEN 'asia' ELSE 'other' END, 'b' || g FROM generate_series(1, 20000) g`)
+	mustExec(t, shard, `CREATE TABLE asia (id int, location text, body text)`)
+	parent, err := ReadTable(ctx, base, "public", "tweets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var accepted, refused []int64
+	other := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for id := 100000; ; id++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			key := []string{"asia", "other"}[id%2]
+			_, err := base.ExecContext(ctx, `INSERT INTO tweets VALUES ($1, $2, 'during')`, id, key)
+			mu.Lock()
+			switch e := pq.As(err, "23514"); {
+			case err == nil:
+				accepted = append(accepted, int64(id))
+				if key == "other" {
+					other++
+				}
+			case e != nil && key == "asia" && e.Constraint == fenceName(Partition{Name: "asia"}):
+				refused = append(refused, int64(id))
+			default:
+				t.Errorf("write %d (%s) failed: %v", id, key, err)
+			}
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	time.Sleep(30 * time.Millisecond)
+	p := Partition{Schema: "public", Name: "asia", ParentSchema: "public", ParentName: "tweets", Foreign: true, Server: "europe",
+		Bound: Bound{In: []string{"asia"}}, Options: map[string]string{"table_name": "asia"}}
+	err = CreateForeignPartition(ctx, base, p, parent, true)
+	time.Sleep(30 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d writes accepted (%d of key other), %d refused", len(accepted), other, len(refused))
+	if other == 0 {
+		t.Fatal("no write of another key overlapped the create")
+	}
+	expectCount(t, base, int64(len(accepted)), `SELECT count(*) FROM tweets WHERE id = ANY($1)`, pq.Array(accepted))
+	expectCount(t, base, 0, `SELECT count(*) FROM tweets WHERE id = ANY($1)`, pq.Array(refused))
+	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default WHERE location = 'asia'`)
+	expectCount(t, shard, 10000+int64(len(accepted)-other), `SELECT count(*) FROM asia`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard_moving%'`)
+}

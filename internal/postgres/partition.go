@@ -300,26 +300,57 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 		}
 	}
 	var moved int64
+	var fenced bool
+	var def string
 	if moveRows {
-		def, err := defaultPartition(ctx, tx, p.ParentSchema, p.ParentName)
+		def, err = defaultPartition(ctx, tx, p.ParentSchema, p.ParentName)
 		if err != nil {
 			return 0, err
 		}
 		if def != "" {
-			cols := ColumnList(WrittenColumns(parent.Columns))
-			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+def+" IN EXCLUSIVE MODE"); err != nil {
+			if fenced, err = hasConstraint(ctx, tx, def, fenceName(p)); err != nil {
 				return 0, err
 			}
+			if fenced {
+				// DEFAULT refuses new rows of the bound (see fencedCreate): the rows move with
+				// DEFAULT open to everyone else. The parent's lock that ATTACH takes comes
+				// first (lock order: the parent before its partitions); it blocks only DDL.
+				if err := lockMoveIn(ctx, tx, p); err != nil {
+					return 0, err
+				}
+				if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+" IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
+					return 0, err
+				}
+			} else if _, err := tx.ExecContext(ctx, "LOCK TABLE "+def+" IN EXCLUSIVE MODE"); err != nil {
+				return 0, err
+			}
+			cols := ColumnList(WrittenColumns(parent.Columns))
+			logStep(ctx, "move the DEFAULT rows of the new bound into the partition", p.Schema+"."+p.Name)
 			res, err := tx.ExecContext(ctx, "WITH moved AS (DELETE FROM ONLY "+def+" WHERE "+check+" RETURNING "+cols+") "+
 				"INSERT INTO "+p.Qualified()+" ("+cols+") SELECT "+cols+" FROM moved")
 			if err != nil {
 				return 0, &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
 			}
 			moved, _ = res.RowsAffected()
+			if fenced {
+				logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
+				if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
+					return 0, err
+				}
+				logStep(ctx, "attach and commit (DEFAULT is locked from here to the commit)", p.Schema+"."+p.Name)
+				if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+					return 0, err
+				}
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 		return 0, err
+	}
+	if fenced {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p))); err != nil {
+			return 0, err
+		}
 	}
 	if _, err := AdvanceSequences(ctx, tx, p); err != nil {
 		return 0, err
@@ -417,13 +448,49 @@ func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 // at once, or, when moveRows, created detached, given the DEFAULT partition's rows its
 // bound takes, and attached (see AttachNewPartition).
 func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
-		if moveRows {
-			_, err := AttachNewPartition(ctx, tx, p, parent, true, false)
-			return err
-		}
-		return CreatePartition(ctx, tx, p)
+	return fencedCreate(ctx, db, p, parent, moveRows, func() error {
+		return InTx(ctx, db, func(tx *sql.Tx) error {
+			if moveRows {
+				_, err := AttachNewPartition(ctx, tx, p, parent, true, false)
+				return err
+			}
+			return CreatePartition(ctx, tx, p)
+		})
 	})
+}
+
+// fencedCreate runs create, a transaction that creates partition p and moves DEFAULT's rows
+// of its bound into it (AttachNewPartition), with DEFAULT's constraint fenceName(p) in
+// place from before it: DEFAULT refuses new rows of the bound (the error names the
+// constraint) instead of being locked against every insert while the rows move, and the
+// constraint, validated in create, spares ATTACH its scan of DEFAULT. The constraint goes
+// with create's commit, or after it fails (a refresh of the parent drops one a kill left).
+func fencedCreate(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool, create func() error) error {
+	if !moveRows || parent.PartitionBy == nil {
+		return create()
+	}
+	check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key))
+	def, err := defaultPartition(ctx, db, p.ParentSchema, p.ParentName)
+	if err != nil {
+		return err
+	}
+	if check == "" || def == "" {
+		return create()
+	}
+	if err := addDefaultFence(ctx, db, def, p, check); err != nil {
+		return err
+	}
+	if err := create(); err != nil {
+		return dropDefaultFence(ctx, db, def, p, err)
+	}
+	return nil
+}
+
+// hasConstraint reports whether table (qualified) has a constraint of that name.
+func hasConstraint(ctx context.Context, q Querier, table, name string) (bool, error) {
+	var found bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2)`, table, name).Scan(&found)
+	return found, err
 }
 
 // UpdateLocalPartition renames, re-parents and re-bounds a local partition from

@@ -373,9 +373,11 @@ func shardSequencesBehind(ctx context.Context, q Querier, r *Remote, schema, nam
 // the parent's columns, given the DEFAULT rows its bound takes when moveRows, and attached
 // last, so that the parent is locked only for the attach.
 func CreateForeignPartition(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
-		_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, true)
-		return err
+	return fencedCreate(ctx, db, p, parent, moveRows, func() error {
+		return InTx(ctx, db, func(tx *sql.Tx) error {
+			_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, true)
+			return err
+		})
 	})
 }
 
@@ -409,9 +411,11 @@ func CreateForeignPartitionWithShardTable(ctx context.Context, db *sql.DB, p Par
 	}
 	err = shard.Answers(ctx, remote.Schema, remote.Name, parent.Columns)
 	if err == nil {
-		err = shard.InTx(ctx, func(tx *sql.Tx) error {
-			_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, false)
-			return err
+		err = fencedCreate(ctx, db, p, parent, moveRows, func() error {
+			return shard.InTx(ctx, func(tx *sql.Tx) error {
+				_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, false)
+				return err
+			})
 		})
 	}
 	if err != nil && created {
