@@ -13,7 +13,7 @@ variable "regions" {
     split_from names the region a new region takes locations from (a split): take the
     locations out of that region's list and give them to the new one, in one apply. The giver's
     rows of those locations pass through the DEFAULT partition into the new region's shard,
-    verified by count and checksum. Keep split_from afterwards: it decides the order in which
+    verified by count, with the table online. Keep split_from afterwards: it decides the order in which
     Terraform applies the two regions. Removing the region again (and giving its locations back
     to the region it names) is a merge, also one apply.
   EOT

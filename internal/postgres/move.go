@@ -863,7 +863,7 @@ func logMoved(ctx context.Context, p Partition, start time.Time, res *MoveResult
 		return
 	}
 	took := time.Since(start)
-	logStep(ctx, fmt.Sprintf("moved %d rows in %s (%.0f rows/s), verified by count and checksum", res.Rows, took.Round(time.Millisecond),
+	logStep(ctx, fmt.Sprintf("moved %d rows in %s (%.0f rows/s), verified", res.Rows, took.Round(time.Millisecond),
 		float64(res.Rows)/max(took.Seconds(), 0.001)), p.Schema+"."+p.Name)
 }
 
