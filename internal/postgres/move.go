@@ -288,17 +288,7 @@ func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, 
 			return fmt.Errorf("verification failed: the DEFAULT partition holds %d rows of the leaving keys, the journal %d: nothing was changed", n, res.Rows)
 		}
 	}
-	if !p.Bound.isNone() {
-		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
-			return err
-		}
-	}
-	if fenced {
-		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p))); err != nil {
-			return err
-		}
-	}
-	return nil
+	return attachUnfenced(ctx, tx, p, def, fenced)
 }
 
 // journalOrphans counts, under the journal's lock in tx, its rows that are neither on the
@@ -668,11 +658,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			return err
 		}
 		if !p.Foreign {
-			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p)))
-			return err
+			return attachUnfenced(ctx, tx, p, def, true)
 		}
 		return switchBound(ctx, tx, p, def, true)
 	})
@@ -726,6 +712,12 @@ func switchBound(ctx context.Context, tx *sql.Tx, p Partition, def string, fence
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 		return err
 	}
+	return attachUnfenced(ctx, tx, p, def, fenced)
+}
+
+// attachUnfenced attaches p with its bound (not for NoBound) and, when fenced, drops the
+// move's constraint from DEFAULT: the last statements of a switch.
+func attachUnfenced(ctx context.Context, tx *sql.Tx, p Partition, def string, fenced bool) error {
 	if !p.Bound.isNone() {
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 			return err

@@ -332,6 +332,18 @@ func startKillClusters(t *testing.T) *killFixture {
 
 // Every step of both moves, interrupted by each victim, then resumed.
 func TestMoveKilledAtEachStep(t *testing.T) {
+	eachKillCase(t, func(string) bool { return true }, func(t *testing.T, f *killFixture, dir, step, victim string) {
+		dsn, sum := f.prepare(t, dir)
+		f.interrupt(t, dir, dsn, step, victim)
+		f.restart(t)
+		f.resume(t, dir, dsn)
+		f.verify(t, dir, dsn, sum)
+	})
+}
+
+// eachKillCase runs test for every direction, step (those steps keeps) and victim, as a
+// subtest, on one pair of kill clusters and with small batches.
+func eachKillCase(t *testing.T, keep func(step string) bool, test func(t *testing.T, f *killFixture, dir, step, victim string)) {
 	f := startKillClusters(t)
 	defer func(n int64) { moveBatchRows = n }(moveBatchRows)
 	moveBatchRows = 100
@@ -341,13 +353,12 @@ func TestMoveKilledAtEachStep(t *testing.T) {
 			steps = stepsFromDefault
 		}
 		for _, step := range steps {
+			if !keep(step) {
+				continue
+			}
 			for _, victim := range killVictims {
 				t.Run(fmt.Sprintf("%s/%s/%s", dir, strings.Join(strings.Fields(step), "_"), victim), func(t *testing.T) {
-					dsn, sum := f.prepare(t, dir)
-					f.interrupt(t, dir, dsn, step, victim)
-					f.restart(t)
-					f.resume(t, dir, dsn)
-					f.verify(t, dir, dsn, sum)
+					test(t, f, dir, step, victim)
 				})
 			}
 		}
@@ -454,34 +465,20 @@ END $$`)
 // (the configuration put back to the old bound): the refresh's UndoMove leaves every row
 // where it was before the move, once, and nothing of the move behind.
 func TestMoveAbandonedAtEachStep(t *testing.T) {
-	f := startKillClusters(t)
-	defer func(n int64) { moveBatchRows = n }(moveBatchRows)
-	moveBatchRows = 100
-	for _, dir := range []string{"to", "from"} {
-		steps := stepsToDefault
-		if dir == "from" {
-			steps = stepsFromDefault
+	// After the switch committed, the move is done, not abandoned.
+	keep := func(step string) bool { return !strings.HasPrefix(step, "validate") }
+	eachKillCase(t, keep, func(t *testing.T, f *killFixture, dir, step, victim string) {
+		dsn, sum := f.prepare(t, dir)
+		f.interrupt(t, dir, dsn, step, victim)
+		f.restart(t)
+		f.undo(t, dsn)
+		f.repairDrift(t, dsn, dir)
+		f.verify(t, opposite(dir), dsn, sum)
+		// A second refresh finds nothing to undo.
+		if found := f.undo(t, dsn); !found.Empty() {
+			t.Errorf("the second undo found %+v", found)
 		}
-		for _, step := range steps {
-			if strings.HasPrefix(step, "validate") {
-				continue // after the switch committed: the move is done, not abandoned
-			}
-			for _, victim := range killVictims {
-				t.Run(fmt.Sprintf("%s/%s/%s", dir, strings.Join(strings.Fields(step), "_"), victim), func(t *testing.T) {
-					dsn, sum := f.prepare(t, dir)
-					f.interrupt(t, dir, dsn, step, victim)
-					f.restart(t)
-					f.undo(t, dsn)
-					f.repairDrift(t, dsn, dir)
-					f.verify(t, opposite(dir), dsn, sum)
-					// A second refresh finds nothing to undo.
-					if found := f.undo(t, dsn); !found.Empty() {
-						t.Errorf("the second undo found %+v", found)
-					}
-				})
-			}
-		}
-	}
+	})
 }
 
 // undo runs what a refresh of the partition runs, in a new pool.
