@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -108,11 +110,8 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	}
 	fenced, defaultFenced, switchedNow := false, false, false
 	defer func() {
-		if err != nil && defaultFenced && !switchedNow {
-			err = dropDefaultFence(ctx, db, def, p, err)
-		}
-		if err != nil && fenced && !switchedNow {
-			err = restoreShardCheck(ctx, db, remote, oldCheck, err)
+		if err != nil && !switchedNow {
+			err = cleanUpStoppedMove(ctx, db, p, def, remote, oldCheck, fenced, defaultFenced, err)
 		}
 	}()
 	if p.Foreign && managed {
@@ -122,9 +121,10 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 		fenced = true
 	}
-	if !p.Bound.isNone() {
+	if !p.Bound.isNone() && p.Foreign {
 		// DEFAULT holds no row of the new bound (those rows are p's): the constraint says so,
-		// so that the switch's ATTACH need not scan DEFAULT under its lock.
+		// so that the switch's ATTACH need not scan DEFAULT under its lock. (A local
+		// partition moves under the lock anyway.)
 		if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
 			return MoveResult{}, err
 		}
@@ -349,8 +349,8 @@ type MoveLeftovers struct {
 	Copies  int64
 	Default string // the DEFAULT partition (qualified)
 
-	outsideBound string // the condition of the partition's rows outside its bound
-	cols         string // the parent's written columns
+	outsideBound string   // the condition of the partition's rows outside its bound
+	cols         []string // the parent's written columns
 }
 
 // Empty reports whether nothing was left.
@@ -362,11 +362,11 @@ func (l MoveLeftovers) copiesOf() string {
 	return l.outsideBound + " AND EXISTS (SELECT 1 FROM ONLY " + l.Default + " d WHERE ROW(" + qualifiedCols("d", l.cols) + ")::text = ROW(" + qualifiedCols("t", l.cols) + ")::text)"
 }
 
-// qualifiedCols qualifies each name of a column list with alias.
-func qualifiedCols(alias, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i, c := range parts {
-		parts[i] = alias + "." + c
+// qualifiedCols lists the columns, each quoted and qualified with alias.
+func qualifiedCols(alias string, cols []string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = alias + "." + Ident(c)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -395,7 +395,10 @@ func FindMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftove
 		}
 		if parent.PartitionBy != nil {
 			if check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key)); check != "" {
-				l.outsideBound, l.cols = outside(check), ColumnList(WrittenColumns(parent.Columns))
+				l.outsideBound = outside(check)
+				for _, c := range WrittenColumns(parent.Columns) {
+					l.cols = append(l.cols, c.Name)
+				}
 				var outsideRows int64 // a count the shard makes: usually none, and no row is fetched
 				if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE "+l.outsideBound).Scan(&outsideRows); err != nil {
 					return l, err
@@ -420,7 +423,74 @@ func FindMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftove
 	return l, nil
 }
 
-// ErrMoveRunning says that another session is moving rows of the partition now.
+// DropStrayFences drops the move constraints (fenceName) on the DEFAULT partition of
+// parent schema.name that belong to no attached partition: a create with
+// move_rows_from_default killed before its commit leaves one, and it would refuse rows of
+// that bound in DEFAULT for good. It returns their names. Nothing is dropped while a move
+// of the parent's rows runs (see lockMoveIn); the fences of attached partitions are their
+// own refresh's (UndoMove).
+func DropStrayFences(ctx context.Context, db *sql.DB, schema, name string) ([]string, error) {
+	def, err := defaultPartition(ctx, db, schema, name)
+	if err != nil || def == "" {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' AND conname LIKE 'pgshard\_moving\_%'`, def)
+	if err != nil {
+		return nil, err
+	}
+	var fences []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		fences = append(fences, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(fences) == 0 {
+		return nil, err
+	}
+	parts, err := ListPartitions(ctx, db, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	owned := map[string]bool{}
+	for _, pi := range parts {
+		owned[fenceName(Partition{Schema: pi.Schema, Name: pi.Name})] = true
+	}
+	var stray []string
+	for _, f := range fences {
+		if !owned[f] {
+			stray = append(stray, f)
+		}
+	}
+	if len(stray) == 0 {
+		return nil, nil
+	}
+	err = InTx(ctx, db, func(tx *sql.Tx) error {
+		var free bool
+		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, parentMovesKey(schema, name)).Scan(&free); err != nil {
+			return err
+		}
+		if !free {
+			return ErrMoveRunning
+		}
+		for _, f := range stray {
+			logStep(ctx, "drop the constraint "+f+" that a create stopped before its commit left on DEFAULT", def)
+			if err := lockBriefly(ctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+Ident(f)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stray, nil
+}
+
+// ErrMoveRunning says that another session is moving rows of this partition now.
 var ErrMoveRunning = errors.New("another session is moving rows of this partition")
 
 // UndoMove undoes what a move of partition schema.name (attached, with the bound it is to
@@ -428,7 +498,8 @@ var ErrMoveRunning = errors.New("another session is moving rows of this partitio
 // in the journal (the shard's delete committed and the base's did not) go back onto the
 // partition, and the journal and DEFAULT's constraint go. For a shard the provider
 // manages, its bound CHECK is first put back to the partition's bound (online: added NOT
-// VALID, then validated), so that it takes them. Nothing is done while a move of the partition runs (ErrMoveRunning).
+// VALID, then validated), so that it takes them. What a moving transaction is about to
+// commit is left alone (ErrMoveRunning).
 func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool) (MoveLeftovers, error) {
 	p, err := ReadPartition(ctx, db, schema, name)
 	if err != nil || p.ParentName == "" || p.Bound.Default {
@@ -450,6 +521,13 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 			return err
 		})
 		if err != nil {
+			return found, err
+		}
+	}
+	// DEFAULT's constraint next: once no move runs it only refuses rows, and the steps
+	// below can fail (the CHECK, while a shard holds rows it refuses).
+	if found.Fence != "" {
+		if err := dropDefaultFence(ctx, db, found.Default, *p, nil); err != nil {
 			return found, err
 		}
 	}
@@ -492,13 +570,11 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 			return found, err
 		}
 	}
-	if found.Fence != "" {
-		if err := dropDefaultFence(ctx, db, found.Default, *p, nil); err != nil {
-			return found, err
-		}
-	}
 	return found, nil
 }
+
+// parentMovesKey names the advisory lock that moving transactions of one parent take turns on.
+func parentMovesKey(schema, name string) string { return "pgshard moves of " + schema + "." + name }
 
 // moveLockKey names the advisory lock of moves of p.
 func moveLockKey(p Partition) string { return "pgshard move " + p.Schema + "." + p.Name }
@@ -517,10 +593,30 @@ func tryLockMoveIn(ctx context.Context, tx *sql.Tx, p Partition) error {
 	return nil
 }
 
-// lockMoveIn takes, in tx, the advisory lock that a transaction moving rows of p holds until
-// it ends: the refresh's undo (UndoMove) leaves alone what such a transaction is about to
-// commit. Two moves of one partition at once wait for each other.
+// lockMoveIn takes, in tx, the advisory locks that a transaction moving rows of p holds
+// until it ends. One is the parent's: the moving transactions of one parent run one after
+// the other (each validates DEFAULT's constraint and then locks DEFAULT, which would make
+// two at once deadlock), waiting without a lock that blocks anyone. The other is p's: the
+// refresh's undo (UndoMove) leaves alone what such a transaction is about to commit.
 func lockMoveIn(ctx context.Context, tx *sql.Tx, p Partition) error {
+	key := parentMovesKey(p.ParentSchema, p.ParentName)
+	for waited := false; ; waited = true {
+		var got bool
+		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
+			return err
+		}
+		if got {
+			break
+		}
+		if !waited {
+			logStep(ctx, "wait for another move of rows of the same parent to end", p.Schema+"."+p.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx, ctx.Err())
+		case <-time.After(lockWaitFirstTry):
+		}
+	}
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, moveLockKey(p))
 	return err
 }
@@ -551,11 +647,8 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 	}
 	widened, defaultFenced, switchedNow := false, false, false
 	defer func() {
-		if err != nil && defaultFenced && !switchedNow {
-			err = dropDefaultFence(ctx, db, def, p, err)
-		}
-		if err != nil && widened && !switchedNow {
-			err = restoreShardCheck(ctx, db, remoteOf(p), oldCheck, err)
+		if err != nil && !switchedNow {
+			err = cleanUpStoppedMove(ctx, db, p, def, remoteOf(p), oldCheck, widened, defaultFenced, err)
 		}
 	}()
 	if p.Foreign && managed {
@@ -566,11 +659,14 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			return MoveResult{}, err
 		}
 	}
-	// From here DEFAULT refuses new rows of the entering keys, naming the constraint.
-	if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
-		return MoveResult{}, err
+	// From here DEFAULT refuses new rows of the entering keys, naming the constraint. (A
+	// local partition moves under the lock, which keeps every writer out anyway.)
+	if p.Foreign {
+		if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
+			return MoveResult{}, err
+		}
+		defaultFenced = true
 	}
-	defaultFenced = true
 	cols := ColumnList(WrittenColumns(parent.Columns))
 	entering := "SELECT " + cols + " FROM ONLY " + def + " d WHERE (" + newCheck + ") AND " + outside(oldCheck)
 	// A row the partition already holds (copied by an attempt whose base commit failed) is
@@ -653,12 +749,12 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			return errors.Join(err, fmt.Errorf("rows of the keys moving into %s were deleted or changed in DEFAULT %s while they were moved (%d rows deleted, %d copied): nothing was changed; apply again",
 				p.Qualified(), def, n, res.Rows))
 		}
+		if !p.Foreign {
+			return attachUnfenced(ctx, tx, p, def, false)
+		}
 		logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
 			return err
-		}
-		if !p.Foreign {
-			return attachUnfenced(ctx, tx, p, def, true)
 		}
 		return switchBound(ctx, tx, p, def, true)
 	})
@@ -668,7 +764,12 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 
 // fenceName is the constraint that a move of p puts on the DEFAULT partition: DEFAULT holds
 // no row of p's new bound. While rows enter p it refuses new rows of their keys in DEFAULT.
-func fenceName(p Partition) string { return TruncateIdentifier("pgshard_moving_"+p.Name, "") }
+// Its last 8 characters come from a hash of p's schema and name, so that no two partitions
+// of a parent share one (names are cut to fit 63 bytes).
+func fenceName(p Partition) string {
+	sum := sha256.Sum256([]byte(p.Schema + "." + p.Name))
+	return TruncateIdentifier("pgshard_moving_"+p.Name, "_"+hex.EncodeToString(sum[:4]))
+}
 
 // addDefaultFence puts the constraint fenceName(p) on DEFAULT, not validated: from its
 // commit, DEFAULT refuses new and changed rows of the keys newCheck admits. It waits for
@@ -692,7 +793,7 @@ func dropDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, 
 		return lockBriefly(rctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+Ident(fenceName(p)))
 	})
 	if err != nil {
-		return errors.Join(cause, fmt.Errorf("the constraint %s on DEFAULT %s, which refuses rows of the moving keys, could not be dropped (the next apply of the partition drops it): %w",
+		return errors.Join(cause, fmt.Errorf("the constraint %s on DEFAULT %s, which refuses rows of the moving keys, could not be dropped (the next refresh drops it): %w",
 			fenceName(p), def, err))
 	}
 	return cause
@@ -769,7 +870,12 @@ func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
 			_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_lock")
 			return err
 		}
+		// ROLLBACK TO keeps the savepoint: release it too, or each try would nest the rest of
+		// the transaction one subtransaction deeper.
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgshard_lock"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_lock"); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		if ServerErrorOf(err) == nil || ServerErrorOf(err).Code != "55P03" || limit > 0 && time.Since(start) >= limit {
@@ -781,6 +887,28 @@ func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
 		case <-time.After(lockWaitFirstTry):
 		}
 	}
+}
+
+// cleanUpStoppedMove puts back what a move of p that failed with cause had changed before
+// its switch: the shard's CHECK (when checked), then DEFAULT's constraint (when fenced).
+// It first reads whether the switch committed after all (a COMMIT whose answer was lost):
+// then nothing is undone. DEFAULT's constraint stays when the shard's CHECK could not be
+// put back, so that the refresh still finds what the move left there (see UndoMove).
+func cleanUpStoppedMove(ctx context.Context, db *sql.DB, p Partition, def string, remote RemoteTable, oldCheck string, checked, fenced bool, cause error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if done, err := switched(rctx, db, p); err == nil && done {
+		return cause // the next apply finds the switch made and finishes
+	}
+	if checked {
+		if err := restoreShardCheck(ctx, db, remote, oldCheck, nil); err != nil {
+			return errors.Join(cause, err)
+		}
+	}
+	if fenced {
+		return dropDefaultFence(ctx, db, def, p, cause)
+	}
+	return cause
 }
 
 // restoreShardCheck puts a shard's bound CHECK back to the old bound after a move that

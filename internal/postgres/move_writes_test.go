@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -156,7 +157,7 @@ func TestCreateMovingDefaultRowsAccountsForEveryWrite(t *testing.T) {
 				if key == "other" {
 					other++
 				}
-			case e != nil && key == "asia" && (e.Constraint == fenceName(Partition{Name: "asia"}) || racedSwitch(e)):
+			case e != nil && key == "asia" && (e.Constraint == fenceName(Partition{Schema: "public", Name: "asia"}) || racedSwitch(e)):
 				refused = append(refused, int64(id))
 			default:
 				t.Errorf("write %d (%s) failed: %v", id, key, err)
@@ -184,4 +185,38 @@ func TestCreateMovingDefaultRowsAccountsForEveryWrite(t *testing.T) {
 	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default WHERE location = 'asia'`)
 	expectCount(t, shard, 10000+int64(len(accepted)-other), `SELECT count(*) FROM asia`)
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard_moving%'`)
+}
+
+// A move constraint on DEFAULT that no attached partition owns (a create killed before its
+// commit) is dropped by the parent's refresh; one an attached partition owns is left to
+// that partition's refresh, and none is dropped while a move of the parent's rows runs.
+func TestDropStrayFences(t *testing.T) {
+	base, _ := shardFixture(t)
+	ctx := t.Context()
+	mustExec(t, base, `CREATE TABLE tweets (id int, location text) PARTITION BY LIST (location)`)
+	mustExec(t, base, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
+	mustExec(t, base, `CREATE TABLE tweets_eu PARTITION OF tweets FOR VALUES IN ('eu')`)
+	stray := fenceName(Partition{Schema: "public", Name: "asia"})
+	owned := fenceName(Partition{Schema: "public", Name: "tweets_eu"})
+	for _, f := range []string{stray, owned} {
+		mustExec(t, base, `ALTER TABLE tweets_default ADD CONSTRAINT `+Ident(f)+` CHECK (location <> 'zz') NOT VALID`)
+	}
+	// While a move of the parent's rows runs, nothing goes.
+	holder, err := base.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, parentMovesKey("public", "tweets")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DropStrayFences(ctx, base, "public", "tweets"); !errors.Is(err, ErrMoveRunning) {
+		t.Fatalf("with a move running: %v", err)
+	}
+	_ = holder.Rollback()
+	dropped, err := DropStrayFences(ctx, base, "public", "tweets")
+	if err != nil || len(dropped) != 1 || dropped[0] != stray {
+		t.Fatalf("dropped %q, %v", dropped, err)
+	}
+	expectCount(t, base, 1, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard_moving%'`)
+	expectCount(t, base, 1, `SELECT count(*) FROM pg_constraint WHERE conname = $1`, owned)
 }

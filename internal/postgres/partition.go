@@ -270,6 +270,12 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 	if moveRows && check == "" {
 		return 0, fmt.Errorf("rows can only be moved out of DEFAULT into a LIST or RANGE partition")
 	}
+	if moveRows {
+		// Before anything of the parent is locked: moves of rows of one parent take turns.
+		if err := lockMoveIn(ctx, tx, p); err != nil {
+			return 0, err
+		}
+	}
 	var err error
 	if p.Foreign {
 		defs := make([]string, len(parent.Columns))
@@ -315,9 +321,6 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 				// DEFAULT refuses new rows of the bound (see fencedCreate): the rows move with
 				// DEFAULT open to everyone else. The parent's lock that ATTACH takes comes
 				// first (lock order: the parent before its partitions); it blocks only DDL.
-				if err := lockMoveIn(ctx, tx, p); err != nil {
-					return 0, err
-				}
 				if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+" IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
 					return 0, err
 				}

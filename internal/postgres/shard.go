@@ -389,6 +389,17 @@ func CreateForeignPartition(ctx context.Context, db *sql.DB, p Partition, parent
 // table this created is dropped again, while empty, if the rest fails (leftBehind says why
 // it could not be).
 func CreateForeignPartitionWithShardTable(ctx context.Context, db *sql.DB, p Partition, parent *Table, remote RemoteTable, moveRows bool) (leftBehind, err error) {
+	// DEFAULT's constraint is added and dropped on connections of their own, before and
+	// after the dblink session holds its one (see fencedCreate).
+	err = fencedCreate(ctx, db, p, parent, moveRows, func() error {
+		leftBehind, err = createWithShardTable(ctx, db, p, parent, remote, moveRows)
+		return err
+	})
+	return leftBehind, err
+}
+
+// createWithShardTable is CreateForeignPartitionWithShardTable inside DEFAULT's constraint.
+func createWithShardTable(ctx context.Context, db *sql.DB, p Partition, parent *Table, remote RemoteTable, moveRows bool) (leftBehind, err error) {
 	shard, err := OpenRemote(ctx, db, p.Server)
 	if err != nil {
 		return nil, err
@@ -411,11 +422,9 @@ func CreateForeignPartitionWithShardTable(ctx context.Context, db *sql.DB, p Par
 	}
 	err = shard.Answers(ctx, remote.Schema, remote.Name, parent.Columns)
 	if err == nil {
-		err = fencedCreate(ctx, db, p, parent, moveRows, func() error {
-			return shard.InTx(ctx, func(tx *sql.Tx) error {
-				_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, false)
-				return err
-			})
+		err = shard.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, false)
+			return err
 		})
 	}
 	if err != nil && created {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -153,7 +154,34 @@ func (r *partitionedTableResource) Create(ctx context.Context, req resource.Crea
 }
 
 func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	readState(ctx, r.client, req, resp, r.readInto)
+	readState(ctx, r.client, req, resp, func(ctx context.Context, m *partitionedTableModelV0, diags *diag.Diagnostics, action string) bool {
+		if !r.readInto(ctx, m, diags, action) {
+			return false
+		}
+		r.dropStrayFences(ctx, m.Schema.ValueString(), m.Name.ValueString(), diags)
+		return !diags.HasError()
+	})
+}
+
+// dropStrayFences drops, at refresh, the move constraints a create stopped before its
+// commit left on the DEFAULT partition (see postgres.DropStrayFences), and says so.
+func (r *partitionedTableResource) dropStrayFences(ctx context.Context, schemaName, name string, diags *diag.Diagnostics) {
+	db, err := r.client.DB()
+	if err != nil {
+		return
+	}
+	dropped, err := postgres.DropStrayFences(ctx, db, schemaName, name)
+	switch {
+	case errors.Is(err, postgres.ErrMoveRunning):
+	case err != nil:
+		diags.AddWarning("Move Constraint Not Dropped", fmt.Sprintf("The DEFAULT partition of %s.%s in database %q may carry a constraint pgshard_moving_... that a partition create "+
+			"stopped before its commit left, which refuses rows of that partition's bound there. The refresh could not check or drop it: %s. The next refresh tries again.",
+			schemaName, name, r.client.Database(), reason(err)))
+	case len(dropped) > 0:
+		diags.AddWarning("Move Constraint Dropped", fmt.Sprintf("The DEFAULT partition of %s.%s in database %q carried %s, left by a partition create with "+
+			"move_rows_from_default that stopped before its commit. It refused rows of that partition's bound in DEFAULT; the refresh dropped it. No row was moved or changed.",
+			schemaName, name, r.client.Database(), strings.Join(dropped, ", ")))
+	}
 }
 
 func (r *partitionedTableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

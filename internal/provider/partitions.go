@@ -59,8 +59,9 @@ func partitionAttributes() map[string]schema.Attribute {
 		MarkdownDescription: "When the parent's DEFAULT partition already holds rows this partition's bound takes (a region added after " +
 			"its rows arrived, or a bound widened over keys that another shard gave to DEFAULT), move those rows into this partition " +
 			"(through the foreign server for a shard): copied, verified by count, deleted from DEFAULT and the partition " +
-			"attached with its bound, in one transaction, with the table online: meanwhile DEFAULT refuses new rows of the moving keys (a constraint " +
-			"`pgshard_moving_<partition>`, named in the error) and only the attach locks the parent. Works at create and on a bound update. Without it such a change fails at plan, " +
+			"attached with its bound, in one transaction. For a foreign partition the table stays online: meanwhile DEFAULT refuses new rows of the " +
+			"moving keys (a constraint `pgshard_moving_<partition>_<hash>`, named in the error) and only the switch locks the parent; a local partition's " +
+			"bound update moves them under the parent's lock. Works at create and on a bound update. Without it such a change fails at plan, " +
 			"naming the row count. LIST and RANGE bounds only. Default `false`.",
 		Optional: true,
 		Computed: true,
@@ -69,8 +70,8 @@ func partitionAttributes() map[string]schema.Attribute {
 	attrs["on_rows_outside_bound"] = schema.StringAttribute{
 		MarkdownDescription: "What a bound update that narrows the bound does with the rows it leaves outside: `\"fail\"` (default: the plan fails, " +
 			"naming the count) or `\"move_to_default\"`: they move into the parent's DEFAULT partition (copied, verified by count, deleted from the " +
-			"shard and switched in one base transaction, with the table online until the switch, which inserts the rows into DEFAULT; a shard's CHECK " +
-			"refuses new rows of the leaving keys from the start), and when the partition is destroyed, all its rows do, so that a shard can be merged " +
+			"partition and switched in one base transaction; for a foreign partition the table stays online until the switch, which inserts the rows " +
+			"into DEFAULT, and a managed shard's CHECK refuses new rows of the leaving keys from the start), and when the partition is destroyed, all its rows do, so that a shard can be merged " +
 			"away. A move stopped before its switch (a crash, Ctrl-C) is undone by the next refresh and made again by the apply that configures it. Not for a DEFAULT partition, and only when the parent has one. The plan shows, per key, the rows that move " +
 			"(counted exactly on the shard while planning), the source and the target. " +
 			"A whole-stack destroy that would move rows into a DEFAULT partition it also destroys is refused at plan. " +
@@ -378,7 +379,7 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 		if m.pending > 0 {
 			resumed = fmt.Sprintf(" This finishes a move left half done by an earlier apply: %d of those rows wait in its journal on the base.", m.pending)
 		}
-		diags.AddWarning("Rows Move To DEFAULT", strings.TrimSpace(fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count, then deleted from the partition; meanwhile the shard refuses new rows of their keys.%s\n\n%s",
+		diags.AddWarning("Rows Move To DEFAULT", strings.TrimSpace(fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count, then deleted from the partition.%s\n\n%s",
 			m.rows, self, parent, resumed, leavingKeys(keys, client.noteKeysLeaving(parent, self, keys), self))))
 	case m.fromDefault:
 		keys, _, _, err := postgres.MovingKeys(ctx, db, *cur, cur.Bound, to.Bound)
@@ -543,7 +544,7 @@ func planDefaultRows(ctx context.Context, client *Client, db *postgres.DB, kind 
 	}
 	givers := client.noteKeysTaken(tableID(c.p.ParentSchema, c.p.ParentName), self, newListKeys(postgres.Bound{}, c.p.Bound))
 	if len(keys) > 0 || len(givers) > 0 {
-		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("Creating %s moves rows of the DEFAULT partition into it (move_rows_from_default): copied, verified by count, then deleted from DEFAULT; meanwhile DEFAULT refuses new rows of their keys.\n\n%s",
+		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("Creating %s moves rows of the DEFAULT partition into it (move_rows_from_default): deleted from DEFAULT and inserted into it by one statement, in the transaction that attaches it.\n\n%s",
 			self, takenKeys(keys, givers, self)))
 	}
 	return nil
