@@ -149,7 +149,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
 			err = InTx(ctx, db, func(tx *sql.Tx) error {
 				if exists {
-					orphans, err := journalOrphans(ctx, tx, journal, p.Qualified(), def)
+					orphans, err := journalOrphans(ctx, tx, p, def)
 					if err != nil {
 						return err
 					}
@@ -270,9 +270,7 @@ func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, 
 		if err := verifySame(ctx, tx, "the DEFAULT partition", arrived, "the rows leaving", "SELECT "+cols+" FROM ONLY "+from+" WHERE "+cond); err != nil {
 			return err
 		}
-		var n, sum int64
-		err := tx.QueryRowContext(ctx, "WITH gone AS (DELETE FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck)+" RETURNING "+cols+") "+
-			"SELECT count(*), coalesce(sum(hashtextextended(gone::text, 0)) % 9223372036854775807, 0)::bigint FROM gone").Scan(&n, &sum)
+		n, sum, _, err := deleteLeaving(ctx, tx, p, cols, newCheck, false)
 		if err != nil {
 			return err
 		}
@@ -292,48 +290,32 @@ func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, 
 }
 
 // journalOrphans counts, under the journal's lock in tx, its rows that are neither on the
-// partition nor in DEFAULT: a journal is dropped only when it holds no row's only copy.
-// Rows compare by their written columns (the journal's), as text.
-func journalOrphans(ctx context.Context, tx *sql.Tx, journal, partition, def string) (int64, error) {
+// partition p nor in DEFAULT: a journal is dropped only when it holds no row's only copy.
+func journalOrphans(ctx context.Context, tx *sql.Tx, p Partition, def string) (int64, error) {
 	var orphans int64
-	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+journal+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+QualifiedIdent(p.ParentSchema, journalName(p))+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return 0, err
 	}
-	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+orphansOf(ctx, tx, journal, partition, def)+") o").Scan(&orphans)
+	query, _, err := orphansOf(ctx, tx, p, def)
+	if err != nil {
+		return 0, err
+	}
+	err = tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+query+") o").Scan(&orphans)
 	return orphans, err
 }
 
-// orphansOf is the query of the journal's rows that are neither on the partition nor in
-// DEFAULT, compared by the journal's columns (a partition's generated columns are not in it).
-func orphansOf(ctx context.Context, q Querier, journal, partition, def string) string {
-	cols := "*"
-	if names, err := relationColumns(ctx, q, journal); err == nil && len(names) > 0 {
-		cols = identList(names)
-	}
-	row := "ROW(" + cols + ")::text"
-	if cols == "*" {
-		row = "t::text"
-	}
-	return "SELECT * FROM " + journal + " j WHERE NOT EXISTS (SELECT 1 FROM ONLY " + partition + " t WHERE " + row + " = j::text) " +
-		"AND NOT EXISTS (SELECT 1 FROM ONLY " + def + " t WHERE " + row + " = j::text)"
-}
-
-// relationColumns lists a table's columns in order.
-func relationColumns(ctx context.Context, q Querier, qualified string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, qualified)
+// orphansOf is the query of the rows of p's journal that are neither on p nor in DEFAULT,
+// compared as the text of the journal's columns (a partition's generated columns are not
+// in it), and those columns, quoted.
+func orphansOf(ctx context.Context, q Querier, p Partition, def string) (query, cols string, err error) {
+	journal, err := ReadTable(ctx, q, p.ParentSchema, journalName(p))
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
+	cols = ColumnList(journal.Columns)
+	row := "ROW(" + cols + ")::text"
+	return "SELECT " + cols + " FROM " + QualifiedIdent(p.ParentSchema, journalName(p)) + " j WHERE NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE " + row + " = j::text) " +
+		"AND NOT EXISTS (SELECT 1 FROM ONLY " + def + " t WHERE " + row + " = j::text)", cols, nil
 }
 
 // MoveLeftovers is what a move of a partition that stopped before its switch left on the
@@ -416,7 +398,11 @@ func FindMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftove
 		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+journal).Scan(&l.JournalRows); err != nil {
 			return l, err
 		}
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ("+orphansOf(ctx, q, journal, p.Qualified(), def)+") o").Scan(&l.OnlyInJournal); err != nil {
+		query, _, err := orphansOf(ctx, q, p, def)
+		if err != nil {
+			return l, err
+		}
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ("+query+") o").Scan(&l.OnlyInJournal); err != nil {
 			return l, err
 		}
 	}
@@ -555,11 +541,11 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 				return err
 			}
 			if found.OnlyInJournal > 0 {
-				names, err := relationColumns(ctx, tx, found.Journal)
+				query, cols, err := orphansOf(ctx, tx, *p, found.Default)
 				if err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+identList(names)+") SELECT "+identList(names)+" FROM ("+orphansOf(ctx, tx, found.Journal, p.Qualified(), found.Default)+") o"); err != nil {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+cols+") "+query); err != nil {
 					return err
 				}
 			}
