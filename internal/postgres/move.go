@@ -114,21 +114,21 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			err = cleanUpStoppedMove(ctx, db, p, def, remote, oldCheck, fenced, defaultFenced, err)
 		}
 	}()
+	// The rows of a LIST shard's leaving keys go into a holding partition for those keys
+	// (see holding.go): the switch attaches the journal instead of copying it into DEFAULT.
+	var leave Bound
+	hold := false
+	if p.Foreign {
+		if leave, hold, err = leavingKeys(ctx, db, p, from); err != nil {
+			return MoveResult{}, err
+		}
+	}
 	if p.Foreign && managed {
 		logStep(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
 		if err := RemoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
 			return MoveResult{}, err
 		}
 		fenced = true
-	}
-	if !p.Bound.isNone() && p.Foreign {
-		// DEFAULT holds no row of the new bound (those rows are p's): the constraint says so,
-		// so that the switch's ATTACH need not scan DEFAULT under its lock. (A local
-		// partition moves under the lock anyway.)
-		if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
-			return MoveResult{}, err
-		}
-		defaultFenced = true
 	}
 	journal := QualifiedIdent(p.ParentSchema, journalName(p))
 	if p.Foreign {
@@ -145,6 +145,12 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		// The shard's CHECK already refuses new rows of the leaving keys, so left cannot grow.
 		if exists && left == 0 {
 			res.Resumed = true // the shard's rows went; the base did not commit: finish from the journal
+			if hold {
+				// A journal an older provider made holds the rows only: they go into DEFAULT.
+				if hold, err = hasConstraint(ctx, db, journal, holdCheck); err != nil {
+					return res, err
+				}
+			}
 		} else {
 			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
 			err = InTx(ctx, db, func(tx *sql.Tx) error {
@@ -163,7 +169,19 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 				}
 				// One statement reads the shard once, in one snapshot; the switch below checks
 				// that what it deletes from the shard is exactly what the journal holds.
-				_, err := tx.ExecContext(ctx, "CREATE TABLE "+journal+" AS "+leaving)
+				if !hold {
+					_, err := tx.ExecContext(ctx, "CREATE TABLE "+journal+" AS "+leaving)
+					return err
+				}
+				// Shaped like the parent, so that the switch can attach it, with a validated
+				// CHECK of the leaving keys, so that the ATTACH need not scan it.
+				if _, err := tx.ExecContext(ctx, "CREATE TABLE "+journal+" (LIKE "+p.Parent()+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING INDEXES)"); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, "INSERT INTO "+journal+" ("+cols+") "+leaving); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, "ALTER TABLE "+journal+" ADD CONSTRAINT "+Ident(holdCheck)+" CHECK ("+leave.CheckSQL(KeySQL(parent.PartitionBy.Key))+")")
 				return err
 			})
 			if err != nil {
@@ -171,13 +189,30 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			}
 		}
 	}
+	// DEFAULT holds no row of the new bound (those rows are p's) nor of the leaving keys
+	// when they go to a holding partition: the constraint says so, so that the switch's
+	// ATTACHes need not scan DEFAULT under their lock. (A local partition moves under the
+	// lock anyway.)
+	if p.Foreign && (!p.Bound.isNone() || hold) {
+		var checks []string
+		if !p.Bound.isNone() {
+			checks = append(checks, newCheck)
+		}
+		if hold {
+			checks = append(checks, leave.CheckSQL(KeySQL(parent.PartitionBy.Key)))
+		}
+		if err := addDefaultFence(ctx, db, def, p, checks...); err != nil {
+			return res, err
+		}
+		defaultFenced = true
+	}
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockMoveIn(ctx, tx, p); err != nil {
 			return err
 		}
 		source := leaving
 		if p.Foreign {
-			source = "SELECT * FROM " + journal
+			source = "SELECT " + cols + " FROM " + journal
 		}
 		var err error
 		if res.Rows, res.Checksum, err = checksumOf(ctx, tx, source); err != nil {
@@ -204,6 +239,9 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
 				return err
 			}
+		}
+		if hold {
+			return switchIntoHolding(ctx, tx, p, def, journal, leave, defaultFenced)
 		}
 		if err := switchIntoDefault(ctx, tx, p, def, cols, newCheck, oldCheck, defaultFenced, &res); err != nil {
 			return err
@@ -241,6 +279,61 @@ func deleteLeaving(ctx context.Context, tx *sql.Tx, p Partition, cols, newCheck 
 	err = tx.QueryRowContext(ctx, "WITH gone AS (DELETE FROM ONLY "+p.Qualified()+" WHERE "+outside(newCheck)+" RETURNING "+cols+") "+
 		"SELECT count(*), coalesce(sum(hashtextextended(gone::text, 0)) % 9223372036854775807, 0)::bigint FROM gone").Scan(&n, &sum)
 	return n, sum, true, err
+}
+
+// leavingKeys is the LIST bound of the keys a shard narrowed from bound from to p.Bound
+// gives to DEFAULT, both bounds in the server's form; hold is false when the rows cannot go
+// to a holding partition (not LIST bounds) and move into DEFAULT under the switch's lock.
+func leavingKeys(ctx context.Context, db *sql.DB, p Partition, from Bound) (leave Bound, hold bool, err error) {
+	if from.Kind() != "list" {
+		return Bound{}, false, nil
+	}
+	to := p.Bound
+	if from, err = CanonicalBound(ctx, db, p.ParentSchema, p.ParentName, from); err != nil {
+		return Bound{}, false, err
+	}
+	if !to.isNone() {
+		if to, err = CanonicalBound(ctx, db, p.ParentSchema, p.ParentName, to); err != nil {
+			return Bound{}, false, err
+		}
+	}
+	leave, hold = leavingBound(from, to)
+	return leave, hold, nil
+}
+
+// switchIntoHolding ends a move of a shard's LIST keys into DEFAULT inside tx: it locks
+// the parent and DEFAULT (see switchBound), detaches p, attaches it with its new bound (not
+// for NoBound), and attaches the journal, which holds the leaving rows, as the holding
+// partition of the leaving keys (leave). Validated constraints spare both ATTACHes their
+// scans (the journal's CHECK, DEFAULT's fence), so nothing here reads rows.
+func switchIntoHolding(ctx context.Context, tx *sql.Tx, p Partition, def, journal string, leave Bound, fenced bool) error {
+	logStep(ctx, "switch to the new bound and commit, the journal attached as the holding partition "+holdingName(p.ParentName, leave)+
+		" of the leaving keys (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
+	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
+		return err
+	}
+	if !p.Bound.isNone() {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+			return err
+		}
+	}
+	stmts := []string{
+		"ALTER TABLE " + p.Parent() + " ATTACH PARTITION " + journal + " " + leave.SQL(),
+		"ALTER TABLE " + journal + " DROP CONSTRAINT " + Ident(holdCheck),
+		"ALTER TABLE " + journal + " RENAME TO " + Ident(holdingName(p.ParentName, leave)),
+	}
+	if fenced {
+		stmts = append(stmts, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p)))
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // switchIntoDefault ends a move into DEFAULT inside tx: it locks the parent and DEFAULT
@@ -312,10 +405,15 @@ func orphansOf(ctx context.Context, q Querier, p Partition, def string) (query, 
 	if err != nil {
 		return "", "", err
 	}
-	cols = ColumnList(journal.Columns)
-	row := "ROW(" + cols + ")::text"
-	return "SELECT " + cols + " FROM " + QualifiedIdent(p.ParentSchema, journalName(p)) + " j WHERE NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE " + row + " = j::text) " +
-		"AND NOT EXISTS (SELECT 1 FROM ONLY " + def + " t WHERE " + row + " = j::text)", cols, nil
+	written := WrittenColumns(journal.Columns)
+	names := make([]string, len(written))
+	for i, c := range written {
+		names[i] = c.Name
+	}
+	cols = ColumnList(written)
+	row, jrow := "ROW("+qualifiedCols("t", names)+")::text", "ROW("+qualifiedCols("j", names)+")::text"
+	return "SELECT " + qualifiedCols("j", names) + " FROM " + QualifiedIdent(p.ParentSchema, journalName(p)) + " j WHERE NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE " + row + " = " + jrow + ") " +
+		"AND NOT EXISTS (SELECT 1 FROM ONLY " + def + " t WHERE " + row + " = " + jrow + ")", cols, nil
 }
 
 // MoveLeftovers is what a move of a partition that stopped before its switch left on the
@@ -331,8 +429,9 @@ type MoveLeftovers struct {
 	Copies  int64
 	Default string // the DEFAULT partition (qualified)
 
-	outsideBound string   // the condition of the partition's rows outside its bound
-	cols         []string // the parent's written columns
+	outsideBound string    // the condition of the partition's rows outside its bound
+	cols         []string  // the parent's written columns
+	holdings     []holding // the parent's holding partitions, whose rows DEFAULT's are too
 }
 
 // Empty reports whether nothing was left.
@@ -341,7 +440,7 @@ func (l MoveLeftovers) Empty() bool { return l.Journal == "" && l.Fence == "" }
 // copiesOf is the condition of the partition's rows (t) outside its bound that DEFAULT
 // holds too, compared by the written columns as text.
 func (l MoveLeftovers) copiesOf() string {
-	return l.outsideBound + " AND EXISTS (SELECT 1 FROM ONLY " + l.Default + " d WHERE ROW(" + qualifiedCols("d", l.cols) + ")::text = ROW(" + qualifiedCols("t", l.cols) + ")::text)"
+	return l.outsideBound + " AND EXISTS (SELECT 1 FROM " + defaultSide(l.Default, l.holdings, identList(l.cols)) + " WHERE ROW(" + qualifiedCols("d", l.cols) + ")::text = ROW(" + qualifiedCols("t", l.cols) + ")::text)"
 }
 
 // qualifiedCols lists the columns, each quoted and qualified with alias.
@@ -367,6 +466,16 @@ func FindMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftove
 	err = q.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $2::regclass AND conname = $3)`,
 		journal, def, fenceName(p)).Scan(&hasJournal, &hasFence)
 	if err != nil {
+		return l, err
+	}
+	if !hasFence {
+		// A move into p that stopped before its switch may have left its constraint on the
+		// holding partitions of its keys only (a local partition's).
+		if hasFence, err = holdingFenced(ctx, q, p); err != nil {
+			return l, err
+		}
+	}
+	if l.holdings, err = holdingsOf(ctx, q, p.ParentSchema, p.ParentName); err != nil {
 		return l, err
 	}
 	if hasFence {
@@ -420,22 +529,36 @@ func DropStrayFences(ctx context.Context, db *sql.DB, schema, name string) ([]st
 	if err != nil || def == "" {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' AND conname LIKE 'pgshard\_moving\_%'`, def)
+	hs, err := holdingsOf(ctx, db, schema, name)
 	if err != nil {
 		return nil, err
 	}
-	var fences []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
+	tables := []string{def}
+	for _, h := range hs {
+		tables = append(tables, h.Table)
+	}
+	type fence struct{ table, name string }
+	var fences []fence
+	for _, table := range tables {
+		rows, err := db.QueryContext(ctx, `SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' AND conname LIKE 'pgshard\_moving\_%'`, table)
+		if err != nil {
 			return nil, err
 		}
-		fences = append(fences, n)
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			fences = append(fences, fence{table, n})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(fences) == 0 {
-		return nil, err
+	if len(fences) == 0 {
+		return nil, nil
 	}
 	parts, err := ListPartitions(ctx, db, schema, name)
 	if err != nil {
@@ -446,9 +569,11 @@ func DropStrayFences(ctx context.Context, db *sql.DB, schema, name string) ([]st
 		owned[fenceName(Partition{Schema: pi.Schema, Name: pi.Name})] = true
 	}
 	var stray []string
+	var strayOn []fence
 	for _, f := range fences {
-		if !owned[f] {
-			stray = append(stray, f)
+		if !owned[f.name] {
+			stray = append(stray, f.name)
+			strayOn = append(strayOn, f)
 		}
 	}
 	if len(stray) == 0 {
@@ -462,9 +587,9 @@ func DropStrayFences(ctx context.Context, db *sql.DB, schema, name string) ([]st
 		if !free {
 			return ErrMoveRunning
 		}
-		for _, f := range stray {
-			logStep(ctx, "drop the constraint "+f+" that a create stopped before its commit left on DEFAULT", def)
-			if err := lockBriefly(ctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+Ident(f)); err != nil {
+		for _, f := range strayOn {
+			logStep(ctx, "drop the constraint "+f.name+" that a create stopped before its commit left", f.table)
+			if err := lockBriefly(ctx, tx, "ALTER TABLE "+f.table+" DROP CONSTRAINT IF EXISTS "+Ident(f.name)); err != nil {
 				return err
 			}
 		}
@@ -645,21 +770,42 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			return MoveResult{}, err
 		}
 	}
-	// From here DEFAULT refuses new rows of the entering keys, naming the constraint. (A
-	// local partition moves under the lock, which keeps every writer out anyway.)
-	if p.Foreign {
-		if err := addDefaultFence(ctx, db, def, p, newCheck); err != nil {
+	// Holding partitions of entering keys (see holding.go) give their rows too.
+	claims, err := claimsOf(ctx, db, p.ParentSchema, p.ParentName, p.Bound)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	key := KeySQL(parent.PartitionBy.Key)
+	// From here DEFAULT and the holdings refuse new rows of the entering keys, naming the
+	// constraint. (A local partition moves under the lock, which keeps every writer out
+	// anyway.)
+	if len(claims) > 0 {
+		defaultFenced = true // dropDefaultFence takes the holdings' constraints off too
+		if err := addHoldingFences(ctx, db, p, claims, key); err != nil {
+			return MoveResult{}, err
+		}
+	}
+	if p.Foreign || len(claims) > 0 {
+		if err := addDefaultFence(ctx, db, def, p, fenceChecks(newCheck, claims, key)...); err != nil {
 			return MoveResult{}, err
 		}
 		defaultFenced = true
 	}
 	cols := ColumnList(WrittenColumns(parent.Columns))
-	entering := "SELECT " + cols + " FROM ONLY " + def + " d WHERE (" + newCheck + ") AND " + outside(oldCheck)
+	cond := "(" + newCheck + ") AND " + outside(oldCheck)
+	// The tables the entering rows come from: DEFAULT, and the holdings of entering keys.
+	sources := []string{def}
+	for _, c := range claims {
+		sources = append(sources, c.Table)
+	}
 	// A row the partition already holds (copied by an attempt whose base commit failed) is
 	// not copied again.
 	// Rows compare as their text (NULL-safe, and hashable, so the anti-join reads the
 	// partition once instead of once per row).
-	missing := entering + " AND NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE t::text = d::text AND (" + newCheck + ") AND " + outside(oldCheck) + ")"
+	missing := func(source string) string {
+		return "SELECT " + cols + " FROM ONLY " + source + " d WHERE " + cond +
+			" AND NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE t::text = d::text AND " + cond + ")"
+	}
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockMoveIn(ctx, tx, p); err != nil {
 			return err
@@ -675,74 +821,102 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 				return err
 			}
 		}
-		// Counts verify this move: DEFAULT refuses new and changed rows of the entering keys,
-		// so from here their rows can only become fewer (deleted, or changed to another key),
-		// and a set that did not shrink between two counts is the same set.
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+entering+") e").Scan(&res.Rows); err != nil {
-			return err
+		// Counts verify this move: DEFAULT and the holdings refuse new and changed rows of the
+		// entering keys, so from here their rows can only become fewer (deleted, or changed
+		// to another key), and a set that did not shrink between two counts is the same set.
+		counts := make([]int64, len(sources))
+		for i, source := range sources {
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+source+" WHERE "+cond).Scan(&counts[i]); err != nil {
+				return err
+			}
+			res.Rows += counts[i]
 		}
 		logStep(ctx, fmt.Sprintf("move %d rows out of DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
 		// Rows of the entering keys already on the partition: copies made by an attempt
 		// whose base commit failed (or rows a regional service wrote since the shard's CHECK
 		// was widened). Only then does the copy skip rows the partition holds.
 		var there int64
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE ("+newCheck+") AND "+outside(oldCheck)).Scan(&there); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE "+cond).Scan(&there); err != nil {
 			return err
 		}
 		// The copies go to the partition while it still has its old bound: postgres_fdw's
 		// remote transaction keeps them from every other session until the commit.
-		if there == 0 {
-			if err := copyInBatches(ctx, tx, p, p.Qualified(), cols, def, "("+newCheck+") AND "+outside(oldCheck), res.Rows); err != nil {
-				return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+		var copied int64
+		for i, source := range sources {
+			if there == 0 {
+				if counts[i] > 0 || i == 0 {
+					if err := copyInBatches(ctx, tx, p, p.Qualified(), cols, source, cond, counts[i]); err != nil {
+						return &MoveRowsError{Default: source, To: p.Qualified(), Err: err}
+					}
+				}
+				continue
 			}
-		} else {
-			r, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+cols+") "+missing)
+			r, err := tx.ExecContext(ctx, "INSERT INTO "+p.Qualified()+" ("+cols+") "+missing(source))
 			if err != nil {
-				return &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
+				return &MoveRowsError{Default: source, To: p.Qualified(), Err: err}
 			}
-			if copied, _ := r.RowsAffected(); copied < res.Rows {
-				res.Resumed = true
-			}
+			n, _ := r.RowsAffected()
+			copied += n
+		}
+		if there > 0 && copied < res.Rows {
+			res.Resumed = true
 		}
 		if there == 0 {
 			// The partition's rows of the entering keys, as this transaction's remote
 			// snapshot sees them (taken before the copy, so no write of a regional service
 			// counts): exactly the rows copied, counted on the shard.
 			var landed int64
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE ("+newCheck+") AND "+outside(oldCheck)).Scan(&landed); err != nil {
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+p.Qualified()+" WHERE "+cond).Scan(&landed); err != nil {
 				return err
 			}
 			if landed != res.Rows {
 				return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", res.Rows-landed, res.Rows, p.Qualified())
 			}
 		} else {
-			var absent int64
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+missing+") m").Scan(&absent); err != nil {
+			for _, source := range sources {
+				var absent int64
+				if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+missing(source)+") m").Scan(&absent); err != nil {
+					return err
+				}
+				if absent != 0 {
+					return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", absent, res.Rows, p.Qualified())
+				}
+			}
+		}
+		for i, source := range sources {
+			logStep(ctx, fmt.Sprintf("delete the %d verified rows from %s", counts[i], source), p.Schema+"."+p.Name)
+			// The delete finds every row counted, unless one was deleted or changed to another
+			// key since (and then one of the copies would have no source).
+			r, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+source+" d WHERE "+cond)
+			if err != nil {
 				return err
 			}
-			if absent != 0 {
-				return fmt.Errorf("%d of the %d rows moved into %s are not there after the copy: nothing was changed", absent, res.Rows, p.Qualified())
+			if n, err := r.RowsAffected(); err != nil || n != counts[i] {
+				return errors.Join(err, fmt.Errorf("rows of the keys moving into %s were deleted or changed in %s while they were moved (%d rows deleted, %d copied): nothing was changed; apply again",
+					p.Qualified(), source, n, counts[i]))
 			}
 		}
-		logStep(ctx, fmt.Sprintf("delete the %d verified rows from DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
-		// The delete finds every row counted, unless one was deleted or changed to another
-		// key since (and then one of the copies would have no source).
-		r, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+def+" d WHERE ("+newCheck+") AND "+outside(oldCheck))
-		if err != nil {
-			return err
+		for _, c := range claims {
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+c.Table+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
+				return err
+			}
 		}
-		if n, err := r.RowsAffected(); err != nil || n != res.Rows {
-			return errors.Join(err, fmt.Errorf("rows of the keys moving into %s were deleted or changed in DEFAULT %s while they were moved (%d rows deleted, %d copied): nothing was changed; apply again",
-				p.Qualified(), def, n, res.Rows))
+		if defaultFenced {
+			logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
+				return err
+			}
 		}
 		if !p.Foreign {
-			return attachUnfenced(ctx, tx, p, def, false)
+			if err := detachClaims(ctx, tx, p.Parent(), claims); err != nil {
+				return err
+			}
+			if err := attachUnfenced(ctx, tx, p, def, defaultFenced); err != nil {
+				return err
+			}
+			return settleClaims(ctx, tx, p.Parent(), p.ParentName, p, claims)
 		}
-		logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
-		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
-			return err
-		}
-		return switchBound(ctx, tx, p, def, true)
+		return switchBound(ctx, tx, p, def, true, claims)
 	})
 	switchedNow = err == nil
 	return res, err
@@ -760,11 +934,15 @@ func fenceName(p Partition) string {
 // addDefaultFence puts the constraint fenceName(p) on DEFAULT, not validated: from its
 // commit, DEFAULT refuses new and changed rows of the keys newCheck admits. It waits for
 // DEFAULT's lock only briefly at a time (see lockBriefly).
-func addDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, newCheck string) error {
+func addDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, checks ...string) error {
 	name := Ident(fenceName(p))
 	logStep(ctx, "put the move's constraint "+fenceName(p)+" on DEFAULT (not validated yet)", def)
+	nots := make([]string, len(checks))
+	for i, c := range checks {
+		nots[i] = "NOT (" + c + ")"
+	}
 	return InTx(ctx, db, func(tx *sql.Tx) error {
-		return lockBriefly(ctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK (NOT ("+newCheck+")) NOT VALID")
+		return lockBriefly(ctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK ("+strings.Join(nots, " AND ")+") NOT VALID")
 	})
 }
 
@@ -778,6 +956,9 @@ func dropDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, 
 	err := InTx(rctx, db, func(tx *sql.Tx) error {
 		return lockBriefly(rctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+Ident(fenceName(p)))
 	})
+	if err == nil {
+		err = dropHoldingFences(rctx, db, p)
+	}
 	if err != nil {
 		return errors.Join(cause, fmt.Errorf("the constraint %s on DEFAULT %s, which refuses rows of the moving keys, could not be dropped (the next refresh drops it): %w",
 			fenceName(p), def, err))
@@ -790,16 +971,22 @@ func dropDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, 
 // drops the DEFAULT constraint fenceName(p) when fenced. From the lock to the commit nothing
 // reads or writes rows: DEFAULT's validated constraint spares ATTACH its scan, so the parent
 // is held for milliseconds whatever the rows moved.
-func switchBound(ctx context.Context, tx *sql.Tx, p Partition, def string, fenced bool) error {
+func switchBound(ctx context.Context, tx *sql.Tx, p Partition, def string, fenced bool, claims []claim) error {
 	logStep(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
 	// The parent first, as every partition DDL does; DETACH and ATTACH lock DEFAULT too.
 	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return err
 	}
+	if err := detachClaims(ctx, tx, p.Parent(), claims); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 		return err
 	}
-	return attachUnfenced(ctx, tx, p, def, fenced)
+	if err := attachUnfenced(ctx, tx, p, def, fenced); err != nil {
+		return err
+	}
+	return settleClaims(ctx, tx, p.Parent(), p.ParentName, p, claims)
 }
 
 // attachUnfenced attaches p with its bound (not for NoBound) and, when fenced, drops the
@@ -1065,8 +1252,23 @@ const maxKeysShown = 20
 // (so that postgres_fdw sends the count to the shard for a foreign partition). At most
 // maxKeysShown+1 keys come back, the biggest first.
 func RowsByKey(ctx context.Context, q Querier, parent *Table, table, cond string) ([]KeyRows, error) {
+	return rowsByKeyFrom(ctx, q, parent, "ONLY "+table, cond)
+}
+
+// DefaultRowsByKey is RowsByKey over the rows of DEFAULT (def) and of the parent's holding
+// partitions, which hold DEFAULT's rows of keys moved into it (see holding.go).
+func DefaultRowsByKey(ctx context.Context, q Querier, parent *Table, def, cond string) ([]KeyRows, error) {
+	hs, err := holdingsOf(ctx, q, parent.Schema, parent.Name)
+	if err != nil {
+		return nil, err
+	}
+	return rowsByKeyFrom(ctx, q, parent, defaultSide(def, hs, ColumnList(parent.Columns)), cond)
+}
+
+// rowsByKeyFrom is RowsByKey over a FROM item.
+func rowsByKeyFrom(ctx context.Context, q Querier, parent *Table, from, cond string) ([]KeyRows, error) {
 	key := strings.Join(KeySQL(parent.PartitionBy.Key), ", ")
-	rows, err := q.QueryContext(ctx, "SELECT "+key+", count(*) FROM ONLY "+table+" WHERE "+cond+
+	rows, err := q.QueryContext(ctx, "SELECT "+key+", count(*) FROM "+from+" WHERE "+cond+
 		" GROUP BY "+key+" ORDER BY count(*) DESC LIMIT "+strconv.Itoa(maxKeysShown+1))
 	if err != nil {
 		return nil, err
@@ -1111,7 +1313,7 @@ func MovingKeys(ctx context.Context, q Querier, p Partition, from, to Bound) (ke
 	if err != nil || len(keys) > 0 || def == "" || to.isNone() {
 		return keys, true, def, err
 	}
-	keys, err = RowsByKey(ctx, q, parent, def, "("+newCheck+") AND "+outside(oldCheck))
+	keys, err = DefaultRowsByKey(ctx, q, parent, def, "("+newCheck+") AND "+outside(oldCheck))
 	return keys, false, def, err
 }
 

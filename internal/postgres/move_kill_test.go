@@ -36,14 +36,12 @@ const (
 var (
 	stepsToDefault = []string{
 		"refuse new rows of the leaving keys", // the shard's CHECK narrows (NOT VALID)
-		"put the move's constraint",           // DEFAULT's constraint goes on (NOT VALID)
 		"copy ",                               // the journal is filled and committed
+		"put the move's constraint",           // the journal is committed; DEFAULT's constraint goes on (NOT VALID)
 		"delete the ",                         // the moving transaction has counted the journal
 		"check that DEFAULT holds no row",     // the shard's rows are deleted, not committed
 		"switch to the new bound and commit",  // DEFAULT's constraint is validated
-		"move ",                               // the parent is locked, the partition detached
-		"copied ",                             // one batch of the journal went into DEFAULT
-		"validate the shard's CHECK",          // committed; the shard's CHECK is not validated yet
+		"validate the shard's CHECK",          // committed, the journal attached as the holding partition; the shard's CHECK is not validated yet
 	}
 	stepsFromDefault = []string{
 		"widen the shard's CHECK",            // nothing moved yet
@@ -175,7 +173,7 @@ func (f *killFixture) verify(t *testing.T, dir, dsnBase string, sum int64) {
 	if dir == "from" {
 		wantDefault, wantShard, bound = 0, killRows, "FOR VALUES IN ('europe', 'eu')"
 	}
-	expectCount(t, base, wantDefault, `SELECT count(*) FROM ONLY tweets_default`)
+	expectCount(t, base, wantDefault, `SELECT count(*) FROM `+onBase)
 	expectCount(t, shard, wantShard, `SELECT count(*) FROM eu`)
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard_move%'`)
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard_moving%'`)
@@ -438,10 +436,10 @@ END $$`)
 			if dir == "to" {
 				expectCount(t, shard, 0, `SELECT count(*) FROM eu WHERE location = 'eu'`)
 				expectCount(t, base, eu, `SELECT count(*) FROM pgshard_move_eu`)
-				expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default`)
+				expectCount(t, base, 0, `SELECT count(*) FROM `+onBase)
 			} else {
 				expectCount(t, shard, eu, `SELECT count(*) FROM eu WHERE location = 'eu'`)
-				expectCount(t, base, eu, `SELECT count(*) FROM ONLY tweets_default`)
+				expectCount(t, base, eu, `SELECT count(*) FROM `+onBase)
 			}
 			if c.then == "abandon" {
 				// The configuration is put back to the old bound: the refresh undoes the move.

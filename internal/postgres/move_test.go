@@ -6,6 +6,10 @@ import (
 	"testing"
 )
 
+// onBase is the FROM item of the rows of tweets the base keeps itself: DEFAULT's, and the
+// holding partitions' (the rows of keys a shard gave to DEFAULT).
+const onBase = `(SELECT t.* FROM tweets t JOIN pg_class c ON c.oid = t.tableoid WHERE c.relkind = 'r') d`
+
 func expectCount(t *testing.T, db *sql.DB, want int64, query string, args ...any) {
 	t.Helper()
 	var n int64
@@ -44,8 +48,14 @@ func TestMoveBetweenShardAndDefault(t *testing.T) {
 	if err != nil || res.Rows != 100 {
 		t.Fatalf("move to DEFAULT: %+v, %v", res, err)
 	}
-	expectCount(t, base, 100, `SELECT count(*) FROM ONLY tweets_default WHERE location = 'eu'`)
+	expectCount(t, base, 100, `SELECT count(*) FROM `+onBase+` WHERE location = 'eu'`)
 	expectCount(t, shard, 0, `SELECT count(*) FROM eu WHERE location = 'eu'`)
+	// They are in the holding partition of the key, attached for it; DEFAULT has none.
+	expectCount(t, base, 100, `SELECT count(*) FROM ONLY `+holdingName("tweets", Bound{In: []string{"eu"}}))
+	expectCount(t, base, 1, `SELECT count(*) FROM pg_class WHERE relname = $1 AND relispartition AND pg_get_expr(relpartbound, oid) = $2`,
+		holdingName("tweets", Bound{In: []string{"eu"}}), `FOR VALUES IN ('eu')`)
+	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard%'`)
 	expectCount(t, base, 300, `SELECT count(DISTINCT id) FROM tweets`)
 	expectCount(t, base, 300, `SELECT count(*) FROM tweets`)
 	if _, err := shard.Exec(`INSERT INTO eu VALUES (999, 'eu', 'refused')`); err == nil {
@@ -60,7 +70,9 @@ func TestMoveBetweenShardAndDefault(t *testing.T) {
 	if res, err := MoveFromDefault(ctx, base, p, europe, true); err != nil || res.Rows != 100 {
 		t.Fatalf("move from DEFAULT: %+v, %v", res, err)
 	}
-	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default`)
+	expectCount(t, base, 0, `SELECT count(*) FROM `+onBase)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard%'`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard%'`)
 	expectCount(t, shard, 300, `SELECT count(*) FROM eu`)
 	var after int64
 	if err := base.QueryRow(`SELECT sum(hashtextextended(t::text, 0)) % 9223372036854775807 FROM (SELECT id, location, body FROM tweets) t`).Scan(&after); err != nil || after != before {
@@ -99,7 +111,7 @@ func TestMoveBetweenShardAndDefault(t *testing.T) {
 	}
 	expectCount(t, base, 1, `SELECT count(*) FROM pgshard_move_eu WHERE body = 'only copy'`)
 	expectCount(t, shard, 300, `SELECT count(*) FROM eu`)
-	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default`)
+	expectCount(t, base, 0, `SELECT count(*) FROM `+onBase)
 }
 
 // A local partition moves its rows in one transaction, and a partition that goes away

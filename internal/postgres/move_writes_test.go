@@ -114,7 +114,7 @@ func TestMoveAccountsForEveryWrite(t *testing.T) {
 			if dir == "to" {
 				expectCount(t, shard, 0, `SELECT count(*) FROM eu WHERE location = 'eu'`)
 			} else {
-				expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default WHERE location = 'eu'`)
+				expectCount(t, base, 0, `SELECT count(*) FROM `+onBase+` WHERE location = 'eu'`)
 			}
 		})
 	}
@@ -182,7 +182,7 @@ func TestCreateMovingDefaultRowsAccountsForEveryWrite(t *testing.T) {
 	}
 	expectCount(t, base, int64(len(accepted)), `SELECT count(*) FROM tweets WHERE id = ANY($1)`, pq.Array(accepted))
 	expectCount(t, base, 0, `SELECT count(*) FROM tweets WHERE id = ANY($1)`, pq.Array(refused))
-	expectCount(t, base, 0, `SELECT count(*) FROM ONLY tweets_default WHERE location = 'asia'`)
+	expectCount(t, base, 0, `SELECT count(*) FROM `+onBase+` WHERE location = 'asia'`)
 	expectCount(t, shard, 10000+int64(len(accepted)-other), `SELECT count(*) FROM asia`)
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard_moving%'`)
 }

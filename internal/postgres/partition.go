@@ -91,6 +91,11 @@ func ChangeBound(ctx context.Context, q Querier, p Partition, to Bound) error {
 	if _, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 		return err
 	}
+	if tx, ok := q.(*sql.Tx); ok {
+		if _, err := yieldHoldings(ctx, tx, p, to); err != nil {
+			return err
+		}
+	}
 	_, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+to.SQL())
 	return err
 }
@@ -174,8 +179,9 @@ func PartitionKeyOf(ctx context.Context, q Querier, schema, name string) (*Parti
 	return t.PartitionBy, nil
 }
 
-// DefaultRowsMatching counts the rows of the parent's local DEFAULT partition that the
-// bound would admit: they block creating the partition. It returns the DEFAULT partition's
+// DefaultRowsMatching counts the rows of the parent's local DEFAULT partition (and of its
+// holding partitions, see holding.go) that the bound would admit: they block creating the
+// partition. It returns the DEFAULT partition's
 // name too ("" when the parent has none).
 func DefaultRowsMatching(ctx context.Context, q Querier, parent *Table, b Bound) (string, int64, error) {
 	def, err := defaultPartition(ctx, q, parent.Schema, parent.Name)
@@ -186,8 +192,12 @@ func DefaultRowsMatching(ctx context.Context, q Querier, parent *Table, b Bound)
 	if check == "" {
 		return def, 0, nil
 	}
+	hs, err := holdingsOf(ctx, q, parent.Schema, parent.Name)
+	if err != nil {
+		return "", 0, err
+	}
 	var n int64
-	err = q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+def+" WHERE "+check).Scan(&n)
+	err = q.QueryRowContext(ctx, "SELECT count(*) FROM "+defaultSide(def, hs, ColumnList(parent.Columns))+" WHERE "+check).Scan(&n)
 	return def, n, err
 }
 
@@ -308,6 +318,13 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 	var moved int64
 	var fenced bool
 	var def string
+	var claims []claim
+	if !moveRows {
+		// Holding partitions of the bound's keys (empty of them) make way.
+		if _, err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
+			return 0, err
+		}
+	}
 	if moveRows {
 		def, err = defaultPartition(ctx, tx, p.ParentSchema, p.ParentName)
 		if err != nil {
@@ -335,19 +352,45 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 				return 0, &MoveRowsError{Default: def, To: p.Qualified(), Err: err}
 			}
 			moved, _ = res.RowsAffected()
+			// The holding partitions of the bound's keys give theirs too (see holding.go).
+			if claims, err = claimsOf(ctx, tx, p.ParentSchema, p.ParentName, p.Bound); err != nil {
+				return 0, err
+			}
+			if len(claims) > 0 && !fenced {
+				return 0, fmt.Errorf("rows of the bound %s are held in %s, and DEFAULT %s has no move constraint %s to move them online: apply again", p.Bound, claims[0].Table, def, fenceName(p))
+			}
+			fromHoldings, err := takeFromClaims(ctx, tx, p, claims, p.Qualified(), cols, check)
+			if err != nil {
+				return 0, err
+			}
+			moved += fromHoldings
 			if fenced {
 				logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
 				if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
 					return 0, err
 				}
-				logStep(ctx, "attach and commit (DEFAULT is locked from here to the commit)", p.Schema+"."+p.Name)
-				if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-					return 0, err
+				if len(claims) > 0 {
+					// The holdings are detached, which locks the parent too.
+					logStep(ctx, "attach and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
+					if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+						return 0, err
+					}
+					if err := detachClaims(ctx, tx, p.Parent(), claims); err != nil {
+						return 0, err
+					}
+				} else {
+					logStep(ctx, "attach and commit (DEFAULT is locked from here to the commit)", p.Schema+"."+p.Name)
+					if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+						return 0, err
+					}
 				}
 			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+		return 0, err
+	}
+	if err := settleClaims(ctx, tx, p.Parent(), p.ParentName, p, claims); err != nil {
 		return 0, err
 	}
 	if fenced {
@@ -440,6 +483,9 @@ func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 			return err
 		}
 	}
+	if _, err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 		return err
 	}
@@ -455,6 +501,9 @@ func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *
 		return InTx(ctx, db, func(tx *sql.Tx) error {
 			if moveRows {
 				_, err := AttachNewPartition(ctx, tx, p, parent, true, false)
+				return err
+			}
+			if _, err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
 				return err
 			}
 			return CreatePartition(ctx, tx, p)
@@ -480,8 +529,16 @@ func fencedCreate(ctx context.Context, db *sql.DB, p Partition, parent *Table, m
 	if check == "" || def == "" {
 		return create()
 	}
-	if err := addDefaultFence(ctx, db, def, p, check); err != nil {
+	claims, err := claimsOf(ctx, db, p.ParentSchema, p.ParentName, p.Bound)
+	if err != nil {
 		return err
+	}
+	key := KeySQL(parent.PartitionBy.Key)
+	if err := addHoldingFences(ctx, db, p, claims, key); err != nil {
+		return dropDefaultFence(ctx, db, def, p, err)
+	}
+	if err := addDefaultFence(ctx, db, def, p, fenceChecks(check, claims, key)...); err != nil {
+		return dropDefaultFence(ctx, db, def, p, err)
 	}
 	if err := create(); err != nil {
 		return dropDefaultFence(ctx, db, def, p, err)

@@ -649,10 +649,33 @@ func SetPrimaryKey(ctx context.Context, q *sql.Tx, schema, name string, fromCols
 // transaction and under an exclusive lock, while local rows would be lost.
 func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool) error {
 	return dropRelation(ctx, db, "TABLE", schema, name, func(tx *sql.Tx) error {
-		if force {
-			return nil
+		// A DEFAULT partition's rows include those of the parent's holding partitions (see
+		// holding.go): they are counted with it and go with it.
+		hs, err := holdingsOfDefault(ctx, tx, schema, name)
+		if err != nil {
+			return err
 		}
-		return refuseLoss(false, "dropping "+schema+"."+name)(RowsHeld(ctx, tx, schema, name))
+		if !force {
+			held, err := RowsHeld(ctx, tx, schema, name)
+			for _, h := range hs {
+				var n int64
+				if err == nil {
+					err = tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+h.Table).Scan(&n)
+				}
+				if n > 0 {
+					held = append(held, fmt.Sprintf("%s (%d rows held for DEFAULT)", h.Table, n))
+				}
+			}
+			if err := refuseLoss(false, "dropping "+schema+"."+name)(held, err); err != nil {
+				return err
+			}
+		}
+		for _, h := range hs {
+			if _, err := tx.ExecContext(ctx, "DROP TABLE "+h.Table); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

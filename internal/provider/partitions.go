@@ -526,7 +526,7 @@ func planDefaultRows(ctx context.Context, client *Client, db *postgres.DB, kind 
 	def, n, err := postgres.DefaultRowsMatching(ctx, db, parent, c.p.Bound)
 	var keys []postgres.KeyRows
 	if check := c.p.Bound.CheckSQL(postgres.KeySQL(parent.PartitionBy.Key)); err == nil && n > 0 && check != "" {
-		keys, err = postgres.RowsByKey(ctx, db, parent, def, check)
+		keys, err = postgres.DefaultRowsByKey(ctx, db, parent, def, check)
 	}
 	if err != nil {
 		return err
