@@ -373,6 +373,13 @@ func addColumnWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[st
 	}
 }
 
+// probeResult is what the queries through the base during a split saw.
+type probeResult struct {
+	queries int
+	longest time.Duration
+	errs    []string
+}
+
 // splitWhileServing splits the location canada out of the usa region into a new region, in
 // one apply, while the regional APIs serve: the usa shard's canada rows move through DEFAULT
 // into the new shard, verified, and every row is still there exactly once through the base.
@@ -439,6 +446,45 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 			}
 		}
 	}()
+	// And queries go through the base every 100 ms: a point query on a key that does not
+	// move, and a count of the moving key. None may wait more than 1 s (the switch holds the
+	// parent for milliseconds), and the count never changes (the move's rows are seen once).
+	var europeID int64
+	var canadaRows int
+	if err := base.QueryRow(`SELECT min(id) FROM tweets WHERE location = 'europe'`).Scan(&europeID); err != nil {
+		t.Fatal(err)
+	}
+	if err := base.QueryRow(`SELECT count(*) FROM tweets WHERE location = 'canada' AND text NOT LIKE 'during %'`).Scan(&canadaRows); err != nil {
+		t.Fatal(err)
+	}
+	stopProbe := make(chan struct{})
+	probed := make(chan probeResult)
+	go func() {
+		var r probeResult
+		for {
+			select {
+			case <-stopProbe:
+				probed <- r
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			start := time.Now()
+			var n int
+			err := base.QueryRow(`SELECT count(*) FROM tweets WHERE location = 'europe' AND id = $1`, europeID).Scan(&n)
+			r.longest = max(r.longest, time.Since(start))
+			var moving int
+			if err == nil {
+				err = base.QueryRow(`SELECT count(*) FROM tweets WHERE location = 'canada' AND text NOT LIKE 'during %'`).Scan(&moving)
+			}
+			r.queries++
+			switch {
+			case err != nil:
+				r.errs = append(r.errs, err.Error())
+			case n != 1 || moving != canadaRows:
+				r.errs = append(r.errs, fmt.Sprintf("the europe row counted %d times, the canada rows %d (want 1 and %d)", n, moving, canadaRows))
+			}
+		}
+	}()
 	regions, ok := vars["regions"].(map[string]map[string]any)
 	if !ok {
 		t.Fatalf("vars[regions] is a %T", vars["regions"])
@@ -451,6 +497,13 @@ func splitWhileServing(t *testing.T, ws *postgrestest.Workspace, vars map[string
 	out := ws.Must(t, "apply", "-auto-approve", "-no-color")
 	close(stop)
 	counts := <-done
+	close(stopProbe)
+	probe := <-probed
+	t.Logf("queries through the base during the split: %d, the longest point query waited %s", probe.queries, probe.longest.Round(time.Millisecond))
+	if probe.queries == 0 || probe.longest > time.Second || len(probe.errs) > 0 {
+		t.Errorf("queries through the base during the split: %d, the longest point query waited %s (at most 1 s), wrong or failed: %v",
+			probe.queries, probe.longest, probe.errs)
+	}
 	t.Logf("canada split out of usa in one apply in %s; the europe and usa APIs answered %d requests meanwhile, %d failed; "+
 		"of the canada rows written to the usa API meanwhile %d were taken and %d refused",
 		time.Since(start).Round(time.Millisecond), counts[0], counts[1], len(accepted), refused)

@@ -320,10 +320,31 @@ func switchIntoHolding(ctx context.Context, tx *sql.Tx, p Partition, def, journa
 			return err
 		}
 	}
+	held := holdingName(p.ParentName, leave)
 	stmts := []string{
 		"ALTER TABLE " + p.Parent() + " ATTACH PARTITION " + journal + " " + leave.SQL(),
 		"ALTER TABLE " + journal + " DROP CONSTRAINT " + Ident(holdCheck),
-		"ALTER TABLE " + journal + " RENAME TO " + Ident(holdingName(p.ParentName, leave)),
+		"ALTER TABLE " + journal + " RENAME TO " + Ident(held),
+	}
+	// The journal's indexes (the parent's, made by LIKE) are named after it: after the
+	// holding partition from now on.
+	rows, err := tx.QueryContext(ctx, `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass ORDER BY c.relname`, journal)
+	if err != nil {
+		return err
+	}
+	var n int
+	for rows.Next() {
+		var idx string
+		if err := rows.Scan(&idx); err != nil {
+			rows.Close()
+			return err
+		}
+		n++
+		stmts = append(stmts, "ALTER INDEX "+QualifiedIdent(p.ParentSchema, idx)+" RENAME TO "+Ident(TruncateIdentifier(held, fmt.Sprintf("_%d_idx", n))))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
 	}
 	if fenced {
 		stmts = append(stmts, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p)))

@@ -31,8 +31,8 @@ func refuseLoss(force bool, change string) func(held []string, err error) error 
 }
 
 // RowsHeld lists the local tables whose rows dropping the relation would destroy: a plain
-// table or partition itself, or a partitioned table's local leaf partitions, as
-// "schema.name (N rows)". Foreign partitions are never counted: their rows live on the
+// table or partition itself (a DEFAULT partition with its parent's holding partitions), or
+// a partitioned table's local leaf partitions, as "schema.name (N rows)". Foreign partitions are never counted: their rows live on the
 // shard, and the provider never drops them.
 func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, error) {
 	tables, err := localLeafTables(ctx, q, schema, name)
@@ -47,6 +47,21 @@ func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, er
 		}
 		if count > 0 {
 			held = append(held, fmt.Sprintf("%s.%s (%d rows)", tn.schema, tn.name, count))
+		}
+	}
+	// A DEFAULT partition's rows include its parent's holding partitions' (see holding.go),
+	// which go with it.
+	hs, err := holdingsOfDefault(ctx, q, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		var count int64
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+h.Table).Scan(&count); err != nil {
+			return nil, err
+		}
+		if count > 0 {
+			held = append(held, fmt.Sprintf("%s (%d rows held for DEFAULT)", h.Table, count))
 		}
 	}
 	return held, nil

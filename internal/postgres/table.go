@@ -656,17 +656,7 @@ func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool)
 			return err
 		}
 		if !force {
-			held, err := RowsHeld(ctx, tx, schema, name)
-			for _, h := range hs {
-				var n int64
-				if err == nil {
-					err = tx.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+h.Table).Scan(&n)
-				}
-				if n > 0 {
-					held = append(held, fmt.Sprintf("%s (%d rows held for DEFAULT)", h.Table, n))
-				}
-			}
-			if err := refuseLoss(false, "dropping "+schema+"."+name)(held, err); err != nil {
+			if err := refuseLoss(false, "dropping "+schema+"."+name)(RowsHeld(ctx, tx, schema, name)); err != nil {
 				return err
 			}
 		}

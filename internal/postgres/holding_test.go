@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// The rows of keys a shard gives to DEFAULT wait in a holding partition, and every later
+// taker of those keys takes them from there: a widened shard and a new partition (each
+// taking some keys of a holding, or all), a new partition that moves no rows (the holding
+// must be empty of its keys), and a drop of DEFAULT (which counts them). Each step checks
+// where the rows are, that every row is still seen once through the parent, and that no
+// move constraint is left.
+func TestHoldingPartitionsGiveTheirRowsToEveryTaker(t *testing.T) {
+	base, shard := shardFixture(t)
+	ctx := t.Context()
+	mustExec(t, base, `CREATE TABLE tweets (id int NOT NULL, location text, body text) PARTITION BY LIST (location)`)
+	mustExec(t, base, `CREATE INDEX ON tweets (id)`)
+	mustExec(t, base, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
+	mustExec(t, shard, `CREATE TABLE eu (id int NOT NULL, location text, body text, CONSTRAINT eu_bound CHECK (location IN ('europe', 'eu', 'uk')))`)
+	mustExec(t, shard, `CREATE TABLE eu2 (id int NOT NULL, location text, body text)`)
+	mustExec(t, base, `CREATE FOREIGN TABLE eu PARTITION OF tweets FOR VALUES IN ('europe', 'eu', 'uk') SERVER europe OPTIONS (table_name 'eu')`)
+	mustExec(t, base, `INSERT INTO tweets SELECT g, (ARRAY['europe', 'eu', 'uk'])[1 + g % 3], 'b' || g FROM generate_series(1, 300) g`)
+	mustExec(t, base, `INSERT INTO tweets VALUES (1000, 'mars', 'in DEFAULT')`)
+	sum := func() (n, s int64) {
+		t.Helper()
+		n, s, err := checksumOf(ctx, base, `SELECT id, location, body FROM tweets`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, s
+	}
+	rows, before := sum()
+	same := func(step string) {
+		t.Helper()
+		if n, s := sum(); n != rows || s != before {
+			t.Fatalf("%s: %d rows through the parent (checksum %d), want %d (%d)", step, n, s, rows, before)
+		}
+		expectCount(t, base, 0, `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard%'`)
+		expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard\_move\_%' AND relkind = 'r'`)
+	}
+	held := func(values ...string) string { return holdingName("tweets", Bound{In: values}) }
+	parent, err := ReadTable(ctx, base, "public", "tweets")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Two keys leave the shard: one holding partition holds their rows, attached for them.
+	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "tweets", Foreign: true, Server: "europe",
+		Options: map[string]string{"table_name": "eu"}, Bound: Bound{In: []string{"europe"}}}
+	if res, err := MoveToDefault(ctx, base, p, Bound{In: []string{"europe", "eu", "uk"}}, true); err != nil || res.Rows != 200 {
+		t.Fatalf("move to DEFAULT: %+v, %v", res, err)
+	}
+	same("after the narrowing")
+	expectCount(t, base, 200, `SELECT count(*) FROM ONLY `+held("eu", "uk"))
+	expectCount(t, base, 1, `SELECT count(*) FROM ONLY tweets_default`)
+	expectCount(t, base, 1, `SELECT count(*) FROM pg_indexes WHERE tablename = $1`, held("eu", "uk"))
+	if _, n, err := DefaultRowsMatching(ctx, base, parent, Bound{In: []string{"uk", "mars"}}); err != nil || n != 101 {
+		t.Fatalf("DefaultRowsMatching counts %d (%v), want 101 (DEFAULT's and the holding's)", n, err)
+	}
+	if keys, err := DefaultRowsByKey(ctx, base, parent, "public.tweets_default", `location IN ('uk', 'mars')`); err != nil || len(keys) != 2 || keys[0] != (KeyRows{Key: "'uk'", Rows: 100}) {
+		t.Fatalf("DefaultRowsByKey: %v %v", keys, err)
+	}
+	// A row of a held key written through the parent lands in the holding partition.
+	mustExec(t, base, `INSERT INTO tweets VALUES (1001, 'uk', 'after')`)
+	rows, before = sum()
+
+	// The shard takes one of them back: the holding keeps the other, renamed after it.
+	p.Bound = Bound{In: []string{"europe", "uk"}}
+	if res, err := MoveFromDefault(ctx, base, p, Bound{In: []string{"europe"}}, true); err != nil || res.Rows != 101 {
+		t.Fatalf("move from DEFAULT: %+v, %v", res, err)
+	}
+	same("after the widening")
+	expectCount(t, shard, 101, `SELECT count(*) FROM eu WHERE location = 'uk'`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname = $1`, held("eu", "uk"))
+	expectCount(t, base, 100, `SELECT count(*) FROM ONLY `+held("eu"))
+	expectCount(t, base, 1, `SELECT count(*) FROM pg_class WHERE relname = $1 AND pg_get_expr(relpartbound, oid) = $2`, held("eu"), `FOR VALUES IN ('eu')`)
+
+	// A new partition with the last held key and move_rows_from_default: the holding goes.
+	mustExec(t, base, `INSERT INTO tweets VALUES (1002, 'eu', 'after')`)
+	rows, before = sum()
+	q := Partition{Schema: "public", Name: "eu_new", ParentSchema: "public", ParentName: "tweets", Foreign: true, Server: "europe",
+		Options: map[string]string{"table_name": "eu2"}, Bound: Bound{In: []string{"eu"}}}
+	if err := CreateForeignPartition(ctx, base, q, parent, true); err != nil {
+		t.Fatalf("create over the holding partition: %v", err)
+	}
+	same("after the create")
+	expectCount(t, shard, 101, `SELECT count(*) FROM eu2`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard\_held\_%'`)
+
+	// A key that leaves again, for a partition that moves no rows: refused while the holding
+	// holds rows of it; once they are gone, the holding makes way.
+	p.Bound = Bound{In: []string{"europe"}}
+	if _, err := MoveToDefault(ctx, base, p, Bound{In: []string{"europe", "uk"}}, true); err != nil {
+		t.Fatalf("move to DEFAULT again: %v", err)
+	}
+	same("after the second narrowing")
+	uk := Partition{Schema: "public", Name: "uk", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"uk", "wales"}}}
+	if err := CreateLocalPartition(ctx, base, uk, parent, false); err == nil || !strings.Contains(err.Error(), "101 rows of the keys") || !strings.Contains(err.Error(), held("uk")) {
+		t.Fatalf("a create over a holding's rows without moving them: %v", err)
+	}
+	expectCount(t, base, 101, `SELECT count(*) FROM ONLY `+held("uk"))
+	mustExec(t, base, `DELETE FROM tweets WHERE location = 'uk'`)
+	rows, before = sum()
+	if err := CreateLocalPartition(ctx, base, uk, parent, false); err != nil {
+		t.Fatalf("a create over an empty holding: %v", err)
+	}
+	same("after the create over an empty holding")
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard\_held\_%'`)
+
+	// DEFAULT's drop counts the holdings' rows, and takes them with it when forced.
+	p.Bound = NoBound
+	if _, err := MoveToDefault(ctx, base, p, Bound{In: []string{"europe"}}, true); err != nil {
+		t.Fatalf("a partition that goes away: %v", err)
+	}
+	same("after the partition went away")
+	expectCount(t, base, 100, `SELECT count(*) FROM ONLY `+held("europe"))
+	var loss *LossError
+	if err := DropTable(ctx, base, "public", "tweets_default", false); !errors.As(err, &loss) || !strings.Contains(err.Error(), held("europe")+" (100 rows held for DEFAULT)") {
+		t.Fatalf("dropping DEFAULT with held rows: %v", err)
+	}
+	if err := DropTable(ctx, base, "public", "tweets_default", true); err != nil {
+		t.Fatal(err)
+	}
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard\_held\_%'`)
+}
