@@ -1,7 +1,7 @@
 # The sharded tweets service in one apply: a PostgreSQL container and a tweets API container
-# per region, each region on its own bridge network; a base database on every network that
-# holds the partitioned tweets table; and the pgshard objects that route each location's rows
-# to its region's database.
+# per region, each region on its own bridge network; a base database that holds the
+# partitioned tweets table and reaches each region's database on its published port; and the
+# pgshard objects that route each location's rows to its region's database.
 
 locals {
   use_container_base = var.existing_base == null
@@ -20,12 +20,12 @@ locals {
   first_regions = { for name, r in var.regions : name => r if r.split_from == null }
   split_regions = { for name, r in var.regions : name => r if r.split_from != null }
   partitions    = merge(pgshard_foreign_partition.region, pgshard_foreign_partition.split)
-  # How the base database's server reaches each shard: by container name on the region's
-  # network, or on the shard's published port when the base runs outside Docker.
+  # How the base database's server reaches each shard: on the shard's published port, from
+  # the host's network (the base container runs there too). The base joins no region's
+  # network: a container's networks cannot change without replacing it, so adding a region
+  # would restart the base, and every query through it would fail meanwhile.
   shard_address = {
-    for name, r in var.regions : name => local.use_container_base ?
-    { host = "${var.name_prefix}${name}-db", port = 5432 } :
-    { host = "127.0.0.1", port = r.db_port }
+    for name, r in var.regions : name => { host = "127.0.0.1", port = r.db_port }
   }
 }
 
@@ -107,28 +107,20 @@ resource "docker_container" "base_db" {
   count = local.use_container_base ? 1 : 0
   name  = "${var.name_prefix}base-db"
   image = docker_image.postgres.image_id
+  # On the host's network, listening on the loopback address only, at base_port.
+  network_mode = "host"
+  command      = ["postgres", "-c", "port=${var.base_port}", "-c", "listen_addresses=127.0.0.1"]
   env = [
     "POSTGRES_USER=postgres",
     "POSTGRES_PASSWORD=${var.postgres_password}",
     "POSTGRES_DB=tweets",
   ]
-  dynamic "networks_advanced" {
-    for_each = docker_network.region
-    content {
-      name = networks_advanced.value.name
-    }
-  }
-  ports {
-    internal = 5432
-    external = var.base_port
-    ip       = "127.0.0.1"
-  }
   volumes {
     volume_name    = docker_volume.base[0].name
     container_path = "/var/lib/postgresql/data"
   }
   healthcheck {
-    test         = ["CMD", "pg_isready", "-U", "postgres", "-d", "tweets"]
+    test         = ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", tostring(var.base_port), "-U", "postgres", "-d", "tweets"]
     interval     = "1s"
     timeout      = "3s"
     start_period = "2s"
