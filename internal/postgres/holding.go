@@ -190,15 +190,59 @@ func fenceChecks(check string, cs []claim, key []string) []string {
 	return out
 }
 
+// whole reports whether the claim takes every key of its holding, which then goes.
+func (c claim) whole() bool { return len(c.Rest.In) == 0 }
+
+// refuseDeleteFunction is the trigger function that refuses deletes of the rows of a
+// holding partition a move takes whole (see addHoldingFences), in schema.
+func refuseDeleteFunction(schema string) string {
+	return QualifiedIdent(schema, "pgshard_refuse_moving_delete")
+}
+
+// ensureRefuseDeleteFunction creates refuseDeleteFunction(schema) unless it exists. It
+// stays: a few catalog rows, used by the moves of every parent in the schema.
+func ensureRefuseDeleteFunction(ctx context.Context, db *sql.DB, schema string) error {
+	var exists bool
+	if err := db.QueryRowContext(ctx, `SELECT to_regprocedure($1) IS NOT NULL`, refuseDeleteFunction(schema)+"()").Scan(&exists); err != nil || exists {
+		return err
+	}
+	_, err := db.ExecContext(ctx, "CREATE FUNCTION "+refuseDeleteFunction(schema)+"() RETURNS trigger LANGUAGE plpgsql AS "+Literal(`
+BEGIN
+  RAISE EXCEPTION 'rows of % are moving into another partition (%): deletes of them are refused until the move commits', TG_TABLE_NAME, TG_NAME
+    USING ERRCODE = 'object_in_use', HINT = 'Retry the delete after the move; it then reaches the rows where they are.';
+END`))
+	if se := ServerErrorOf(err); se != nil && se.Code == "42723" {
+		return nil // made by a move of another parent meanwhile
+	}
+	return err
+}
+
 // addHoldingFences puts the constraint fenceName(p) on each claimed holding, not
-// validated: from its commit the holding refuses new rows of the keys p takes, and once
-// validated it spares the ATTACH of the keys it keeps its scan.
+// validated: from its commit the holding refuses new and changed rows of the keys p takes,
+// and once validated it spares the ATTACH of the keys it keeps its scan. A holding taken
+// whole also gets a trigger of that name that refuses deletes: nothing can change its rows
+// then, so that they are copied and counted but never deleted (the switch drops it).
 func addHoldingFences(ctx context.Context, db *sql.DB, p Partition, cs []claim, key []string) error {
 	name := Ident(fenceName(p))
 	for _, c := range cs {
+		if c.whole() {
+			if err := ensureRefuseDeleteFunction(ctx, db, p.ParentSchema); err != nil {
+				return err
+			}
+		}
 		logStep(ctx, "put the move's constraint "+fenceName(p)+" on the holding partition (not validated yet)", c.Table)
 		err := InTx(ctx, db, func(tx *sql.Tx) error {
-			return lockBriefly(ctx, tx, "ALTER TABLE "+c.Table+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK ("+c.restCheck(key)+") NOT VALID")
+			if err := lockBriefly(ctx, tx, "ALTER TABLE "+c.Table+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK ("+c.restCheck(key)+") NOT VALID"); err != nil {
+				return err
+			}
+			if !c.whole() {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+name+" ON "+c.Table); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "CREATE TRIGGER "+name+" BEFORE DELETE ON "+c.Table+" FOR EACH ROW EXECUTE FUNCTION "+refuseDeleteFunction(p.ParentSchema)+"()")
+			return err
 		})
 		if err != nil {
 			return err
@@ -222,6 +266,13 @@ func takeFromClaims(ctx context.Context, tx *sql.Tx, p Partition, cs []claim, ta
 			if err := copyInBatches(ctx, tx, p, target, cols, c.Table, cond, n); err != nil {
 				return 0, &MoveRowsError{Default: c.Table, To: p.Qualified(), Err: err}
 			}
+		}
+		if c.whole() {
+			// Its rows cannot change (see addHoldingFences), and it goes with the switch.
+			total += n
+			continue
+		}
+		if n > 0 {
 			r, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+c.Table+" WHERE "+cond)
 			if err != nil {
 				return 0, err
@@ -351,7 +402,11 @@ func dropHoldingFences(ctx context.Context, db *sql.DB, p Partition) error {
 			continue
 		}
 		err = InTx(ctx, db, func(tx *sql.Tx) error {
-			return lockBriefly(ctx, tx, "ALTER TABLE "+h.Table+" DROP CONSTRAINT IF EXISTS "+Ident(fenceName(p)))
+			if err := lockBriefly(ctx, tx, "ALTER TABLE "+h.Table+" DROP CONSTRAINT IF EXISTS "+Ident(fenceName(p))); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+Ident(fenceName(p))+" ON "+h.Table)
+			return err
 		})
 		if err != nil {
 			return err

@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -124,4 +126,56 @@ func TestHoldingPartitionsGiveTheirRowsToEveryTaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard\_held\_%'`)
+}
+
+// While a move takes a holding partition whole, its rows cannot change: a delete (through
+// the parent or straight to the holding) is refused by the move's trigger and an insert by
+// its constraint, each naming them, instead of being lost when the holding goes; once the
+// move has committed, both work again, on the shard.
+func TestHoldingTakenWholeRefusesWrites(t *testing.T) {
+	base, shard := shardFixture(t)
+	mustExec(t, base, `CREATE TABLE tweets (id int, location text, body text) PARTITION BY LIST (location)`)
+	mustExec(t, base, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
+	mustExec(t, shard, `CREATE TABLE eu (id int, location text, body text, CONSTRAINT eu_bound CHECK (location IN ('europe', 'eu')))`)
+	mustExec(t, base, `CREATE FOREIGN TABLE eu PARTITION OF tweets FOR VALUES IN ('europe', 'eu') SERVER europe OPTIONS (table_name 'eu')`)
+	mustExec(t, base, `INSERT INTO tweets SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'europe' END, 'b' || g FROM generate_series(1, 200) g`)
+	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "tweets", Foreign: true, Server: "europe",
+		Options: map[string]string{"table_name": "eu"}, Bound: Bound{In: []string{"europe"}}}
+	if _, err := MoveToDefault(t.Context(), base, p, Bound{In: []string{"europe", "eu"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	held := holdingName("tweets", Bound{In: []string{"eu"}})
+	var tried []string
+	ctx := WithStepLogger(t.Context(), func(_ context.Context, step, _ string) {
+		if !strings.HasPrefix(step, "move ") {
+			return
+		}
+		for _, stmt := range []string{
+			`DELETE FROM tweets WHERE location = 'eu' AND id = 2`,
+			`DELETE FROM ` + held + ` WHERE id = 4`,
+			`UPDATE tweets SET body = 'changed' WHERE location = 'eu' AND id = 6`,
+			`INSERT INTO tweets VALUES (1000, 'eu', 'new')`,
+		} {
+			_, err := base.Exec(stmt)
+			tried = append(tried, fmt.Sprintf("%s: %v", stmt, err))
+		}
+	})
+	p.Bound = Bound{In: []string{"europe", "eu"}}
+	if res, err := MoveFromDefault(ctx, base, p, Bound{In: []string{"europe"}}, true); err != nil || res.Rows != 100 {
+		t.Fatalf("move from DEFAULT: %+v, %v", res, err)
+	}
+	if len(tried) != 4 {
+		t.Fatalf("the writes ran %d times, want once each: %v", len(tried), tried)
+	}
+	for i, want := range []string{"are refused until the move commits", "are refused until the move commits", fenceName(p), fenceName(p)} {
+		if !strings.Contains(tried[i], want) {
+			t.Errorf("write %d during the move: %s, want an error naming %q", i, tried[i], want)
+		}
+	}
+	expectCount(t, shard, 100, `SELECT count(*) FROM eu WHERE location = 'eu'`)
+	expectCount(t, base, 200, `SELECT count(*) FROM tweets`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pgshard\_held\_%'`)
+	expectCount(t, base, 0, `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgshard%'`)
+	mustExec(t, base, `DELETE FROM tweets WHERE location = 'eu' AND id = 2`)
+	expectCount(t, shard, 99, `SELECT count(*) FROM eu WHERE location = 'eu'`)
 }
