@@ -1044,27 +1044,39 @@ func attachUnfenced(ctx context.Context, tx *sql.Tx, p Partition, def string, fe
 	return nil
 }
 
-// lockWaitFirstTry is how long lockBriefly's statement first waits for its lock; each
-// further try waits twice as long as the one before, up to lockWaitLongestTry.
-var lockWaitFirstTry, lockWaitLongestTry = 100 * time.Millisecond, 1600 * time.Millisecond
+// lockWaitShortTry is how long each of lockBriefly's first tries waits for its lock, for
+// lockShortTriesFor; after that, each try waits lockWaitFirstTry, then twice as long as the
+// one before, up to lockWaitLongestTry.
+var (
+	lockWaitShortTry   = 50 * time.Millisecond
+	lockShortTriesFor  = 3 * time.Second
+	lockWaitFirstTry   = 100 * time.Millisecond
+	lockWaitLongestTry = 800 * time.Millisecond
+)
 
 // lockBriefly runs stmt, which takes a lock that blocks other sessions, inside tx, waiting
 // for that lock a short time at a time: a lock request waiting in the queue blocks every
 // session that comes after it, so a long wait (behind a long query) would hold the table
-// as surely as the lock itself. Between tries the others go on. The first try waits
-// lockWaitFirstTry, each next one twice as long (so that queries longer than a try do not
-// keep it out for ever), up to lockWaitLongestTry. It tries until the session's
-// lock_timeout has passed (for ever when it is 0, until ctx ends), and then fails as a lock
-// wait of that length would.
+// as surely as the lock itself. Between tries the others go on. For lockShortTriesFor the
+// tries are short (lockWaitShortTry: nobody queues behind one for longer), which finds the
+// gaps between other sessions' queries; then each try waits longer, from lockWaitFirstTry
+// doubling up to lockWaitLongestTry, so that queries longer than a try, back to back, do
+// not keep it out for ever. It tries until the session's lock_timeout has passed (for ever
+// when it is 0, until ctx ends), and then fails as a lock wait of that length would.
 func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
 	var limitMs int64
 	if err := tx.QueryRowContext(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout'`).Scan(&limitMs); err != nil {
 		return err
 	}
 	limit := time.Duration(limitMs) * time.Millisecond
-	try := lockWaitFirstTry
 	start := time.Now()
-	for ; ; try = min(2*try, lockWaitLongestTry) {
+	var long time.Duration // the last long try, 0 while the tries are short
+	for {
+		try := lockWaitShortTry
+		if time.Since(start) >= lockShortTriesFor {
+			long = min(max(2*long, lockWaitFirstTry), lockWaitLongestTry)
+			try = long
+		}
 		if limit > 0 {
 			try = min(try, max(limit-time.Since(start), time.Millisecond))
 		}
@@ -1096,7 +1108,7 @@ func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
 		select {
 		case <-ctx.Done():
 			return interrupted(ctx, err)
-		case <-time.After(lockWaitFirstTry):
+		case <-time.After(min(try, lockWaitFirstTry)):
 		}
 	}
 }
