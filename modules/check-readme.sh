@@ -3,7 +3,8 @@
 # `variable "x"` of the module's *.tf files has a row "| `x` |" in the README's "## Inputs" table,
 # every `output "x"` one in "## Outputs", and neither table has a row for anything else.
 #
-#   modules/check-readme.sh [MODULE_DIR...]   # default: every directory of modules/ with a README.md
+#   modules/check-readme.sh [MODULE_DIR...]   # default: every module under modules/ (a
+#                                             # directory with versions.tf), test fixtures aside
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,13 +46,14 @@ compare() {
 }
 
 if (($# == 0)); then
-  set -- "$here"/*/
+  mapfile -t modules < <(find "$here" -name versions.tf -not -path '*/.terraform/*' -not -path '*/tests/*' -printf '%h\n' | sort)
+  set -- "${modules[@]}"
 fi
 
 failed=0
 for dir in "$@"; do
   dir=${dir%/}
-  module=$(basename "$dir")
+  module=${dir#"$here"/}
   readme=$dir/README.md
   if [[ ! -f $readme ]]; then
     echo "$module: no README.md" >&2
