@@ -33,8 +33,9 @@ const holdCheck = "pgshard_holds"
 
 // holding is one holding partition of a parent.
 type holding struct {
-	Table string // qualified, quoted
-	Bound Bound  // its LIST bound, as the server prints it
+	Schema, Name string
+	Table        string // qualified, quoted
+	Bound        Bound  // its LIST bound, as the server prints it
 }
 
 // holdingName names the holding partition of a parent with bound b.
@@ -46,7 +47,7 @@ func holdingName(parentName string, b Bound) string {
 // holdingsOf lists the holding partitions of parent schema.name.
 func holdingsOf(ctx context.Context, q Querier, schema, name string) ([]holding, error) {
 	rows, err := q.QueryContext(ctx, `
-SELECT format('%I.%I', n.nspname, c.relname), pg_get_expr(c.relpartbound, c.oid)
+SELECT n.nspname, c.relname, format('%I.%I', n.nspname, c.relname), pg_get_expr(c.relpartbound, c.oid)
 FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE i.inhparent = format('%I.%I', $1::text, $2::text)::regclass
@@ -60,7 +61,7 @@ ORDER BY c.relname`, schema, name)
 	for rows.Next() {
 		var h holding
 		var bound string
-		if err := rows.Scan(&h.Table, &bound); err != nil {
+		if err := rows.Scan(&h.Schema, &h.Name, &h.Table, &bound); err != nil {
 			return nil, err
 		}
 		if h.Bound, err = ParseBound(bound); err != nil {
@@ -263,8 +264,12 @@ func takeFromClaims(ctx context.Context, tx *sql.Tx, p Partition, cs []claim, ta
 		}
 		if n > 0 {
 			logStep(ctx, fmt.Sprintf("move %d rows out of the holding partition %s", n, c.Table), p.Schema+"."+p.Name)
-			if err := copyInBatches(ctx, tx, p, target, cols, c.Table, cond, n); err != nil {
+			copied, err := copyInBatches(ctx, tx, p, target, cols, c.Table, cond, n)
+			if err != nil {
 				return 0, &MoveRowsError{Default: c.Table, To: p.Qualified(), Err: err}
+			}
+			if copied != n {
+				return 0, fmt.Errorf("%d of the %d rows of %s moving into %s were copied: nothing was changed; apply again", copied, n, c.Table, p.Qualified())
 			}
 		}
 		if c.whole() {
@@ -353,20 +358,21 @@ func yieldHoldings(ctx context.Context, tx *sql.Tx, p Partition, b Bound) (bool,
 	if err != nil || parent.PartitionBy == nil {
 		return false, err
 	}
-	check := b.CheckSQL(KeySQL(parent.PartitionBy.Key))
-	n, err := countClaims(ctx, tx, cs, check)
+	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return false, err
+	}
+	if err := detachClaims(ctx, tx, p.Parent(), cs); err != nil {
+		return false, err
+	}
+	// Counted under the holdings' own locks (DETACH took them), in the transaction that
+	// drops those it empties: no row can arrive between the count and the drop.
+	n, err := countClaims(ctx, tx, cs, b.CheckSQL(KeySQL(parent.PartitionBy.Key)))
 	if err != nil {
 		return false, err
 	}
 	if n > 0 {
 		return false, fmt.Errorf("%d rows of the keys of the bound %s are held for DEFAULT in %s (rows moved into DEFAULT earlier): move them in with move_rows_from_default, or out of there yourself",
 			n, b, cs[0].Table)
-	}
-	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		return false, err
-	}
-	if err := detachClaims(ctx, tx, p.Parent(), cs); err != nil {
-		return false, err
 	}
 	for _, c := range cs {
 		if len(c.Rest.In) == 0 {

@@ -119,7 +119,7 @@ func TestHoldingPartitionsGiveTheirRowsToEveryTaker(t *testing.T) {
 	same("after the partition went away")
 	expectCount(t, base, 100, `SELECT count(*) FROM ONLY `+held("europe"))
 	var loss *LossError
-	if err := DropTable(ctx, base, "public", "tweets_default", false); !errors.As(err, &loss) || !strings.Contains(err.Error(), held("europe")+" (100 rows held for DEFAULT)") {
+	if err := DropTable(ctx, base, "public", "tweets_default", false); !errors.As(err, &loss) || !strings.Contains(err.Error(), "public."+held("europe")+" (100 rows)") {
 		t.Fatalf("dropping DEFAULT with held rows: %v", err)
 	}
 	if err := DropTable(ctx, base, "public", "tweets_default", true); err != nil {

@@ -382,7 +382,7 @@ func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, 
 		from, cond = p.Qualified(), outside(newCheck)
 	}
 	logStep(ctx, fmt.Sprintf("move %d rows into DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
-	if err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
+	if _, err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
 		return &MoveRowsError{Default: def, To: p.Qualified(), Err: err, IntoDefault: true}
 	}
 	arrived := "SELECT " + cols + " FROM ONLY " + def + " WHERE (" + oldCheck + ") AND " + outside(newCheck)
@@ -878,7 +878,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		for i, source := range sources {
 			if there == 0 {
 				if counts[i] > 0 || i == 0 {
-					if err := copyInBatches(ctx, tx, p, p.Qualified(), cols, source, cond, counts[i]); err != nil {
+					if _, err := copyInBatches(ctx, tx, p, p.Qualified(), cols, source, cond, counts[i]); err != nil {
 						return &MoveRowsError{Default: source, To: p.Qualified(), Err: err}
 					}
 				}
@@ -1167,14 +1167,15 @@ func switched(ctx context.Context, q Querier, p Partition) (bool, error) {
 // moveBatchRows is about how many rows each batch of a move copies.
 var moveBatchRows int64 = 50000
 
-// copyInBatches copies the rows of the local table source that meet cond into target, in
+// copyInBatches copies the rows of the local table source that meet cond into target (and
+// returns how many), in
 // batches of the source's pages (a TID range scan each, so each batch reads only its own
 // pages), and logs rows done of total and the rate after each batch. The last batch has no
 // upper bound: it takes rows on pages added since the size was read.
-func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, source, cond string, total int64) error {
+func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, source, cond string, total int64) (int64, error) {
 	var pages int64
 	if err := tx.QueryRowContext(ctx, "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint", source).Scan(&pages); err != nil {
-		return err
+		return 0, err
 	}
 	step := max(1, pages*moveBatchRows/max(total, 1))
 	var done int64
@@ -1189,14 +1190,14 @@ func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, s
 		}
 		r, err := tx.ExecContext(ctx, query+" AND "+cond, args...)
 		if err != nil {
-			return err
+			return done, err
 		}
 		n, _ := r.RowsAffected()
 		done += n
 		took := time.Since(start).Seconds()
 		logStep(ctx, fmt.Sprintf("copied %d/%d rows into %s (%.0f rows/s)", done, total, target, float64(done)/max(took, 0.001)), p.Schema+"."+p.Name)
 		if last {
-			return nil
+			return done, nil
 		}
 	}
 }

@@ -86,15 +86,13 @@ func CreatePartition(ctx context.Context, q Querier, p Partition) error {
 
 // ChangeBound detaches the partition and attaches it again with a new bound. Run it in a
 // transaction: in between, the partition's rows are not reachable through the parent.
-func ChangeBound(ctx context.Context, q Querier, p Partition, to Bound) error {
+func ChangeBound(ctx context.Context, q *sql.Tx, p Partition, to Bound) error {
 	logStep(ctx, "detach and attach with a new bound", p.Schema+"."+p.Name)
 	if _, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 		return err
 	}
-	if tx, ok := q.(*sql.Tx); ok {
-		if _, err := yieldHoldings(ctx, tx, p, to); err != nil {
-			return err
-		}
+	if _, err := yieldHoldings(ctx, q, p, to); err != nil {
+		return err
 	}
 	_, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+to.SQL())
 	return err

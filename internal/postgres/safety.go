@@ -39,6 +39,15 @@ func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
+	// A DEFAULT partition's rows include its parent's holding partitions' (see holding.go),
+	// which go with it.
+	hs, err := holdingsOfDefault(ctx, q, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		tables = append(tables, leafTable{schema: h.Schema, name: h.Name, quoted: h.Table})
+	}
 	var held []string
 	for _, tn := range tables {
 		var count int64
@@ -47,21 +56,6 @@ func RowsHeld(ctx context.Context, q Querier, schema, name string) ([]string, er
 		}
 		if count > 0 {
 			held = append(held, fmt.Sprintf("%s.%s (%d rows)", tn.schema, tn.name, count))
-		}
-	}
-	// A DEFAULT partition's rows include its parent's holding partitions' (see holding.go),
-	// which go with it.
-	hs, err := holdingsOfDefault(ctx, q, schema, name)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range hs {
-		var count int64
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ONLY "+h.Table).Scan(&count); err != nil {
-			return nil, err
-		}
-		if count > 0 {
-			held = append(held, fmt.Sprintf("%s (%d rows held for DEFAULT)", h.Table, count))
 		}
 	}
 	return held, nil

@@ -655,6 +655,12 @@ func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool)
 		if err != nil {
 			return err
 		}
+		for _, h := range hs {
+			// Locked before they are counted (the parent's lock keeps out only writes through it).
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+h.Table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+		}
 		if !force {
 			if err := refuseLoss(false, "dropping "+schema+"."+name)(RowsHeld(ctx, tx, schema, name)); err != nil {
 				return err
