@@ -169,15 +169,6 @@ func defaultSide(def string, hs []holding, cols string) string {
 	return "(" + strings.Join(parts, " UNION ALL ") + ") d"
 }
 
-// holdingsOfClaims are the holdings of claims.
-func holdingsOfClaims(cs []claim) []holding {
-	out := make([]holding, len(cs))
-	for i, c := range cs {
-		out[i] = c.holding
-	}
-	return out
-}
-
 // fenceChecks are the conditions DEFAULT's move constraint must refute for a switch that
 // attaches a partition with check and the holdings of cs with what they keep: each ATTACH
 // then skips its scan of DEFAULT.
@@ -348,48 +339,48 @@ func settleClaims(ctx context.Context, tx *sql.Tx, parent, parentName string, p 
 // that moves no rows: the holding partitions whose keys b takes must hold no row of them
 // (else the error says how many, as PostgreSQL would for DEFAULT's rows); they are detached
 // (the parent locked briefly at a time, see lockBriefly) and dropped, or attached again for
-// the keys they keep. It returns whether it detached any.
-func yieldHoldings(ctx context.Context, tx *sql.Tx, p Partition, b Bound) (bool, error) {
+// the keys they keep.
+func yieldHoldings(ctx context.Context, tx *sql.Tx, p Partition, b Bound) error {
 	cs, err := claimsOf(ctx, tx, p.ParentSchema, p.ParentName, b)
 	if err != nil || len(cs) == 0 {
-		return false, err
+		return err
 	}
 	parent, err := ReadTable(ctx, tx, p.ParentSchema, p.ParentName)
 	if err != nil || parent.PartitionBy == nil {
-		return false, err
+		return err
 	}
 	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		return false, err
+		return err
 	}
 	if err := detachClaims(ctx, tx, p.Parent(), cs); err != nil {
-		return false, err
+		return err
 	}
 	// Counted under the holdings' own locks (DETACH took them), in the transaction that
 	// drops those it empties: no row can arrive between the count and the drop.
 	n, err := countClaims(ctx, tx, cs, b.CheckSQL(KeySQL(parent.PartitionBy.Key)))
 	if err != nil {
-		return false, err
+		return err
 	}
 	if n > 0 {
-		return false, fmt.Errorf("%d rows of the keys of the bound %s are held for DEFAULT in %s (rows moved into DEFAULT earlier): move them in with move_rows_from_default, or out of there yourself",
+		return fmt.Errorf("%d rows of the keys of the bound %s are held for DEFAULT in %s (rows moved into DEFAULT earlier): move them in with move_rows_from_default, or out of there yourself",
 			n, b, cs[0].Table)
 	}
 	for _, c := range cs {
 		if len(c.Rest.In) == 0 {
 			if _, err := tx.ExecContext(ctx, "DROP TABLE "+c.Table); err != nil {
-				return false, err
+				return err
 			}
 			continue
 		}
 		// Attached again for the keys it keeps: a scan of its rows, which hold none of b's.
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+c.Table+" "+c.Rest.SQL()); err != nil {
-			return false, err
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+c.Table+" RENAME TO "+Ident(holdingName(p.ParentName, c.Rest))); err != nil {
-			return false, err
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // dropHoldingFences takes the constraint fenceName(p) off every holding partition of p's

@@ -91,7 +91,7 @@ func ChangeBound(ctx context.Context, q *sql.Tx, p Partition, to Bound) error {
 	if _, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 		return err
 	}
-	if _, err := yieldHoldings(ctx, q, p, to); err != nil {
+	if err := yieldHoldings(ctx, q, p, to); err != nil {
 		return err
 	}
 	_, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+to.SQL())
@@ -319,7 +319,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 	var claims []claim
 	if !moveRows {
 		// Holding partitions of the bound's keys (empty of them) make way.
-		if _, err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
+		if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
 			return 0, err
 		}
 	}
@@ -481,7 +481,7 @@ func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 			return err
 		}
 	}
-	if _, err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
+	if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
@@ -501,7 +501,7 @@ func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *
 				_, err := AttachNewPartition(ctx, tx, p, parent, true, false)
 				return err
 			}
-			if _, err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
+			if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
 				return err
 			}
 			return CreatePartition(ctx, tx, p)
