@@ -77,7 +77,9 @@ type Workspace struct {
 }
 
 // NewWorkspace copies src (a directory of .tf files) into a temporary directory and
-// prepares a CLI configuration that installs providers only from local mirrors.
+// prepares a CLI configuration that installs providers only from local mirrors. A src inside
+// this repository keeps its place relative to the repository's modules/ (copied too), so
+// that the examples' module sources ("../../modules/...") resolve.
 func NewWorkspace(t testing.TB, src string) *Workspace {
 	t.Helper()
 	// The same CLI as the acceptance tests: TF_ACC_TERRAFORM_PATH when set.
@@ -92,8 +94,8 @@ func NewWorkspace(t testing.TB, src string) *Workspace {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := copyDir(src, dir); err != nil {
+	dir, err := copyConfiguration(src, t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
 	cache, err := CacheDir()
@@ -193,6 +195,27 @@ func (w *Workspace) PlanIsEmpty(t testing.TB) {
 	if code != 0 {
 		t.Fatalf("expected an empty plan (exit 0), got exit %d:\n%s", code, out)
 	}
+}
+
+// copyConfiguration copies src into tmp and returns the copy's directory: for a src inside
+// the repository, tmp/<src's path in the repository>, with the repository's modules/ copied
+// to tmp/modules.
+func copyConfiguration(src, tmp string) (string, error) {
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return "", err
+	}
+	dir := tmp
+	if root, err := moduleRoot(); err == nil {
+		rel, err := filepath.Rel(root, abs)
+		if info, serr := os.Stat(filepath.Join(root, "modules")); err == nil && serr == nil && info.IsDir() && rel != "." && !strings.HasPrefix(rel, "..") {
+			if err := copyDir(filepath.Join(root, "modules"), filepath.Join(tmp, "modules")); err != nil {
+				return "", err
+			}
+			dir = filepath.Join(tmp, rel)
+		}
+	}
+	return dir, copyDir(abs, dir)
 }
 
 func copyDir(src, dst string) error {
