@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -215,6 +216,20 @@ func parseValueList(s string) ([]string, string, error) {
 		}
 		i++
 	}
+}
+
+// PartitionCheckSQL is CheckSQL in the form that spares an ATTACH PARTITION with bound b its
+// scan of the table once validated: PostgreSQL proves the partition constraint from the
+// table's CHECK constraints only where a CHECK that passes also makes the partition
+// constraint true, and a LIST partition's constraint refuses NULL keys, which a CHECK of
+// "key IN (...)" lets through (it is NULL, not false, for them). For a LIST bound without
+// NULL it adds "key IS NOT NULL"; otherwise it is CheckSQL.
+func (b Bound) PartitionCheckSQL(key []string) string {
+	check := b.CheckSQL(key)
+	if b.Kind() != "list" || check == "" || slices.Contains(b.In, NullValue) {
+		return check
+	}
+	return key[0] + " IS NOT NULL AND (" + check + ")"
 }
 
 // CheckSQL renders a CHECK constraint expression that holds exactly for the rows the

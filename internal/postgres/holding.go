@@ -113,12 +113,13 @@ type claim struct {
 	Rest Bound
 }
 
-// restCheck is the CHECK of the keys the holding keeps ("false" when it goes).
+// restCheck is the CHECK of the keys the holding keeps ("false" when it goes), in the form
+// that spares the ATTACH for those keys its scan (PartitionCheckSQL).
 func (c claim) restCheck(key []string) string {
 	if len(c.Rest.In) == 0 {
 		return "false"
 	}
-	return c.Rest.CheckSQL(key)
+	return c.Rest.PartitionCheckSQL(key)
 }
 
 // claimsOf lists the holding partitions of parent schema.name that bound b (a LIST bound)

@@ -2,10 +2,16 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
 // The rows of keys a shard gives to DEFAULT wait in a holding partition, and every later
@@ -178,4 +184,63 @@ func TestHoldingTakenWholeRefusesWrites(t *testing.T) {
 	expectCount(t, base, 0, `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgshard%'`)
 	mustExec(t, base, `DELETE FROM tweets WHERE location = 'eu' AND id = 2`)
 	expectCount(t, shard, 99, `SELECT count(*) FROM eu WHERE location = 'eu'`)
+}
+
+// A holding partition is attached under the parent's lock, so its CHECK must spare the
+// ATTACH its scan: PostgreSQL says so at DEBUG1 ("partition constraint ... is implied by
+// existing constraints") and otherwise "verifying table". Each bound's PartitionCheckSQL,
+// hostile values included, is tried against the real server.
+func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
+	env := postgrestest.Shared(t)
+	name := uniqueName(t)
+	if err := env.Base.CreateDatabase(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var notices []string
+	connector, err := pq.NewConnector(env.Base.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(pq.ConnectorWithNoticeHandler(connector, func(e *pq.Error) {
+		mu.Lock()
+		defer mu.Unlock()
+		notices = append(notices, e.Message)
+	}))
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, `SET client_min_messages = debug1`)
+	mustExec(t, db, `CREATE TABLE tweets (id int, "lo""c" text) PARTITION BY LIST ("lo""c")`)
+	key := KeySQL([]string{`lo"c`})
+	for i, b := range []Bound{
+		{In: []string{"europe"}},
+		{In: []string{"o'brien", "a;b", "$$", `back\slash`, "ünï"}},
+		{In: []string{"x", NullValue}},
+	} {
+		table := fmt.Sprintf("held_%d", i)
+		mustExec(t, db, `CREATE TABLE `+table+` (id int, "lo""c" text, CONSTRAINT c CHECK (`+b.PartitionCheckSQL(key)+`))`)
+		mu.Lock()
+		notices = nil
+		mu.Unlock()
+		mustExec(t, db, `ALTER TABLE tweets ATTACH PARTITION `+table+` `+b.SQL())
+		mu.Lock()
+		got := strings.Join(notices, "\n")
+		mu.Unlock()
+		if !strings.Contains(got, `partition constraint for table "`+table+`" is implied by existing constraints`) || strings.Contains(got, `verifying table "`+table+`"`) {
+			t.Errorf("ATTACH of %s %s with CHECK (%s) scanned it:\n%s", table, b.SQL(), b.PartitionCheckSQL(key), got)
+		}
+	}
+	// The plain CheckSQL lets NULL keys through, so PostgreSQL cannot skip the scan with it:
+	// the reason PartitionCheckSQL exists.
+	b := Bound{In: []string{"scanned"}}
+	mustExec(t, db, `CREATE TABLE held_plain (id int, "lo""c" text, CONSTRAINT c CHECK (`+b.CheckSQL(key)+`))`)
+	mu.Lock()
+	notices = nil
+	mu.Unlock()
+	mustExec(t, db, `ALTER TABLE tweets ATTACH PARTITION held_plain `+b.SQL())
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(notices, "\n"); !strings.Contains(got, `verifying table "held_plain"`) {
+		t.Errorf("ATTACH with CHECK (%s) did not scan: the test no longer tells the two apart:\n%s", b.CheckSQL(key), got)
+	}
 }

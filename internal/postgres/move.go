@@ -181,7 +181,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 				if _, err := tx.ExecContext(ctx, "INSERT INTO "+journal+" ("+cols+") "+leaving); err != nil {
 					return err
 				}
-				_, err := tx.ExecContext(ctx, "ALTER TABLE "+journal+" ADD CONSTRAINT "+Ident(holdCheck)+" CHECK ("+leave.CheckSQL(KeySQL(parent.PartitionBy.Key))+")")
+				_, err := tx.ExecContext(ctx, "ALTER TABLE "+journal+" ADD CONSTRAINT "+Ident(holdCheck)+" CHECK ("+leave.PartitionCheckSQL(KeySQL(parent.PartitionBy.Key))+")")
 				return err
 			})
 			if err != nil {
@@ -1051,7 +1051,7 @@ var (
 	lockWaitShortTry   = 50 * time.Millisecond
 	lockShortTriesFor  = 3 * time.Second
 	lockWaitFirstTry   = 100 * time.Millisecond
-	lockWaitLongestTry = 800 * time.Millisecond
+	lockWaitLongestTry = 400 * time.Millisecond
 )
 
 // lockBriefly runs stmt, which takes a lock that blocks other sessions, inside tx, waiting
@@ -1061,7 +1061,8 @@ var (
 // tries are short (lockWaitShortTry: nobody queues behind one for longer), which finds the
 // gaps between other sessions' queries; then each try waits longer, from lockWaitFirstTry
 // doubling up to lockWaitLongestTry, so that queries longer than a try, back to back, do
-// not keep it out for ever. It tries until the session's lock_timeout has passed (for ever
+// not keep it out for ever (a try waiting when one of them ends gets the lock, and the tries,
+// a pause of at most lockWaitFirstTry apart, cover most of the time). It tries until the session's lock_timeout has passed (for ever
 // when it is 0, until ctx ends), and then fails as a lock wait of that length would.
 func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
 	var limitMs int64
