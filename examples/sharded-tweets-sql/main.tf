@@ -1,5 +1,5 @@
 # Shard a tweets table by location across existing PostgreSQL servers: one base database
-# holding the partitioned parent, and one shard database per region.
+# holding the partitioned parent, and one shard database per region (modules/sharded-table).
 terraform {
   required_version = ">= 1.5"
   required_providers {
@@ -18,84 +18,38 @@ provider "pgshard" {
   sslmode  = var.base.sslmode
 }
 
-resource "pgshard_extension" "postgres_fdw" {
-  name = "postgres_fdw"
-}
+module "tweets" {
+  source = "../../modules/sharded-table"
 
-# dblink lets the provider create each shard's table through its foreign server.
-resource "pgshard_extension" "dblink" {
-  name = "dblink"
-}
-
-resource "pgshard_foreign_server" "region" {
-  for_each = var.regions
-
-  name   = each.key
-  host   = each.value.host
-  port   = each.value.port
-  dbname = each.value.dbname
-
-  depends_on = [pgshard_extension.postgres_fdw]
-}
-
-resource "pgshard_user_mapping" "region" {
-  for_each = var.regions
-
-  server   = pgshard_foreign_server.region[each.key].name
-  user     = each.value.username
-  password = var.shard_passwords[each.key]
-}
-
-resource "pgshard_partitioned_table" "tweets" {
   name = "tweets"
   # A column change here (or in extra_columns) reaches every region's shard table in the same apply.
   columns = concat([
-    { name = "id", type = "bigserial", not_null = null, default = null, renamed_from = null },
-    { name = "location", type = "text", not_null = true, default = null, renamed_from = null },
-    { name = "text", type = "text", not_null = true, default = null, renamed_from = null },
-    { name = "owner_id", type = "bigint", not_null = null, default = null, renamed_from = null },
-    { name = "like_count", type = "integer", not_null = true, default = "0", renamed_from = null },
+    { name = "id", type = "bigserial" },
+    { name = "location", type = "text", not_null = true },
+    { name = "text", type = "text", not_null = true },
+    { name = "owner_id", type = "bigint" },
+    { name = "like_count", type = "integer", not_null = true, default = "0" },
   ], var.extra_columns)
-  partition_by = {
-    strategy = "list"
-    key      = ["location"]
+  partition_key = "location"
+  regions = {
+    for name, r in var.regions : name => {
+      host       = r.host
+      port       = r.port
+      dbname     = r.dbname
+      user       = r.username
+      password   = var.shard_passwords[name]
+      locations  = r.locations
+      id_start   = r.id_start
+      split_from = r.split_from
+      table      = r.table
+      # The options this example has always set, all on the foreign tables and none on the
+      # servers, so that a stack applied before the module keeps them (see moved.tf).
+      server_options    = {}
+      partition_options = { fetch_size = "1000", batch_size = "500", async_capable = "true" }
+    }
   }
-  force_destroy = var.force_destroy
-}
-
-resource "pgshard_foreign_partition" "region" {
-  for_each = var.regions
-
-  parent    = pgshard_partitioned_table.tweets.id
-  name      = each.value.table
-  server    = pgshard_foreign_server.region[each.key].name
-  values_in = each.value.locations
-
-  create_remote_table = true
-  remote_identity = {
-    column    = "id"
-    start     = each.value.id_start
-    increment = 1
-  }
-
-  options = {
-    fetch_size    = "1000"
-    batch_size    = "500"
-    async_capable = "true"
-  }
-
-  depends_on = [pgshard_user_mapping.region, pgshard_extension.dblink]
-}
-
-# Rows whose location has no region yet stay on the base database.
-resource "pgshard_partition" "default" {
-  parent        = pgshard_partitioned_table.tweets.id
-  name          = "tweets_default"
-  is_default    = true
-  force_destroy = var.force_destroy
-}
-
-data "pgshard_partitions" "tweets" {
-  parent     = pgshard_partitioned_table.tweets.id
-  depends_on = [pgshard_foreign_partition.region, pgshard_partition.default]
+  # Rows whose location has no region yet stay in this partition on the base database.
+  default_partition_name = "tweets_default"
+  force_destroy          = var.force_destroy
+  moves_enabled          = var.moves_enabled
 }

@@ -13,19 +13,26 @@ variable "base" {
 
 variable "regions" {
   description = <<-EOT
-    One entry per shard, keyed by region name (also the foreign server's name). Adding a
-    region is one more entry. host/port are as the base database's server reaches the
-    shard. id_start gives the shard's own writes an id range of their own (the base's
-    sequence counts from 1), such as 1e12 for the first region and 2e12 for the second.
+    One entry per shard, keyed by region name (a lower-case SQL identifier; also the foreign
+    server's name). Adding a region is one more entry. host/port are as the base database's
+    server reaches the shard. table names the foreign partition and the shard table.
+    id_start gives the shard's own writes an id range of their own (the base's sequence
+    counts from 1), such as 1e12 for the first region and 2e12 for the second.
+
+    split_from names the region a new region takes locations from: take them out of that
+    region's locations, give them to the new one with split_from set, and apply once; the
+    rows move through the DEFAULT partition (moves_enabled). Set it only on a region you add,
+    and keep it afterwards.
   EOT
   type = map(object({
-    host      = string
-    port      = optional(number, 5432)
-    dbname    = string
-    username  = string
-    table     = string
-    locations = list(string)
-    id_start  = number
+    host       = string
+    port       = optional(number, 5432)
+    dbname     = string
+    username   = string
+    table      = string
+    locations  = list(string)
+    id_start   = number
+    split_from = optional(string)
   }))
 }
 
@@ -39,6 +46,18 @@ variable "force_destroy" {
   description = "Let destroy drop the parent and DEFAULT partition even while DEFAULT holds rows. Shard rows are never dropped."
   type        = bool
   default     = false
+}
+
+variable "moves_enabled" {
+  description = <<-EOT
+    Let a region that gives locations away (a split), or is removed, move their rows into the
+    DEFAULT partition, from where the region that takes them gets them. When false, such a
+    change fails instead. Set it to false (and apply) before destroying the whole stack:
+    pgshard refuses a destroy that would pull every shard's rows into the base.
+  EOT
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 variable "extra_columns" {
