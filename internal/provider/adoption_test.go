@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -162,7 +163,10 @@ var generatedPassword = regexp.MustCompile(`(?m)^(\s*)password\s*=\s*null\s*# se
 // The plan of the generated configuration as written warns that it removes the mapping's
 // password; once the password is filled in, the apply leaves the mapping's options as they
 // were, the application's role still reads the shard through the parent, and the next plan
-// is empty.
+// is empty. Then the guide's step 5, with the blocks it prints: the objects are made what
+// modules/sharded-table makes (the shard table adopted), and the module's call with moved
+// blocks plans nothing but moves; after it, the next plan is empty and the rows read the same.
+// Last, the Teardown guide on the stack under the module.
 func TestAccAdoption_GeneratedConfig(t *testing.T) {
 	s := newHandMadeStack(t)
 	wantReads := "4 rows, 3 from europe"
@@ -236,11 +240,300 @@ func TestAccAdoption_GeneratedConfig(t *testing.T) {
 		t.Errorf("after the apply %s reads %q (%v) through the parent, want %q", s.app, got, err, wantReads)
 	}
 	ws.PlanIsEmpty(t)
+
+	outputs = append(outputs, adoptIntoModule(t, s, ws, string(generated))...)
+	if got, err := s.mappingOptions(); err != nil || got != wantOptions {
+		t.Errorf("under the module the mapping's options differ from the hand-made ones (%v)", err)
+	}
+	if got, err := s.appReads(); err != nil || got != wantReads {
+		t.Errorf("under the module %s reads %q (%v) through the parent, want %q", s.app, got, err, wantReads)
+	}
+	outputs = append(outputs, tearDown(t, s, ws)...)
 	for _, out := range outputs {
-		if strings.Contains(out, s.remotePassword) {
-			t.Fatalf("the CLI printed the mapping's password:\n%s", out)
+		if strings.Contains(out, s.remotePassword) || strings.Contains(out, s.shard.Cluster.Password) {
+			t.Fatalf("the CLI printed a mapping's password:\n%s", out)
 		}
 	}
+}
+
+// adoptIntoModule runs the adoption guide's step 5 in ws, whose configuration is the
+// provider block, the import blocks, generated (the generated configuration, password filled
+// in) and variables.tf: 5.1 adds and sets what the guide prints, and its apply adopts the shard
+// table; 5.2 replaces the moving objects' blocks with the guide's module call and moved
+// blocks, whose plan must only move. It returns the CLI's outputs.
+func adoptIntoModule(t *testing.T, s *handMadeStack, ws *postgrestest.Workspace, generated string) []string {
+	t.Helper()
+	guide, err := os.ReadFile(adoptionGuide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The guide's example names, for this test's databases and roles.
+	names := strings.NewReplacer(`"europe-db"`, strconv.Quote(s.shard.Cluster.Host), `= 5432`, fmt.Sprintf("= %d", s.shard.Cluster.Port),
+		`"eutweets"`, strconv.Quote(s.shard.Name), `"eu_owner"`, strconv.Quote(s.shard.Cluster.User))
+	block := func(marker string) string { return names.Replace(guideBlock(t, string(guide), marker)) }
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(ws.Dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var outputs []string
+	run := func(args ...string) string {
+		t.Helper()
+		out := ws.Must(t, args...)
+		outputs = append(outputs, out)
+		return out
+	}
+	ws.SetVars(t, map[string]any{"europe_password": s.remotePassword, "europe_owner_password": s.shard.Cluster.Password})
+
+	// 5.1: the dblink extension, the provider's own mapping, and the foreign partition set
+	// to manage its shard table.
+	prep := block(stepPrepare)
+	write("module-prep.tf", prep)
+	prepared := generated
+	for header, attrs := range map[string]string{
+		`resource "pgshard_foreign_server" "europe"`:    "  options = {}\n",
+		`resource "pgshard_foreign_partition" "europe"`: block(stepPreparePartition),
+	} {
+		prepared = strings.Replace(prepared, hclBlock(t, prepared, header), setAttributes(t, hclBlock(t, prepared, header), attrs), 1)
+	}
+	if !strings.Contains(string(guide), "```terraform\n  options = {}\n```") {
+		t.Errorf("the guide's step 5.1 should set options = {} on the foreign server")
+	}
+	write("generated.tf", prepared)
+	prepPlan := run("plan", "-out=prep.tfplan", "-no-color")
+	changes := planChanges(t, ws.Must(t, "show", "-json", "prep.tfplan"))
+	for address, want := range map[string]string{
+		"pgshard_extension.dblink": "create", "pgshard_user_mapping.europe_provider": "create",
+		"pgshard_foreign_server.europe": "update", "pgshard_foreign_partition.europe": "update",
+	} {
+		if got := changes[address].actions; got != want {
+			t.Errorf("step 5.1 plans %q for %s, want %q:\n%s", got, address, want, prepPlan)
+		}
+		delete(changes, address)
+	}
+	for address, c := range changes {
+		if c.actions != "no-op" {
+			t.Errorf("step 5.1 plans %q for %s, want no change:\n%s", c.actions, address, prepPlan)
+		}
+	}
+	run("apply", "-no-color", "prep.tfplan")
+	ws.PlanIsEmpty(t)
+	if got, err := s.shard.QueryString(`SELECT count(*) FROM pg_constraint WHERE conrelid = 'europe_tweets'::regclass AND contype = 'c'`); err != nil || got != "1" {
+		t.Errorf("after step 5.1 the shard table has %s CHECK constraints (%v), want 1 (the bound's)", got, err)
+	}
+
+	// 5.2: the import blocks and the moving objects' blocks go; the module and the moved
+	// blocks come. The provider block stays, and so do tweets_app's mapping and its grant.
+	write("main.tf", s.base.ProviderConfig())
+	if err := os.Remove(filepath.Join(ws.Dir, "module-prep.tf")); err != nil {
+		t.Fatal(err)
+	}
+	staying := []string{`resource "pgshard_user_mapping" "europe"`, `resource "pgshard_foreign_server_usage" "europe_` + s.app + `"`}
+	var kept []string
+	for _, header := range staying {
+		kept = append(kept, setAttributes(t, hclBlock(t, generated, header), block(stepServerThroughModule)))
+	}
+	write("generated.tf", strings.Join(kept, "\n\n")+"\n")
+	write("owner-password.tf", hclBlock(t, prep, `variable "europe_owner_password"`)+"\n")
+	write("module.tf", block(stepModule))
+	write("moved.tf", block(stepMoved))
+	copyModule(t, filepath.Join(ws.Dir, "modules", "sharded-table"))
+	run("init", "-no-color")
+	movePlan := run("plan", "-out=move.tfplan", "-no-color")
+	moved := 0
+	for address, c := range planChanges(t, ws.Must(t, "show", "-json", "move.tfplan")) {
+		if c.actions != "no-op" {
+			t.Errorf("the module's plan does %q to %s, want only moves (no-op):\n%s", c.actions, address, movePlan)
+		}
+		if c.previous != "" && c.previous != address {
+			moved++
+		}
+	}
+	if moved != 7 {
+		t.Errorf("the module's plan moves %d objects, want 7", moved)
+	}
+	run("apply", "-no-color", "move.tfplan")
+	ws.PlanIsEmpty(t)
+	return outputs
+}
+
+// tearDown runs the Teardown guide on the stack adoptIntoModule left in ws, after turning
+// moves on (as a stack that reshards has them) and with a row in DEFAULT: the destroy is
+// refused at plan, dropping nothing, and names both settings; one apply of the guide's two
+// settings changes only settings; then the destroy drops the base's objects and the shard
+// keeps its rows. It returns the CLI's outputs.
+func tearDown(t *testing.T, s *handMadeStack, ws *postgrestest.Workspace) []string {
+	t.Helper()
+	guide, err := os.ReadFile(teardownGuide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modulePath := filepath.Join(ws.Dir, "module.tf")
+	set := func(attrs string) {
+		t.Helper()
+		config, err := os.ReadFile(modulePath)
+		if err == nil {
+			err = os.WriteFile(modulePath, []byte(setAttributes(t, string(config), attrs)), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var outputs []string
+	set("  moves_enabled = true\n")
+	outputs = append(outputs, ws.Must(t, "apply", "-auto-approve", "-no-color"))
+
+	refused, code := ws.Run(t, "destroy", "-auto-approve", "-no-color")
+	outputs = append(outputs, refused)
+	flat := strings.Join(strings.Fields(refused), " ")
+	if code == 0 {
+		t.Fatalf("the destroy with moves on and a row in DEFAULT should be refused:\n%s", refused)
+	}
+	for _, want := range []string{"Destroy Refused", `Set on_rows_outside_bound = "fail"`, "set force_destroy = true", "Nothing has been changed"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("the refused destroy does not say %q:\n%s", want, refused)
+		}
+	}
+	stillThere := s.base.ExpectQuery("4", `SELECT count(*) FROM tweets`)
+	if err := stillThere(); err != nil {
+		t.Errorf("after the refused destroy: %v", err)
+	}
+
+	set(guideBlock(t, string(guide), teardownSettings))
+	settings := ws.Must(t, "plan", "-out=teardown.tfplan", "-no-color")
+	outputs = append(outputs, settings)
+	for address, c := range planChanges(t, ws.Must(t, "show", "-json", "teardown.tfplan")) {
+		if c.actions != "no-op" && c.actions != "update" {
+			t.Errorf("the Teardown guide's apply does %q to %s, want only settings changed:\n%s", c.actions, address, settings)
+		}
+	}
+	outputs = append(outputs, ws.Must(t, "apply", "-no-color", "teardown.tfplan"))
+	outputs = append(outputs, ws.Must(t, "destroy", "-auto-approve", "-no-color"))
+	for _, check := range []func() error{
+		s.shard.ExpectQuery("3", `SELECT count(*) FROM europe_tweets`),
+		s.base.ExpectQuery("<none>", `SELECT relname FROM pg_class WHERE relname IN ('tweets', 'tweets_default', 'europe_tweets')`),
+		s.base.ExpectQuery("0", `SELECT count(*) FROM pg_foreign_server WHERE srvname = 'europe'`),
+	} {
+		if err := check(); err != nil {
+			t.Errorf("after the destroy: %v", err)
+		}
+	}
+	return outputs
+}
+
+// The guides' templates, which print what the adoption test runs: it finds each block it
+// writes by a string only that block has.
+const (
+	adoptionGuide = "../../templates/guides/adopting.md.tmpl"
+	teardownGuide = "../../templates/guides/teardown.md.tmpl"
+
+	stepPrepare             = `resource "pgshard_extension" "dblink"` // 5.1: what the configuration gains
+	stepPreparePartition    = "create_remote_table    = true"         // 5.1: set on the foreign partition
+	stepServerThroughModule = `module.tweets.servers["europe"]`       // 5.2: set on the objects that stay
+	stepModule              = `module "tweets"`
+	stepMoved               = "moved {"
+	teardownSettings        = "moves_enabled = false" // the two settings, in the module's block
+)
+
+// guideBlock returns the one ```terraform block of guide that contains marker.
+func guideBlock(t *testing.T, guide, marker string) string {
+	t.Helper()
+	var found []string
+	for _, b := range fencedBlocks(guide, "terraform") {
+		if strings.Contains(b, marker) {
+			found = append(found, b)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("the guide has %d terraform blocks with %q, want 1", len(found), marker)
+	}
+	return found[0]
+}
+
+// hclBlock returns the top-level block of text that starts with header, up to its closing
+// brace (as terraform fmt and -generate-config-out write them, at the start of a line).
+func hclBlock(t *testing.T, text, header string) string {
+	t.Helper()
+	start := strings.Index(text, header+" {\n")
+	if start < 0 {
+		t.Fatalf("no block %s in:\n%s", header, text)
+	}
+	end := strings.Index(text[start:], "\n}")
+	if end < 0 {
+		t.Fatalf("block %s does not end", header)
+	}
+	return text[start : start+end+2]
+}
+
+// setAttributes sets in block each `name = value` line of attrs: in place of the block's line
+// for that name, or before its closing brace.
+func setAttributes(t *testing.T, block, attrs string) string {
+	t.Helper()
+	trailing := block[len(strings.TrimRight(block, "\n")):]
+	block = strings.TrimRight(block, "\n")
+	for _, line := range strings.Split(strings.Trim(attrs, "\n"), "\n") {
+		name, _, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			t.Fatalf("not an attribute: %q", line)
+		}
+		existing := regexp.MustCompile(`(?m)^[ \t]*` + regexp.QuoteMeta(strings.TrimSpace(name)) + `[ \t]*=.*$`)
+		if existing.MatchString(block) {
+			block = existing.ReplaceAllLiteralString(block, line)
+		} else {
+			block = strings.TrimSuffix(block, "}") + line + "\n}"
+		}
+	}
+	return block + trailing
+}
+
+// copyModule copies modules/sharded-table's configuration (not its tests) to dst.
+func copyModule(t *testing.T, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../../modules/sharded-table/*.tf")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no module files (%v)", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// plannedChange is what a JSON plan says of one resource instance.
+type plannedChange struct {
+	actions  string // joined with "," ("no-op", "create", "delete,create")
+	previous string // previous_address: where a moved object was
+}
+
+// planChanges reads the resource changes of `terraform show -json` of a plan, by address.
+func planChanges(t *testing.T, showJSON string) map[string]plannedChange {
+	t.Helper()
+	var plan struct {
+		ResourceChanges []struct {
+			Address         string `json:"address"`
+			PreviousAddress string `json:"previous_address"`
+			Change          struct {
+				Actions []string `json:"actions"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(showJSON), &plan); err != nil {
+		t.Fatalf("reading the JSON plan: %v", err) // not printed: it holds the passwords
+	}
+	out := map[string]plannedChange{}
+	for _, rc := range plan.ResourceChanges {
+		out[rc.Address] = plannedChange{strings.Join(rc.Change.Actions, ","), rc.PreviousAddress}
+	}
+	return out
 }
 
 // A plan that takes a password away from a user mapping warns when postgres_fdw needs it
@@ -456,9 +749,10 @@ func planWarnings(t *testing.T, out, summary string) string {
 }
 
 // The adoption guide prints the stack the adoption test makes, the import blocks it
-// applies and the test's name.
+// applies and the test's name, and has the blocks of step 5 that the test reads; the
+// Teardown guide has the settings the test applies.
 func TestAdoptionGuide_UpToDate(t *testing.T) {
-	guide, err := os.ReadFile("../../templates/guides/adopting.md.tmpl")
+	guide, err := os.ReadFile(adoptionGuide)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,6 +768,18 @@ func TestAdoptionGuide_UpToDate(t *testing.T) {
 		if !regexp.MustCompile(`\b` + test + `\b`).Match(guide) {
 			t.Errorf("the guide should name the test %s", test)
 		}
+	}
+	// Step 5's blocks, which the adoption test reads from the guide.
+	for _, marker := range []string{stepPrepare, stepPreparePartition, stepServerThroughModule, stepModule, stepMoved} {
+		guideBlock(t, string(guide), marker)
+	}
+	teardown, err := os.ReadFile(teardownGuide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guideBlock(t, string(teardown), teardownSettings)
+	if !regexp.MustCompile(`\bTestAccAdoption_GeneratedConfig\b`).Match(teardown) {
+		t.Errorf("the Teardown guide should name the test that runs it, TestAccAdoption_GeneratedConfig")
 	}
 }
 
