@@ -194,9 +194,22 @@ func planRowsDropped(ctx context.Context, client *Client, kind, action, schema, 
 			"%sThis plan would %s %s.%s in database %q, which still holds rows that would be lost: %s.\n\n"+
 				"Nothing has been changed: the plan was refused before any object was dropped. Move or delete the rows first, "+
 				"or set force_destroy = true on this resource and apply that change, then run this again to drop it with its rows. "+
-				"Rows in foreign partitions live on the shards and are never dropped.",
-			why, strings.ToLower(action), schema, name, client.Database(), strings.Join(held, ", ")))
+				"Rows in foreign partitions live on the shards and are never dropped.%s",
+			why, strings.ToLower(action), schema, name, client.Database(), strings.Join(held, ", "), teardownHint(kind, action)))
 	}
+}
+
+// teardownHint is the sentence a partition's refused destroy adds about the rest of a whole-stack
+// destroy, which Terraform plans only once this refusal is gone: everything it needs, in one
+// apply, before terraform destroy.
+func teardownHint(kind, action string) string {
+	if kind != "Partition" || action != "Destroy" {
+		return ""
+	}
+	return "\n\nDestroying the whole stack? Apply these together first, then destroy: force_destroy = true on this resource and on its " +
+		"pgshard_partitioned_table (whose own refusal Terraform plans only after this one), and on_rows_outside_bound = \"fail\" on every " +
+		"foreign partition (else each pulls its shard's rows into DEFAULT before it goes; with modules/sharded-table: " +
+		"moves_enabled = false and force_destroy = true). See the Teardown guide."
 }
 
 // The values of on_rows_outside_bound.

@@ -52,9 +52,10 @@ func (p *pgshardProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 		MarkdownDescription: "The pgshard provider shards a PostgreSQL table across regional databases with " +
 			"`postgres_fdw`: it manages the extension, foreign servers, user mappings, the partitioned parent " +
 			"table and its foreign and local partitions on the base database.\n\n" +
-			"Every argument falls back to the libpq environment variable named in its description. The provider " +
-			"never connects while it is configured or while it plans a create: it connects lazily, so its " +
-			"arguments may come from resources (a Docker container, say) created in the same apply.",
+			"Every argument falls back to the libpq environment variable named in its description. Configuring " +
+			"the provider opens no connection, and a plan connects only to read what exists: it never connects " +
+			"while an argument is still unknown, so the arguments may come from resources (a Docker container, " +
+			"say) created in the same apply.",
 		Attributes: map[string]schema.Attribute{
 			"host": schema.StringAttribute{
 				MarkdownDescription: "Server host name or address. Falls back to `PGHOST`, then `localhost`.",
