@@ -72,7 +72,7 @@ resource "pgshard_partitioned_table" "events" {
 				ExpectError: expectError(`Partition Bound Change Refused.*1 rows of public.events_2024 fall outside the new bound.*move_to_default`),
 			},
 			{
-				Config:      parentOnly,
+				Config: parentOnly,
 				// It names the rest of a whole-stack teardown too, which Terraform plans only after it.
 				ExpectError: expectError(`Partition Destroy Refused.*public.events_2024 \(1 rows\).*force_destroy = true.*Destroying the whole stack\?.*pgshard_partitioned_table.*on_rows_outside_bound = "fail".*Teardown guide`),
 			},
