@@ -98,7 +98,7 @@ down)
     grep -q "pulled into the base" "$out" || exit 1
     step "turning moves off before the destroy"
     terraform_in_example apply -auto-approve -input=false -var moves_enabled=false \
-      -target=pgshard_foreign_partition.region -target=pgshard_foreign_partition.split >&2
+      -target=module.tweets.pgshard_foreign_partition.region -target=module.tweets.pgshard_foreign_partition.split >&2
     terraform_in_example destroy -auto-approve -input=false -var moves_enabled=false
   fi
   ;;

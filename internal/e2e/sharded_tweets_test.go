@@ -63,6 +63,9 @@ func TestShardedTweetsStack(t *testing.T) {
 		removeByPrefix(t, prefix)
 	})
 
+	// The stack is first applied as the example was before it called the modules
+	// (testdata/before-modules), then carried over by the example's moved blocks.
+	restore := stackBeforeModules(t, ws)
 	ws.Must(t, "init", "-no-color")
 	start := time.Now()
 	ws.Must(t, "apply", "-auto-approve", "-no-color")
@@ -70,6 +73,10 @@ func TestShardedTweetsStack(t *testing.T) {
 	start = time.Now()
 	ws.PlanIsEmpty(t)
 	t.Logf("no-op plan: %s", time.Since(start).Round(time.Millisecond))
+	restore()
+	ws.Must(t, "init", "-no-color")
+	movedOnly(t, ws, 18)
+	ws.PlanIsEmpty(t)
 
 	var apis map[string]string
 	ws.Output(t, "api_urls", &apis)
@@ -634,4 +641,66 @@ func mergeBack(t *testing.T, ws *postgrestest.Workspace, vars map[string]any, ap
 	if out, err := docker("ps", "-a", "--filter", "name="+prefix+"canada", "--format", "{{.Names}}"); err != nil || out != "" {
 		t.Errorf("canada containers left after the merge: %q (%v)", out, err)
 	}
+}
+
+// stackBeforeModules puts the example's main.tf of before the modules in ws (and takes its
+// moved.tf out); the function it returns puts the example's own back.
+func stackBeforeModules(t *testing.T, ws *postgrestest.Workspace) func() {
+	t.Helper()
+	read := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	mainTF, movedTF := read(filepath.Join(ws.Dir, "main.tf")), read(filepath.Join(ws.Dir, "moved.tf"))
+	if err := os.WriteFile(filepath.Join(ws.Dir, "main.tf"), read(filepath.Join("testdata", "before-modules", "main.tf")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(ws.Dir, "moved.tf")); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		for name, b := range map[string][]byte{"main.tf": mainTF, "moved.tf": movedTF} {
+			if err := os.WriteFile(filepath.Join(ws.Dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// movedOnly plans in ws and applies the plan, which must move want resource instances to new
+// addresses and change nothing else.
+func movedOnly(t *testing.T, ws *postgrestest.Workspace, want int) {
+	t.Helper()
+	ws.Must(t, "plan", "-no-color", "-out=moved.tfplan")
+	var plan struct {
+		ResourceChanges []struct {
+			Address         string `json:"address"`
+			PreviousAddress string `json:"previous_address"`
+			Change          struct {
+				Actions []string `json:"actions"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(ws.Must(t, "show", "-json", "moved.tfplan")), &plan); err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, rc := range plan.ResourceChanges {
+		if len(rc.Change.Actions) != 1 || rc.Change.Actions[0] != "no-op" {
+			t.Errorf("carrying the stack over to the modules would %v %s (from %q): only moves are expected", rc.Change.Actions, rc.Address, rc.PreviousAddress)
+		}
+		if rc.PreviousAddress != "" && rc.PreviousAddress != rc.Address {
+			moved++
+		}
+	}
+	if moved != want {
+		t.Errorf("the moved blocks moved %d resource instances, want %d", moved, want)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	ws.Must(t, "apply", "-no-color", "moved.tfplan")
 }
