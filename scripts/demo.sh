@@ -65,6 +65,16 @@ up)
   step "terraform init"
   rm -f "$EXAMPLE/.terraform.lock.hcl" # the local provider build changes between runs
   terraform_in_example init -input=false -upgrade >&2
+  # A stack applied before the example called the modules keeps its Docker objects at addresses
+  # that moved.tf carries over only for the default region keys: with any other key, the apply
+  # would replace that region's database and volume (and lose its rows). Stop before that.
+  stale=$(terraform_in_example state list 2>/dev/null |
+    grep -E '^docker_(network\.region|volume\.region|container\.region_db|container\.api)\[' |
+    grep -vE '\["(europe|usa)"\]$' || true)
+  if [[ -n $stale ]]; then
+    die "this stack was applied before the example called the modules, and moved.tf carries over only the regions europe and usa; add moved blocks for these objects first (see examples/sharded-tweets/moved.tf and its README):
+$stale"
+  fi
   step "terraform apply"
   start=$(date +%s)
   terraform_in_example apply -auto-approve -input=false

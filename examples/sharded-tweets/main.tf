@@ -13,13 +13,6 @@ locals {
     username = "postgres"
     password = var.postgres_password
   } : var.existing_base
-  # How the base database's server reaches each shard: on the shard's published port, from
-  # the host's network (the base container runs there too). The base joins no region's
-  # network: a container's networks cannot change without replacing it, so adding a region
-  # would restart the base, and every query through it would fail meanwhile.
-  shard_address = {
-    for name, r in var.regions : name => { host = "127.0.0.1", port = r.db_port }
-  }
 }
 
 provider "docker" {}

@@ -5,7 +5,7 @@ output "api_urls" {
 
 output "base_database_url" {
   description = "Connection string of the base database, which holds the partitioned tweets table."
-  value       = "postgres://${local.base.username}:${urlencode(local.base.password)}@${local.base.host}:${local.base.port}/${local.base.database}?sslmode=disable"
+  value       = "postgres://${replace(urlencode(local.base.username), "+", "%20")}:${replace(urlencode(local.base.password), "+", "%20")}@${local.base.host}:${local.base.port}/${replace(urlencode(local.base.database), "+", "%20")}?sslmode=disable"
   sensitive   = true
 }
 

@@ -221,15 +221,25 @@ func parseValueList(s string) ([]string, string, error) {
 // PartitionCheckSQL is CheckSQL in the form that spares an ATTACH PARTITION with bound b its
 // scan of the table once validated: PostgreSQL proves the partition constraint from the
 // table's CHECK constraints only where a CHECK that passes also makes the partition
-// constraint true, and a LIST partition's constraint refuses NULL keys, which a CHECK of
-// "key IN (...)" lets through (it is NULL, not false, for them). For a LIST bound without
-// NULL it adds "key IS NOT NULL"; otherwise it is CheckSQL.
+// constraint true, and a LIST or RANGE partition's constraint refuses NULL keys (a LIST
+// bound's unless it lists NULL), which a CHECK of "key IN (...)" or "key >= ..." lets
+// through (it is NULL, not false, for them). It adds "key IS NOT NULL" for each key column
+// there; otherwise it is CheckSQL.
 func (b Bound) PartitionCheckSQL(key []string) string {
 	check := b.CheckSQL(key)
-	if b.Kind() != "list" || check == "" || slices.Contains(b.In, NullValue) {
+	switch {
+	case check == "" || check == "false":
+		return check
+	case b.Kind() == "list" && slices.Contains(b.In, NullValue):
+		return check
+	case b.Kind() != "list" && b.Kind() != "range":
 		return check
 	}
-	return key[0] + " IS NOT NULL AND (" + check + ")"
+	nots := make([]string, len(key))
+	for i, k := range key {
+		nots[i] = k + " IS NOT NULL"
+	}
+	return strings.Join(nots, " AND ") + " AND (" + check + ")"
 }
 
 // CheckSQL renders a CHECK constraint expression that holds exactly for the rows the

@@ -211,6 +211,7 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	mustExec(t, db, `SET client_min_messages = debug1`)
 	mustExec(t, db, `CREATE TABLE tweets (id int, "lo""c" text) PARTITION BY LIST ("lo""c")`)
+	mustExec(t, db, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
 	key := KeySQL([]string{`lo"c`})
 	for i, b := range []Bound{
 		{In: []string{"europe"}},
@@ -219,6 +220,8 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 	} {
 		table := fmt.Sprintf("held_%d", i)
 		mustExec(t, db, `CREATE TABLE `+table+` (id int, "lo""c" text, CONSTRAINT c CHECK (`+b.PartitionCheckSQL(key)+`))`)
+		// DEFAULT's move constraint in the form the moves give it (fenceChecks).
+		mustExec(t, db, fmt.Sprintf(`ALTER TABLE tweets_default ADD CONSTRAINT f_%d CHECK (NOT (%s))`, i, b.PartitionCheckSQL(key)))
 		mu.Lock()
 		notices = nil
 		mu.Unlock()
@@ -229,10 +232,45 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 		if !strings.Contains(got, `partition constraint for table "`+table+`" is implied by existing constraints`) || strings.Contains(got, `verifying table "`+table+`"`) {
 			t.Errorf("ATTACH of %s %s with CHECK (%s) scanned it:\n%s", table, b.SQL(), b.PartitionCheckSQL(key), got)
 		}
+		if !strings.Contains(got, `updated partition constraint for default partition "tweets_default" is implied by existing constraints`) || strings.Contains(got, `verifying table "tweets_default"`) {
+			t.Errorf("ATTACH of %s %s scanned DEFAULT despite CHECK (NOT (%s)):\n%s", table, b.SQL(), b.PartitionCheckSQL(key), got)
+		}
 	}
+
+	// A new local partition that rows of DEFAULT move into is attached without a scan of
+	// them (AttachNewPartition holds its bound as a CHECK meanwhile, and drops it after).
+	mustExec(t, db, `INSERT INTO tweets SELECT g, 'mars' FROM generate_series(1, 100) g`)
+	parent, err := ReadTable(t.Context(), db, "public", "tweets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mars := Partition{Schema: "public", Name: "tweets_mars", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"mars"}}}
+	mu.Lock()
+	notices = nil
+	mu.Unlock()
+	err = InTx(t.Context(), db, func(tx *sql.Tx) error {
+		n, err := AttachNewPartition(t.Context(), tx, mars, parent, true, false)
+		if err == nil && n != 100 {
+			err = fmt.Errorf("%d rows moved, want 100", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := strings.Join(notices, "\n")
+	mu.Unlock()
+	// ("verifying table" comes too, from adding the CHECK while the table was still empty.)
+	if !strings.Contains(got, `partition constraint for table "tweets_mars" is implied by existing constraints`) {
+		t.Errorf("the ATTACH of a new local partition scanned the rows moved into it:\n%s", got)
+	}
+	expectCount(t, db, 100, `SELECT count(*) FROM ONLY tweets_mars`)
+	expectCount(t, db, 0, `SELECT count(*) FROM pg_constraint WHERE conrelid = 'tweets_mars'::regclass`)
 	// The plain CheckSQL lets NULL keys through, so PostgreSQL cannot skip the scan with it:
 	// the reason PartitionCheckSQL exists.
 	b := Bound{In: []string{"scanned"}}
+	mustExec(t, db, `ALTER TABLE tweets_default ADD CONSTRAINT f_plain CHECK (NOT (`+b.PartitionCheckSQL(key)+`))`)
 	mustExec(t, db, `CREATE TABLE held_plain (id int, "lo""c" text, CONSTRAINT c CHECK (`+b.CheckSQL(key)+`))`)
 	mu.Lock()
 	notices = nil

@@ -103,7 +103,9 @@ func TestMoveAccountsForEveryWrite(t *testing.T) {
 				}
 			}
 			t.Logf("%d writes, longest %s: %v", len(writes), longest.Round(time.Millisecond), kinds)
-			if len(accepted) == 0 || len(writes) < 20 {
+			// A refused write proves that writes overlapped the move's fences; without one, many
+			// writes must have run (a busy machine makes each write slow, and fewer).
+			if len(accepted) == 0 || len(refused) == 0 && len(writes) < 20 {
 				t.Fatalf("too few writes overlapped the move: %v", kinds)
 			}
 			expectCount(t, base, int64(len(accepted)), `SELECT count(*) FROM tweets WHERE id = ANY($1)`, pq.Array(accepted))

@@ -261,6 +261,10 @@ func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, 
 	return fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err)
 }
 
+// attachCheckName is the CHECK of its bound that a new local partition holds while rows move
+// into it (AttachNewPartition).
+const attachCheckName = "pgshard_attach_bound"
+
 // AttachNewPartition adds a partition the way that holds the parent's locks the least and
 // can move rows: in the transaction given, it creates the partition detached, checks (for a
 // foreign partition, when verify is set) that the shard table answers a SELECT of the
@@ -307,6 +311,18 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 	}
 	if err != nil {
 		return 0, err
+	}
+	// A local partition that rows move into holds its bound as a CHECK while they do (checked
+	// row by row as they arrive), so that the ATTACH, with DEFAULT or the parent locked, need
+	// not scan them. It goes right after the ATTACH.
+	attachCheck := ""
+	if moveRows && !p.Foreign {
+		attachCheck = p.Bound.PartitionCheckSQL(KeySQL(parent.PartitionBy.Key))
+		if attachCheck != "" {
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Qualified()+" ADD CONSTRAINT "+Ident(attachCheckName)+" CHECK ("+attachCheck+")"); err != nil {
+				return 0, err
+			}
+		}
 	}
 	if verify && p.Foreign {
 		if err := VerifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns); err != nil {
@@ -387,6 +403,11 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 		return 0, err
+	}
+	if attachCheck != "" {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Qualified()+" DROP CONSTRAINT "+Ident(attachCheckName)); err != nil {
+			return 0, err
+		}
 	}
 	if err := settleClaims(ctx, tx, p.Parent(), p.ParentName, p, claims); err != nil {
 		return 0, err

@@ -8,7 +8,8 @@ resource "docker_container" "api" {
   name  = "${var.name_prefix}${var.name}-api"
   image = var.image
   env = [
-    "POSTGRES_DATABASE_URL=postgres://${urlencode(var.user)}:${urlencode(var.password)}@${var.db_container}:5432/${var.dbname}?sslmode=disable",
+    # urlencode writes a space as "+", which a URL's user, password and path read as itself.
+    "POSTGRES_DATABASE_URL=postgres://${replace(urlencode(var.user), "+", "%20")}:${replace(urlencode(var.password), "+", "%20")}@${var.db_container}:5432/${replace(urlencode(var.dbname), "+", "%20")}?sslmode=disable",
     "TWEETS_TABLE=${var.table}",
   ]
   networks_advanced {

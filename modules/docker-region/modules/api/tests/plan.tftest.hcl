@@ -65,3 +65,19 @@ run "prefix_user_and_special_password" {
     error_message = "The API's URL must carry the user and the URL-encoded password."
   }
 }
+
+run "spaces_in_password_and_dbname" {
+  command = plan
+
+  variables {
+    password = "two words+plus"
+    dbname   = "eu tweets"
+  }
+
+  # urlencode writes a space as "+", which a URL's password and path read as a plus: spaces must
+  # be %20, and a real plus %2B.
+  assert {
+    condition     = contains(docker_container.api.env, "POSTGRES_DATABASE_URL=postgres://postgres:two%20words%2Bplus@europe-db:5432/eu%20tweets?sslmode=disable")
+    error_message = "The API's URL must write spaces as %20 in the password and the database name."
+  }
+}
