@@ -151,6 +151,15 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 					return res, err
 				}
 			}
+			if hold {
+				// Its CHECK in today's form (an older one let NULL keys through, so the switch's
+				// ATTACH would scan the journal under the parent's lock): replaced while the
+				// journal is nobody else's table, a scan that locks the journal only.
+				check := leave.PartitionCheckSQL(KeySQL(parent.PartitionBy.Key))
+				if _, err := db.ExecContext(ctx, "ALTER TABLE "+journal+" DROP CONSTRAINT "+Ident(holdCheck)+", ADD CONSTRAINT "+Ident(holdCheck)+" CHECK ("+check+")"); err != nil {
+					return res, err
+				}
+			}
 		} else {
 			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
 			err = InTx(ctx, db, func(tx *sql.Tx) error {
