@@ -282,3 +282,80 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 		t.Errorf("ATTACH with CHECK (%s) did not scan: the test no longer tells the two apart:\n%s", b.CheckSQL(key), got)
 	}
 }
+
+// A partition created without moving rows, over a DEFAULT partition holding other rows, is
+// created without a scan of DEFAULT under the lock: DEFAULT's move constraint, validated
+// first (a scan that blocks nobody), proves that DEFAULT holds none of its rows. DEFAULT
+// holding one is refused with a message that says what to do, and nothing changes.
+func TestCreateWithoutMovesSparesTheDefaultScan(t *testing.T) {
+	env := postgrestest.Shared(t)
+	name := uniqueName(t)
+	if err := env.Base.CreateDatabase(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var notices []string
+	connector, err := pq.NewConnector(env.Base.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(pq.ConnectorWithNoticeHandler(connector, func(e *pq.Error) {
+		mu.Lock()
+		defer mu.Unlock()
+		notices = append(notices, e.Message)
+	}))
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, `SET client_min_messages = debug1`)
+	mustExec(t, db, `CREATE TABLE tweets (id int, location text) PARTITION BY LIST (location)`)
+	mustExec(t, db, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
+	mustExec(t, db, `INSERT INTO tweets SELECT g, 'mars' FROM generate_series(1, 1000) g`)
+	parent, err := ReadTable(t.Context(), db, "public", "tweets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	take := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		got := strings.Join(notices, "\n")
+		notices = nil
+		return got
+	}
+	take()
+	europe := Partition{Schema: "public", Name: "tweets_europe", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"europe"}}}
+	if err := CreateLocalPartition(t.Context(), db, europe, parent, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := take(); !strings.Contains(got, `updated partition constraint for default partition "tweets_default" is implied by existing constraints`) {
+		t.Errorf("the create of a local partition scanned DEFAULT under its lock:\n%s", got)
+	}
+	expectCount(t, db, 0, `SELECT count(*) FROM pg_constraint WHERE conrelid = 'tweets_default'::regclass`)
+	mustExec(t, db, `INSERT INTO tweets VALUES (2000, 'europe')`)
+	expectCount(t, db, 1, `SELECT count(*) FROM ONLY tweets_europe`)
+
+	// The same through the ATTACH of a partition created detached (the foreign partitions' way).
+	asia := Partition{Schema: "public", Name: "tweets_asia", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"asia"}}}
+	err = fencedCreate(t.Context(), db, asia, parent, false, func() error {
+		return InTx(t.Context(), db, func(tx *sql.Tx) error {
+			_, err := AttachNewPartition(t.Context(), tx, asia, parent, false, false)
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := take(); !strings.Contains(got, `updated partition constraint for default partition "tweets_default" is implied by existing constraints`) {
+		t.Errorf("the attach of a new partition scanned DEFAULT under its lock:\n%s", got)
+	}
+	expectCount(t, db, 0, `SELECT count(*) FROM pg_constraint WHERE conrelid = 'tweets_default'::regclass`)
+
+	// DEFAULT holding a row of the bound: refused, naming the fix; no partition, no constraint.
+	mars := Partition{Schema: "public", Name: "tweets_mars", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"mars"}}}
+	err = CreateLocalPartition(t.Context(), db, mars, parent, false)
+	if err == nil || !strings.Contains(err.Error(), "move_rows_from_default") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("create over DEFAULT rows of the bound: %v", err)
+	}
+	expectCount(t, db, 0, `SELECT count(*) FROM pg_class WHERE relname = 'tweets_mars'`)
+	expectCount(t, db, 0, `SELECT count(*) FROM pg_constraint WHERE conrelid = 'tweets_default'::regclass`)
+	expectCount(t, db, 1000, `SELECT count(*) FROM ONLY tweets_default`)
+}

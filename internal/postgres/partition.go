@@ -338,6 +338,10 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 		if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
 			return 0, err
 		}
+		if def, err = validateCreateFence(ctx, tx, p, false); err != nil {
+			return 0, err
+		}
+		fenced = def != ""
 	}
 	if moveRows {
 		def, err = defaultPartition(ctx, tx, p.ParentSchema, p.ParentName)
@@ -525,9 +529,59 @@ func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *
 			if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
 				return err
 			}
-			return CreatePartition(ctx, tx, p)
+			def, err := validateCreateFence(ctx, tx, p, true)
+			if err != nil {
+				return err
+			}
+			if err := CreatePartition(ctx, tx, p); err != nil {
+				return err
+			}
+			if def == "" {
+				return nil
+			}
+			_, err = tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p)))
+			return err
 		})
 	})
+}
+
+// validateCreateFence makes way, inside tx, for partition p created without moving rows
+// while DEFAULT carries p's move constraint (fencedCreate): it validates the constraint (a
+// scan of DEFAULT that blocks no reader or writer; DEFAULT holding a row of p's bound is an
+// error saying so), then locks DEFAULT, briefly at a time and after the parent (ACCESS
+// EXCLUSIVE for a CREATE ... PARTITION OF, whole, else SHARE UPDATE EXCLUSIVE as ATTACH
+// takes it), so that the CREATE or ATTACH that follows proves DEFAULT holds none of p's
+// rows instead of scanning it under that lock. It returns DEFAULT, or "" when there is no
+// constraint (then the caller drops nothing).
+func validateCreateFence(ctx context.Context, tx *sql.Tx, p Partition, create bool) (string, error) {
+	def, err := defaultPartition(ctx, tx, p.ParentSchema, p.ParentName)
+	if err != nil || def == "" {
+		return "", err
+	}
+	fenced, err := hasConstraint(ctx, tx, def, fenceName(p))
+	if err != nil || !fenced {
+		return "", err
+	}
+	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+" IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
+		return "", err
+	}
+	logStep(ctx, "check that DEFAULT holds no row of the new bound (without locking it)", def)
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(p))); err != nil {
+		if se := ServerErrorOf(err); se != nil && se.Code == "23514" {
+			return "", fmt.Errorf("the DEFAULT partition %s holds rows of the bound %s, which would belong to %s: move them in with move_rows_from_default = true, or out of DEFAULT yourself; nothing was changed",
+				def, p.Bound, p.Qualified())
+		}
+		return "", err
+	}
+	lock := "LOCK TABLE ONLY " + def + " IN ACCESS EXCLUSIVE MODE"
+	if create {
+		lock = "LOCK TABLE ONLY " + p.Parent() + ", ONLY " + def + " IN ACCESS EXCLUSIVE MODE"
+	}
+	logStep(ctx, "attach and commit (DEFAULT is locked from here to the commit)", p.Schema+"."+p.Name)
+	if err := lockBriefly(ctx, tx, lock); err != nil {
+		return "", err
+	}
+	return def, nil
 }
 
 // fencedCreate runs create, a transaction that creates partition p and moves DEFAULT's rows
@@ -537,7 +591,7 @@ func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *
 // constraint, validated in create, spares ATTACH its scan of DEFAULT. The constraint goes
 // with create's commit, or after it fails (a refresh of the parent drops one a kill left).
 func fencedCreate(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool, create func() error) error {
-	if !moveRows || parent.PartitionBy == nil {
+	if parent.PartitionBy == nil || p.Bound.isNone() {
 		return create()
 	}
 	check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key))
@@ -548,13 +602,18 @@ func fencedCreate(ctx context.Context, db *sql.DB, p Partition, parent *Table, m
 	if check == "" || def == "" {
 		return create()
 	}
-	claims, err := claimsOf(ctx, db, p.ParentSchema, p.ParentName, p.Bound)
-	if err != nil {
-		return err
-	}
+	// A create that moves no rows fences DEFAULT too: validated in create, the constraint
+	// spares the CREATE or ATTACH its scan of DEFAULT under their lock (see
+	// validateCreateFence). Only a create that moves rows takes them from holdings.
+	var claims []claim
 	key := KeySQL(parent.PartitionBy.Key)
-	if err := addHoldingFences(ctx, db, p, claims, key); err != nil {
-		return dropDefaultFence(ctx, db, def, p, err)
+	if moveRows {
+		if claims, err = claimsOf(ctx, db, p.ParentSchema, p.ParentName, p.Bound); err != nil {
+			return err
+		}
+		if err := addHoldingFences(ctx, db, p, claims, key); err != nil {
+			return dropDefaultFence(ctx, db, def, p, err)
+		}
 	}
 	if err := addDefaultFence(ctx, db, def, p, fenceChecks(check, claims, key)...); err != nil {
 		return dropDefaultFence(ctx, db, def, p, err)
