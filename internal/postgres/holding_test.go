@@ -191,25 +191,7 @@ func TestHoldingTakenWholeRefusesWrites(t *testing.T) {
 // existing constraints") and otherwise "verifying table". Each bound's PartitionCheckSQL,
 // hostile values included, is tried against the real server.
 func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
-	env := postgrestest.Shared(t)
-	name := uniqueName(t)
-	if err := env.Base.CreateDatabase(t.Context(), name); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var notices []string
-	connector, err := pq.NewConnector(env.Base.DSN(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(pq.ConnectorWithNoticeHandler(connector, func(e *pq.Error) {
-		mu.Lock()
-		defer mu.Unlock()
-		notices = append(notices, e.Message)
-	}))
-	t.Cleanup(func() { db.Close() })
-	db.SetMaxOpenConns(1)
-	mustExec(t, db, `SET client_min_messages = debug1`)
+	db, take := debugSession(t)
 	mustExec(t, db, `CREATE TABLE tweets (id int, "lo""c" text) PARTITION BY LIST ("lo""c")`)
 	mustExec(t, db, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
 	key := KeySQL([]string{`lo"c`})
@@ -222,13 +204,9 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 		mustExec(t, db, `CREATE TABLE `+table+` (id int, "lo""c" text, CONSTRAINT c CHECK (`+b.PartitionCheckSQL(key)+`))`)
 		// DEFAULT's move constraint in the form the moves give it (fenceChecks).
 		mustExec(t, db, fmt.Sprintf(`ALTER TABLE tweets_default ADD CONSTRAINT f_%d CHECK (NOT (%s))`, i, b.PartitionCheckSQL(key)))
-		mu.Lock()
-		notices = nil
-		mu.Unlock()
+		take()
 		mustExec(t, db, `ALTER TABLE tweets ATTACH PARTITION `+table+` `+b.SQL())
-		mu.Lock()
-		got := strings.Join(notices, "\n")
-		mu.Unlock()
+		got := take()
 		if !strings.Contains(got, `partition constraint for table "`+table+`" is implied by existing constraints`) || strings.Contains(got, `verifying table "`+table+`"`) {
 			t.Errorf("ATTACH of %s %s with CHECK (%s) scanned it:\n%s", table, b.SQL(), b.PartitionCheckSQL(key), got)
 		}
@@ -245,9 +223,7 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	mars := Partition{Schema: "public", Name: "tweets_mars", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"mars"}}}
-	mu.Lock()
-	notices = nil
-	mu.Unlock()
+	take()
 	err = InTx(t.Context(), db, func(tx *sql.Tx) error {
 		n, err := AttachNewPartition(t.Context(), tx, mars, parent, true, false)
 		if err == nil && n != 100 {
@@ -258,9 +234,7 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	got := strings.Join(notices, "\n")
-	mu.Unlock()
+	got := take()
 	// ("verifying table" comes too, from adding the CHECK while the table was still empty.)
 	if !strings.Contains(got, `partition constraint for table "tweets_mars" is implied by existing constraints`) {
 		t.Errorf("the ATTACH of a new local partition scanned the rows moved into it:\n%s", got)
@@ -272,13 +246,9 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 	b := Bound{In: []string{"scanned"}}
 	mustExec(t, db, `ALTER TABLE tweets_default ADD CONSTRAINT f_plain CHECK (NOT (`+b.PartitionCheckSQL(key)+`))`)
 	mustExec(t, db, `CREATE TABLE held_plain (id int, "lo""c" text, CONSTRAINT c CHECK (`+b.CheckSQL(key)+`))`)
-	mu.Lock()
-	notices = nil
-	mu.Unlock()
+	take()
 	mustExec(t, db, `ALTER TABLE tweets ATTACH PARTITION held_plain `+b.SQL())
-	mu.Lock()
-	defer mu.Unlock()
-	if got := strings.Join(notices, "\n"); !strings.Contains(got, `verifying table "held_plain"`) {
+	if got := take(); !strings.Contains(got, `verifying table "held_plain"`) {
 		t.Errorf("ATTACH with CHECK (%s) did not scan: the test no longer tells the two apart:\n%s", b.CheckSQL(key), got)
 	}
 }
@@ -288,38 +258,13 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 // first (a scan that blocks nobody), proves that DEFAULT holds none of its rows. DEFAULT
 // holding one is refused with a message that says what to do, and nothing changes.
 func TestCreateWithoutMovesSparesTheDefaultScan(t *testing.T) {
-	env := postgrestest.Shared(t)
-	name := uniqueName(t)
-	if err := env.Base.CreateDatabase(t.Context(), name); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var notices []string
-	connector, err := pq.NewConnector(env.Base.DSN(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(pq.ConnectorWithNoticeHandler(connector, func(e *pq.Error) {
-		mu.Lock()
-		defer mu.Unlock()
-		notices = append(notices, e.Message)
-	}))
-	t.Cleanup(func() { db.Close() })
-	db.SetMaxOpenConns(1)
-	mustExec(t, db, `SET client_min_messages = debug1`)
+	db, take := debugSession(t)
 	mustExec(t, db, `CREATE TABLE tweets (id int, location text) PARTITION BY LIST (location)`)
 	mustExec(t, db, `CREATE TABLE tweets_default PARTITION OF tweets DEFAULT`)
 	mustExec(t, db, `INSERT INTO tweets SELECT g, 'mars' FROM generate_series(1, 1000) g`)
 	parent, err := ReadTable(t.Context(), db, "public", "tweets")
 	if err != nil {
 		t.Fatal(err)
-	}
-	take := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		got := strings.Join(notices, "\n")
-		notices = nil
-		return got
 	}
 	take()
 	europe := Partition{Schema: "public", Name: "tweets_europe", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"europe"}}}
@@ -358,4 +303,38 @@ func TestCreateWithoutMovesSparesTheDefaultScan(t *testing.T) {
 	expectCount(t, db, 0, `SELECT count(*) FROM pg_class WHERE relname = 'tweets_mars'`)
 	expectCount(t, db, 0, `SELECT count(*) FROM pg_constraint WHERE conrelid = 'tweets_default'::regclass`)
 	expectCount(t, db, 1000, `SELECT count(*) FROM ONLY tweets_default`)
+}
+
+// debugSession opens one session (a pool of one connection) on a new database of the base
+// cluster with client_min_messages = debug1, and take, which returns PostgreSQL's messages
+// since its last call: "verifying table" when an ATTACH scans, "... is implied by existing
+// constraints" when a constraint spares it the scan.
+func debugSession(t *testing.T) (*sql.DB, func() string) {
+	t.Helper()
+	env := postgrestest.Shared(t)
+	name := uniqueName(t)
+	if err := env.Base.CreateDatabase(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var notices []string
+	connector, err := pq.NewConnector(env.Base.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(pq.ConnectorWithNoticeHandler(connector, func(e *pq.Error) {
+		mu.Lock()
+		defer mu.Unlock()
+		notices = append(notices, e.Message)
+	}))
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, `SET client_min_messages = debug1`)
+	return db, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		got := strings.Join(notices, "\n")
+		notices = nil
+		return got
+	}
 }
