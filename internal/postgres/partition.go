@@ -825,3 +825,112 @@ func AdvanceSequences(ctx context.Context, tx *sql.Tx, p Partition) ([]SequenceA
 	}
 	return behind, nil
 }
+
+// PartitionColumnsError says that the columns given for a partition are not its parent's:
+// a partition has exactly the parent's columns.
+type PartitionColumnsError struct {
+	Parent  string   // schema.name
+	Missing []string // the parent's columns not given
+	Extra   []string // columns given that the parent lacks
+}
+
+func (e *PartitionColumnsError) Error() string {
+	var parts []string
+	if len(e.Missing) > 0 {
+		parts = append(parts, "the parent's columns "+strings.Join(e.Missing, ", ")+" are missing")
+	}
+	if len(e.Extra) > 0 {
+		parts = append(parts, "the columns "+strings.Join(e.Extra, ", ")+" are not the parent's")
+	}
+	return "a partition of " + e.Parent + " has the parent's columns, but " + strings.Join(parts, " and ")
+}
+
+// SameColumnNames refuses, with a *PartitionColumnsError, columns whose names are not the
+// parent's (in any order: PostgreSQL matches a partition's columns by name). Types are the
+// server's to compare: ATTACH refuses a column of another type, naming it.
+func SameColumnNames(parent *Table, cols []Column) error {
+	have, want := columnNames(cols), columnNames(parent.Columns)
+	e := &PartitionColumnsError{Parent: parent.Schema + "." + parent.Name}
+	for _, c := range parent.Columns {
+		if !have[c.Name] {
+			e.Missing = append(e.Missing, c.Name)
+		}
+	}
+	for _, c := range cols {
+		if !want[c.Name] {
+			e.Extra = append(e.Extra, c.Name)
+		}
+	}
+	if len(e.Missing)+len(e.Extra) == 0 {
+		return nil
+	}
+	return e
+}
+
+func columnNames(cols []Column) map[string]bool {
+	names := make(map[string]bool, len(cols))
+	for _, c := range cols {
+		names[c.Name] = true
+	}
+	return names
+}
+
+// CreatePartitionedPartition creates t, partitioned by its own key, as partition p of
+// p's parent (a table partitioned in two levels, such as by region and then by month), in
+// one transaction. Without columns it takes the parent's (CREATE TABLE ... PARTITION OF
+// ... PARTITION BY); with columns, which must be the parent's, it is created detached and
+// attached, so that PostgreSQL checks their types against the parent's. The parent's
+// holding partitions of the bound's keys make way first, as for any partition.
+func CreatePartitionedPartition(ctx context.Context, db *sql.DB, t Table, p Partition) error {
+	logStep(ctx, "create partitioned partition of "+p.ParentSchema+"."+p.ParentName, t.Schema+"."+t.Name)
+	by, err := partitionBySQL(t.PartitionBy)
+	if err != nil {
+		return err
+	}
+	if by == "" {
+		return fmt.Errorf("%s.%s has no partition key", t.Schema, t.Name)
+	}
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		parent, err := ReadTable(ctx, tx, p.ParentSchema, p.ParentName)
+		if err != nil {
+			return err
+		}
+		if parent.Kind != RelPartitioned {
+			return fmt.Errorf("the parent %s.%s is %s, not a partitioned table", p.ParentSchema, p.ParentName, parent.Kind)
+		}
+		if len(t.Columns) > 0 {
+			if err := SameColumnNames(parent, t.Columns); err != nil {
+				return err
+			}
+		}
+		if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
+			return err
+		}
+		if len(t.Columns) == 0 {
+			_, err := tx.ExecContext(ctx, CreatePartitionSQL(p)+by)
+			return err
+		}
+		stmt, err := CreateTableSQL(t)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
+		return err
+	})
+}
+
+// DetachPartition detaches schema.name from its parent, if it has one, keeping its rows.
+func DetachPartition(ctx context.Context, db *sql.DB, schema, name string) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		cur, err := ReadPartition(ctx, tx, schema, name)
+		if err != nil || cur.ParentName == "" {
+			return err
+		}
+		logStep(ctx, "detach from "+cur.ParentSchema+"."+cur.ParentName, schema+"."+name)
+		_, err = tx.ExecContext(ctx, "ALTER TABLE "+cur.Parent()+" DETACH PARTITION "+cur.Qualified())
+		return err
+	})
+}

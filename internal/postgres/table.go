@@ -151,21 +151,31 @@ func CreateTableSQL(t Table) (string, error) {
 		defs = append(defs, "PRIMARY KEY ("+identList(t.PrimaryKey)+")")
 	}
 	stmt := "CREATE TABLE " + t.Qualified() + " (" + strings.Join(defs, ", ") + ")"
-	if t.PartitionBy != nil {
-		strategy, err := strategySQL(t.PartitionBy.Strategy)
-		if err != nil {
-			return "", err
-		}
-		for _, k := range t.PartitionBy.Key {
-			if IsKeyExpression(k) {
-				if err := CheckExpression(k); err != nil {
-					return "", fmt.Errorf("partition key expression %q %w", k, err)
-				}
+	by, err := partitionBySQL(t.PartitionBy)
+	if err != nil {
+		return "", err
+	}
+	return stmt + by, nil
+}
+
+// partitionBySQL renders " PARTITION BY ..." for a key ("" for nil), after checking its
+// strategy and expressions.
+func partitionBySQL(k *PartitionKey) (string, error) {
+	if k == nil {
+		return "", nil
+	}
+	strategy, err := strategySQL(k.Strategy)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range k.Key {
+		if IsKeyExpression(e) {
+			if err := CheckExpression(e); err != nil {
+				return "", fmt.Errorf("partition key expression %q %w", e, err)
 			}
 		}
-		stmt += " PARTITION BY " + strategy + " (" + strings.Join(KeySQL(t.PartitionBy.Key), ", ") + ")"
 	}
-	return stmt, nil
+	return " PARTITION BY " + strategy + " (" + strings.Join(KeySQL(k.Key), ", ") + ")", nil
 }
 
 func strategySQL(s string) (string, error) {

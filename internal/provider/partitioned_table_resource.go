@@ -44,7 +44,9 @@ func (r *partitionedTableResource) Schema(_ context.Context, _ resource.SchemaRe
 			"`pgshard_foreign_partition` (a shard reached through postgres_fdw) and `pgshard_partition` (local, such as the DEFAULT).\n\n" +
 			"Destroy drops the parent and, with it, every partition's local definition; it refuses while a local partition holds " +
 			"rows unless `force_destroy = true`. The rows of foreign partitions live on the shards and are never touched. " +
-			"A partitioned table with foreign partitions cannot have a primary key or unique index (a PostgreSQL limit).",
+			"A partitioned table with foreign partitions cannot have a primary key or unique index (a PostgreSQL limit).\n\n" +
+			"With `parent` and a bound it is itself a partition of another partitioned table, partitioned again by its own `partition_by` " +
+			"(time as the second axis: `tweets` by region, `tweets_europe` by month); `columns` may then be omitted, as they are the parent's.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "`schema.name`.",
@@ -63,7 +65,7 @@ func (r *partitionedTableResource) Schema(_ context.Context, _ resource.SchemaRe
 				Required:            true,
 				Validators:          []validator.String{identifier{}},
 			},
-			"columns": columnsAttribute(),
+			"columns": partitionedTableColumns(),
 			"partition_by": schema.SingleNestedAttribute{
 				MarkdownDescription: "How rows are split among partitions. Changing it replaces the table.",
 				Required:            true,
@@ -87,12 +89,15 @@ func (r *partitionedTableResource) Schema(_ context.Context, _ resource.SchemaRe
 				},
 			},
 			"force_destroy": schema.BoolAttribute{
-				MarkdownDescription: "Drop the table on destroy even while local partitions hold rows (they are lost). Default `false`.",
+				MarkdownDescription: "Drop the table on destroy even while local partitions (at any level below it) hold rows (they are lost). Default `false`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
 			},
 		},
+	}
+	for k, v := range subPartitionAttributes() {
+		resp.Schema.Attributes[k] = v
 	}
 }
 
@@ -107,6 +112,7 @@ func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resou
 	var partitionBy types.Object
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("columns"), &columns)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("partition_by"), &partitionBy)...)
+	validateSubPartition(ctx, req.Config, columns, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() || columns.IsNull() || columns.IsUnknown() || partitionBy.IsNull() || partitionBy.IsUnknown() {
 		return
 	}
@@ -146,10 +152,24 @@ func (r *partitionedTableResource) ValidateConfig(ctx context.Context, req resou
 func (r *partitionedTableResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	createState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
 		t := plan.toTable(ctx, diags)
+		p, sub := plan.partitionOf(ctx, diags)
 		if diags.HasError() {
 			return "", nil
 		}
-		return tablePhrase("partitioned table", t.Schema, t.Name), postgres.CreateTable(ctx, db, t)
+		what := tablePhrase("partitioned table", t.Schema, t.Name)
+		if !sub {
+			return what, postgres.CreateTable(ctx, db, t)
+		}
+		if plan.Columns.IsUnknown() {
+			t.Columns = nil // the parent's
+		}
+		err := postgres.CreatePartitionedPartition(ctx, db, t, p)
+		var mismatch *postgres.PartitionColumnsError
+		if errors.As(err, &mismatch) {
+			diags.AddAttributeError(path.Root("columns"), "Partitioned Table Create Error", columnsNotParentsDetail(t.Schema, t.Name, err))
+			return what, nil
+		}
+		return what, err
 	})
 }
 
@@ -187,6 +207,10 @@ func (r *partitionedTableResource) dropStrayFences(ctx context.Context, schemaNa
 func (r *partitionedTableResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	updateState(ctx, r.client, "Partitioned Table", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, prior *partitionedTableModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toTable(ctx, diags)
+		if plan.Columns.IsNull() || plan.Columns.IsUnknown() {
+			// A partition's columns not known yet are the parent's, as they were: none is dropped.
+			to.Columns = modelColumns(columnModels(ctx, prior.Columns, diags))
+		}
 		// A rename the last apply made is never made again (its renamed_from stays in state).
 		to.Columns = withoutAppliedRenames(to.Columns, columnModels(ctx, prior.Columns, diags))
 		if diags.HasError() {
@@ -197,6 +221,9 @@ func (r *partitionedTableResource) Update(ctx context.Context, req resource.Upda
 		change, err := postgres.AlterPartitionedTable(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.ForceDestroy.ValueBool())
 		if len(change.Lagging) > 0 {
 			warnLaggingShards(to, change.Lagging, diags)
+		}
+		if err == nil {
+			err = updateParent(ctx, db, plan, prior, diags)
 		}
 		return tablePhrase("partitioned table", to.Schema, to.Name), err
 	})
@@ -220,6 +247,7 @@ func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.
 		if !req.Plan.Raw.IsNull() {
 			planColumnChanges(ctx, r.client, "Partitioned Table", req, resp, "", "", types.BoolNull())
 			planTaintedTable(ctx, r.client, "Partitioned Table", req.Plan, &resp.Diagnostics)
+			planSubPartition(ctx, r.client, req, resp, nil)
 		}
 		return
 	}
@@ -253,6 +281,7 @@ func (r *partitionedTableResource) ModifyPlan(ctx context.Context, req resource.
 		}
 		return
 	}
+	planSubPartition(ctx, r.client, req, resp, &state)
 	var force2 types.Bool
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("force_destroy"), &force2)...)
 	planColumnChanges(ctx, r.client, "Partitioned Table", req, resp, schemaName, name, force2)
@@ -292,6 +321,41 @@ func (r *partitionedTableResource) ImportState(ctx context.Context, req resource
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("force_destroy"), false)...)
 }
 
+// updateParent attaches the table (already renamed) to its planned parent with its planned
+// bound, or detaches it when the plan has no parent and it had one.
+func updateParent(ctx context.Context, db *postgres.DB, plan, prior *partitionedTableModelV0, diags *diag.Diagnostics) error {
+	p, sub := plan.partitionOf(ctx, diags)
+	switch {
+	case diags.HasError():
+		return nil
+	case sub:
+		return postgres.UpdateLocalPartition(ctx, db, p.Schema, p.Name, p)
+	case !prior.Parent.IsNull() && prior.Parent.ValueString() != "":
+		return postgres.DetachPartition(ctx, db, plan.Schema.ValueString(), plan.Name.ValueString())
+	}
+	return nil
+}
+
+// readParent sets parent and bound from the catalog when the table is a partition, or was
+// one: "" when it was detached out of band, which plans it attached again.
+func (r *partitionedTableResource) readParent(ctx context.Context, m *partitionedTableModelV0, isPartition bool, diags *diag.Diagnostics, action string) bool {
+	if !isPartition && (m.Parent.IsNull() || m.Parent.ValueString() == "") {
+		return true
+	}
+	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
+	p, ok := readObject(ctx, r.client, "Partitioned Table", tablePhrase("partitioned table", schemaName, name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Partition, error) {
+		return postgres.ReadPartition(ctx, db, schemaName, name)
+	})
+	if !ok {
+		return false
+	}
+	m.Parent = parentValue(m.Parent, p.ParentSchema, p.ParentName)
+	if p.ParentName != "" {
+		m.readBound(ctx, r.client, p.ParentSchema, p.ParentName, p.Bound, diags)
+	}
+	return !diags.HasError()
+}
+
 func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedTableModelV0, diags *diag.Diagnostics, action string) bool {
 	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
 	t, ok := readTable(ctx, r.client, "Partitioned Table", schemaName, name, action, diags)
@@ -304,6 +368,9 @@ func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedT
 		return false
 	}
 	m.ID = types.StringValue(tableID(schemaName, name))
+	if !r.readParent(ctx, m, t.IsPartition, diags, action) {
+		return false
+	}
 	var d diag.Diagnostics
 	m.Columns, d = columnsToList(ctx, t.Columns, m.Columns, priorInServerForm(ctx, r.client, t.Columns, m.Columns), nil)
 	diags.Append(d...)
@@ -329,11 +396,13 @@ func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedT
 
 type partitionedTableModelV0 struct {
 	ID           types.String        `tfsdk:"id"`
+	Parent       types.String        `tfsdk:"parent"`
 	Schema       types.String        `tfsdk:"schema"`
 	Name         types.String        `tfsdk:"name"`
 	Columns      types.List          `tfsdk:"columns"`
 	PartitionBy  *partitionByModelV0 `tfsdk:"partition_by"`
 	ForceDestroy types.Bool          `tfsdk:"force_destroy"`
+	boundModel
 }
 
 type partitionByModelV0 struct {
@@ -342,11 +411,25 @@ type partitionByModelV0 struct {
 }
 
 func (m partitionedTableModelV0) toTable(ctx context.Context, diags *diag.Diagnostics) postgres.Table {
-	cols, d := columnsFromList(ctx, m.Columns)
-	diags.Append(d...)
+	var cols []postgres.Column
+	if !m.Columns.IsNull() && !m.Columns.IsUnknown() { // unknown: a partition's, the parent's
+		var d diag.Diagnostics
+		cols, d = columnsFromList(ctx, m.Columns)
+		diags.Append(d...)
+	}
 	t := postgres.Table{Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), Columns: cols}
 	if m.PartitionBy != nil {
 		t.PartitionBy = &postgres.PartitionKey{Strategy: m.PartitionBy.Strategy.ValueString(), Key: stringList(ctx, m.PartitionBy.Key, diags)}
 	}
 	return t
+}
+
+// partitionOf is the table as a partition of its parent; false without a parent.
+func (m partitionedTableModelV0) partitionOf(ctx context.Context, diags *diag.Diagnostics) (postgres.Partition, bool) {
+	if m.Parent.IsNull() || m.Parent.ValueString() == "" {
+		return postgres.Partition{}, false
+	}
+	parentSchema, parentName, _ := parseTableID(m.Parent.ValueString())
+	return postgres.Partition{Schema: m.Schema.ValueString(), Name: m.Name.ValueString(), ParentSchema: parentSchema, ParentName: parentName,
+		Bound: m.toBound(ctx, diags)}, true
 }
