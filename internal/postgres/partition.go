@@ -791,13 +791,14 @@ func scanMax(cols []SequenceAdvance, scan func(dest ...any) error) (map[string]i
 }
 
 // SequencesToAdvance says which of the parent's sequences attaching the existing relation p
-// (a detached partition) would set past the values p holds. It changes nothing.
+// (a detached partition, or a partitioned table, whose leaves it reads) would set past the
+// values p holds. It changes nothing.
 func SequencesToAdvance(ctx context.Context, q Querier, p Partition) ([]SequenceAdvance, error) {
 	cols, err := serialColumns(ctx, q, p.ParentSchema, p.ParentName)
 	if err != nil || len(cols) == 0 {
 		return nil, err
 	}
-	largest, err := scanMax(cols, q.QueryRowContext(ctx, maxQuery("ONLY "+p.Qualified(), cols, p.ShardIdentity)).Scan)
+	largest, err := scanMax(cols, q.QueryRowContext(ctx, maxQuery(p.Qualified(), cols, p.ShardIdentity)).Scan)
 	if err != nil {
 		return nil, fmt.Errorf("reading the largest ids of %s: %w", p.Qualified(), err)
 	}
@@ -876,11 +877,11 @@ func columnNames(cols []Column) map[string]bool {
 }
 
 // CreatePartitionedPartition creates t, partitioned by its own key, as partition p of
-// p's parent (a table partitioned in two levels, such as by region and then by month), in
-// one transaction. Without columns it takes the parent's (CREATE TABLE ... PARTITION OF
-// ... PARTITION BY); with columns, which must be the parent's, it is created detached and
-// attached, so that PostgreSQL checks their types against the parent's. The parent's
-// holding partitions of the bound's keys make way first, as for any partition.
+// p's parent (a table partitioned in two levels, such as by region and then by month). It
+// is created detached, with the columns given (which must be the parent's) or with the
+// parent's (LIKE, with their defaults and CHECK constraints, which ATTACH requires), and
+// then attached as AttachPartitionedPartition does, so that no step reads the parent's
+// DEFAULT under a lock: the new table holds no row, and DEFAULT's rows are checked first.
 func CreatePartitionedPartition(ctx context.Context, db *sql.DB, t Table, p Partition) error {
 	logStep(ctx, "create partitioned partition of "+p.ParentSchema+"."+p.ParentName, t.Schema+"."+t.Name)
 	by, err := partitionBySQL(t.PartitionBy)
@@ -890,39 +891,129 @@ func CreatePartitionedPartition(ctx context.Context, db *sql.DB, t Table, p Part
 	if by == "" {
 		return fmt.Errorf("%s.%s has no partition key", t.Schema, t.Name)
 	}
-	return InTx(ctx, db, func(tx *sql.Tx) error {
-		parent, err := ReadTable(ctx, tx, p.ParentSchema, p.ParentName)
-		if err != nil {
+	parent, err := partitionedParent(ctx, db, p)
+	if err != nil {
+		return err
+	}
+	if len(t.Columns) > 0 {
+		if err := SameColumnNames(parent, t.Columns); err != nil {
 			return err
 		}
-		if parent.Kind != RelPartitioned {
-			return fmt.Errorf("the parent %s.%s is %s, not a partitioned table", p.ParentSchema, p.ParentName, parent.Kind)
+	}
+	stmt := "CREATE TABLE " + p.Qualified() + " (LIKE " + p.Parent() + " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)" + by
+	if len(t.Columns) > 0 {
+		if stmt, err = CreateTableSQL(t); err != nil {
+			return err
 		}
-		if len(t.Columns) > 0 {
-			if err := SameColumnNames(parent, t.Columns); err != nil {
+	}
+	return fencedCreate(ctx, db, p, parent, false, func() error {
+		return InTx(ctx, db, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return err
 			}
-		}
-		if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
-			return err
-		}
-		if len(t.Columns) == 0 {
-			_, err := tx.ExecContext(ctx, CreatePartitionSQL(p)+by)
-			return err
-		}
-		stmt, err := CreateTableSQL(t)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL())
-		return err
+			return attachFenced(ctx, tx, p)
+		})
 	})
 }
 
+// AttachPartitionedPartition attaches the partitioned table p (detached out of band, or
+// never attached by pgshard) to p's parent with p's bound. The parent's DEFAULT is fenced
+// and checked for rows of the bound before any lock is held (fencedCreate), so the ATTACH
+// reads no row of it; the table's own rows are read under its own lock only, while it is
+// not yet part of the parent. A table already a partition of that parent is left as it is.
+func AttachPartitionedPartition(ctx context.Context, db *sql.DB, p Partition) error {
+	cur, err := ReadPartition(ctx, db, p.Schema, p.Name)
+	if err != nil {
+		return err
+	}
+	if cur.ParentName != "" {
+		if cur.ParentSchema == p.ParentSchema && cur.ParentName == p.ParentName {
+			return nil
+		}
+		return fmt.Errorf("%s is a partition of %s.%s, not of %s: detach it first (ALTER TABLE %s DETACH PARTITION %s), or set parent to %s.%s",
+			p.Qualified(), cur.ParentSchema, cur.ParentName, p.Parent(), cur.Parent(), p.Qualified(), cur.ParentSchema, cur.ParentName)
+	}
+	parent, err := partitionedParent(ctx, db, p)
+	if err != nil {
+		return err
+	}
+	logStep(ctx, "attach to "+p.ParentSchema+"."+p.ParentName, p.Schema+"."+p.Name)
+	// The table's rows are checked against the bound while it is still detached (a CHECK
+	// on it and, through it, on its leaves), so that the ATTACH, with DEFAULT locked, proves
+	// them inside the bound instead of reading them.
+	check := ""
+	if parent.PartitionBy != nil {
+		check = p.Bound.PartitionCheckSQL(KeySQL(parent.PartitionBy.Key))
+	}
+	if check != "" {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE "+p.Qualified()+" ADD CONSTRAINT "+Ident(attachCheckName)+" CHECK ("+check+")"); err != nil {
+			if se := ServerErrorOf(err); se != nil && se.Code == "23514" {
+				return fmt.Errorf("%s holds rows outside the bound %s in %s: move them out, or give it a bound that takes them; nothing was changed", p.Qualified(), p.Bound, p.Parent())
+			}
+			return err
+		}
+	}
+	// The parent's sequences are set past the table's ids before any lock of the parent's
+	// (reading them may scan the table): a sequence set early only skips values.
+	err = InTx(ctx, db, func(tx *sql.Tx) error {
+		_, err := AdvanceSequences(ctx, tx, p)
+		return err
+	})
+	if err == nil {
+		err = fencedCreate(ctx, db, p, parent, false, func() error {
+			return InTx(ctx, db, func(tx *sql.Tx) error {
+				if err := attachFenced(ctx, tx, p); err != nil {
+					return err
+				}
+				if check == "" {
+					return nil
+				}
+				_, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Qualified()+" DROP CONSTRAINT "+Ident(attachCheckName))
+				return err
+			})
+		})
+	}
+	if err != nil && check != "" {
+		_, _ = db.ExecContext(ctx, "ALTER TABLE "+p.Qualified()+" DROP CONSTRAINT IF EXISTS "+Ident(attachCheckName))
+	}
+	return err
+}
+
+// partitionedParent reads p's parent, which must be a partitioned table.
+func partitionedParent(ctx context.Context, q Querier, p Partition) (*Table, error) {
+	parent, err := ReadTable(ctx, q, p.ParentSchema, p.ParentName)
+	if err != nil {
+		return nil, err
+	}
+	if parent.Kind != RelPartitioned {
+		return nil, fmt.Errorf("the parent %s.%s is %s, not a partitioned table", p.ParentSchema, p.ParentName, parent.Kind)
+	}
+	return parent, nil
+}
+
+// attachFenced attaches p, in tx, once the parent's holdings have made way for its bound
+// and DEFAULT's fence is validated and DEFAULT locked briefly (validateCreateFence), then
+// drops the fence, which the commit makes PostgreSQL's own partition constraint.
+func attachFenced(ctx context.Context, tx *sql.Tx, p Partition) error {
+	if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
+		return err
+	}
+	def, err := validateCreateFence(ctx, tx, p, false)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
+		return err
+	}
+	if def == "" {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, "ALTER TABLE "+def+" DROP CONSTRAINT "+Ident(fenceName(p)))
+	return err
+}
+
 // DetachPartition detaches schema.name from its parent, if it has one, keeping its rows.
+// DETACH reads no row; the parent's ACCESS EXCLUSIVE lock is taken briefly at a time.
 func DetachPartition(ctx context.Context, db *sql.DB, schema, name string) error {
 	return InTx(ctx, db, func(tx *sql.Tx) error {
 		cur, err := ReadPartition(ctx, tx, schema, name)
@@ -930,6 +1021,9 @@ func DetachPartition(ctx context.Context, db *sql.DB, schema, name string) error
 			return err
 		}
 		logStep(ctx, "detach from "+cur.ParentSchema+"."+cur.ParentName, schema+"."+name)
+		if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+cur.Parent()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, "ALTER TABLE "+cur.Parent()+" DETACH PARTITION "+cur.Qualified())
 		return err
 	})

@@ -174,8 +174,15 @@ func (r *partitionedTableResource) Create(ctx context.Context, req resource.Crea
 }
 
 func (r *partitionedTableResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	// The first read after an import takes the table's parent from the catalog; other reads
+	// take it only for a table whose parent is managed (see readParent).
+	imported, d := req.Private.GetKey(ctx, privateImported)
+	resp.Diagnostics.Append(d...)
+	if len(imported) > 0 {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
+	}
 	readState(ctx, r.client, req, resp, func(ctx context.Context, m *partitionedTableModelV0, diags *diag.Diagnostics, action string) bool {
-		if !r.readInto(ctx, m, diags, action) {
+		if !r.read(ctx, m, diags, action, len(imported) > 0) {
 			return false
 		}
 		r.dropStrayFences(ctx, m.Schema.ValueString(), m.Name.ValueString(), diags)
@@ -319,27 +326,40 @@ func (r *partitionedTableResource) Delete(ctx context.Context, req resource.Dele
 func (r *partitionedTableResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importTableID(ctx, req, resp, "partitioned table")
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("force_destroy"), false)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte("true"))...)
 }
 
-// updateParent attaches the table (already renamed) to its planned parent with its planned
-// bound, or detaches it when the plan has no parent and it had one.
+// privateImported marks, in private state, a partitioned table imported and not read yet.
+const privateImported = "imported"
+
+// updateParent attaches the table (already renamed) to its planned parent when it had
+// none in state (detached out of band, or a parent newly configured for a table pgshard did
+// not attach), or detaches it when the plan has no parent and it had one. Any other change
+// of parent or bound replaces the table (planSubPartition).
 func updateParent(ctx context.Context, db *postgres.DB, plan, prior *partitionedTableModelV0, diags *diag.Diagnostics) error {
 	p, sub := plan.partitionOf(ctx, diags)
+	hadParent := !prior.Parent.IsNull() && prior.Parent.ValueString() != ""
 	switch {
 	case diags.HasError():
 		return nil
-	case sub:
-		return postgres.UpdateLocalPartition(ctx, db, p.Schema, p.Name, p)
-	case !prior.Parent.IsNull() && prior.Parent.ValueString() != "":
+	case sub && !hadParent:
+		return postgres.AttachPartitionedPartition(ctx, db, p)
+	case !sub && hadParent:
 		return postgres.DetachPartition(ctx, db, plan.Schema.ValueString(), plan.Name.ValueString())
 	}
 	return nil
 }
 
-// readParent sets parent and bound from the catalog when the table is a partition, or was
-// one: "" when it was detached out of band, which plans it attached again.
-func (r *partitionedTableResource) readParent(ctx context.Context, m *partitionedTableModelV0, isPartition bool, diags *diag.Diagnostics, action string) bool {
+// readParent sets parent and bound from the catalog for a table whose parent is managed
+// (parent in state, or the first read after an import): "" when it was detached out of
+// band, which plans it attached again. A table attached by hand whose state has no parent
+// (created before pgshard knew parents, or a parent never configured) keeps none, and the
+// plan never detaches it; a warning says how to manage it.
+func (r *partitionedTableResource) readParent(ctx context.Context, m *partitionedTableModelV0, isPartition, imported bool, diags *diag.Diagnostics, action string) bool {
 	if !isPartition && (m.Parent.IsNull() || m.Parent.ValueString() == "") {
+		if imported {
+			m.Parent = types.StringNull()
+		}
 		return true
 	}
 	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
@@ -349,14 +369,30 @@ func (r *partitionedTableResource) readParent(ctx context.Context, m *partitione
 	if !ok {
 		return false
 	}
+	if m.Parent.IsNull() && !imported {
+		if action == "Read" {
+			diags.AddWarning("Partitioned Table Attached Outside Its Configuration",
+				fmt.Sprintf("%s.%s is a partition of %s.%s (%s), but its configuration has no parent, so pgshard leaves it attached as it is. "+
+					"To manage it, set parent = %q and its bound (%s); removing parent later detaches it.",
+					schemaName, name, p.ParentSchema, p.ParentName, p.Bound, tableID(p.ParentSchema, p.ParentName), p.Bound))
+		}
+		return true
+	}
 	m.Parent = parentValue(m.Parent, p.ParentSchema, p.ParentName)
 	if p.ParentName != "" {
 		m.readBound(ctx, r.client, p.ParentSchema, p.ParentName, p.Bound, diags)
+	} else if imported {
+		m.Parent = types.StringNull()
 	}
 	return !diags.HasError()
 }
 
 func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedTableModelV0, diags *diag.Diagnostics, action string) bool {
+	return r.read(ctx, m, diags, action, false)
+}
+
+// read refreshes m from the catalog; imported is set for the first read after an import.
+func (r *partitionedTableResource) read(ctx context.Context, m *partitionedTableModelV0, diags *diag.Diagnostics, action string, imported bool) bool {
 	schemaName, name := m.Schema.ValueString(), m.Name.ValueString()
 	t, ok := readTable(ctx, r.client, "Partitioned Table", schemaName, name, action, diags)
 	if !ok {
@@ -368,7 +404,7 @@ func (r *partitionedTableResource) readInto(ctx context.Context, m *partitionedT
 		return false
 	}
 	m.ID = types.StringValue(tableID(schemaName, name))
-	if !r.readParent(ctx, m, t.IsPartition, diags, action) {
+	if !r.readParent(ctx, m, t.IsPartition, imported, diags, action) {
 		return false
 	}
 	var d diag.Diagnostics

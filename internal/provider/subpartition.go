@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -31,9 +32,11 @@ func subPartitionAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Makes this table a partition of another partitioned table, as `schema.name` (a bare name is in `public`), " +
 				"usually `pgshard_partitioned_table.x.id`: a second level of partitioning, such as `tweets` by `location` (LIST) and " +
 				"`tweets_europe` by `created_at` (RANGE). It then needs a bound (`values_in`, `values_from`/`values_to`, `modulus`/`remainder` " +
-				"or `is_default`), as a `pgshard_partition` does, and its own partitions take it as their `parent`. " +
-				"Created with `CREATE TABLE ... PARTITION OF ... PARTITION BY ...`. Changed in place: detached and attached to the new parent in one " +
-				"transaction, with its rows; removing it detaches the table. A table detached out of band is attached again.",
+				"or `modulus`/`remainder`), as a `pgshard_partition` does (a DEFAULT partition stays a plain `pgshard_partition`), and its own partitions take it as their `parent`. " +
+				"Created detached and attached: the parent's DEFAULT partition is checked for rows of the bound before any lock, so the create blocks no query for a time that grows with rows " +
+				"(a DEFAULT row of the bound refuses the create, naming it). Changing `parent` or the bound replaces the table (refused at plan while its partitions hold rows, " +
+				"unless `force_destroy`). Removing `parent` detaches the table, keeping its rows; a table detached out of band is attached again in place. " +
+				"A table attached by hand whose configuration has no `parent` is left attached (a warning says so); `terraform import` reads its parent and bound.",
 			Optional:      true,
 			Validators:    []validator.String{tableIDValidator{}},
 			PlanModifiers: []planmodifier.String{sameTable{}},
@@ -87,6 +90,12 @@ func validateSubPartition(ctx context.Context, config tfsdk.Config, columns type
 	}
 	if !parent.IsNull() {
 		validateBound(b, diags)
+		if b.IsDefault.ValueBool() {
+			diags.AddAttributeError(path.Root("is_default"), "Partitioned DEFAULT Partition Not Supported",
+				"is_default = true would make this partitioned table its parent's DEFAULT partition. pgshard keeps a DEFAULT partition a plain table, "+
+					"so that the rows it catches can be checked and moved out without locking the parent. Remove is_default and give a bound "+
+					"(values_in, values_from/values_to or modulus/remainder), and catch the rest with a pgshard_partition with is_default = true.")
+		}
 		return
 	}
 	for attr, v := range map[string]interface {
@@ -132,6 +141,7 @@ func planSubPartition(ctx context.Context, client *Client, req resource.ModifyPl
 	}
 	if state != nil && !state.Parent.IsNull() && state.Parent.ValueString() != "" {
 		keepBoundSpelling(ctx, client, parent.ValueString(), &b, state.boundModel, &resp.Plan, &resp.Diagnostics)
+		planReparent(ctx, client, parent, b, state, resp)
 	}
 	var schemaName, name types.String
 	var config types.List
@@ -142,6 +152,30 @@ func planSubPartition(ctx context.Context, client *Client, req resource.ModifyPl
 		return
 	}
 	planSubPartitionColumns(ctx, client, parent.ValueString(), schemaName.ValueString(), name.ValueString(), config, &resp.Diagnostics)
+}
+
+// planReparent replaces a table with a parent whose parent or bound changes (after the
+// prior spelling of a bound the server reads the same is kept): moving its rows under a new
+// bound would read them all with the parent locked, so the plan shows a replace, refused
+// while its leaves hold rows unless force_destroy (as in state) allows their loss. A table
+// detached out of band (parent "" in state) is attached again in place instead (Update).
+func planReparent(ctx context.Context, client *Client, parent types.String, b boundModel, state *partitionedTableModelV0, resp *resource.ModifyPlanResponse) {
+	sameParent := !parent.IsUnknown() && sameTableID(parent.ValueString(), state.Parent.ValueString())
+	var changed []path.Path
+	if !sameParent {
+		changed = append(changed, path.Root("parent"))
+	}
+	for name, pair := range map[string][2]attr.Value{"values_in": {b.ValuesIn, state.ValuesIn}, "values_from": {b.ValuesFrom, state.ValuesFrom},
+		"values_to": {b.ValuesTo, state.ValuesTo}, "modulus": {b.Modulus, state.Modulus}, "remainder": {b.Remainder, state.Remainder}} {
+		if !pair[0].Equal(pair[1]) {
+			changed = append(changed, path.Root(name))
+		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	resp.RequiresReplace = append(resp.RequiresReplace, changed...)
+	refuseDestroyAtPlan(ctx, client, "Partitioned Table", "Replace", state.Schema.ValueString(), state.Name.ValueString(), state.ForceDestroy.ValueBool(), &resp.Diagnostics)
 }
 
 // planSubPartitionColumns refuses, while planning a table with a parent that exists

@@ -18,24 +18,35 @@ import (
 // europeBound, itself RANGE (created_at), and a local leaf for 2024 under it. extra goes
 // into tweets_europe's block, leafExtra into the leaf's.
 func subPartitionConfig(a *accDatabase, europeBound, extra, leafExtra string) string {
-	return a.ProviderConfig() + `
-resource "pgshard_partitioned_table" "tweets" {
-  name = "tweets"
-  columns = [
+	return subPartitionTree(a, "parent = pgshard_partitioned_table.tweets.id\n  "+europeBound+"\n  "+extra, leafExtra)
+}
+
+// subPartitionDetachedConfig is subPartitionConfig's tweets_europe without parent: a table
+// of its own, with the columns it has.
+func subPartitionDetachedConfig(a *accDatabase) string {
+	return subPartitionTree(a, "columns = "+subPartitionColumns, "")
+}
+
+const subPartitionColumns = `[
     { name = "location", type = "text", not_null = true },
     { name = "created_at", type = "timestamptz", not_null = true },
     { name = "body", type = "text" },
-  ]
+  ]`
+
+// subPartitionTree is tweets, tweets_europe (europe goes into its block) and its 2024 leaf.
+func subPartitionTree(a *accDatabase, europe, leafExtra string) string {
+	return a.ProviderConfig() + `
+resource "pgshard_partitioned_table" "tweets" {
+  name          = "tweets"
+  columns       = ` + subPartitionColumns + `
   partition_by  = { strategy = "list", key = ["location"] }
   force_destroy = true
 }
 
 resource "pgshard_partitioned_table" "europe" {
-  parent       = pgshard_partitioned_table.tweets.id
   name         = "tweets_europe"
-  ` + europeBound + `
   partition_by = { strategy = "range", key = ["created_at"] }
-  ` + extra + `
+  ` + europe + `
 }
 
 resource "pgshard_partition" "europe_2024" {
@@ -54,7 +65,9 @@ const boundOfEurope = `SELECT coalesce((SELECT format('%s %s', i.inhparent::regc
 // A partitioned table with a parent is a partition of it, partitioned again: created with
 // the parent's columns (left out), rows inserted through the top parent land in the leaf,
 // import reads it back the same, a bound change and an out-of-band detach are repaired in
-// place, and its destroy refuses while the leaf holds rows.
+// place (refused while it holds a row outside its bound), removing parent detaches it, a
+// table attached by hand without parent configured is left alone, a bound change is a
+// replace refused while rows would be lost, and its destroy refuses while the leaf holds rows.
 func TestAccPartitionedTable_SubPartitioned(t *testing.T) {
 	a := newAccDatabase(t, nil)
 	europe := `values_in = ["europe"]`
@@ -85,45 +98,73 @@ func TestAccPartitionedTable_SubPartitioned(t *testing.T) {
 			{Config: subPartitionConfig(a, europe, "", ""), PlanOnly: true},
 			{ResourceName: "pgshard_partitioned_table.europe", ImportState: true, ImportStateVerify: true},
 			{
-				// A wider bound is changed in place (detach and attach), the rows staying in the leaf.
-				Config: subPartitionConfig(a, `values_in = ["europe", "uk"]`, "", ""),
+				// A bound change replaces the table: refused at plan while its leaf holds rows.
+				Config:      subPartitionConfig(a, `values_in = ["europe", "uk"]`, "", ""),
+				ExpectError: expectError(`Partitioned Table Replace Refused.*public.tweets_europe.*public.tweets_europe_2024 \(1 rows\)`),
+			},
+			{
+				// Detached out of band, with a row outside its bound meanwhile: the attach is
+				// refused, naming it, and nothing changes.
+				PreConfig: func() {
+					a.Exec(t, `ALTER TABLE tweets DETACH PARTITION tweets_europe`)
+					a.Exec(t, `INSERT INTO tweets_europe VALUES ('asia', '2024-07-01 12:00+00', 'stray')`)
+				},
+				Config:      subPartitionConfig(a, europe, "", ""),
+				ExpectError: expectError(`tweets_europe" holds rows outside the bound.*in "public"."tweets".*nothing was changed`),
+				Check:       dbChecks(a.ExpectQuery("<detached>", boundOfEurope)),
+			},
+			{
+				// Without the stray row the plan attaches it again, in place, rows kept.
+				PreConfig: func() { a.Exec(t, `DELETE FROM tweets_europe WHERE body = 'stray'`) },
+				Config:    subPartitionConfig(a, europe, "", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_partitioned_table.europe", plancheck.ResourceActionUpdate)},
 				},
 				Check: dbChecks(
-					a.ExpectQuery(`tweets FOR VALUES IN ('europe', 'uk')`, boundOfEurope),
-					a.ExpectQuery("1", `SELECT count(*) FROM ONLY tweets_europe_2024`),
+					a.ExpectQuery(`tweets FOR VALUES IN ('europe')`, boundOfEurope),
+					a.ExpectQuery("hello", `SELECT body FROM tweets WHERE location = 'europe'`),
+					a.ExpectQuery("0", `SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgshard%'`),
 				),
 			},
 			{
-				// Detached out of band: the plan attaches it again, in place.
-				PreConfig: func() { a.Exec(t, `ALTER TABLE tweets DETACH PARTITION tweets_europe`) },
-				Config:    subPartitionConfig(a, `values_in = ["europe", "uk"]`, "", ""),
+				// Removing parent detaches it in place, rows kept.
+				Config: subPartitionDetachedConfig(a),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_partitioned_table.europe", plancheck.ResourceActionUpdate)},
 				},
 				Check: dbChecks(
-					a.ExpectQuery(`tweets FOR VALUES IN ('europe', 'uk')`, boundOfEurope),
-					a.ExpectQuery("hello", `SELECT body FROM tweets WHERE location = 'europe'`),
+					a.ExpectQuery("<detached>", boundOfEurope),
+					a.ExpectQuery("1", `SELECT count(*) FROM tweets_europe`),
 				),
 			},
+			{
+				// Attached by hand while its configuration has no parent: left attached, no plan.
+				PreConfig: func() { a.Exec(t, `ALTER TABLE tweets ATTACH PARTITION tweets_europe FOR VALUES IN ('europe')`) },
+				Config:    subPartitionDetachedConfig(a),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: dbChecks(a.ExpectQuery(`tweets FOR VALUES IN ('europe')`, boundOfEurope)),
+			},
+			{
+				// Configured again with parent: already its partition, nothing to do.
+				Config: subPartitionConfig(a, europe, "", ""),
+				Check:  dbChecks(a.ExpectQuery(`tweets FOR VALUES IN ('europe')`, boundOfEurope)),
+			},
+			{Config: subPartitionConfig(a, europe, "", ""), PlanOnly: true},
 			{
 				// Its destroy counts the rows of the leaf below it and is refused at plan.
 				Config: a.ProviderConfig() + `
 resource "pgshard_partitioned_table" "tweets" {
-  name = "tweets"
-  columns = [
-    { name = "location", type = "text", not_null = true },
-    { name = "created_at", type = "timestamptz", not_null = true },
-    { name = "body", type = "text" },
-  ]
+  name          = "tweets"
+  columns       = ` + subPartitionColumns + `
   partition_by  = { strategy = "list", key = ["location"] }
   force_destroy = true
 }`,
 				ExpectError: expectError(`Partitioned Table Destroy Refused.*public.tweets_europe in database.*public.tweets_europe_2024 \(1 rows\)`),
 			},
 			{
-				Config: subPartitionConfig(a, `values_in = ["europe", "uk"]`, "force_destroy = true", "force_destroy = true"),
+				Config: subPartitionConfig(a, europe, "force_destroy = true", "force_destroy = true"),
 				Check:  dbChecks(a.ExpectQuery("1", `SELECT count(*) FROM ONLY tweets_europe_2024`)),
 			},
 		},
@@ -331,6 +372,7 @@ resource "pgshard_partitioned_table" "t" {
 			{Config: table(""), PlanOnly: true, ExpectError: expectError(`Missing Columns.*needs its columns.*set parent`)},
 			{Config: table(`parent = "public.tweets"`), PlanOnly: true, ExpectError: expectError(`Missing Partition Bound`)},
 			{Config: table("parent = \"public.tweets\"\n  values_in = [\"europe\"]\n  is_default = true"), PlanOnly: true, ExpectError: expectError(`Conflicting Partition Bounds`)},
+			{Config: table("parent = \"public.tweets\"\n  is_default = true"), PlanOnly: true, ExpectError: expectError(`Partitioned DEFAULT Partition Not Supported.*pgshard_partition with is_default = true`)},
 		},
 	})
 }
