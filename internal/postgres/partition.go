@@ -880,7 +880,7 @@ func columnNames(cols []Column) map[string]bool {
 // p's parent (a table partitioned in two levels, such as by region and then by month). It
 // is created detached, with the columns given (which must be the parent's) or with the
 // parent's (LIKE, with their defaults and CHECK constraints, which ATTACH requires), and
-// then attached as AttachPartitionedPartition does, so that no step reads the parent's
+// then attached as AttachDetached does, so that no step reads the parent's
 // DEFAULT under a lock: the new table holds no row, and DEFAULT's rows are checked first.
 func CreatePartitionedPartition(ctx context.Context, db *sql.DB, t Table, p Partition) error {
 	logStep(ctx, "create partitioned partition of "+p.ParentSchema+"."+p.ParentName, t.Schema+"."+t.Name)
@@ -916,12 +916,12 @@ func CreatePartitionedPartition(ctx context.Context, db *sql.DB, t Table, p Part
 	})
 }
 
-// AttachPartitionedPartition attaches the partitioned table p (detached out of band, or
-// never attached by pgshard) to p's parent with p's bound. The parent's DEFAULT is fenced
+// AttachDetached attaches the table p, partitioned or not (detached out of band, or
+// never attached by pgshard), to p's parent with p's bound. The parent's DEFAULT is fenced
 // and checked for rows of the bound before any lock is held (fencedCreate), so the ATTACH
 // reads no row of it; the table's own rows are read under its own lock only, while it is
 // not yet part of the parent. A table already a partition of that parent is left as it is.
-func AttachPartitionedPartition(ctx context.Context, db *sql.DB, p Partition) error {
+func AttachDetached(ctx context.Context, db *sql.DB, p Partition) error {
 	cur, err := ReadPartition(ctx, db, p.Schema, p.Name)
 	if err != nil {
 		return err

@@ -343,7 +343,7 @@ func updateParent(ctx context.Context, db *postgres.DB, plan, prior *partitioned
 	case diags.HasError():
 		return nil
 	case sub && !hadParent:
-		return postgres.AttachPartitionedPartition(ctx, db, p)
+		return postgres.AttachDetached(ctx, db, p)
 	case !sub && hadParent:
 		return postgres.DetachPartition(ctx, db, plan.Schema.ValueString(), plan.Name.ValueString())
 	}

@@ -182,6 +182,7 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewPartitionedTableResource,
 		NewForeignPartitionResource,
 		NewPartitionResource,
+		NewTimePartitionsResource,
 		NewTableResource,
 		NewForeignSchemaImportResource,
 	}
