@@ -290,22 +290,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 	}
 	var err error
 	if p.Foreign {
-		defs := make([]string, len(parent.Columns))
-		for i, c := range parent.Columns {
-			typ := c.Type
-			if base, ok := serialBase[CanonicalType(typ)]; ok {
-				typ = base
-			}
-			defs[i] = Ident(c.Name) + " " + typ
-			if c.NotNull {
-				defs[i] += " NOT NULL"
-			}
-			if c.Generated != "" {
-				// A partition's column is generated where the parent's is (ATTACH requires it).
-				defs[i] += " GENERATED ALWAYS AS (" + c.Generated + ") STORED"
-			}
-		}
-		_, err = tx.ExecContext(ctx, "CREATE FOREIGN TABLE "+p.Qualified()+" ("+strings.Join(defs, ", ")+") SERVER "+Ident(p.Server)+CreateOptionsClause(p.Options))
+		_, err = tx.ExecContext(ctx, createForeignTableSQL(p, parent))
 	} else {
 		_, err = tx.ExecContext(ctx, "CREATE TABLE "+p.Qualified()+" (LIKE "+p.Parent()+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)")
 	}
@@ -514,6 +499,26 @@ func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 	}
 	_, err := AdvanceSequences(ctx, tx, p)
 	return err
+}
+
+// createForeignTableSQL is the CREATE FOREIGN TABLE of p, detached, with parent's columns.
+func createForeignTableSQL(p Partition, parent *Table) string {
+	defs := make([]string, len(parent.Columns))
+	for i, c := range parent.Columns {
+		typ := c.Type
+		if base, ok := serialBase[CanonicalType(typ)]; ok {
+			typ = base
+		}
+		defs[i] = Ident(c.Name) + " " + typ
+		if c.NotNull {
+			defs[i] += " NOT NULL"
+		}
+		if c.Generated != "" {
+			// A partition's column is generated where the parent's is (ATTACH requires it).
+			defs[i] += " GENERATED ALWAYS AS (" + c.Generated + ") STORED"
+		}
+	}
+	return "CREATE FOREIGN TABLE " + p.Qualified() + " (" + strings.Join(defs, ", ") + ") SERVER " + Ident(p.Server) + CreateOptionsClause(p.Options)
 }
 
 // CreateLocalPartition creates local partition p of parent in one transaction: attached

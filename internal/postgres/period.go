@@ -301,14 +301,15 @@ type PeriodSpec struct {
 	AsOf      time.Time
 	Retention *Interval // nil: periods are kept for good
 	Server    string    // new periods' server, "" for local
+	Tiers     []Tier    // where periods go once old enough
 }
 
 // PeriodPlan is how a set of periods rolls at AsOf: Keep stays, Create is made (in order),
-// Retire leaves (retention), Skipped names the periods not made because another partition
-// takes part of their range.
+// Tier moves to the server it names, Retire leaves (retention), Skipped says, in a
+// sentence each, what is not done and why.
 type PeriodPlan struct {
-	Keep, Create, Retire []Period
-	Skipped              []string
+	Keep, Create, Tier, Retire []Period
+	Skipped                    []string
 }
 
 // MaxNewPeriods bounds the periods one plan creates (a back-fill from a distant start).
@@ -332,10 +333,18 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 	have := map[string]bool{}
 	for _, p := range ours {
 		have[p.Name] = true
-		if retired(p.to) {
+		server, tiered := spec.serverAt(p.to)
+		switch {
+		case retired(p.to):
 			plan.Retire = append(plan.Retire, p)
-		} else {
+		case !tiered || server == p.Server:
 			plan.Keep = append(plan.Keep, p)
+		case p.Foreign:
+			plan.Keep = append(plan.Keep, p)
+			plan.Skipped = append(plan.Skipped, fmt.Sprintf("not tier %s to server %s: it is a foreign partition on server %s, and only local periods are tiered yet", p.Name, server, p.Server))
+		default:
+			p.Server, p.Foreign = server, true
+			plan.Tier = append(plan.Tier, p)
 		}
 	}
 	iv := spec.Interval
@@ -371,15 +380,16 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 			continue
 		}
 		if slices.ContainsFunc(taken, func(o Period) bool { return o.from.Before(to) && from.Before(o.to) }) {
-			plan.Skipped = append(plan.Skipped, name)
+			plan.Skipped = append(plan.Skipped, fmt.Sprintf("not create %s: another partition of %s.%s takes part of its range", name, spec.Parent.Schema, spec.Parent.Name))
 			continue
 		}
+		server, _ := spec.serverAt(to)
 		if len(plan.Create) == MaxNewPeriods {
 			return plan, fmt.Errorf("%w: this plan would create more than %d periods of %s from %s; set start later, or create them in steps (as_of)",
 				ErrTooManyPeriods, MaxNewPeriods, iv, first.Format(time.DateOnly))
 		}
 		plan.Create = append(plan.Create, Period{Name: name, From: FormatPeriodBound(from, spec.Key.Type), To: FormatPeriodBound(to, spec.Key.Type),
-			Server: spec.Server, Foreign: spec.Server != "", from: from, to: to, ours: true})
+			Server: server, Foreign: server != "", from: from, to: to, ours: true})
 	}
 	return plan, nil
 }

@@ -88,7 +88,7 @@ func TestPlanPeriods(t *testing.T) {
 	if got := names(plan.Create); got != "tweets_europe_p20260401 tweets_europe_p20260601 tweets_europe_p20260701" {
 		t.Errorf("created %q", got)
 	}
-	if strings.Join(plan.Skipped, " ") != "tweets_europe_p20260501" {
+	if len(plan.Skipped) != 1 || !strings.HasPrefix(plan.Skipped[0], "not create tweets_europe_p20260501: another partition") {
 		t.Errorf("skipped %v", plan.Skipped)
 	}
 	// A start in the past back-fills, up to retention, on the start's grid of weeks.

@@ -49,11 +49,17 @@ type timePartitionsModel struct {
 	AsOf         types.String    `tfsdk:"as_of"`
 	Server       types.String    `tfsdk:"server"`
 	RemoteSchema types.String    `tfsdk:"remote_schema"`
+	Tiers        []tierModel     `tfsdk:"tiers"`
 	Retention    *retentionModel `tfsdk:"retention"`
 	ForceDestroy types.Bool      `tfsdk:"force_destroy"`
 	Partitions   types.List      `tfsdk:"partitions"`
 	Detached     types.List      `tfsdk:"detached"`
 	PremadeUntil types.String    `tfsdk:"premade_until"`
+}
+
+type tierModel struct {
+	After  types.String `tfsdk:"after"`
+	Server types.String `tfsdk:"server"`
 }
 
 type retentionModel struct {
@@ -125,6 +131,24 @@ func (r *timePartitionsResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("public"),
+			},
+			"tiers": schema.ListNestedAttribute{
+				MarkdownDescription: "Where periods go once old enough: a local period whose upper bound is `after` or more before `as_of` " +
+					"moves, whole, to a shard table of its name in `remote_schema` on `server` (made by pgshard), and a foreign partition " +
+					"takes its place. The rows are copied, counted and checksummed as the shard took them, deleted from the period (the " +
+					"tier fails, changing nothing, if they changed meanwhile), and only the switch locks the parent, briefly. With several " +
+					"tiers, the one with the longest `after` a period has passed wins. Foreign periods (`server`) are not tiered yet.",
+				Optional: true,
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"after": schema.StringAttribute{
+						MarkdownDescription: "An interval, as `interval` takes it (`\"3 months\"`).",
+						Required:            true,
+					},
+					"server": schema.StringAttribute{
+						MarkdownDescription: "The foreign server the periods move to.",
+						Required:            true,
+					},
+				}},
 			},
 			"retention": schema.SingleNestedAttribute{
 				MarkdownDescription: "How long periods are kept: a period whose upper bound is `after` or more before `as_of` leaves the parent.",
@@ -227,6 +251,23 @@ func (m timePartitionsModel) spec(parent *postgres.Table, key postgres.TimeKey, 
 		}
 		spec.Retention = &iv
 	}
+	for i, t := range m.Tiers {
+		at := path.Root("tiers").AtListIndex(i)
+		if known(t.After) {
+			iv, err := postgres.ParseInterval(t.After.ValueString())
+			if err != nil {
+				diags.AddAttributeError(at.AtName("after"), "Invalid tiers.after",
+					fmt.Sprintf("tiers[%d].after = %q: %s. Use a whole number of days, weeks, months or years, such as \"3 months\".", i, t.After.ValueString(), err))
+			}
+			spec.Tiers = append(spec.Tiers, postgres.Tier{After: iv, Server: t.Server.ValueString()})
+		}
+		if known(t.Server) {
+			if err := postgres.CheckIdentifier(t.Server.ValueString()); err != nil {
+				diags.AddAttributeError(at.AtName("server"), "Invalid tiers.server",
+					fmt.Sprintf("tiers[%d].server = %q: %s. Name a foreign server (pgshard_foreign_server).", i, t.Server.ValueString(), err))
+			}
+		}
+	}
 	if known(m.Server) {
 		if err := postgres.CheckIdentifier(m.Server.ValueString()); err != nil {
 			bad("server", m.Server.ValueString(), err, "Name a foreign server (pgshard_foreign_server).")
@@ -236,6 +277,10 @@ func (m timePartitionsModel) spec(parent *postgres.Table, key postgres.TimeKey, 
 }
 
 func known(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
+
+func tiersUnknown(ts []tierModel) bool {
+	return slices.ContainsFunc(ts, func(t tierModel) bool { return t.After.IsUnknown() || t.Server.IsUnknown() })
+}
 
 // parentOf reads the parent and its time key.
 func (r *timePartitionsResource) parentOf(ctx context.Context, db *postgres.DB, id string) (*postgres.Table, postgres.TimeKey, error) {
@@ -266,7 +311,7 @@ func (r *timePartitionsResource) ModifyPlan(ctx context.Context, req resource.Mo
 	var plan timePartitionsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || !r.client.Known() || !known(plan.Parent) || !known(plan.Interval) || plan.Premake.IsUnknown() ||
-		plan.AsOf.IsUnknown() || plan.Start.IsUnknown() || plan.Server.IsUnknown() || plan.Retention != nil && (plan.Retention.After.IsUnknown() || plan.Retention.Action.IsUnknown()) {
+		plan.AsOf.IsUnknown() || plan.Start.IsUnknown() || plan.Server.IsUnknown() || plan.Retention != nil && (plan.Retention.After.IsUnknown() || plan.Retention.Action.IsUnknown()) || tiersUnknown(plan.Tiers) {
 		return
 	}
 	if !req.State.Raw.IsNull() && sameInterval(plan.Interval, state.Interval) {
@@ -284,7 +329,7 @@ func (r *timePartitionsResource) ModifyPlan(ctx context.Context, req resource.Mo
 // setRoll sets the computed values of m to those after roll: its periods, the tables
 // retention detached (after those of before), the end of the last period.
 func (m *timePartitionsModel) setRoll(ctx context.Context, roll postgres.PeriodPlan, before types.List, diags *diag.Diagnostics) {
-	periods := append(slices.Clone(roll.Keep), roll.Create...)
+	periods := slices.Concat(roll.Keep, roll.Tier, roll.Create)
 	slices.SortFunc(periods, func(a, b postgres.Period) int { return a.Start().Compare(b.Start()) })
 	m.Partitions = periodList(periods, diags)
 	detached := slices.DeleteFunc(stringList(ctx, before, diags), func(name string) bool {
@@ -345,10 +390,18 @@ func (r *timePartitionsResource) roll(ctx context.Context, m timePartitionsModel
 // force_destroy is refused.
 func (r *timePartitionsResource) describe(ctx context.Context, m timePartitionsModel, spec postgres.PeriodSpec, roll postgres.PeriodPlan, diags *diag.Diagnostics) {
 	db, err := r.client.DB()
-	if err != nil || len(roll.Create)+len(roll.Retire)+len(roll.Skipped) == 0 {
+	if err != nil || len(roll.Create)+len(roll.Tier)+len(roll.Retire)+len(roll.Skipped) == 0 {
 		return
 	}
 	var lines []string
+	for _, p := range roll.Tier {
+		n, err := postgres.CountRows(ctx, db, spec.Parent.Schema, p.Name)
+		count := fmt.Sprintf("%d rows", n)
+		if err != nil {
+			count = "rows not counted: " + reason(err)
+		}
+		lines = append(lines, fmt.Sprintf("tier %s [%s, %s) (%s) from the base to server %s", p.Name, p.From, p.To, count, p.Server))
+	}
 	for _, p := range roll.Create {
 		line := fmt.Sprintf("create %s [%s, %s)", p.Name, p.From, p.To)
 		if p.Server != "" {
@@ -386,9 +439,7 @@ func (r *timePartitionsResource) describe(ctx context.Context, m timePartitionsM
 					"or set force_destroy = true to drop it with its rows.", spec.Parent.Schema, p.Name, p.From, p.To, r.client.Database(), count))
 		}
 	}
-	for _, name := range roll.Skipped {
-		lines = append(lines, fmt.Sprintf("not create %s: another partition of %s.%s takes part of its range", name, spec.Parent.Schema, spec.Parent.Name))
-	}
+	lines = append(lines, roll.Skipped...)
 	diags.AddWarning(kindTimePartitions+" Roll", fmt.Sprintf("At %s, the periods of %s.%s in database %q roll: this plan will\n- %s",
 		spec.AsOf.Format(time.RFC3339), spec.Parent.Schema, spec.Parent.Name, r.client.Database(), strings.Join(lines, "\n- ")))
 }
@@ -434,8 +485,8 @@ type stateSetter interface {
 }
 
 // apply makes the parent's periods the plan's: each missing period is created (moving
-// DEFAULT's rows of it in), oldest first, then each period the plan no longer has is
-// detached or dropped. Each is its own transaction; after a failure the state says what
+// DEFAULT's rows of it in) and each on another server than the plan's is tiered, oldest
+// first, then each period the plan no longer has is detached or dropped. Each is its own transaction; after a failure the state says what
 // was done.
 func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsModel, state stateSetter, diags *diag.Diagnostics) {
 	if diags.HasError() {
@@ -463,10 +514,14 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 		have[p.Name] = p
 	}
 	for _, p := range want {
-		if _, ok := have[p.Name]; ok {
-			continue
+		cur, ok := have[p.Name]
+		switch {
+		case !ok:
+			err = r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), diags)
+		case cur.Server != p.Server:
+			err = postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString())
 		}
-		if err = r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), diags); err != nil {
+		if err != nil {
 			break
 		}
 	}

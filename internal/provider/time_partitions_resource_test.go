@@ -1,15 +1,20 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
 // timePartitionsConfig is tweets LIST (location), tweets_europe RANGE (created_at) under
@@ -175,4 +180,177 @@ resource "pgshard_time_partitions" "x" {
 			bad(`interval = "1 month"`, `(?s)not partitioned by\s+RANGE on one column`),
 		},
 	})
+}
+
+// tieredEventsConfig is events RANGE (at) on the base with a DEFAULT, monthly periods from
+// January 2026 kept around asOf, and periods two months old tiered to the archive server.
+func tieredEventsConfig(base, archive *accDatabase, asOf string) string {
+	return base.ProviderConfig() + fmt.Sprintf(`
+resource "pgshard_extension" "postgres_fdw" {
+  name = "postgres_fdw"
+}
+
+resource "pgshard_extension" "dblink" {
+  name = "dblink"
+}
+
+resource "pgshard_foreign_server" "archive" {
+  name       = "archive"
+  host       = %q
+  port       = %d
+  dbname     = %q
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_user_mapping" "archive" {
+  server   = pgshard_foreign_server.archive.name
+  user     = "postgres"
+  password = %q
+}
+
+resource "pgshard_partitioned_table" "events" {
+  name = "events"
+  columns = [
+    { name = "id", type = "bigserial" },
+    { name = "at", type = "timestamptz", not_null = true },
+    { name = "body", type = "text" },
+  ]
+  partition_by  = { strategy = "range", key = ["at"] }
+  force_destroy = true
+}
+
+resource "pgshard_partition" "events_default" {
+  parent        = pgshard_partitioned_table.events.id
+  name          = "events_default"
+  is_default    = true
+  force_destroy = true
+}
+
+resource "pgshard_time_partitions" "events" {
+  parent        = pgshard_partitioned_table.events.id
+  interval      = "1 month"
+  start         = "2026-01-01"
+  premake       = 1
+  as_of         = %q
+  tiers         = [{ after = "2 months", server = pgshard_foreign_server.archive.name }]
+  force_destroy = true
+  depends_on    = [pgshard_partition.events_default, pgshard_user_mapping.archive, pgshard_extension.dblink]
+}
+`, archive.Cluster.Host, archive.Cluster.Port, archive.Name, archive.Cluster.Password, asOf)
+}
+
+const eventPeriods = `SELECT string_agg(c.relname || ' ' || c.relkind::text || coalesce(' ' || s.srvname, ''), '; ' ORDER BY c.relname)
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid LEFT JOIN pg_foreign_server s ON s.oid = ft.ftserver
+  WHERE i.inhparent = 'events'::regclass AND NOT c.relname LIKE '%default'`
+
+// A back-filled period already past its tier is made on the archive; a local period that
+// ages past it moves there whole, verified, while a reader counts the table throughout and
+// never sees a row missing or twice; the plans after are empty and import reads it back.
+func TestAccTimePartitions_Tiers(t *testing.T) {
+	base := newAccDatabase(t, nil)
+	archive := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
+	tp := "pgshard_time_partitions.events"
+	const checksum = `SELECT count(*) || ' ' || sum(hashtext(body)) FROM events WHERE at < '2026-03-01'`
+	var reader *concurrentReader
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: tieredEventsConfig(base, archive, "2026-04-15T00:00:00Z"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(tp, tfjsonpath.New("partitions").AtSliceIndex(0).AtMapKey("server"), knownvalue.StringExact("archive")),
+					statecheck.ExpectKnownValue(tp, tfjsonpath.New("partitions").AtSliceIndex(1).AtMapKey("server"), knownvalue.StringExact("")),
+					statecheck.ExpectKnownValue(tp, tfjsonpath.New("premade_until"), knownvalue.StringExact("2026-06-01T00:00:00Z")),
+				},
+				Check: dbChecks(
+					base.ExpectQuery("events_p20260101 f archive; events_p20260201 r; events_p20260301 r; events_p20260401 r; events_p20260501 r", eventPeriods),
+					func() error {
+						_, err := base.DB.Exec(`INSERT INTO events (at, body) SELECT '2026-02-01'::timestamptz + g * interval '1 minute', 'feb ' || g FROM generate_series(0, 19999) g`)
+						if err == nil {
+							_, err = base.DB.Exec(`INSERT INTO events (at, body) VALUES ('2026-01-05', 'january')`)
+						}
+						return err
+					},
+					archive.ExpectQuery("january", `SELECT body FROM public.events_p20260101`),
+					base.ExpectQuery("20001 -1", `SELECT count(*) || ' ' || sign(sum(hashtext(body)))::int FROM events WHERE at < '2026-03-01' HAVING true`),
+				),
+			},
+			{Config: tieredEventsConfig(base, archive, "2026-04-15T00:00:00Z"), PlanOnly: true},
+			{
+				// May 10th: February is two months old and moves to the archive; the
+				// table answers the same count and checksum before, during and after.
+				PreConfig: func() {
+					want, err := base.QueryString(checksum)
+					if err != nil {
+						t.Fatal(err)
+					}
+					reader = startConcurrentReader(t, base, checksum, want)
+				},
+				Config: tieredEventsConfig(base, archive, "2026-05-10T00:00:00Z"),
+				Check: dbChecks(
+					func() error { return reader.stop() },
+					base.ExpectQuery("events_p20260101 f archive; events_p20260201 f archive; events_p20260301 r; events_p20260401 r; events_p20260501 r; events_p20260601 r", eventPeriods),
+					archive.ExpectQuery("20000", `SELECT count(*) FROM public.events_p20260201`),
+					archive.ExpectQuery("1", `SELECT count(*) FROM pg_constraint WHERE conname = 'events_p20260201_bound'`),
+					base.ExpectQuery("<none>", `SELECT relname FROM pg_class WHERE relname LIKE 'pgshard_tier%' OR relname LIKE 'pgshard_moving%'`),
+					base.ExpectQuery("<none>", `SELECT conname FROM pg_constraint WHERE conname LIKE 'pgshard%'`),
+				),
+			},
+			{Config: tieredEventsConfig(base, archive, "2026-05-10T00:00:00Z"), PlanOnly: true},
+			{
+				ResourceName: tp, ImportState: true, ImportStateVerify: true, ImportStateId: "public.events",
+				ImportStateVerifyIdentifierAttribute: "id", ImportStateVerifyIgnore: []string{"as_of", "tiers", "premake", "start", "force_destroy"},
+			},
+		},
+	})
+}
+
+// concurrentReader runs a query over and over on its own connection until stopped,
+// recording any answer other than want and any error.
+type concurrentReader struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	reads  int
+	bad    []string
+}
+
+func startConcurrentReader(t *testing.T, a *accDatabase, query, want string) *concurrentReader {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &concurrentReader{cancel: cancel}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for ctx.Err() == nil {
+			var got string
+			qctx, qcancel := context.WithTimeout(ctx, 30*time.Second)
+			err := a.DB.QueryRowContext(qctx, query).Scan(&got)
+			qcancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				r.bad = append(r.bad, err.Error())
+			case got != want:
+				r.bad = append(r.bad, got)
+			}
+			r.reads++
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(cancel)
+	return r
+}
+
+// stop ends the reads: an error when any answer was wrong, or when there were none.
+func (r *concurrentReader) stop() error {
+	r.cancel()
+	r.wg.Wait()
+	switch {
+	case len(r.bad) > 0:
+		return fmt.Errorf("%d of %d concurrent reads were wrong, first: %s", len(r.bad), r.reads, r.bad[0])
+	case r.reads == 0:
+		return fmt.Errorf("no concurrent read ran")
+	}
+	return nil
 }
