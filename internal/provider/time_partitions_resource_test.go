@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -353,4 +354,70 @@ func (r *concurrentReader) stop() error {
 		return fmt.Errorf("no concurrent read ran")
 	}
 	return nil
+}
+
+// Hostile and long names: a parent whose schema and name hold quotes, a space and SQL,
+// and a name so long that the period names are cut to 63 bytes, roll and plan empty.
+func TestAccTimePartitions_HostileNames(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	long := "événements_" + strings.Repeat("x", 50) // 62 bytes
+	config := func(name string) string {
+		return a.ProviderConfig() + fmt.Sprintf(`
+resource "pgshard_time_partitions" "x" {
+  parent   = %q
+  interval = "1 day"
+  premake  = 1
+  as_of    = "2026-12-03T12:00:00Z"
+}`, `"S p".`+name)
+	}
+	hostile := `"Ev'il ""x""; DROP TABLE t; --"`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		PreCheck: func() {
+			a.Exec(t, `CREATE SCHEMA "S p"`)
+			a.Exec(t, `CREATE TABLE "S p".`+hostile+` (at date NOT NULL) PARTITION BY RANGE (at)`)
+			a.Exec(t, `CREATE TABLE "S p".`+quoteIdent(long)+` (at timestamp NOT NULL) PARTITION BY RANGE (at)`)
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: config(hostile),
+				Check: dbChecks(a.ExpectQuery(`Ev'il "x"; DROP TABLE t; --_p20261203 FOR VALUES FROM ('2026-12-03') TO ('2026-12-04'); Ev'il "x"; DROP TABLE t; --_p20261204 FOR VALUES FROM ('2026-12-04') TO ('2026-12-05')`,
+					`SELECT string_agg(relname || ' ' || pg_get_expr(relpartbound, oid), '; ' ORDER BY relname) FROM pg_class WHERE relispartition AND relnamespace = '"S p"'::regnamespace`)),
+			},
+			{Config: config(hostile), PlanOnly: true},
+			{
+				Config: config(quoteIdent(long)),
+				Check: dbChecks(a.ExpectQuery(`63 63 FOR VALUES FROM ('2026-12-03 00:00:00') TO ('2026-12-04 00:00:00')`,
+					`SELECT octet_length(relname) || ' ' || octet_length(min(relname) OVER ()) || ' ' || pg_get_expr(relpartbound, oid) FROM pg_class
+					 WHERE relispartition AND relnamespace = '"S p"'::regnamespace AND relname LIKE 'év%' ORDER BY relname LIMIT 1`)),
+			},
+			{Config: config(quoteIdent(long)), PlanOnly: true},
+		},
+	})
+}
+
+// Without as_of, periods are kept around the base's clock, and the next plan is empty
+// (the clock moved, the set of periods did not).
+func TestAccTimePartitions_Clock(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	a.Exec(t, `CREATE TABLE yearly (at date NOT NULL) PARTITION BY RANGE (at)`)
+	config := a.ProviderConfig() + `
+resource "pgshard_time_partitions" "x" {
+  parent   = "public.yearly"
+  interval = "1 year"
+}`
+	year := time.Now().UTC().Year()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("pgshard_time_partitions.x", tfjsonpath.New("premade_until"), knownvalue.StringExact(fmt.Sprintf("%d-01-01T00:00:00Z", year+4))),
+				},
+				Check: dbChecks(a.ExpectQuery("4", `SELECT count(*) FROM pg_inherits WHERE inhparent = 'yearly'::regclass`)),
+			},
+			{Config: config, PlanOnly: true},
+		},
+	})
 }
