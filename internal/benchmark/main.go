@@ -42,6 +42,7 @@ func main() {
 	moveRows := flag.Int("move-rows", 1000000, "rows moved between two shards in part 4 (0 skips it)")
 	schemaSizes := flag.String("schema-n", "16,64", "shard counts for part 3 (a column added across the shards); empty skips it")
 	rows := flag.Int("rows", 100000, "rows inserted through the parent in part 2")
+	windowRows := flag.Int("window-rows", 2000000, "rows of the \"last 7 days\" query on time partitions in part 5 (0 skips it)")
 	keep := flag.Bool("keep", false, "keep the clusters and working directories (for profiling by hand)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -87,6 +88,12 @@ func main() {
 	if !*skipTable {
 		if err := benchTable(ctx, base, shard, *rows); err != nil {
 			log.Printf("sharded table benchmark: %v", err)
+			code = 1
+		}
+	}
+	if *windowRows > 0 {
+		if err := benchWindow(ctx, base, *windowRows); err != nil {
+			log.Printf("window benchmark: %v", err)
 			code = 1
 		}
 	}
