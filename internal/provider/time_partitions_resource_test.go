@@ -317,7 +317,7 @@ type concurrentReader struct {
 }
 
 func startConcurrentReader(t *testing.T, a *accDatabase, query, want string) *concurrentReader {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	r := &concurrentReader{cancel: cancel}
 	r.wg.Add(1)
 	go func() {
