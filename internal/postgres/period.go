@@ -394,6 +394,25 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 	return plan, nil
 }
 
+// ShardTableOf is the shard table a foreign period p reads: a table of its name in
+// remoteSchema, or, with remoteParent, a partition of that partitioned table of the shard
+// (see RemoteParentOf) with the period's bound.
+func (spec PeriodSpec) ShardTableOf(part Partition, remoteSchema, remoteParent string) RemoteTable {
+	t := ShardTableFor(part, spec.Parent, nil)
+	if remoteParent != "" {
+		t.Check, t.CheckName = "", ""
+		t.PartitionOf, t.PartitionBound = QualifiedIdent(remoteSchema, remoteParent), part.Bound
+	}
+	return t
+}
+
+// RemoteParentOf is the shard's partitioned table remoteParent in remoteSchema on server:
+// the parent's columns, partitioned by RANGE on the time key, the one table a regional
+// service writes to.
+func (spec PeriodSpec) RemoteParentOf(server, remoteSchema, remoteParent string) RemoteTable {
+	return RemoteTable{Server: server, Schema: remoteSchema, Name: remoteParent, Columns: spec.Parent.Columns, RangeKey: spec.Key.Column}
+}
+
 // PartitionOf is the partition of spec's parent that period p is.
 func (spec PeriodSpec) PartitionOf(p Period, remoteSchema string) Partition {
 	part := Partition{Schema: spec.Parent.Schema, Name: p.Name, ParentSchema: spec.Parent.Schema, ParentName: spec.Parent.Name, Bound: p.Bound()}

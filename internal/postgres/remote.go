@@ -30,6 +30,15 @@ type RemoteTable struct {
 	// given start and increment, so that rows written on the shard directly get ids that
 	// never collide with other shards'.
 	Identity *Identity
+	// PartitionOf, when set, is the shard's partitioned table (schema-qualified, quoted)
+	// this table is a partition of, with bound PartitionBound: a regional service writes
+	// to that one table and the shard routes each row. Its partition constraint does what
+	// Check would, so Check is left out.
+	PartitionOf    string
+	PartitionBound Bound
+	// RangeKey, when set, makes the table itself partitioned by RANGE on that column: the
+	// shard's parent of PartitionOf tables.
+	RangeKey string
 }
 
 // Identity is an identity column's sequence.
@@ -288,6 +297,9 @@ func RemoteColumns(ctx context.Context, db *sql.DB, server, schema, name string)
 
 // RemoteTableSQL renders the DDL that creates the shard table (one remote transaction).
 func RemoteTableSQL(t RemoteTable) string {
+	if t.PartitionOf != "" {
+		return "CREATE TABLE " + QualifiedIdent(t.Schema, t.Name) + " PARTITION OF " + t.PartitionOf + " " + t.PartitionBound.SQL()
+	}
 	defs := make([]string, 0, len(t.Columns)+1)
 	for _, c := range t.Columns {
 		var id *Identity
@@ -299,7 +311,11 @@ func RemoteTableSQL(t RemoteTable) string {
 	if t.Check != "" {
 		defs = append(defs, "CONSTRAINT "+Ident(t.CheckName)+" CHECK ("+t.Check+")")
 	}
-	return "CREATE TABLE " + QualifiedIdent(t.Schema, t.Name) + " (" + strings.Join(defs, ", ") + ")"
+	sql := "CREATE TABLE " + QualifiedIdent(t.Schema, t.Name) + " (" + strings.Join(defs, ", ") + ")"
+	if t.RangeKey != "" {
+		sql += " PARTITION BY RANGE (" + Ident(t.RangeKey) + ")"
+	}
+	return sql
 }
 
 // remoteType is a parent column's type on the shard: a serial's integer type, since the

@@ -40,7 +40,7 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 	staging := target
 	staging.Name = tierStagingName(p.Name)
 	remote := ShardTableFor(target, spec.Parent, nil)
-	if err := ensureShardTable(ctx, db, remote, spec.Parent); err != nil {
+	if err := EnsureShardTable(ctx, db, remote, spec.Parent); err != nil {
 		return err
 	}
 	source := QualifiedIdent(spec.Parent.Schema, p.Name)
@@ -144,10 +144,10 @@ func switchTier(ctx context.Context, tx *sql.Tx, target, staging Partition, sour
 	return attachUnfenced(ctx, tx, target, def, fenced)
 }
 
-// ensureShardTable makes the shard table remote when it is missing, or checks that the
-// one there has the parent's columns, through one dblink session closed before the tier's
-// transaction takes a pooled connection.
-func ensureShardTable(ctx context.Context, db *sql.DB, remote RemoteTable, parent *Table) (err error) {
+// EnsureShardTable makes the shard table remote when it is missing, or checks that the
+// one there has the parent's columns, through one dblink session closed before the
+// caller's transaction takes a pooled connection.
+func EnsureShardTable(ctx context.Context, db *sql.DB, remote RemoteTable, parent *Table) (err error) {
 	shard, err := OpenRemote(ctx, db, remote.Server)
 	if err != nil {
 		return err

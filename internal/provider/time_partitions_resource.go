@@ -49,6 +49,7 @@ type timePartitionsModel struct {
 	AsOf         types.String    `tfsdk:"as_of"`
 	Server       types.String    `tfsdk:"server"`
 	RemoteSchema types.String    `tfsdk:"remote_schema"`
+	RemoteParent types.String    `tfsdk:"remote_parent"`
 	Tiers        []tierModel     `tfsdk:"tiers"`
 	Retention    *retentionModel `tfsdk:"retention"`
 	ForceDestroy types.Bool      `tfsdk:"force_destroy"`
@@ -149,6 +150,15 @@ func (r *timePartitionsResource) Schema(_ context.Context, _ resource.SchemaRequ
 						Required:            true,
 					},
 				}},
+			},
+			"remote_parent": schema.StringAttribute{
+				MarkdownDescription: "With `server`: a partitioned table in `remote_schema` on the server (made by pgshard when missing, with " +
+					"the parent's columns, partitioned by RANGE on the same column) whose partitions are the periods' shard tables. A regional " +
+					"service writes to this one table and the shard routes each row to its period; each foreign period of the base reads one " +
+					"period's table. A row for a period not made yet is refused by the shard (no partition for it): keep `premake` ahead. " +
+					"Changing it replaces the resource.",
+				Optional:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"retention": schema.SingleNestedAttribute{
 				MarkdownDescription: "How long periods are kept: a period whose upper bound is `after` or more before `as_of` leaves the parent.",
@@ -271,6 +281,13 @@ func (m timePartitionsModel) spec(parent *postgres.Table, key postgres.TimeKey, 
 	if known(m.Server) {
 		if err := postgres.CheckIdentifier(m.Server.ValueString()); err != nil {
 			bad("server", m.Server.ValueString(), err, "Name a foreign server (pgshard_foreign_server).")
+		}
+	}
+	if known(m.RemoteParent) {
+		if err := postgres.CheckIdentifier(m.RemoteParent.ValueString()); err != nil {
+			bad("remote_parent", m.RemoteParent.ValueString(), err, "Name the shard's table a regional service writes to.")
+		} else if m.Server.IsNull() {
+			bad("remote_parent", m.RemoteParent.ValueString(), fmt.Errorf("it needs server"), "Set server to the shard that holds it, or remove remote_parent.")
 		}
 	}
 	return spec
@@ -517,7 +534,7 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 		cur, ok := have[p.Name]
 		switch {
 		case !ok:
-			err = r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), diags)
+			err = r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), remoteParentFor(plan, p), diags)
 		case cur.Server != p.Server:
 			err = postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString())
 		}
@@ -548,10 +565,19 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 	diags.Append(state.Set(ctx, &plan)...)
 }
 
+// remoteParentFor is the shard's partitioned table a new period p's shard table is a
+// partition of: remote_parent for a period on server, none for one on a tier's server.
+func remoteParentFor(m timePartitionsModel, p postgres.Period) string {
+	if p.Server == "" || p.Server != m.Server.ValueString() {
+		return ""
+	}
+	return m.RemoteParent.ValueString()
+}
+
 // createPeriod creates period p: local, or a foreign partition over a shard table pgshard
 // makes; DEFAULT's rows of it move in, verified, when there are any. A table of its name
 // that is no partition is attached instead.
-func (r *timePartitionsResource) createPeriod(ctx context.Context, db *postgres.DB, spec postgres.PeriodSpec, p postgres.Period, remoteSchema string, diags *diag.Diagnostics) error {
+func (r *timePartitionsResource) createPeriod(ctx context.Context, db *postgres.DB, spec postgres.PeriodSpec, p postgres.Period, remoteSchema, remoteParent string, diags *diag.Diagnostics) error {
 	part := spec.PartitionOf(p, remoteSchema)
 	switch _, err := postgres.ReadPartition(ctx, db, part.Schema, part.Name); {
 	case err == nil:
@@ -568,7 +594,12 @@ func (r *timePartitionsResource) createPeriod(ctx context.Context, db *postgres.
 	if !part.Foreign {
 		return postgres.CreateLocalPartition(ctx, db, part, spec.Parent, n > 0)
 	}
-	remote := postgres.ShardTableFor(part, spec.Parent, nil)
+	remote := spec.ShardTableOf(part, remoteSchema, remoteParent)
+	if remoteParent != "" {
+		if err := postgres.EnsureShardTable(ctx, db, spec.RemoteParentOf(part.Server, remoteSchema, remoteParent), spec.Parent); err != nil {
+			return err
+		}
+	}
 	leftBehind, err := postgres.CreateForeignPartitionWithShardTable(ctx, db, part, spec.Parent, remote, n > 0)
 	if leftBehind != nil {
 		diags.AddWarning(kindTimePartitions+" Shard Table Left Behind", fmt.Sprintf(

@@ -183,9 +183,21 @@ resource "pgshard_time_partitions" "x" {
 	})
 }
 
-// tieredEventsConfig is events RANGE (at) on the base with a DEFAULT, monthly periods from
-// January 2026 kept around asOf, and periods two months old tiered to the archive server.
+// tieredEventsConfig is eventsConfig with monthly periods from January 2026 kept around
+// asOf, and periods two months old tiered to the archive server.
 func tieredEventsConfig(base, archive *accDatabase, asOf string) string {
+	return eventsConfig(base, archive, fmt.Sprintf(`
+  interval      = "1 month"
+  start         = "2026-01-01"
+  premake       = 1
+  as_of         = %q
+  tiers         = [{ after = "2 months", server = pgshard_foreign_server.archive.name }]
+  force_destroy = true`, asOf))
+}
+
+// eventsConfig is events RANGE (at) on the base with a DEFAULT, the foreign server archive
+// (on shard), and pgshard_time_partitions.events with the attributes given.
+func eventsConfig(base, shard *accDatabase, attrs string) string {
 	return base.ProviderConfig() + fmt.Sprintf(`
 resource "pgshard_extension" "postgres_fdw" {
   name = "postgres_fdw"
@@ -228,16 +240,11 @@ resource "pgshard_partition" "events_default" {
 }
 
 resource "pgshard_time_partitions" "events" {
-  parent        = pgshard_partitioned_table.events.id
-  interval      = "1 month"
-  start         = "2026-01-01"
-  premake       = 1
-  as_of         = %q
-  tiers         = [{ after = "2 months", server = pgshard_foreign_server.archive.name }]
-  force_destroy = true
-  depends_on    = [pgshard_partition.events_default, pgshard_user_mapping.archive, pgshard_extension.dblink]
+  parent     = pgshard_partitioned_table.events.id
+  %s
+  depends_on = [pgshard_partition.events_default, pgshard_user_mapping.archive, pgshard_extension.dblink]
 }
-`, archive.Cluster.Host, archive.Cluster.Port, archive.Name, archive.Cluster.Password, asOf)
+`, shard.Cluster.Host, shard.Cluster.Port, shard.Name, shard.Cluster.Password, attrs)
 }
 
 const eventPeriods = `SELECT string_agg(c.relname || ' ' || c.relkind::text || coalesce(' ' || s.srvname, ''), '; ' ORDER BY c.relname)
@@ -418,6 +425,61 @@ resource "pgshard_time_partitions" "x" {
 				Check: dbChecks(a.ExpectQuery("4", `SELECT count(*) FROM pg_inherits WHERE inhparent = 'yearly'::regclass`)),
 			},
 			{Config: config, PlanOnly: true},
+		},
+	})
+}
+
+// With server and remote_parent, each period is a foreign partition over a partition of
+// one partitioned table on the shard: a regional service writes to that one table, the
+// shard routes the row, and the base reads it through the period; a roll adds the next
+// period on both sides.
+func TestAccTimePartitions_RemoteParent(t *testing.T) {
+	base := newAccDatabase(t, nil)
+	shard := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
+	config := func(asOf string) string {
+		return eventsConfig(base, shard, fmt.Sprintf(`
+  interval      = "1 month"
+  premake       = 1
+  as_of         = %q
+  server        = pgshard_foreign_server.archive.name
+  remote_parent = "events"`, asOf))
+	}
+	const shardPeriods = `SELECT string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname)
+	  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass`
+	serviceWrites := func(id int, at string) func() error {
+		return func() error {
+			_, err := shard.DB.Exec(`INSERT INTO events (id, at, body) VALUES ($1, $2, 'from the api')`, id, at)
+			return err
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config("2026-12-03T00:00:00Z"),
+				Check: dbChecks(
+					base.ExpectQuery("events_p20261201 f archive; events_p20270101 f archive", eventPeriods),
+					shard.ExpectQuery("events_p20261201 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00'); "+
+						"events_p20270101 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00')", shardPeriods),
+					serviceWrites(1, "2026-12-10 12:00+00"),
+					base.ExpectQuery("from the api", `SELECT body FROM events WHERE id = 1`),
+					func() error {
+						_, err := base.DB.Exec(`INSERT INTO events (id, at, body) VALUES (2, '2027-01-02', 'through the base')`)
+						return err
+					},
+					shard.ExpectQuery("through the base", `SELECT body FROM events WHERE id = 2`),
+				),
+			},
+			{Config: config("2026-12-03T00:00:00Z"), PlanOnly: true},
+			{
+				Config: config("2027-01-15T00:00:00Z"),
+				Check: dbChecks(
+					base.ExpectQuery("events_p20261201 f archive; events_p20270101 f archive; events_p20270201 f archive", eventPeriods),
+					serviceWrites(3, "2027-02-20"),
+					base.ExpectQuery("3", `SELECT count(*) FROM events`),
+				),
+			},
+			{Config: config("2027-01-15T00:00:00Z"), PlanOnly: true},
 		},
 	})
 }
