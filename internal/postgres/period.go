@@ -205,6 +205,11 @@ type Period struct {
 	From, To string // bound values as the server prints them (see the file comment)
 	Server   string // "" for a local partition
 	Foreign  bool
+	// Frozen says an interrupted tier left the period's shard table refusing writes (see
+	// tierForeignPeriod); the plan lifts the freeze or finishes the tier.
+	Frozen bool
+	// From0 is, for a period the plan tiers, the server it leaves ("" for the base).
+	From0    string
 	from, to time.Time
 	ours     bool // named PeriodName and bounded at midnights
 }
@@ -240,12 +245,28 @@ func ReadPeriods(ctx context.Context, db *sql.DB, parent *Table, key TimeKey) (o
 	if err != nil {
 		return nil, nil, err
 	}
+	frozen := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+WHERE i.inhparent = $1 AND d.description = $2`, oid, tierMark)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		frozen[name] = true
+	}
+	rows.Close()
 	for _, pi := range parts {
 		b, err := ParseBound(pi.Bound)
 		if err != nil || b.Kind() != "range" || len(b.From) != 1 || len(b.To) != 1 {
 			continue
 		}
-		p := Period{Name: pi.Name, From: b.From[0], To: b.To[0], Server: pi.Server, Foreign: pi.Foreign}
+		p := Period{Name: pi.Name, From: b.From[0], To: b.To[0], Server: pi.Server, Foreign: pi.Foreign, Frozen: frozen[pi.Name]}
 		var okFrom, okTo bool
 		p.from, okFrom = parsePeriodBound(p.From, key.Type)
 		p.to, okTo = parsePeriodBound(p.To, key.Type)
@@ -310,6 +331,7 @@ type PeriodSpec struct {
 type PeriodPlan struct {
 	Keep, Create, Tier, Retire []Period
 	Skipped                    []string
+	Unfreeze                   []string // kept periods whose freeze an interrupted tier left is lifted
 }
 
 // MaxNewPeriods bounds the periods one plan creates (a back-fill from a distant start).
@@ -338,12 +360,14 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 		case retired(p.to):
 			plan.Retire = append(plan.Retire, p)
 		case !tiered || server == p.Server:
+			if p.Frozen {
+				plan.Unfreeze = append(plan.Unfreeze, p.Name)
+				p.Frozen = false
+			}
 			plan.Keep = append(plan.Keep, p)
-		case p.Foreign:
-			plan.Keep = append(plan.Keep, p)
-			plan.Skipped = append(plan.Skipped, fmt.Sprintf("not tier %s to server %s: it is a foreign partition on server %s, and only local periods are tiered yet", p.Name, server, p.Server))
 		default:
-			p.Server, p.Foreign = server, true
+			p.From0 = p.Server
+			p.Server, p.Foreign, p.Frozen = server, true, false
 			plan.Tier = append(plan.Tier, p)
 		}
 	}

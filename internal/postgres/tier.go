@@ -34,7 +34,7 @@ func tierStagingName(name string) string { return TruncateIdentifier("pgshard_ti
 // without copying; a shard table holding anything else is an error naming the counts.
 func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, server, remoteSchema string) (err error) {
 	if p.Foreign {
-		return fmt.Errorf("%s.%s is a foreign partition on server %s: only local periods can be tiered yet", spec.Parent.Schema, p.Name, p.Server)
+		return tierForeignPeriod(ctx, db, spec, p, server, remoteSchema)
 	}
 	target := spec.PartitionOf(Period{Name: p.Name, From: p.From, To: p.To, Server: server}, remoteSchema)
 	staging := target
@@ -65,9 +65,132 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 				return fmt.Errorf("the rows of %s changed while they were copied to server %s (%d rows deleted, %d copied, checksums %d and %d): nothing was changed; apply again",
 					source, server, dn, n, dsum, sum)
 			}
-			return switchTier(ctx, tx, target, staging, source)
+			return switchTier(ctx, tx, target, staging, source, false)
 		})
 	})
+}
+
+// tierMark is the comment a foreign period carries while its source shard table is frozen
+// for a tier (see tierForeignPeriod): a plan that finds it says so.
+const tierMark = "pgshard: tiering; its shard table refuses writes until the tier ends"
+
+// tierForeignPeriod moves foreign period p of spec's parent from its shard to server. Two
+// shards cannot commit together, so the source is never written: it is frozen first (row
+// triggers on its shard table refuse every insert, update and delete, and a statement
+// trigger every truncate), then one base transaction copies it to the target through
+// postgres_fdw, checks that the copy (count and checksum as the target took it) is the
+// source's, and switches as a local tier does, dropping only the local foreign table.
+// After the commit the source's shard table is dropped. Killed before the switch, the
+// period stays frozen, marked (tierMark), until an apply tiers it again (the copy left on
+// the target is recognised) or someone lifts the freeze (see UnfreezePeriod).
+func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, server, remoteSchema string) error {
+	cur, err := ReadPartition(ctx, db, spec.Parent.Schema, p.Name)
+	if err != nil {
+		return err
+	}
+	srcSchema, srcTable := remoteNames(cur)
+	target := spec.PartitionOf(Period{Name: p.Name, From: p.From, To: p.To, Server: server}, remoteSchema)
+	if target.Options["schema_name"] == srcSchema && target.Options["table_name"] == srcTable && server == p.Server {
+		return nil
+	}
+	staging := target
+	staging.Name = tierStagingName(p.Name)
+	if err := EnsureShardTable(ctx, db, ShardTableFor(target, spec.Parent, nil), spec.Parent); err != nil {
+		return err
+	}
+	source := QualifiedIdent(spec.Parent.Schema, p.Name)
+	if err := freezePeriod(ctx, db, source, p.Server, srcSchema, srcTable); err != nil {
+		return err
+	}
+	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
+	err = fencedCreate(ctx, db, target, spec.Parent, false, func() error {
+		return InTx(ctx, db, func(tx *sql.Tx) error {
+			logStep(ctx, "copy the frozen period from server "+p.Server+" to server "+server+" (the table stays online)", spec.Parent.Schema+"."+p.Name)
+			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
+				return err
+			}
+			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols)
+			if err != nil {
+				return err
+			}
+			sn, ssum, err := checksumOf(ctx, tx, "SELECT "+cols+" FROM ONLY "+source)
+			if err != nil {
+				return err
+			}
+			if sn != n || ssum != sum {
+				return fmt.Errorf("the copy of %s on server %s is not its rows on server %s (%d rows and checksum %d copied, %d and %d there): nothing was changed; apply again",
+					source, server, p.Server, n, sum, sn, ssum)
+			}
+			return switchTier(ctx, tx, target, staging, source, true)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	logStep(ctx, "drop the period's old shard table (its rows are on server "+server+")", srcSchema+"."+srcTable)
+	if err := RemoteExec(ctx, db, p.Server, "DROP TABLE "+QualifiedIdent(srcSchema, srcTable)); err != nil {
+		return fmt.Errorf("%s moved to server %s, but its old shard table %s.%s on server %s, frozen, could not be dropped: %w; drop it there by hand",
+			source, server, srcSchema, srcTable, p.Server, err)
+	}
+	return nil
+}
+
+// remoteNames is the shard schema and table a foreign partition reads (postgres_fdw's
+// defaults: the local schema and name).
+func remoteNames(p *Partition) (schema, table string) {
+	schema, table = p.Options["schema_name"], p.Options["table_name"]
+	if schema == "" {
+		schema = p.Schema
+	}
+	if table == "" {
+		table = p.Name
+	}
+	return schema, table
+}
+
+// freezeFunction is the trigger function that refuses writes to a frozen period's table.
+const freezeFunction = "pgshard_refuse_writes"
+
+// freezePeriod marks foreign period source (tierMark, committed on the base first, so that a
+// plan finds a freeze an interrupted tier left) and freezes its shard table schema.table on
+// server: BEFORE row triggers refuse inserts, updates and deletes, however routed, and a
+// statement trigger truncates, naming the period. Creating a trigger waits for the table's
+// lock briefly (the provider's lock_timeout on the shard).
+func freezePeriod(ctx context.Context, db *sql.DB, source, server, schema, table string) error {
+	logStep(ctx, "freeze the period's shard table on server "+server+" (writes are refused until the tier ends)", schema+"."+table)
+	if _, err := db.ExecContext(ctx, "COMMENT ON FOREIGN TABLE "+source+" IS "+Literal(tierMark)); err != nil {
+		return err
+	}
+	fn := QualifiedIdent(schema, freezeFunction)
+	t := QualifiedIdent(schema, table)
+	body := "BEGIN RAISE EXCEPTION 'pgshard: % is moving to another server; writes are refused until the move ends', TG_TABLE_NAME USING ERRCODE = 'object_in_use'; END"
+	return withRemote(ctx, db, server, func(r *Remote) error {
+		return r.Exec(ctx,
+			"CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS "+Literal(body),
+			"DROP TRIGGER IF EXISTS pgshard_frozen ON "+t,
+			"DROP TRIGGER IF EXISTS pgshard_frozen_truncate ON "+t,
+			"CREATE TRIGGER pgshard_frozen BEFORE INSERT OR UPDATE OR DELETE ON "+t+" FOR EACH ROW EXECUTE FUNCTION "+fn+"()",
+			"CREATE TRIGGER pgshard_frozen_truncate BEFORE TRUNCATE ON "+t+" FOR EACH STATEMENT EXECUTE FUNCTION "+fn+"()")
+	})
+}
+
+// UnfreezePeriod lifts the freeze an interrupted tier left on foreign period schema.name:
+// its shard table's triggers and the base's mark.
+func UnfreezePeriod(ctx context.Context, db *sql.DB, schema, name string) error {
+	cur, err := ReadPartition(ctx, db, schema, name)
+	if err != nil {
+		return err
+	}
+	srcSchema, srcTable := remoteNames(cur)
+	t := QualifiedIdent(srcSchema, srcTable)
+	logStep(ctx, "lift the freeze an interrupted tier left on server "+cur.Server, srcSchema+"."+srcTable)
+	if err := withRemote(ctx, db, cur.Server, func(r *Remote) error {
+		return r.Exec(ctx, "DROP TRIGGER IF EXISTS pgshard_frozen ON "+t, "DROP TRIGGER IF EXISTS pgshard_frozen_truncate ON "+t)
+	}); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "COMMENT ON FOREIGN TABLE "+QualifiedIdent(schema, name)+" IS NULL")
+	return err
 }
 
 // rowChecksum is the order-independent checksum of the rows of alias (see checksumOf).
@@ -107,10 +230,10 @@ func copyPeriod(ctx context.Context, tx *sql.Tx, source, staging, cols string) (
 }
 
 // switchTier ends a tier inside tx: DEFAULT's fence validated (no lock that blocks a reader
-// or writer), then the parent and DEFAULT locked briefly at a time, the emptied period
-// detached and dropped, the staging foreign table renamed to the period's name and
+// or writer), then the parent and DEFAULT locked briefly at a time, the period (source,
+// a foreign table when foreign) detached and dropped, the staging foreign table renamed to the period's name and
 // attached with its bound, and the fence dropped.
-func switchTier(ctx context.Context, tx *sql.Tx, target, staging Partition, source string) error {
+func switchTier(ctx context.Context, tx *sql.Tx, target, staging Partition, source string, foreign bool) error {
 	def, err := defaultPartition(ctx, tx, target.ParentSchema, target.ParentName)
 	if err != nil {
 		return err
@@ -134,7 +257,7 @@ func switchTier(ctx context.Context, tx *sql.Tx, target, staging Partition, sour
 	}
 	for _, stmt := range []string{
 		"ALTER TABLE " + target.Parent() + " DETACH PARTITION " + source,
-		"DROP TABLE " + source,
+		map[bool]string{false: "DROP TABLE ", true: "DROP FOREIGN TABLE "}[foreign] + source,
 		"ALTER FOREIGN TABLE " + staging.Qualified() + " RENAME TO " + Ident(target.Name),
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {

@@ -73,7 +73,7 @@ const (
 	retainDrop   = "drop"
 )
 
-var periodAttrTypes = map[string]attr.Type{"name": types.StringType, "from": types.StringType, "to": types.StringType, "server": types.StringType}
+var periodAttrTypes = map[string]attr.Type{"name": types.StringType, "from": types.StringType, "to": types.StringType, "server": types.StringType, "frozen": types.BoolType}
 
 func (r *timePartitionsResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_time_partitions"
@@ -138,7 +138,9 @@ func (r *timePartitionsResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"moves, whole, to a shard table of its name in `remote_schema` on `server` (made by pgshard), and a foreign partition " +
 					"takes its place. The rows are copied, counted and checksummed as the shard took them, deleted from the period (the " +
 					"tier fails, changing nothing, if they changed meanwhile), and only the switch locks the parent, briefly. With several " +
-					"tiers, the one with the longest `after` a period has passed wins. Foreign periods (`server`) are not tiered yet.",
+					"tiers, the one with the longest `after` a period has passed wins. A foreign period (`server`, or an earlier tier) is " +
+					"frozen on its shard while it is copied (its shard table refuses writes, with an error naming it), then switched, and " +
+					"its old shard table dropped.",
 				Optional: true,
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"after": schema.StringAttribute{
@@ -191,6 +193,8 @@ func (r *timePartitionsResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"from":   schema.StringAttribute{Computed: true, MarkdownDescription: "Lower bound (included), as PostgreSQL prints it in UTC."},
 					"to":     schema.StringAttribute{Computed: true, MarkdownDescription: "Upper bound (excluded)."},
 					"server": schema.StringAttribute{Computed: true, MarkdownDescription: "The foreign server of a foreign period; empty for a local one."},
+					"frozen": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether an interrupted tier left the period's shard table refusing writes; " +
+						"the next apply finishes the tier or lifts the freeze."},
 				}},
 			},
 			"detached": schema.ListAttribute{
@@ -407,7 +411,7 @@ func (r *timePartitionsResource) roll(ctx context.Context, m timePartitionsModel
 // force_destroy is refused.
 func (r *timePartitionsResource) describe(ctx context.Context, m timePartitionsModel, spec postgres.PeriodSpec, roll postgres.PeriodPlan, diags *diag.Diagnostics) {
 	db, err := r.client.DB()
-	if err != nil || len(roll.Create)+len(roll.Tier)+len(roll.Retire)+len(roll.Skipped) == 0 {
+	if err != nil || len(roll.Create)+len(roll.Tier)+len(roll.Retire)+len(roll.Skipped)+len(roll.Unfreeze) == 0 {
 		return
 	}
 	var lines []string
@@ -417,7 +421,14 @@ func (r *timePartitionsResource) describe(ctx context.Context, m timePartitionsM
 		if err != nil {
 			count = "rows not counted: " + reason(err)
 		}
-		lines = append(lines, fmt.Sprintf("tier %s [%s, %s) (%s) from the base to server %s", p.Name, p.From, p.To, count, p.Server))
+		from := "the base"
+		if p.From0 != "" {
+			from = "server " + p.From0 + " (its shard table refuses writes from the start of the copy to the switch)"
+		}
+		lines = append(lines, fmt.Sprintf("tier %s [%s, %s) (%s) from %s to server %s", p.Name, p.From, p.To, count, from, p.Server))
+	}
+	for _, name := range roll.Unfreeze {
+		lines = append(lines, fmt.Sprintf("lift the freeze an interrupted tier left on %s (its shard table refuses writes until then)", name))
 	}
 	for _, p := range roll.Create {
 		line := fmt.Sprintf("create %s [%s, %s)", p.Name, p.From, p.To)
@@ -537,6 +548,8 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 			err = r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), remoteParentFor(plan, p), diags)
 		case cur.Server != p.Server:
 			err = postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString())
+		case cur.Frozen && !p.Frozen:
+			err = postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name)
 		}
 		if err != nil {
 			break
@@ -716,7 +729,8 @@ func periodList(ps []postgres.Period, diags *diag.Diagnostics) types.List {
 	elems := make([]attr.Value, 0, len(ps))
 	for _, p := range ps {
 		v, d := types.ObjectValue(periodAttrTypes, map[string]attr.Value{
-			"name": types.StringValue(p.Name), "from": types.StringValue(p.From), "to": types.StringValue(p.To), "server": types.StringValue(p.Server)})
+			"name": types.StringValue(p.Name), "from": types.StringValue(p.From), "to": types.StringValue(p.To), "server": types.StringValue(p.Server),
+			"frozen": types.BoolValue(p.Frozen)})
 		diags.Append(d...)
 		elems = append(elems, v)
 	}
@@ -730,6 +744,7 @@ type periodModel struct {
 	From   types.String `tfsdk:"from"`
 	To     types.String `tfsdk:"to"`
 	Server types.String `tfsdk:"server"`
+	Frozen types.Bool   `tfsdk:"frozen"`
 }
 
 // periodsOf reads a partitions list back (none when null or unknown).
@@ -742,7 +757,7 @@ func periodsOf(ctx context.Context, l types.List, diags *diag.Diagnostics) []pos
 	out := make([]postgres.Period, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, postgres.Period{Name: m.Name.ValueString(), From: m.From.ValueString(), To: m.To.ValueString(),
-			Server: m.Server.ValueString(), Foreign: m.Server.ValueString() != ""})
+			Server: m.Server.ValueString(), Foreign: m.Server.ValueString() != "", Frozen: m.Frozen.ValueBool()})
 	}
 	return out
 }

@@ -66,7 +66,7 @@ func TestAccTimePartitions_Roll(t *testing.T) {
 					statecheck.ExpectKnownValue(tp, tfjsonpath.New("partitions"), knownvalue.ListSizeExact(3)),
 					statecheck.ExpectKnownValue(tp, tfjsonpath.New("partitions").AtSliceIndex(0), knownvalue.ObjectExact(map[string]knownvalue.Check{
 						"name": knownvalue.StringExact("tweets_europe_p20260101"), "from": knownvalue.StringExact("2026-01-01 00:00:00+00"),
-						"to": knownvalue.StringExact("2026-02-01 00:00:00+00"), "server": knownvalue.StringExact("")})),
+						"to": knownvalue.StringExact("2026-02-01 00:00:00+00"), "server": knownvalue.StringExact(""), "frozen": knownvalue.Bool(false)})),
 					statecheck.ExpectKnownValue(tp, tfjsonpath.New("premade_until"), knownvalue.StringExact("2026-04-01T00:00:00Z")),
 				},
 				Check: dbChecks(
@@ -197,8 +197,8 @@ func tieredEventsConfig(base, archive *accDatabase, asOf string) string {
 
 // eventsConfig is events RANGE (at) on the base with a DEFAULT, the foreign server archive
 // (on shard), and pgshard_time_partitions.events with the attributes given.
-func eventsConfig(base, shard *accDatabase, attrs string) string {
-	return base.ProviderConfig() + fmt.Sprintf(`
+func eventsConfig(base, shard *accDatabase, attrs string, extra ...string) string {
+	return base.ProviderConfig() + strings.Join(extra, "\n") + fmt.Sprintf(`
 resource "pgshard_extension" "postgres_fdw" {
   name = "postgres_fdw"
 }
@@ -482,4 +482,111 @@ func TestAccTimePartitions_RemoteParent(t *testing.T) {
 			{Config: config("2027-01-15T00:00:00Z"), PlanOnly: true},
 		},
 	})
+}
+
+// A period on a region's shard (remote_parent) tiers to a cold server: frozen on the region
+// while it is copied, switched, its old shard table dropped; the table reads the same
+// throughout; the region's service keeps writing its other months. A freeze an interrupted
+// tier left shows in the plan (frozen) and the apply lifts it.
+func TestAccTimePartitions_TierForeign(t *testing.T) {
+	base := newAccDatabase(t, nil)
+	region := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
+	cold := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard2 })
+	coldServer := fmt.Sprintf(`
+resource "pgshard_foreign_server" "cold" {
+  name       = "cold"
+  host       = %q
+  port       = %d
+  dbname     = %q
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_user_mapping" "cold" {
+  server   = pgshard_foreign_server.cold.name
+  user     = "postgres"
+  password = %q
+}
+`, cold.Cluster.Host, cold.Cluster.Port, cold.Name, cold.Cluster.Password)
+	config := func(asOf string) string {
+		return eventsConfig(base, region, fmt.Sprintf(`
+  interval      = "1 month"
+  start         = "2026-10-01"
+  premake       = 1
+  as_of         = %q
+  server        = pgshard_foreign_server.archive.name
+  remote_parent = "events"
+  tiers         = [{ after = "1 month", server = pgshard_user_mapping.cold.server }]
+  force_destroy = true`, asOf), coldServer)
+	}
+	const checksum = `SELECT count(*) || ' ' || sum(hashtext(body)) FROM events WHERE at < '2026-12-01'`
+	var reader *concurrentReader
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config("2026-12-03T00:00:00Z"),
+				Check: dbChecks(
+					base.ExpectQuery("events_p20261001 f cold; events_p20261101 f archive; events_p20261201 f archive; events_p20270101 f archive", eventPeriods),
+					func() error {
+						_, err := region.DB.Exec(`INSERT INTO events (id, at, body) SELECT g, '2026-11-01'::timestamptz + g * interval '1 second', 'nov ' || g FROM generate_series(1, 5000) g`)
+						return err
+					},
+				),
+			},
+			{Config: config("2026-12-03T00:00:00Z"), PlanOnly: true},
+			{
+				PreConfig: func() {
+					want, err := base.QueryString(checksum)
+					if err != nil || want != "5000 "+mustQuery(t, region, `SELECT sum(hashtext(body))::text FROM events`) {
+						t.Fatalf("before the tier: %s, %v", want, err)
+					}
+					reader = startConcurrentReader(t, base, checksum, want)
+				},
+				Config: config("2027-01-10T00:00:00Z"),
+				Check: dbChecks(
+					func() error { return reader.stop() },
+					base.ExpectQuery("events_p20261001 f cold; events_p20261101 f cold; events_p20261201 f archive; events_p20270101 f archive; events_p20270201 f archive", eventPeriods),
+					cold.ExpectQuery("5000", `SELECT count(*) FROM public.events_p20261101`),
+					region.ExpectQuery("<null>", `SELECT to_regclass('public.events_p20261101')::text`),
+					func() error {
+						_, err := region.DB.Exec(`INSERT INTO events (id, at, body) VALUES (9001, '2026-12-24', 'december')`)
+						return err
+					},
+					base.ExpectQuery("december", `SELECT body FROM events WHERE id = 9001`),
+				),
+			},
+			{Config: config("2027-01-10T00:00:00Z"), PlanOnly: true},
+			{
+				// A tier killed after the freeze: the plan shows it, the apply lifts it.
+				PreConfig: func() {
+					region.Exec(t, `CREATE TRIGGER pgshard_frozen BEFORE INSERT OR UPDATE OR DELETE ON public.events_p20261201 FOR EACH ROW EXECUTE FUNCTION public.pgshard_refuse_writes()`)
+					base.Exec(t, `COMMENT ON FOREIGN TABLE events_p20261201 IS 'pgshard: tiering; its shard table refuses writes until the tier ends'`)
+					if _, err := region.DB.Exec(`INSERT INTO events (id, at, body) VALUES (9002, '2026-12-25', 'refused')`); err == nil || !strings.Contains(err.Error(), "is moving to another server") {
+						t.Fatalf("a frozen period took a write: %v", err)
+					}
+				},
+				Config: config("2027-01-10T00:00:00Z"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_time_partitions.events", plancheck.ResourceActionUpdate),
+				}},
+				Check: dbChecks(
+					func() error {
+						_, err := region.DB.Exec(`INSERT INTO events (id, at, body) VALUES (9002, '2026-12-25', 'taken')`)
+						return err
+					},
+					base.ExpectQuery("taken", `SELECT body FROM events WHERE id = 9002`),
+				),
+			},
+			{Config: config("2027-01-10T00:00:00Z"), PlanOnly: true},
+		},
+	})
+}
+
+func mustQuery(t *testing.T, a *accDatabase, q string) string {
+	t.Helper()
+	s, err := a.QueryString(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
