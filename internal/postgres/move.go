@@ -324,7 +324,7 @@ func leavingKeys(ctx context.Context, db *sql.DB, p Partition, from Bound) (leav
 func switchIntoHolding(ctx context.Context, tx *sql.Tx, p Partition, def, journal string, leave Bound, fenced bool) error {
 	logStep(ctx, "switch to the new bound and commit, the journal attached as the holding partition "+holdingName(p.ParentName, leave)+
 		" of the leaving keys (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
-	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if err := lockForSwitch(ctx, tx, p.Parent(), def, localTable(p)); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
@@ -380,7 +380,7 @@ func switchIntoHolding(ctx context.Context, tx *sql.Tx, p Partition, def, journa
 // move that runs under the parent's lock: a local copy, with no network in between.
 func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, newCheck, oldCheck string, fenced bool, res *MoveResult) error {
 	logStep(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
-	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if err := lockForSwitch(ctx, tx, p.Parent(), def, localTable(p)); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
@@ -856,7 +856,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			// A local partition refuses rows outside its bound while attached: it is
 			// detached first, under the parent's lock, as before.
 			logStep(ctx, "detach the partition (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
-			if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			if err := lockForSwitch(ctx, tx, p.Parent(), def, localTable(p)); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
@@ -1021,8 +1021,13 @@ func dropDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, 
 // is held for milliseconds whatever the rows moved.
 func switchBound(ctx context.Context, tx *sql.Tx, p Partition, def string, fenced bool, claims []claim) error {
 	logStep(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
-	// The parent first, as every partition DDL does; DETACH and ATTACH lock DEFAULT too.
-	if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+p.Parent()+", ONLY "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	// The parent first, as every partition DDL does; DETACH and ATTACH lock DEFAULT, the
+	// partition and the claimed holdings too.
+	tables := []string{def, localTable(p)}
+	for _, c := range claims {
+		tables = append(tables, c.Table)
+	}
+	if err := lockForSwitch(ctx, tx, p.Parent(), tables...); err != nil {
 		return err
 	}
 	if err := detachClaims(ctx, tx, p.Parent(), claims); err != nil {
@@ -1051,6 +1056,32 @@ func attachUnfenced(ctx context.Context, tx *sql.Tx, p Partition, def string, fe
 		}
 	}
 	return nil
+}
+
+// lockForSwitch takes, inside tx, ACCESS EXCLUSIVE on parent and on the local tables a
+// switch then detaches or attaches (a partition, DEFAULT, holdings; "" for none), in one
+// LOCK statement waited for briefly at a time (lockBriefly). A DETACH or ATTACH that had to
+// wait for one of them would hold the parent, queueing every reader behind it, for as long
+// as that table's holder took (a query of one partition, an autovacuum). Foreign tables
+// cannot be locked with LOCK and are left out: a session reaches one through the parent,
+// whose lock this waits for, or alone.
+func lockForSwitch(ctx context.Context, tx *sql.Tx, parent string, tables ...string) error {
+	list := []string{"ONLY " + parent}
+	for _, t := range tables {
+		if t != "" {
+			list = append(list, "ONLY "+t)
+		}
+	}
+	return lockBriefly(ctx, tx, "LOCK TABLE "+strings.Join(list, ", ")+" IN ACCESS EXCLUSIVE MODE")
+}
+
+// localTable is p's qualified name when it is a local table, "" for a foreign one (see
+// lockForSwitch).
+func localTable(p Partition) string {
+	if p.Foreign {
+		return ""
+	}
+	return p.Qualified()
 }
 
 // lockWaitShortTry is how long each of lockBriefly's first tries waits for its lock, for

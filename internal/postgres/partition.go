@@ -88,13 +88,20 @@ func CreatePartition(ctx context.Context, q Querier, p Partition) error {
 // transaction: in between, the partition's rows are not reachable through the parent.
 func ChangeBound(ctx context.Context, q *sql.Tx, p Partition, to Bound) error {
 	logStep(ctx, "detach and attach with a new bound", p.Schema+"."+p.Name)
+	def, err := defaultPartition(ctx, q, p.ParentSchema, p.ParentName)
+	if err != nil {
+		return err
+	}
+	if err := lockForSwitch(ctx, q, p.Parent(), def, localTable(p)); err != nil {
+		return err
+	}
 	if _, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 		return err
 	}
 	if err := yieldHoldings(ctx, q, p, to); err != nil {
 		return err
 	}
-	_, err := q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+to.SQL())
+	_, err = q.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+to.SQL())
 	return err
 }
 
@@ -487,6 +494,9 @@ func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, f
 func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) error {
 	logStep(ctx, "attach to "+p.ParentSchema+"."+p.ParentName, p.Schema+"."+p.Name)
 	if current != nil && current.ParentName != "" {
+		if err := lockForSwitch(ctx, tx, current.Parent(), localTable(p)); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+current.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
 			return err
 		}
@@ -1026,7 +1036,7 @@ func DetachPartition(ctx context.Context, db *sql.DB, schema, name string) error
 			return err
 		}
 		logStep(ctx, "detach from "+cur.ParentSchema+"."+cur.ParentName, schema+"."+name)
-		if err := lockBriefly(ctx, tx, "LOCK TABLE ONLY "+cur.Parent()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		if err := lockForSwitch(ctx, tx, cur.Parent(), localTable(*cur)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "ALTER TABLE "+cur.Parent()+" DETACH PARTITION "+cur.Qualified())

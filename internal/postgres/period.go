@@ -78,10 +78,10 @@ func (iv Interval) calendarStart(t time.Time) time.Time {
 	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	switch iv.Unit {
 	case "day":
-		n := floorDiv(int(day.Sub(time.Unix(0, 0).UTC()).Hours()/24), iv.N)
+		n := floorDiv(int(day.Unix()/86400), iv.N)
 		return time.Unix(0, 0).UTC().AddDate(0, 0, n*iv.N)
 	case "week":
-		n := floorDiv(int(day.Sub(epochMonday).Hours()/24), 7*iv.N)
+		n := floorDiv(int((day.Unix()-epochMonday.Unix())/86400), 7*iv.N)
 		return epochMonday.AddDate(0, 0, n*7*iv.N)
 	case "year":
 		return time.Date(floorDiv(t.Year(), iv.N)*iv.N, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -276,10 +276,10 @@ WHERE i.inhparent = $1 AND d.description = $2`, oid, tierMark)
 			continue
 		}
 		if !okFrom {
-			p.from = rangeEdge(p.From, key.Type)
+			p.from = rangeEdge(p.From, true)
 		}
 		if !okTo {
-			p.to = rangeEdge(p.To, key.Type)
+			p.to = rangeEdge(p.To, false)
 		}
 		others = append(others, p)
 	}
@@ -289,27 +289,27 @@ WHERE i.inhparent = $1 AND d.description = $2`, oid, tierMark)
 }
 
 // rangeEdge reads another partition's bound value as an instant, for overlap checks:
-// MINVALUE and MAXVALUE as the ends of time, a value with a time of day or a zone by
-// ParseInstant (the zone as UTC offset PostgreSQL printed).
-func rangeEdge(v, typ string) time.Time {
+// MINVALUE and MAXVALUE as the ends of time, a value with a time of day or a zone as
+// PostgreSQL printed it (UTC). An unreadable value (infinity, a BC date) is taken to reach
+// as far as it can (the start of time for a lower bound, the end for an upper one), so
+// that no period is made over it.
+func rangeEdge(v string, lower bool) time.Time {
+	first, last := time.Date(-4000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 	switch v {
 	case "MINVALUE":
-		return time.Date(-4000, 1, 1, 0, 0, 0, 0, time.UTC)
+		return first
 	case "MAXVALUE":
-		return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+		return last
 	}
 	for _, layout := range []string{"2006-01-02 15:04:05.999999-07", "2006-01-02 15:04:05.999999-07:00", "2006-01-02 15:04:05.999999", time.DateOnly} {
 		if t, err := time.Parse(layout, v); err == nil {
 			return t.UTC()
 		}
 	}
-	// An unreadable value (infinity, BC dates) is taken to cover everything: no period is
-	// made over it.
-	if strings.HasPrefix(v, "-") {
-		return time.Date(-4000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if lower {
+		return first
 	}
-	_ = typ
-	return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	return last
 }
 
 // PeriodSpec is what a pgshard_time_partitions asks for.
@@ -352,9 +352,7 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 		cutoff = spec.Retention.Add(spec.AsOf, -1)
 	}
 	retired := func(end time.Time) bool { return spec.Retention != nil && !end.After(cutoff) }
-	have := map[string]bool{}
 	for _, p := range ours {
-		have[p.Name] = true
 		server, tiered := spec.serverAt(p.to)
 		switch {
 		case retired(p.to):
@@ -392,6 +390,9 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 		first = iv.calendarStart(ours[n-1].to)
 	}
 	last := iv.Add(cur, spec.Premake)
+	if y := iv.Add(last, 1).Year(); first.Year() < 1 || y > 9999 {
+		return plan, fmt.Errorf("the periods of %s from %s reach the year %d: PostgreSQL's dates and pgshard's period names end in 9999; use a shorter interval or premake", iv, first.Format(time.DateOnly), y)
+	}
 	taken := append(slices.Clone(ours), others...)
 	for k := 0; ; k++ {
 		from := iv.Add(first, k)
@@ -399,17 +400,34 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 			break
 		}
 		to := iv.Add(first, k+1)
+		if retired(to) {
+			continue
+		}
+		over := overlapping(taken, from, to)
+		if len(over) > 0 {
+			// Covered by periods of ours (another interval before this one): only the rest
+			// of the grid period after them is made, a bridge to the grid.
+			end := over[0].to
+			for _, o := range over {
+				if o.to.After(end) {
+					end = o.to
+				}
+			}
+			ok := !slices.ContainsFunc(over, func(o Period) bool { return !o.ours }) && !over[0].from.After(from)
+			if ok && !end.Before(to) {
+				continue
+			}
+			if !ok || len(overlapping(taken, end, to)) > 0 {
+				plan.Skipped = append(plan.Skipped, fmt.Sprintf("not create %s: another partition of %s.%s takes part of its range",
+					PeriodName(spec.Parent.Name, from), spec.Parent.Schema, spec.Parent.Name))
+				continue
+			}
+			from = end
+		}
 		name := PeriodName(spec.Parent.Name, from)
-		if have[name] || retired(to) {
-			continue
-		}
-		if slices.ContainsFunc(taken, func(o Period) bool { return o.from.Before(to) && from.Before(o.to) }) {
-			plan.Skipped = append(plan.Skipped, fmt.Sprintf("not create %s: another partition of %s.%s takes part of its range", name, spec.Parent.Schema, spec.Parent.Name))
-			continue
-		}
 		server, _ := spec.serverAt(to)
 		if len(plan.Create) == MaxNewPeriods {
-			return plan, fmt.Errorf("%w: this plan would create more than %d periods of %s from %s; set start later, or create them in steps (as_of)",
+			return plan, fmt.Errorf("%w: this plan would create more than %d periods of %s from %s; lower premake, set start later, or create them in steps (as_of)",
 				ErrTooManyPeriods, MaxNewPeriods, iv, first.Format(time.DateOnly))
 		}
 		plan.Create = append(plan.Create, Period{Name: name, From: FormatPeriodBound(from, spec.Key.Type), To: FormatPeriodBound(to, spec.Key.Type),
@@ -435,6 +453,18 @@ func (spec PeriodSpec) ShardTableOf(part Partition, remoteSchema, remoteParent s
 // service writes to.
 func (spec PeriodSpec) RemoteParentOf(server, remoteSchema, remoteParent string) RemoteTable {
 	return RemoteTable{Server: server, Schema: remoteSchema, Name: remoteParent, Columns: spec.Parent.Columns, RangeKey: spec.Key.Column}
+}
+
+// overlapping returns the periods of ps that share an instant with [from, to), by start.
+func overlapping(ps []Period, from, to time.Time) []Period {
+	var out []Period
+	for _, o := range ps {
+		if o.from.Before(to) && from.Before(o.to) {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b Period) int { return a.from.Compare(b.from) })
+	return out
 }
 
 // PartitionOf is the partition of spec's parent that period p is.

@@ -91,6 +91,29 @@ func TestPlanPeriods(t *testing.T) {
 	if len(plan.Skipped) != 1 || !strings.HasPrefix(plan.Skipped[0], "not create tweets_europe_p20260501: another partition") {
 		t.Errorf("skipped %v", plan.Skipped)
 	}
+	// From months to years: the year already begun is bridged from the last month on, and
+	// no day is left without a period.
+	year, _ := ParseInterval("1 year")
+	months, err := PlanPeriods(PeriodSpec{Parent: parent, Key: key, Interval: month, Premake: 4, AsOf: day("2026-01-10")}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err = PlanPeriods(PeriodSpec{Parent: parent, Key: key, Interval: year, Premake: 1, AsOf: day("2026-03-10")}, months.Create, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(plan.Create); got != "tweets_europe_p20260601 tweets_europe_p20270101" || plan.Create[0].To != "2027-01-01 00:00:00+00" || len(plan.Skipped) != 0 {
+		t.Errorf("months to years: created %q, first to %s, skipped %v", got, plan.Create[0].To, plan.Skipped)
+	}
+	// Beyond the year 9999 nothing is planned.
+	if _, err := PlanPeriods(PeriodSpec{Parent: parent, Key: key, Interval: year, Premake: 10, AsOf: day("9995-01-01")}, nil, nil); err == nil || !strings.Contains(err.Error(), "9999") {
+		t.Errorf("past 9999: %v", err)
+	}
+	// Far from 1970, days still follow the calendar.
+	day1, _ := ParseInterval("1 day")
+	if got := day1.calendarStart(day("2300-01-01").Add(5 * time.Hour)).Format(time.DateOnly); got != "2300-01-01" {
+		t.Errorf("the day holding 2300-01-01 05:00 starts %s", got)
+	}
 	// A start in the past back-fills, up to retention, on the start's grid of weeks.
 	week, _ := ParseInterval("1 week")
 	start := day("2026-11-04") // a Wednesday
@@ -105,7 +128,6 @@ func TestPlanPeriods(t *testing.T) {
 	if n := plan.Create[0].Name; len(n) != 63 || !strings.HasSuffix(n, "_p20261104") {
 		t.Errorf("long name %q (%d bytes)", n, len(n))
 	}
-	day1, _ := ParseInterval("1 day")
 	long := day("2000-01-01")
 	spec = PeriodSpec{Parent: parent, Key: key, Interval: day1, Start: &long, AsOf: day("2026-01-01")}
 	if _, err := PlanPeriods(spec, nil, nil); !errors.Is(err, ErrTooManyPeriods) {

@@ -19,7 +19,8 @@ func tierStagingName(name string) string { return TruncateIdentifier("pgshard_ti
 
 // TierPeriod moves local period p of spec's parent to server (a shard table of the period's
 // name in remoteSchema, made when missing, with the parent's columns and the period's
-// CHECK), in one base transaction that
+// CHECK). The period is frozen first (freezeLocalPeriod: new and changed rows refused),
+// then one base transaction
 //   - copies the period's rows into the shard table through postgres_fdw, with their count
 //     and checksum as the shard took them (RETURNING);
 //   - deletes them from the period, checking that what it deletes is what was copied (a row
@@ -32,7 +33,7 @@ func tierStagingName(name string) string { return TruncateIdentifier("pgshard_ti
 // shard table holds a copy of the period, which still holds its rows. The next tier finds
 // it, checks that it holds exactly the period's rows (row text, as a multiset) and goes on
 // without copying; a shard table holding anything else is an error naming the counts.
-func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, server, remoteSchema string) (err error) {
+func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, server, remoteSchema string) error {
 	if p.Foreign {
 		return tierForeignPeriod(ctx, db, spec, p, server, remoteSchema)
 	}
@@ -44,9 +45,15 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 		return err
 	}
 	source := QualifiedIdent(spec.Parent.Schema, p.Name)
+	if err := freezeLocalPeriod(ctx, db, source); err != nil {
+		return err
+	}
 	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
-	return fencedCreate(ctx, db, target, spec.Parent, false, func() error {
+	err := fencedCreate(ctx, db, target, spec.Parent, false, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
+			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
+				return err
+			}
 			logStep(ctx, "copy the period to server "+server+" (the table stays online)", spec.Parent.Schema+"."+p.Name)
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
@@ -68,6 +75,50 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 			return switchTier(ctx, tx, target, staging, source, false)
 		})
 	})
+	if err != nil {
+		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
+	}
+	return nil
+}
+
+// lockTierParent takes the parent's SHARE UPDATE EXCLUSIVE lock, briefly at a time, first
+// in a tier's transaction: it blocks no reader or writer, and keeps the lock order of every
+// other partition DDL (the parent before its partitions), so that the switch's later
+// ACCESS EXCLUSIVE cannot close a cycle with a DDL that took the parent first.
+func lockTierParent(ctx context.Context, tx *sql.Tx, parent *Table) error {
+	return lockBriefly(ctx, tx, "LOCK TABLE ONLY "+parent.Qualified()+" IN SHARE UPDATE EXCLUSIVE MODE")
+}
+
+// freezeConstraint refuses every new or changed row of a local period being tiered.
+const freezeConstraint = "pgshard_frozen"
+
+// freezeLocalPeriod marks local period source (tierMark) and gives it a constraint that no
+// row satisfies, not validated, committed before the copy: the ALTER waits (briefly at a
+// time) for the writers already in it, and from its commit inserts and updates of the
+// period are refused, naming the constraint. Deletes still run; the tier's checksum of what
+// it deletes catches them.
+func freezeLocalPeriod(ctx context.Context, db *sql.DB, source string) error {
+	logStep(ctx, "freeze the period (writes are refused until the tier ends)", source)
+	return InTx(ctx, db, func(tx *sql.Tx) error {
+		if err := lockBriefly(ctx, tx, "ALTER TABLE "+source+" DROP CONSTRAINT IF EXISTS "+Ident(freezeConstraint)+
+			", ADD CONSTRAINT "+Ident(freezeConstraint)+" CHECK (false) NOT VALID"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "COMMENT ON TABLE "+source+" IS "+Literal(tierMark))
+		return err
+	})
+}
+
+// unfreezeAfter lifts the freeze of period schema.name after a tier failed with cause, on
+// a context of its own; a failure to is joined to cause (the next plan shows the period
+// frozen, and its apply lifts it).
+func unfreezeAfter(ctx context.Context, db *sql.DB, schema, name string, cause error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := UnfreezePeriod(rctx, db, schema, name); err != nil {
+		return errors.Join(cause, fmt.Errorf("the period %s.%s stays frozen (it refuses writes) until the next apply: %w", schema, name, err))
+	}
+	return cause
 }
 
 // tierMark is the comment a foreign period carries while its source shard table is frozen
@@ -105,6 +156,9 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
 	err = fencedCreate(ctx, db, target, spec.Parent, false, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
+			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
+				return err
+			}
 			logStep(ctx, "copy the frozen period from server "+p.Server+" to server "+server+" (the table stays online)", spec.Parent.Schema+"."+p.Name)
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
@@ -125,7 +179,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 		})
 	})
 	if err != nil {
-		return err
+		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
 	}
 	logStep(ctx, "drop the period's old shard table (its rows are on server "+server+")", srcSchema+"."+srcTable)
 	if err := RemoteExec(ctx, db, p.Server, "DROP TABLE "+QualifiedIdent(srcSchema, srcTable)); err != nil {
@@ -174,12 +228,22 @@ func freezePeriod(ctx context.Context, db *sql.DB, source, server, schema, table
 	})
 }
 
-// UnfreezePeriod lifts the freeze an interrupted tier left on foreign period schema.name:
-// its shard table's triggers and the base's mark.
+// UnfreezePeriod lifts the freeze an interrupted tier left on period schema.name: a local
+// period's constraint, or a foreign period's shard table's triggers, and the base's mark.
 func UnfreezePeriod(ctx context.Context, db *sql.DB, schema, name string) error {
 	cur, err := ReadPartition(ctx, db, schema, name)
 	if err != nil {
 		return err
+	}
+	if !cur.Foreign {
+		logStep(ctx, "lift the freeze of the period", schema+"."+name)
+		return InTx(ctx, db, func(tx *sql.Tx) error {
+			if err := lockBriefly(ctx, tx, "ALTER TABLE "+cur.Qualified()+" DROP CONSTRAINT IF EXISTS "+Ident(freezeConstraint)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "COMMENT ON TABLE "+cur.Qualified()+" IS NULL")
+			return err
+		})
 	}
 	srcSchema, srcTable := remoteNames(cur)
 	t := QualifiedIdent(srcSchema, srcTable)
@@ -244,15 +308,17 @@ func switchTier(ctx context.Context, tx *sql.Tx, target, staging Partition, sour
 			return err
 		}
 	}
-	lock := "LOCK TABLE ONLY " + target.Parent() + " IN ACCESS EXCLUSIVE MODE"
 	if fenced {
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+def+" VALIDATE CONSTRAINT "+Ident(fenceName(target))); err != nil {
 			return err
 		}
-		lock = "LOCK TABLE ONLY " + target.Parent() + ", ONLY " + def + " IN ACCESS EXCLUSIVE MODE"
 	}
 	logStep(ctx, "switch the period to its foreign table and commit (the parent is locked from here to the commit)", target.Schema+"."+target.Name)
-	if err := lockBriefly(ctx, tx, lock); err != nil {
+	local := source
+	if foreign {
+		local = ""
+	}
+	if err := lockForSwitch(ctx, tx, target.Parent(), def, local); err != nil {
 		return err
 	}
 	for _, stmt := range []string{

@@ -115,7 +115,7 @@ func (r *timePartitionsResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Optional:            true,
 				Computed:            true,
 				Default:             int64default.StaticInt64(3),
-				Validators:          []validator.Int64{int64validator.Between(0, postgres.MaxNewPeriods)},
+				Validators:          []validator.Int64{int64validator.Between(0, postgres.MaxNewPeriods-1)},
 			},
 			"as_of": schema.StringAttribute{
 				MarkdownDescription: "The instant the periods are kept around (RFC 3339, or `YYYY-MM-DD`). Default: the base database's clock " +
@@ -344,6 +344,13 @@ func (r *timePartitionsResource) ModifyPlan(ctx context.Context, req resource.Mo
 	}
 	r.describe(ctx, plan, spec, roll, &resp.Diagnostics)
 	plan.setRoll(ctx, roll, state.Detached, &resp.Diagnostics)
+	if !known(plan.AsOf) && len(roll.Create)+len(roll.Tier)+len(roll.Retire)+len(roll.Unfreeze) > 0 {
+		// At the clock, the set is read again at apply: a boundary may pass in between
+		// (a saved plan, a prompt across midnight), so what this plan says may change.
+		plan.Partitions = types.ListUnknown(types.ObjectType{AttrTypes: periodAttrTypes})
+		plan.Detached = types.ListUnknown(types.StringType)
+		plan.PremadeUntil = types.StringUnknown()
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -358,7 +365,9 @@ func (m *timePartitionsModel) setRoll(ctx context.Context, roll postgres.PeriodP
 	})
 	if m.Retention == nil || m.Retention.Action.ValueString() != retainDrop {
 		for _, p := range roll.Retire {
-			detached = append(detached, p.Name)
+			if !slices.Contains(detached, p.Name) {
+				detached = append(detached, p.Name)
+			}
 		}
 	}
 	m.Detached = stringListValue(detached, diags)
@@ -489,22 +498,14 @@ func (r *timePartitionsResource) planDestroy(ctx context.Context, state timePart
 func (r *timePartitionsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan timePartitionsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if !resp.Diagnostics.HasError() && plan.Partitions.IsUnknown() {
-		// The parent was made in this apply (or the plan could not connect): the periods
-		// are worked out now, at as_of or the clock now.
-		roll, _, ok := r.roll(ctx, plan, false, &resp.Diagnostics)
-		if !ok {
-			return
-		}
-		plan.setRoll(ctx, roll, types.ListNull(types.StringType), &resp.Diagnostics)
-	}
-	r.apply(ctx, plan, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, plan, types.ListNull(types.StringType), &resp.State, &resp.Diagnostics)
 }
 
 func (r *timePartitionsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan timePartitionsModel
+	var plan, prior timePartitionsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	r.apply(ctx, plan, &resp.State, &resp.Diagnostics)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	r.apply(ctx, plan, prior.Detached, &resp.State, &resp.Diagnostics)
 }
 
 // stateSetter is the state of a Create or Update response.
@@ -516,9 +517,18 @@ type stateSetter interface {
 // DEFAULT's rows of it in) and each on another server than the plan's is tiered, oldest
 // first, then each period the plan no longer has is detached or dropped. Each is its own transaction; after a failure the state says what
 // was done.
-func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsModel, state stateSetter, diags *diag.Diagnostics) {
+func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsModel, before types.List, state stateSetter, diags *diag.Diagnostics) {
 	if diags.HasError() {
 		return
+	}
+	if plan.Partitions.IsUnknown() {
+		// Left to the apply: as_of is the clock, read now, or the parent was made in this
+		// apply (or the plan could not connect).
+		roll, _, ok := r.roll(ctx, plan, false, diags)
+		if !ok {
+			return
+		}
+		plan.setRoll(ctx, roll, before, diags)
 	}
 	ctx = r.client.withStepLog(ctx)
 	db, err := r.client.DB()
@@ -541,35 +551,42 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 	for _, p := range ours {
 		have[p.Name] = p
 	}
-	for _, p := range want {
-		cur, ok := have[p.Name]
-		switch {
-		case !ok:
-			err = r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), remoteParentFor(plan, p), diags)
-		case cur.Server != p.Server:
-			err = postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString())
-		case cur.Frozen && !p.Frozen:
-			err = postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name)
-		}
+	// Every step is tried, whatever failed before it: periods are created first (the
+	// periods ahead matter most), then tiered or unfrozen, then retired.
+	var errs []error
+	step := func(name string, err error) {
 		if err != nil {
-			break
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	for _, p := range want {
+		if _, ok := have[p.Name]; !ok {
+			step(p.Name, r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), remoteParentFor(plan, p), diags))
+		}
+	}
+	for _, p := range want {
+		switch cur, ok := have[p.Name]; {
+		case ok && cur.Server != p.Server:
+			step(p.Name, postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString()))
+		case ok && cur.Frozen && !p.Frozen:
+			step(p.Name, postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name))
 		}
 	}
 	drop := plan.Retention != nil && plan.Retention.Action.ValueString() == retainDrop
 	for _, p := range ours {
-		if err != nil || slices.ContainsFunc(want, func(w postgres.Period) bool { return w.Name == p.Name }) {
+		if slices.ContainsFunc(want, func(w postgres.Period) bool { return w.Name == p.Name }) {
 			continue
 		}
 		switch {
 		case !drop:
-			err = postgres.DetachPartition(ctx, db, parent.Schema, p.Name)
+			step(p.Name, postgres.DetachPartition(ctx, db, parent.Schema, p.Name))
 		case p.Foreign:
-			err = postgres.DropForeignTable(ctx, db, parent.Schema, p.Name)
+			step(p.Name, postgres.DropForeignTable(ctx, db, parent.Schema, p.Name))
 		default:
-			err = postgres.DropTable(ctx, db, parent.Schema, p.Name, plan.ForceDestroy.ValueBool())
+			step(p.Name, postgres.DropTable(ctx, db, parent.Schema, p.Name, plan.ForceDestroy.ValueBool()))
 		}
 	}
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		addObjectError(diags, kindTimePartitions, "Apply", tablePhrase("periods of", parent.Schema, parent.Name), r.client.Database(), err)
 	}
 	if !r.readInto(ctx, &plan, diags) && !diags.HasError() {
@@ -651,9 +668,14 @@ func (r *timePartitionsResource) readInto(ctx context.Context, m *timePartitions
 	m.ID = types.StringValue(m.Parent.ValueString())
 	m.Partitions = periodList(ours, diags)
 	m.PremadeUntil = premadeUntil(ours)
-	if m.Detached.IsNull() || m.Detached.IsUnknown() {
-		m.Detached = stringListValue(nil, diags)
+	// Detached tables are those retention detached that are not periods (again) now, once.
+	var detached []string
+	for _, name := range stringList(ctx, m.Detached, diags) {
+		if !slices.Contains(detached, name) && !slices.ContainsFunc(ours, func(p postgres.Period) bool { return p.Name == name }) {
+			detached = append(detached, name)
+		}
 	}
+	m.Detached = stringListValue(detached, diags)
 	if m.Interval.IsNull() && len(ours) > 0 {
 		m.Interval = types.StringValue(intervalOf(ours[0]))
 	}

@@ -259,8 +259,9 @@ func TestAccTimePartitions_Tiers(t *testing.T) {
 	base := newAccDatabase(t, nil)
 	archive := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 	tp := "pgshard_time_partitions.events"
-	const checksum = `SELECT count(*) || ' ' || sum(hashtext(body)) FROM events WHERE at < '2026-03-01'`
-	var reader *concurrentReader
+	const checksum = `SELECT count(*) || ' ' || sum(hashtext(body)) FROM events WHERE at < '2026-03-01' AND body <> 'late'`
+	var reader, probe *concurrentReader
+	var late, holder chan error // a write and a read of the tiering period, from the copy on
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -294,12 +295,30 @@ func TestAccTimePartitions_Tiers(t *testing.T) {
 						t.Fatal(err)
 					}
 					reader = startConcurrentReader(t, base, checksum, want)
+					// A writer whose row of February commits after the tier began, and a reader
+					// holding February's lock for six seconds: the row is moved with the others,
+					// and a query of another month through the parent never waits for the holder.
+					late = whenRunning(t, base, "%pgshard_tier_%", 2*time.Second, `INSERT INTO events (at, body) VALUES ('2026-02-27', 'late')`)
+					holder = whenRunning(t, base, "%pgshard_tier_%", 3*time.Second, `SELECT count(*) FROM ONLY events_p20260201`)
+					probe = startConcurrentReader(t, base, `SELECT count(*)::text FROM events WHERE at >= '2026-04-01' AND at < '2026-04-02'`, "0")
 				},
 				Config: tieredEventsConfig(base, archive, "2026-05-10T00:00:00Z"),
 				Check: dbChecks(
 					func() error { return reader.stop() },
+					func() error { return probe.stop() },
+					func() error {
+						// The late write is refused, naming the freeze, or kept: never lost.
+						err := <-late
+						if err == nil {
+							return base.ExpectQuery("late", `SELECT body FROM events WHERE body = 'late'`)()
+						}
+						if !strings.Contains(err.Error(), "pgshard_frozen") {
+							return fmt.Errorf("the late write failed otherwise: %w", err)
+						}
+						return <-holder
+					},
 					base.ExpectQuery("events_p20260101 f archive; events_p20260201 f archive; events_p20260301 r; events_p20260401 r; events_p20260501 r; events_p20260601 r", eventPeriods),
-					archive.ExpectQuery("20000", `SELECT count(*) FROM public.events_p20260201`),
+					archive.ExpectQuery("20000", `SELECT count(*) FROM public.events_p20260201 WHERE body <> 'late'`),
 					archive.ExpectQuery("1", `SELECT count(*) FROM pg_constraint WHERE conname = 'events_p20260201_bound'`),
 					base.ExpectQuery("<none>", `SELECT relname FROM pg_class WHERE relname LIKE 'pgshard_tier%' OR relname LIKE 'pgshard_moving%'`),
 					base.ExpectQuery("<none>", `SELECT conname FROM pg_constraint WHERE conname LIKE 'pgshard%'`),
@@ -314,8 +333,9 @@ func TestAccTimePartitions_Tiers(t *testing.T) {
 	})
 }
 
-// concurrentReader runs a query over and over on its own connection until stopped,
-// recording any answer other than want and any error.
+// concurrentReader runs a query over and over until stopped, recording any answer other
+// than want and any error, a wait of more than 1.5 s included (the switch waits for its
+// locks 50-400 ms at a time, so no reader waits longer behind it).
 type concurrentReader struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -331,7 +351,7 @@ func startConcurrentReader(t *testing.T, a *accDatabase, query, want string) *co
 		defer r.wg.Done()
 		for ctx.Err() == nil {
 			var got string
-			qctx, qcancel := context.WithTimeout(ctx, 30*time.Second)
+			qctx, qcancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 			err := a.DB.QueryRowContext(qctx, query).Scan(&got)
 			qcancel()
 			switch {
@@ -580,6 +600,42 @@ resource "pgshard_user_mapping" "cold" {
 			{Config: config("2027-01-10T00:00:00Z"), PlanOnly: true},
 		},
 	})
+}
+
+// whenRunning waits, in the background, until a session of a's database runs a query like
+// pattern, then runs stmt in a transaction that it commits after hold; the channel says how
+// it went (the statement's error, or the commit's).
+func whenRunning(t *testing.T, a *accDatabase, pattern string, hold time.Duration, stmt string) chan error {
+	done := make(chan error, 1)
+	ctx := t.Context()
+	go func() {
+		for {
+			var n int
+			err := a.DB.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE $1`, pattern).Scan(&n)
+			if err != nil {
+				done <- err
+				return
+			}
+			if n > 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		tx, err := a.DB.BeginTx(ctx, nil)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, stmt)
+		}
+		if err != nil {
+			if tx != nil {
+				_ = tx.Rollback()
+			}
+			done <- err
+			return
+		}
+		time.Sleep(hold)
+		done <- tx.Commit()
+	}()
+	return done
 }
 
 func mustQuery(t *testing.T, a *accDatabase, q string) string {
