@@ -494,7 +494,11 @@ func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, f
 func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) error {
 	logStep(ctx, "attach to "+p.ParentSchema+"."+p.ParentName, p.Schema+"."+p.Name)
 	if current != nil && current.ParentName != "" {
-		if err := lockForSwitch(ctx, tx, current.Parent(), localTable(p)); err != nil {
+		def, err := defaultPartition(ctx, tx, current.ParentSchema, current.ParentName)
+		if err != nil {
+			return err
+		}
+		if err := lockForSwitch(ctx, tx, current.Parent(), def, localTable(p)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+current.Parent()+" DETACH PARTITION "+p.Qualified()); err != nil {
@@ -1036,7 +1040,12 @@ func DetachPartition(ctx context.Context, db *sql.DB, schema, name string) error
 			return err
 		}
 		logStep(ctx, "detach from "+cur.ParentSchema+"."+cur.ParentName, schema+"."+name)
-		if err := lockForSwitch(ctx, tx, cur.Parent(), localTable(*cur)); err != nil {
+		// DETACH locks DEFAULT too.
+		def, err := defaultPartition(ctx, tx, cur.ParentSchema, cur.ParentName)
+		if err != nil {
+			return err
+		}
+		if err := lockForSwitch(ctx, tx, cur.Parent(), def, localTable(*cur)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "ALTER TABLE "+cur.Parent()+" DETACH PARTITION "+cur.Qualified())

@@ -260,6 +260,10 @@ WHERE i.inhparent = $1 AND d.description = $2`, oid, tierMark)
 		}
 		frozen[name] = true
 	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, nil, err
+	}
 	rows.Close()
 	for _, pi := range parts {
 		b, err := ParseBound(pi.Bound)
@@ -413,7 +417,7 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 					end = o.to
 				}
 			}
-			ok := !slices.ContainsFunc(over, func(o Period) bool { return !o.ours }) && !over[0].from.After(from)
+			ok := !slices.ContainsFunc(over, func(o Period) bool { return !o.ours }) && !over[0].from.After(from) && contiguous(over)
 			if ok && !end.Before(to) {
 				continue
 			}
@@ -453,6 +457,20 @@ func (spec PeriodSpec) ShardTableOf(part Partition, remoteSchema, remoteParent s
 // service writes to.
 func (spec PeriodSpec) RemoteParentOf(server, remoteSchema, remoteParent string) RemoteTable {
 	return RemoteTable{Server: server, Schema: remoteSchema, Name: remoteParent, Columns: spec.Parent.Columns, RangeKey: spec.Key.Column}
+}
+
+// contiguous reports whether periods sorted by start leave no gap between them.
+func contiguous(ps []Period) bool {
+	end := ps[0].to
+	for _, p := range ps[1:] {
+		if p.from.After(end) {
+			return false
+		}
+		if p.to.After(end) {
+			end = p.to
+		}
+	}
+	return true
 }
 
 // overlapping returns the periods of ps that share an instant with [from, to), by start.

@@ -208,6 +208,43 @@ func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
 	return nil
 }
 
+// ExecBriefly is Exec for statements that take a lock blocking the shard table's other
+// sessions (DDL on a table a regional service uses): each try waits for its locks 100 ms,
+// so that nobody queues behind it for long, and the tries go on until the base's
+// lock_timeout has passed (for ever when it is 0, until ctx ends).
+func (r *Remote) ExecBriefly(ctx context.Context, stmts ...string) error {
+	// lock_timeout as the server shows it: 0, or a number and a unit of ms, s, min or h.
+	limit, err := time.ParseDuration(strings.Replace(r.lockTimeout, "min", "m", 1))
+	if err != nil {
+		limit = 0
+	}
+	start, full := time.Now(), r.lockTimeout
+	defer func() {
+		r.lockTimeout = full
+		if r.named {
+			// The named session keeps the last SET: its dblink() reads wait as long as before.
+			_, _ = r.session().ExecContext(context.WithoutCancel(ctx), `SELECT `+r.exec+`($1, $2)`, r.name, r.setLockTimeout())
+		}
+	}()
+	for {
+		r.lockTimeout = "100ms"
+		err := r.Exec(ctx, stmts...)
+		if wait := (*shardLockWait)(nil); err == nil || !errors.As(err, &wait) || limit > 0 && time.Since(start) >= limit || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// QueryBool runs a query returning one boolean on the shard.
+func (r *Remote) QueryBool(ctx context.Context, query string) (bool, error) {
+	var b bool
+	if err := r.session().QueryRowContext(ctx, `SELECT b FROM `+r.dblink+`($1, $2) AS t(b boolean)`, r.name, r.bounded(query)).Scan(&b); err != nil {
+		return false, r.fail(fmt.Errorf("querying the shard through server %q: %w", r.server, err))
+	}
+	return b, nil
+}
+
 // setLockTimeout is the statement that bounds the shard session's lock waits by the base's
 // lock_timeout.
 func (r *Remote) setLockTimeout() string {
@@ -356,10 +393,15 @@ func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
 	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, r.bounded(probe)).Scan(&exists); err != nil {
 		return fmt.Errorf("querying the shard through server %q: %w", r.server, err)
 	}
-	if !exists {
-		return r.Exec(ctx, "CREATE SCHEMA "+Ident(t.Schema), RemoteTableSQL(t))
+	exec := r.Exec
+	if t.PartitionOf != "" {
+		// CREATE TABLE ... PARTITION OF locks the shard's parent, which its service uses.
+		exec = r.ExecBriefly
 	}
-	return r.Exec(ctx, RemoteTableSQL(t))
+	if !exists {
+		return exec(ctx, "CREATE SCHEMA "+Ident(t.Schema), RemoteTableSQL(t))
+	}
+	return exec(ctx, RemoteTableSQL(t))
 }
 
 // DropTableIfEmpty drops a shard table only while it holds no rows; it undoes a create

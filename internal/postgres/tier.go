@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -48,8 +49,12 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 	if err := freezeLocalPeriod(ctx, db, source); err != nil {
 		return err
 	}
+	owned, err := refuseSameTable(ctx, db, server, remoteSchema, target.Options["table_name"], source)
+	if err != nil {
+		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
+	}
 	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
-	err := fencedCreate(ctx, db, target, spec.Parent, false, func() error {
+	err = fencedCreate(ctx, db, target, spec.Parent, false, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
 				return err
@@ -58,7 +63,7 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
 			}
-			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols)
+			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols, owned)
 			if err != nil {
 				return err
 			}
@@ -153,6 +158,11 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 	if err := freezePeriod(ctx, db, source, p.Server, srcSchema, srcTable); err != nil {
 		return err
 	}
+	owned, err := refuseSameTable(ctx, db, server, remoteSchema, target.Options["table_name"], source)
+	if err != nil {
+		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
+	}
+	var copied int64
 	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
 	err = fencedCreate(ctx, db, target, spec.Parent, false, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
@@ -163,7 +173,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
 			}
-			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols)
+			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols, owned)
 			if err != nil {
 				return err
 			}
@@ -175,6 +185,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 				return fmt.Errorf("the copy of %s on server %s is not its rows on server %s (%d rows and checksum %d copied, %d and %d there): nothing was changed; apply again",
 					source, server, p.Server, n, sum, sn, ssum)
 			}
+			copied = n
 			return switchTier(ctx, tx, target, staging, source, true)
 		})
 	})
@@ -182,7 +193,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
 	}
 	logStep(ctx, "drop the period's old shard table (its rows are on server "+server+")", srcSchema+"."+srcTable)
-	if err := RemoteExec(ctx, db, p.Server, "DROP TABLE "+QualifiedIdent(srcSchema, srcTable)); err != nil {
+	if err := dropOldShardTable(ctx, db, p.Server, srcSchema, srcTable, copied); err != nil {
 		return fmt.Errorf("%s moved to server %s, but its old shard table %s.%s on server %s, frozen, could not be dropped: %w; drop it there by hand",
 			source, server, srcSchema, srcTable, p.Server, err)
 	}
@@ -224,8 +235,52 @@ func freezePeriod(ctx context.Context, db *sql.DB, source, server, schema, table
 			"DROP TRIGGER IF EXISTS pgshard_frozen ON "+t,
 			"DROP TRIGGER IF EXISTS pgshard_frozen_truncate ON "+t,
 			"CREATE TRIGGER pgshard_frozen BEFORE INSERT OR UPDATE OR DELETE ON "+t+" FOR EACH ROW EXECUTE FUNCTION "+fn+"()",
-			"CREATE TRIGGER pgshard_frozen_truncate BEFORE TRUNCATE ON "+t+" FOR EACH STATEMENT EXECUTE FUNCTION "+fn+"()")
+			"CREATE TRIGGER pgshard_frozen_truncate BEFORE TRUNCATE ON "+t+" FOR EACH STATEMENT EXECUTE FUNCTION "+fn+"()",
+			// Fired in replica sessions too (session_replication_role = replica, logical
+			// replication's apply).
+			"ALTER TABLE "+t+" ENABLE ALWAYS TRIGGER pgshard_frozen",
+			"ALTER TABLE "+t+" ENABLE ALWAYS TRIGGER pgshard_frozen_truncate")
 	})
+}
+
+// refuseSameTable fails when the tier's target table (schema.table on server) is the
+// period's own table, frozen a moment ago: two servers (or a server and the base) that
+// reach the same database would otherwise make the copy a no-op and the drop of the
+// source a loss. The freeze is the mark: a constraint (local period) or triggers (foreign)
+// named pgshard_frozen.
+// It also reports whether pgshard made the target (it has the period's bound CHECK).
+func refuseSameTable(ctx context.Context, db *sql.DB, server, schema, table, source string) (owned bool, err error) {
+	rel := Literal(QualifiedIdent(schema, table))
+	probe := "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(" + rel + ") AND tgname = 'pgshard_frozen') " +
+		"OR EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(" + rel + ") AND conname = " + Literal(freezeConstraint) + ")"
+	mine := "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(" + rel + ") AND conname = " + Literal(BoundCheckName(table)) + ")"
+	var same bool
+	err = withRemote(ctx, db, server, func(r *Remote) error {
+		var err error
+		if same, err = r.QueryBool(ctx, probe); err == nil {
+			owned, err = r.QueryBool(ctx, mine)
+		}
+		return err
+	})
+	if err == nil && same {
+		err = fmt.Errorf("the tier's table %s.%s on server %s is %s's own table (the server reaches the database the period is in): "+
+			"point the tier at another database, or change remote_schema; nothing was moved", schema, table, server, source)
+	}
+	return owned, err
+}
+
+// dropOldShardTable drops a tiered foreign period's old shard table schema.table on server
+// once the base has committed the switch, in one remote transaction that first locks it
+// and checks that it is still frozen and holds the rows copied (n): a write the freeze did
+// not stop (its triggers disabled by hand) keeps the table, and the error says so.
+func dropOldShardTable(ctx context.Context, db *sql.DB, server, schema, table string, n int64) error {
+	t := QualifiedIdent(schema, table)
+	body := "BEGIN LOCK TABLE " + t + " IN ACCESS EXCLUSIVE MODE; " +
+		"IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = " + Literal(t) + "::regclass AND tgname = 'pgshard_frozen' AND tgenabled = 'A') " +
+		"OR (SELECT count(*) FROM " + t + ") <> " + strconv.FormatInt(n, 10) + " THEN " +
+		"RAISE EXCEPTION 'pgshard: % changed while it was copied (its freeze was lifted or disabled); it is kept', " + Literal(t) + "; END IF; " +
+		"DROP TABLE " + t + "; END"
+	return withRemote(context.WithoutCancel(ctx), db, server, func(r *Remote) error { return r.ExecBriefly(context.WithoutCancel(ctx), "DO "+Literal(body)) })
 }
 
 // UnfreezePeriod lifts the freeze an interrupted tier left on period schema.name: a local
@@ -265,8 +320,9 @@ func rowChecksum(alias string) string {
 // copyPeriod copies the rows of source into the foreign table staging, returning their
 // count and checksum as the shard took them, or, when the shard table already holds rows
 // (a tier whose base commit failed after the shard's), checks that they are exactly the
-// source's and copies nothing.
-func copyPeriod(ctx context.Context, tx *sql.Tx, source, staging, cols string) (n, sum int64, err error) {
+// source's and copies nothing; when they are not and owned (pgshard made the table), they
+// are a stale copy and are replaced.
+func copyPeriod(ctx context.Context, tx *sql.Tx, source, staging, cols string, owned bool) (n, sum int64, err error) {
 	var held int64
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+staging).Scan(&held); err != nil {
 		return 0, 0, err
@@ -285,9 +341,20 @@ func copyPeriod(ctx context.Context, tx *sql.Tx, source, staging, cols string) (
 	if err := tx.QueryRowContext(ctx, diff(staging, "ONLY "+source)).Scan(&onlyShard); err != nil {
 		return 0, 0, err
 	}
+	if (onlySource != 0 || onlyShard != 0) && owned {
+		// pgshard made the table (its CHECK says so) and the period, still the parent's, is
+		// the rows' authority: what the table holds is a stale copy (a tier whose base commit
+		// failed, then writes to the period); it is replaced.
+		logStep(ctx, fmt.Sprintf("replace the %d rows a stale copy left in the tier's table", held), staging)
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+staging); err != nil {
+			return 0, 0, err
+		}
+		err = tx.QueryRowContext(ctx, "WITH c AS (INSERT INTO "+staging+" ("+cols+") SELECT "+cols+" FROM ONLY "+source+" RETURNING "+cols+") SELECT count(*), "+rowChecksum("c")+" FROM c").Scan(&n, &sum)
+		return n, sum, err
+	}
 	if onlySource != 0 || onlyShard != 0 {
 		return 0, 0, fmt.Errorf("the shard table of %s holds %d rows already, %d of them not the period's, and the period holds %d rows it lacks: "+
-			"it is not a copy left by an interrupted tier; empty it or move it away; nothing was changed", staging, held, onlyShard, onlySource)
+			"it is not a copy left by an interrupted tier (nor a table pgshard made); empty it or move it away; nothing was changed", staging, held, onlyShard, onlySource)
 	}
 	n, sum, err = checksumOf(ctx, tx, "SELECT "+cols+" FROM "+staging)
 	return n, sum, err

@@ -158,9 +158,8 @@ func (r *timePartitionsResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"the parent's columns, partitioned by RANGE on the same column) whose partitions are the periods' shard tables. A regional " +
 					"service writes to this one table and the shard routes each row to its period; each foreign period of the base reads one " +
 					"period's table. A row for a period not made yet is refused by the shard (no partition for it): keep `premake` ahead. " +
-					"Changing it replaces the resource.",
-				Optional:      true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+					"A change applies to periods made from then on.",
+				Optional: true,
 			},
 			"retention": schema.SingleNestedAttribute{
 				MarkdownDescription: "How long periods are kept: a period whose upper bound is `after` or more before `as_of` leaves the parent.",
@@ -337,6 +336,11 @@ func (r *timePartitionsResource) ModifyPlan(ctx context.Context, req resource.Mo
 	}
 	if !req.State.Raw.IsNull() && sameInterval(plan.Interval, state.Interval) {
 		plan.Interval = state.Interval
+	}
+	if !req.State.Raw.IsNull() && !sameTableID(plan.Parent.ValueString(), state.Parent.ValueString()) {
+		// Another parent replaces the resource: its periods are dropped first.
+		r.planDestroy(ctx, state, &resp.Diagnostics)
+		return
 	}
 	roll, spec, ok := r.roll(ctx, plan, true, &resp.Diagnostics)
 	if !ok {
@@ -577,6 +581,13 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 		if slices.ContainsFunc(want, func(w postgres.Period) bool { return w.Name == p.Name }) {
 			continue
 		}
+		if p.Frozen {
+			// A freeze an interrupted tier left goes before the period leaves.
+			if err := postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name); err != nil {
+				step(p.Name, err)
+				continue
+			}
+		}
 		switch {
 		case !drop:
 			step(p.Name, postgres.DetachPartition(ctx, db, parent.Schema, p.Name))
@@ -714,6 +725,17 @@ func (r *timePartitionsResource) Delete(ctx context.Context, req resource.Delete
 		return
 	}
 	for _, p := range periodsOf(ctx, state.Partitions, &resp.Diagnostics) {
+		if p.Frozen {
+			// The shard table it keeps (or the table's rows) must take writes again.
+			db, err := r.client.DB()
+			if err == nil {
+				err = postgres.UnfreezePeriod(ctx, db, schemaName, p.Name)
+			}
+			if err != nil {
+				addObjectError(&resp.Diagnostics, kindTimePartitions, "Delete", tablePhrase("period", schemaName, p.Name), r.client.Database(), err)
+				continue
+			}
+		}
 		if p.Server != "" {
 			deleteForeignPeriod(ctx, r.client, schemaName, p.Name, &resp.Diagnostics)
 			continue

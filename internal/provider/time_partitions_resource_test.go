@@ -136,12 +136,17 @@ func TestAccTimePartitions_Roll(t *testing.T) {
 				),
 			},
 			{
-				// With drop, April's row refuses the plan; nothing changes.
+				// With drop, April's row refuses the plan; nothing changes (the next step drops
+				// it with force_destroy, after checking it is still there).
 				Config:      timePartitionsConfig(a, "2026-08-15T00:00:00Z", "drop", ""),
 				ExpectError: regexp.MustCompile(`(?s)Drop Refused.*tweets_europe_p20260401.*holds 1 rows`),
-				Check:       dbChecks(a.ExpectQuery("april", `SELECT body FROM ONLY tweets_europe_p20260401`)),
 			},
 			{
+				PreConfig: func() {
+					if got := mustQuery(t, a, `SELECT body FROM ONLY tweets_europe_p20260401`); got != "april" {
+						t.Fatalf("after the refused drop, April holds %q", got)
+					}
+				},
 				Config: timePartitionsConfig(a, "2026-08-15T00:00:00Z", "drop", "force_destroy = true"),
 				Check: dbChecks(
 					a.ExpectQuery("tweets_europe_p20260501 tweets_europe_p20260601 tweets_europe_p20260701 tweets_europe_p20260801 tweets_europe_p20260901 tweets_europe_p20261001", periodNames),
@@ -645,4 +650,63 @@ func mustQuery(t *testing.T, a *accDatabase, q string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A tier whose server reaches the database the period is already in (two servers, one
+// database) would copy the table onto itself and drop it: it is refused, naming both, the
+// freeze is lifted and the rows stay.
+func TestAccTimePartitions_TierSameDatabase(t *testing.T) {
+	base := newAccDatabase(t, nil)
+	region := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
+	sameServer := fmt.Sprintf(`
+resource "pgshard_foreign_server" "cold" {
+  name       = "cold"
+  host       = %q
+  port       = %d
+  dbname     = %q
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_user_mapping" "cold" {
+  server   = pgshard_foreign_server.cold.name
+  user     = "postgres"
+  password = %q
+}
+`, region.Cluster.Host, region.Cluster.Port, region.Name, region.Cluster.Password)
+	config := func(asOf string) string {
+		return eventsConfig(base, region, fmt.Sprintf(`
+  interval      = "1 month"
+  premake       = 0
+  as_of         = %q
+  server        = pgshard_foreign_server.archive.name
+  tiers         = [{ after = "1 month", server = pgshard_user_mapping.cold.server }]
+  force_destroy = true`, asOf), sameServer)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config("2026-11-15T00:00:00Z"),
+				Check: dbChecks(func() error {
+					_, err := base.DB.Exec(`INSERT INTO events (id, at, body) SELECT g, '2026-11-02', 'kept' FROM generate_series(1, 50) g`)
+					return err
+				}),
+			},
+			{
+				Config:      config("2027-01-10T00:00:00Z"),
+				ExpectError: regexp.MustCompile(`(?s)events_p20261101 on server cold is.*own table`),
+			},
+			{
+				// A step's checks do not run after an expected error: the next apply (no
+				// change) checks that nothing moved.
+				Config: config("2026-11-15T00:00:00Z"),
+				Check: dbChecks(
+					region.ExpectQuery("50", `SELECT count(*) FROM public.events_p20261101`),
+					region.ExpectQuery("0", `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgshard_frozen%'`),
+					base.ExpectQuery("<none>", `SELECT description FROM pg_description WHERE description LIKE 'pgshard%'`),
+					base.ExpectQuery("50", `SELECT count(*) FROM events`),
+				),
+			},
+		},
+	})
 }
