@@ -122,7 +122,7 @@ func TestAccPartitionedTable_SubPartitioned(t *testing.T) {
 					}
 					a.Exec(t, `DELETE FROM tweets_europe WHERE body = 'stray'`)
 				},
-				Config:    subPartitionConfig(a, europe, "", ""),
+				Config: subPartitionConfig(a, europe, "", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("pgshard_partitioned_table.europe", plancheck.ResourceActionUpdate)},
 				},
