@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -213,11 +214,11 @@ func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
 // so that nobody queues behind it for long, and the tries go on until the base's
 // lock_timeout has passed (for ever when it is 0, until ctx ends).
 func (r *Remote) ExecBriefly(ctx context.Context, stmts ...string) error {
-	// lock_timeout as the server shows it: 0, or a number and a unit of ms, s, min or h.
-	limit, err := time.ParseDuration(strings.Replace(r.lockTimeout, "min", "m", 1))
-	if err != nil {
-		limit = 0
+	var limitMs int64
+	if err := r.session().QueryRowContext(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout'`).Scan(&limitMs); err != nil {
+		return err
 	}
+	limit := time.Duration(limitMs) * time.Millisecond
 	start, full := time.Now(), r.lockTimeout
 	defer func() {
 		r.lockTimeout = full
@@ -227,7 +228,11 @@ func (r *Remote) ExecBriefly(ctx context.Context, stmts ...string) error {
 		}
 	}()
 	for {
-		r.lockTimeout = "100ms"
+		try := 100 * time.Millisecond
+		if limit > 0 {
+			try = min(try, max(limit-time.Since(start), time.Millisecond))
+		}
+		r.lockTimeout = strconv.FormatInt(try.Milliseconds(), 10) + "ms"
 		err := r.Exec(ctx, stmts...)
 		if wait := (*shardLockWait)(nil); err == nil || !errors.As(err, &wait) || limit > 0 && time.Since(start) >= limit || ctx.Err() != nil {
 			return err

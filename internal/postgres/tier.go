@@ -49,12 +49,11 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 	if err := freezeLocalPeriod(ctx, db, source); err != nil {
 		return err
 	}
-	owned, err := refuseSameTable(ctx, db, server, remoteSchema, target.Options["table_name"], source)
-	if err != nil {
+	if err := refuseSameTable(ctx, db, server, remoteSchema, target.Options["table_name"], source); err != nil {
 		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
 	}
 	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
-	err = fencedCreate(ctx, db, target, spec.Parent, false, func() error {
+	err := fencedCreate(ctx, db, target, spec.Parent, false, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
 				return err
@@ -63,7 +62,7 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
 			}
-			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols, owned)
+			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols)
 			if err != nil {
 				return err
 			}
@@ -158,8 +157,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 	if err := freezePeriod(ctx, db, source, p.Server, srcSchema, srcTable); err != nil {
 		return err
 	}
-	owned, err := refuseSameTable(ctx, db, server, remoteSchema, target.Options["table_name"], source)
-	if err != nil {
+	if err := refuseSameTable(ctx, db, server, remoteSchema, target.Options["table_name"], source); err != nil {
 		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
 	}
 	var copied int64
@@ -173,7 +171,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
 			}
-			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols, owned)
+			n, sum, err := copyPeriod(ctx, tx, source, staging.Qualified(), cols)
 			if err != nil {
 				return err
 			}
@@ -248,25 +246,21 @@ func freezePeriod(ctx context.Context, db *sql.DB, source, server, schema, table
 // reach the same database would otherwise make the copy a no-op and the drop of the
 // source a loss. The freeze is the mark: a constraint (local period) or triggers (foreign)
 // named pgshard_frozen.
-// It also reports whether pgshard made the target (it has the period's bound CHECK).
-func refuseSameTable(ctx context.Context, db *sql.DB, server, schema, table, source string) (owned bool, err error) {
+func refuseSameTable(ctx context.Context, db *sql.DB, server, schema, table, source string) error {
 	rel := Literal(QualifiedIdent(schema, table))
 	probe := "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(" + rel + ") AND tgname = 'pgshard_frozen') " +
 		"OR EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(" + rel + ") AND conname = " + Literal(freezeConstraint) + ")"
-	mine := "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(" + rel + ") AND conname = " + Literal(BoundCheckName(table)) + ")"
 	var same bool
-	err = withRemote(ctx, db, server, func(r *Remote) error {
+	err := withRemote(ctx, db, server, func(r *Remote) error {
 		var err error
-		if same, err = r.QueryBool(ctx, probe); err == nil {
-			owned, err = r.QueryBool(ctx, mine)
-		}
+		same, err = r.QueryBool(ctx, probe)
 		return err
 	})
 	if err == nil && same {
 		err = fmt.Errorf("the tier's table %s.%s on server %s is %s's own table (the server reaches the database the period is in): "+
 			"point the tier at another database, or change remote_schema; nothing was moved", schema, table, server, source)
 	}
-	return owned, err
+	return err
 }
 
 // dropOldShardTable drops a tiered foreign period's old shard table schema.table on server
@@ -275,12 +269,17 @@ func refuseSameTable(ctx context.Context, db *sql.DB, server, schema, table, sou
 // not stop (its triggers disabled by hand) keeps the table, and the error says so.
 func dropOldShardTable(ctx context.Context, db *sql.DB, server, schema, table string, n int64) error {
 	t := QualifiedIdent(schema, table)
-	body := "BEGIN LOCK TABLE " + t + " IN ACCESS EXCLUSIVE MODE; " +
+	// A partition of the shard's parent (remote_parent): its DROP locks the parent, which is
+	// locked first, in the order the service's queries take them.
+	body := "DECLARE p regclass; BEGIN " +
+		"SELECT inhparent::regclass INTO p FROM pg_inherits WHERE inhrelid = " + Literal(t) + "::regclass; " +
+		"IF p IS NOT NULL THEN EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p); END IF; " +
+		"LOCK TABLE " + t + " IN ACCESS EXCLUSIVE MODE; " +
 		"IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = " + Literal(t) + "::regclass AND tgname = 'pgshard_frozen' AND tgenabled = 'A') " +
 		"OR (SELECT count(*) FROM " + t + ") <> " + strconv.FormatInt(n, 10) + " THEN " +
 		"RAISE EXCEPTION 'pgshard: % changed while it was copied (its freeze was lifted or disabled); it is kept', " + Literal(t) + "; END IF; " +
 		"DROP TABLE " + t + "; END"
-	return withRemote(context.WithoutCancel(ctx), db, server, func(r *Remote) error { return r.ExecBriefly(context.WithoutCancel(ctx), "DO "+Literal(body)) })
+	return withRemote(ctx, db, server, func(r *Remote) error { return r.ExecBriefly(ctx, "DO "+Literal(body)) })
 }
 
 // UnfreezePeriod lifts the freeze an interrupted tier left on period schema.name: a local
@@ -320,9 +319,10 @@ func rowChecksum(alias string) string {
 // copyPeriod copies the rows of source into the foreign table staging, returning their
 // count and checksum as the shard took them, or, when the shard table already holds rows
 // (a tier whose base commit failed after the shard's), checks that they are exactly the
-// source's and copies nothing; when they are not and owned (pgshard made the table), they
-// are a stale copy and are replaced.
-func copyPeriod(ctx context.Context, tx *sql.Tx, source, staging, cols string, owned bool) (n, sum int64, err error) {
+// source's and copies nothing. Rows that are not are never deleted: the table may be
+// another parent's (a parent of the same name in another schema or base) or hold rows
+// nobody else has.
+func copyPeriod(ctx context.Context, tx *sql.Tx, source, staging, cols string) (n, sum int64, err error) {
 	var held int64
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+staging).Scan(&held); err != nil {
 		return 0, 0, err
@@ -341,20 +341,9 @@ func copyPeriod(ctx context.Context, tx *sql.Tx, source, staging, cols string, o
 	if err := tx.QueryRowContext(ctx, diff(staging, "ONLY "+source)).Scan(&onlyShard); err != nil {
 		return 0, 0, err
 	}
-	if (onlySource != 0 || onlyShard != 0) && owned {
-		// pgshard made the table (its CHECK says so) and the period, still the parent's, is
-		// the rows' authority: what the table holds is a stale copy (a tier whose base commit
-		// failed, then writes to the period); it is replaced.
-		logStep(ctx, fmt.Sprintf("replace the %d rows a stale copy left in the tier's table", held), staging)
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+staging); err != nil {
-			return 0, 0, err
-		}
-		err = tx.QueryRowContext(ctx, "WITH c AS (INSERT INTO "+staging+" ("+cols+") SELECT "+cols+" FROM ONLY "+source+" RETURNING "+cols+") SELECT count(*), "+rowChecksum("c")+" FROM c").Scan(&n, &sum)
-		return n, sum, err
-	}
 	if onlySource != 0 || onlyShard != 0 {
 		return 0, 0, fmt.Errorf("the shard table of %s holds %d rows already, %d of them not the period's, and the period holds %d rows it lacks: "+
-			"it is not a copy left by an interrupted tier (nor a table pgshard made); empty it or move it away; nothing was changed", staging, held, onlyShard, onlySource)
+			"it is not a copy left by an interrupted tier (or the period changed since one); empty it or move it away (another parent of the same name may use it: give each its own remote_schema); nothing was changed", staging, held, onlyShard, onlySource)
 	}
 	n, sum, err = checksumOf(ctx, tx, "SELECT "+cols+" FROM "+staging)
 	return n, sum, err

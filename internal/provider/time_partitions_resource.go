@@ -731,6 +731,9 @@ func (r *timePartitionsResource) Delete(ctx context.Context, req resource.Delete
 			if err == nil {
 				err = postgres.UnfreezePeriod(ctx, db, schemaName, p.Name)
 			}
+			if errors.Is(err, postgres.ErrNotFound) {
+				continue
+			}
 			if err != nil {
 				addObjectError(&resp.Diagnostics, kindTimePartitions, "Delete", tablePhrase("period", schemaName, p.Name), r.client.Database(), err)
 				continue
