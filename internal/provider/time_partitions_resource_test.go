@@ -517,21 +517,7 @@ func TestAccTimePartitions_TierForeign(t *testing.T) {
 	base := newAccDatabase(t, nil)
 	region := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 	cold := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard2 })
-	coldServer := fmt.Sprintf(`
-resource "pgshard_foreign_server" "cold" {
-  name       = "cold"
-  host       = %q
-  port       = %d
-  dbname     = %q
-  depends_on = [pgshard_extension.postgres_fdw]
-}
-
-resource "pgshard_user_mapping" "cold" {
-  server   = pgshard_foreign_server.cold.name
-  user     = "postgres"
-  password = %q
-}
-`, cold.Cluster.Host, cold.Cluster.Port, cold.Name, cold.Cluster.Password)
+	coldServer := coldServerConfig(cold)
 	config := func(asOf string) string {
 		return eventsConfig(base, region, fmt.Sprintf(`
   interval      = "1 month"
@@ -643,6 +629,25 @@ func whenRunning(t *testing.T, a *accDatabase, pattern string, hold time.Duratio
 	return done
 }
 
+// coldServerConfig is the foreign server cold, with its user mapping, on a's database.
+func coldServerConfig(a *accDatabase) string {
+	return fmt.Sprintf(`
+resource "pgshard_foreign_server" "cold" {
+  name       = "cold"
+  host       = %q
+  port       = %d
+  dbname     = %q
+  depends_on = [pgshard_extension.postgres_fdw]
+}
+
+resource "pgshard_user_mapping" "cold" {
+  server   = pgshard_foreign_server.cold.name
+  user     = "postgres"
+  password = %q
+}
+`, a.Cluster.Host, a.Cluster.Port, a.Name, a.Cluster.Password)
+}
+
 func mustQuery(t *testing.T, a *accDatabase, q string) string {
 	t.Helper()
 	s, err := a.QueryString(q)
@@ -658,21 +663,7 @@ func mustQuery(t *testing.T, a *accDatabase, q string) string {
 func TestAccTimePartitions_TierSameDatabase(t *testing.T) {
 	base := newAccDatabase(t, nil)
 	region := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
-	sameServer := fmt.Sprintf(`
-resource "pgshard_foreign_server" "cold" {
-  name       = "cold"
-  host       = %q
-  port       = %d
-  dbname     = %q
-  depends_on = [pgshard_extension.postgres_fdw]
-}
-
-resource "pgshard_user_mapping" "cold" {
-  server   = pgshard_foreign_server.cold.name
-  user     = "postgres"
-  password = %q
-}
-`, region.Cluster.Host, region.Cluster.Port, region.Name, region.Cluster.Password)
+	sameServer := coldServerConfig(region)
 	config := func(asOf string) string {
 		return eventsConfig(base, region, fmt.Sprintf(`
   interval      = "1 month"
