@@ -1,8 +1,6 @@
 package provider
 
 import (
-	"fmt"
-
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -263,7 +261,7 @@ resource "pgshard_partitioned_table" "asia" {
 }
 `
 	}
-	shardAsia := fmt.Sprintf(`
+	shardAsia := `
 resource "pgshard_extension" "postgres_fdw" {
   name = "postgres_fdw"
 }
@@ -271,21 +269,7 @@ resource "pgshard_extension" "postgres_fdw" {
 resource "pgshard_extension" "dblink" {
   name = "dblink"
 }
-
-resource "pgshard_foreign_server" "asia" {
-  name       = "asia"
-  host       = %q
-  port       = %d
-  dbname     = %q
-  depends_on = [pgshard_extension.postgres_fdw]
-}
-
-resource "pgshard_user_mapping" "asia" {
-  server   = pgshard_foreign_server.asia.name
-  user     = "postgres"
-  password = %q
-}
-
+` + serverConfig("asia", shard) + `
 resource "pgshard_foreign_partition" "asia_2024" {
   parent              = pgshard_partitioned_table.asia.id
   name                = "tweets_asia_2024"
@@ -295,7 +279,7 @@ resource "pgshard_foreign_partition" "asia_2024" {
   create_remote_table = true
   depends_on          = [pgshard_user_mapping.asia, pgshard_extension.dblink]
 }
-`, shard.Cluster.Host, shard.Cluster.Port, shard.Name, shard.Cluster.Password)
+`
 	// The parent's columns, in another order: PostgreSQL matches a partition's columns by name.
 	asiaColumns := `columns = [
     { name = "body", type = "text" },

@@ -212,20 +212,7 @@ resource "pgshard_extension" "dblink" {
   name = "dblink"
 }
 
-resource "pgshard_foreign_server" "archive" {
-  name       = "archive"
-  host       = %q
-  port       = %d
-  dbname     = %q
-  depends_on = [pgshard_extension.postgres_fdw]
-}
-
-resource "pgshard_user_mapping" "archive" {
-  server   = pgshard_foreign_server.archive.name
-  user     = "postgres"
-  password = %q
-}
-
+%s
 resource "pgshard_partitioned_table" "events" {
   name = "events"
   columns = [
@@ -249,7 +236,7 @@ resource "pgshard_time_partitions" "events" {
   %s
   depends_on = [pgshard_partition.events_default, pgshard_user_mapping.archive, pgshard_extension.dblink]
 }
-`, shard.Cluster.Host, shard.Cluster.Port, shard.Name, shard.Cluster.Password, attrs)
+`, serverConfig("archive", shard), attrs)
 }
 
 const eventPeriods = `SELECT string_agg(c.relname || ' ' || c.relkind::text || coalesce(' ' || s.srvname, ''), '; ' ORDER BY c.relname)
@@ -517,7 +504,7 @@ func TestAccTimePartitions_TierForeign(t *testing.T) {
 	base := newAccDatabase(t, nil)
 	region := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
 	cold := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard2 })
-	coldServer := coldServerConfig(cold)
+	coldServer := serverConfig("cold", cold)
 	config := func(asOf string) string {
 		return eventsConfig(base, region, fmt.Sprintf(`
   interval      = "1 month"
@@ -629,23 +616,23 @@ func whenRunning(t *testing.T, a *accDatabase, pattern string, hold time.Duratio
 	return done
 }
 
-// coldServerConfig is the foreign server cold, with its user mapping, on a's database.
-func coldServerConfig(a *accDatabase) string {
+// serverConfig is the foreign server name, with a user mapping, on a's database.
+func serverConfig(name string, a *accDatabase) string {
 	return fmt.Sprintf(`
-resource "pgshard_foreign_server" "cold" {
-  name       = "cold"
-  host       = %q
-  port       = %d
-  dbname     = %q
+resource "pgshard_foreign_server" %[1]q {
+  name       = %[1]q
+  host       = %[2]q
+  port       = %[3]d
+  dbname     = %[4]q
   depends_on = [pgshard_extension.postgres_fdw]
 }
 
-resource "pgshard_user_mapping" "cold" {
-  server   = pgshard_foreign_server.cold.name
+resource "pgshard_user_mapping" %[1]q {
+  server   = pgshard_foreign_server.%[1]s.name
   user     = "postgres"
-  password = %q
+  password = %[5]q
 }
-`, a.Cluster.Host, a.Cluster.Port, a.Name, a.Cluster.Password)
+`, name, a.Cluster.Host, a.Cluster.Port, a.Name, a.Cluster.Password)
 }
 
 func mustQuery(t *testing.T, a *accDatabase, q string) string {
@@ -663,7 +650,7 @@ func mustQuery(t *testing.T, a *accDatabase, q string) string {
 func TestAccTimePartitions_TierSameDatabase(t *testing.T) {
 	base := newAccDatabase(t, nil)
 	region := newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
-	sameServer := coldServerConfig(region)
+	sameServer := serverConfig("cold", region)
 	config := func(asOf string) string {
 		return eventsConfig(base, region, fmt.Sprintf(`
   interval      = "1 month"
