@@ -9,6 +9,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -208,6 +209,9 @@ type Period struct {
 	// Frozen says an interrupted tier left the period's shard table refusing writes (see
 	// tierForeignPeriod); the plan lifts the freeze or finishes the tier.
 	Frozen bool
+	// OldTable, on a tiered period, is its old shard table that is still to be dropped (a
+	// drop that failed, or a provider killed before it); it shows as Frozen.
+	OldTable *OldShardTable
 	// From0 is, for a period the plan tiers, the server it leaves ("" for the base).
 	From0    string
 	from, to time.Time
@@ -246,17 +250,25 @@ func ReadPeriods(ctx context.Context, db *sql.DB, parent *Table, key TimeKey) (o
 		return nil, nil, err
 	}
 	frozen := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	pending := map[string]*OldShardTable{}
+	rows, err := tx.QueryContext(ctx, `SELECT c.relname, d.description FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-WHERE i.inhparent = $1 AND d.description = $2`, oid, tierMark)
+WHERE i.inhparent = $1 AND (d.description = $2 OR starts_with(d.description, $3))`, oid, tierMark, oldTableMarkPrefix)
 	if err != nil {
 		return nil, nil, err
 	}
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+		var name, mark string
+		if err := rows.Scan(&name, &mark); err != nil {
 			rows.Close()
 			return nil, nil, err
+		}
+		if rest, ok := strings.CutPrefix(mark, oldTableMarkPrefix); ok {
+			// A tier's old shard table still to drop: frozen, to the plan, until it is.
+			var o OldShardTable
+			if json.Unmarshal([]byte(rest), &o) == nil {
+				pending[name] = &o
+			}
 		}
 		frozen[name] = true
 	}
@@ -270,7 +282,7 @@ WHERE i.inhparent = $1 AND d.description = $2`, oid, tierMark)
 		if err != nil || b.Kind() != "range" || len(b.From) != 1 || len(b.To) != 1 {
 			continue
 		}
-		p := Period{Name: pi.Name, From: b.From[0], To: b.To[0], Server: pi.Server, Foreign: pi.Foreign, Frozen: frozen[pi.Name]}
+		p := Period{Name: pi.Name, From: b.From[0], To: b.To[0], Server: pi.Server, Foreign: pi.Foreign, Frozen: frozen[pi.Name], OldTable: pending[pi.Name]}
 		var okFrom, okTo bool
 		p.from, okFrom = parsePeriodBound(p.From, key.Type)
 		p.to, okTo = parsePeriodBound(p.To, key.Type)

@@ -8,6 +8,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -184,18 +185,52 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 					source, server, p.Server, n, sum, sn, ssum)
 			}
 			copied = n
-			return switchTier(ctx, tx, target, staging, source, true)
+			if err := switchTier(ctx, tx, target, staging, source, true); err != nil {
+				return err
+			}
+			// The old shard table is dropped after the commit: the switch records it, so
+			// that a drop that fails, or a provider killed before it, is finished later.
+			mark, err := oldTableMark(OldShardTable{Server: p.Server, Schema: srcSchema, Table: srcTable, Rows: n})
+			if err == nil {
+				_, err = tx.ExecContext(ctx, "COMMENT ON FOREIGN TABLE "+source+" IS "+Literal(mark))
+			}
+			return err
 		})
 	})
 	if err != nil {
 		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
 	}
-	logStep(ctx, "drop the period's old shard table (its rows are on server "+server+")", srcSchema+"."+srcTable)
-	if err := dropOldShardTable(ctx, db, p.Server, srcSchema, srcTable, copied); err != nil {
-		return fmt.Errorf("%s moved to server %s, but its old shard table %s.%s on server %s, frozen, could not be dropped: %w; drop it there by hand",
-			source, server, srcSchema, srcTable, p.Server, err)
+	return DropOldShardTable(ctx, db, spec.Parent.Schema, p.Name, OldShardTable{Server: p.Server, Schema: srcSchema, Table: srcTable, Rows: copied})
+}
+
+// OldShardTable is the shard table a foreign period was read from before a tier moved it:
+// frozen, a copy of the rows now on the tier, dropped once the base has committed.
+type OldShardTable struct {
+	Server string `json:"server"`
+	Schema string `json:"schema"`
+	Table  string `json:"table"`
+	Rows   int64  `json:"rows"`
+}
+
+// oldTableMarkPrefix begins the comment on a tiered period whose old shard table is still
+// to be dropped; the rest is the OldShardTable as JSON.
+const oldTableMarkPrefix = "pgshard: old shard table to drop: "
+
+func oldTableMark(o OldShardTable) (string, error) {
+	b, err := json.Marshal(o)
+	return oldTableMarkPrefix + string(b), err
+}
+
+// DropOldShardTable drops period schema.name's old shard table (see dropOldShardTable) and
+// then its mark; while the drop fails, the mark stays and the plan shows the period frozen.
+func DropOldShardTable(ctx context.Context, db *sql.DB, schema, name string, o OldShardTable) error {
+	logStep(ctx, "drop the period's old shard table on server "+o.Server+" (its rows are on the tier)", o.Schema+"."+o.Table)
+	if err := dropOldShardTable(ctx, db, o.Server, o.Schema, o.Table, o.Rows); err != nil {
+		return fmt.Errorf("%s.%s moved, but its old shard table %s.%s on server %s, frozen, could not be dropped (the next apply tries again): %w",
+			schema, name, o.Schema, o.Table, o.Server, err)
 	}
-	return nil
+	_, err := db.ExecContext(ctx, "COMMENT ON FOREIGN TABLE "+QualifiedIdent(schema, name)+" IS NULL")
+	return err
 }
 
 // remoteNames is the shard schema and table a foreign partition reads (postgres_fdw's
@@ -272,6 +307,7 @@ func dropOldShardTable(ctx context.Context, db *sql.DB, server, schema, table st
 	// A partition of the shard's parent (remote_parent): its DROP locks the parent, which is
 	// locked first, in the order the service's queries take them.
 	body := "DECLARE p regclass; BEGIN " +
+		"IF to_regclass(" + Literal(t) + ") IS NULL THEN RETURN; END IF; " +
 		"SELECT inhparent::regclass INTO p FROM pg_inherits WHERE inhrelid = " + Literal(t) + "::regclass; " +
 		"IF p IS NOT NULL THEN EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p); END IF; " +
 		"LOCK TABLE " + t + " IN ACCESS EXCLUSIVE MODE; " +

@@ -441,6 +441,13 @@ func (r *timePartitionsResource) describe(ctx context.Context, m timePartitionsM
 		lines = append(lines, fmt.Sprintf("tier %s [%s, %s) (%s) from %s to server %s", p.Name, p.From, p.To, count, from, p.Server))
 	}
 	for _, name := range roll.Unfreeze {
+		i := slices.IndexFunc(roll.Keep, func(p postgres.Period) bool { return p.Name == name })
+		if i >= 0 && roll.Keep[i].OldTable != nil {
+			o := roll.Keep[i].OldTable
+			lines = append(lines, fmt.Sprintf("drop %s's old shard table %s.%s on server %s, which a tier left (%d rows, all on server %s)",
+				name, o.Schema, o.Table, o.Server, o.Rows, roll.Keep[i].Server))
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("lift the freeze an interrupted tier left on %s (its shard table refuses writes until then)", name))
 	}
 	for _, p := range roll.Create {
@@ -572,6 +579,8 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 		switch cur, ok := have[p.Name]; {
 		case ok && cur.Server != p.Server:
 			step(p.Name, postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString()))
+		case ok && cur.OldTable != nil && !p.Frozen:
+			step(p.Name, postgres.DropOldShardTable(ctx, db, parent.Schema, p.Name, *cur.OldTable))
 		case ok && cur.Frozen && !p.Frozen:
 			step(p.Name, postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name))
 		}
@@ -582,8 +591,13 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 			continue
 		}
 		if p.Frozen {
-			// A freeze an interrupted tier left goes before the period leaves.
-			if err := postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name); err != nil {
+			// A freeze an interrupted tier left, or its old shard table, goes before the
+			// period leaves.
+			finish := func() error { return postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name) }
+			if p.OldTable != nil {
+				finish = func() error { return postgres.DropOldShardTable(ctx, db, parent.Schema, p.Name, *p.OldTable) }
+			}
+			if err := finish(); err != nil {
 				step(p.Name, err)
 				continue
 			}
@@ -726,9 +740,17 @@ func (r *timePartitionsResource) Delete(ctx context.Context, req resource.Delete
 	}
 	for _, p := range periodsOf(ctx, state.Partitions, &resp.Diagnostics) {
 		if p.Frozen {
-			// The shard table it keeps (or the table's rows) must take writes again.
+			// The shard table it keeps (or the table's rows) must take writes again, and the
+			// old shard table a tier left goes.
 			db, err := r.client.DB()
+			var old *postgres.OldShardTable
 			if err == nil {
+				old, err = oldShardTableOf(ctx, db, state.Parent.ValueString(), p.Name)
+			}
+			switch {
+			case err == nil && old != nil:
+				err = postgres.DropOldShardTable(ctx, db, schemaName, p.Name, *old)
+			case err == nil:
 				err = postgres.UnfreezePeriod(ctx, db, schemaName, p.Name)
 			}
 			if errors.Is(err, postgres.ErrNotFound) {
@@ -745,6 +767,30 @@ func (r *timePartitionsResource) Delete(ctx context.Context, req resource.Delete
 		}
 		deleteTable(ctx, r.client, kindTimePartitions, schemaName, p.Name, state.ForceDestroy.ValueBool(), &resp.Diagnostics)
 	}
+}
+
+// oldShardTableOf reads the old shard table a tier left to drop for period name of parent
+// (nil for none).
+func oldShardTableOf(ctx context.Context, db *postgres.DB, parentID, name string) (*postgres.OldShardTable, error) {
+	schemaName, parentName, err := parseTableID(parentID)
+	if err != nil {
+		return nil, err
+	}
+	parent, err := postgres.ReadTable(ctx, db, schemaName, parentName)
+	if err != nil {
+		return nil, err
+	}
+	key, err := postgres.TimeKeyOf(parent)
+	if err != nil {
+		return nil, err
+	}
+	ours, _, err := postgres.ReadPeriods(ctx, db, parent, key)
+	for _, p := range ours {
+		if p.Name == name {
+			return p.OldTable, err
+		}
+	}
+	return nil, err
 }
 
 // deleteForeignPeriod drops a foreign period's foreign table (its shard table is kept).

@@ -576,6 +576,27 @@ func TestAccTimePartitions_TierForeign(t *testing.T) {
 				),
 			},
 			{Config: config("2027-01-10T00:00:00Z"), PlanOnly: true},
+			{
+				// A tier whose drop of the old shard table failed, or was killed before it:
+				// the switch's mark shows the period frozen, and the apply drops the table.
+				PreConfig: func() {
+					region.Exec(t, `CREATE TABLE public.leftover (id bigint, at timestamptz, body text)`)
+					region.Exec(t, `INSERT INTO public.leftover VALUES (1, '2026-11-02', 'a'), (2, '2026-11-03', 'b')`)
+					region.Exec(t, `CREATE TRIGGER pgshard_frozen BEFORE INSERT OR UPDATE OR DELETE ON public.leftover FOR EACH ROW EXECUTE FUNCTION public.pgshard_refuse_writes()`)
+					region.Exec(t, `ALTER TABLE public.leftover ENABLE ALWAYS TRIGGER pgshard_frozen`)
+					base.Exec(t, `COMMENT ON FOREIGN TABLE events_p20261101 IS 'pgshard: old shard table to drop: {"server":"archive","schema":"public","table":"leftover","rows":2}'`)
+				},
+				Config: config("2027-01-10T00:00:00Z"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("pgshard_time_partitions.events", plancheck.ResourceActionUpdate),
+				}},
+				Check: dbChecks(
+					region.ExpectQuery("<null>", `SELECT to_regclass('public.leftover')::text`),
+					base.ExpectQuery("<none>", `SELECT description FROM pg_description WHERE description LIKE 'pgshard%'`),
+					cold.ExpectQuery("5000", `SELECT count(*) FROM public.events_p20261101`),
+				),
+			},
+			{Config: config("2027-01-10T00:00:00Z"), PlanOnly: true},
 		},
 	})
 }
