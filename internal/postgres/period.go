@@ -466,9 +466,13 @@ func (spec PeriodSpec) ShardTableOf(part Partition, remoteSchema, remoteParent s
 
 // RemoteParentOf is the shard's partitioned table remoteParent in remoteSchema on server:
 // the parent's columns, partitioned by RANGE on the time key, the one table a regional
-// service writes to.
-func (spec PeriodSpec) RemoteParentOf(server, remoteSchema, remoteParent string) RemoteTable {
-	return RemoteTable{Server: server, Schema: remoteSchema, Name: remoteParent, Columns: spec.Parent.Columns, RangeKey: spec.Key.Column}
+// service writes to, with identity (nil for none) on its id column, which must be one of
+// the parent's.
+func (spec PeriodSpec) RemoteParentOf(server, remoteSchema, remoteParent string, identity *Identity) (RemoteTable, error) {
+	if identity != nil && !slices.ContainsFunc(spec.Parent.Columns, func(c Column) bool { return c.Name == identity.Column }) {
+		return RemoteTable{}, fmt.Errorf("remote_identity names column %q, which %s.%s does not have: name its id column", identity.Column, spec.Parent.Schema, spec.Parent.Name)
+	}
+	return RemoteTable{Server: server, Schema: remoteSchema, Name: remoteParent, Columns: spec.Parent.Columns, RangeKey: spec.Key.Column, Identity: identity}, nil
 }
 
 // contiguous reports whether periods sorted by start leave no gap between them.

@@ -183,6 +183,7 @@ resource "pgshard_time_partitions" "x" {
 			bad(`interval = "1 month"`+"\n  as_of = \"yesterday\"", `(?s)Invalid as_of.*RFC 3339`),
 			bad(`interval = "1 month"`+"\n  retention = { after = \"1 fortnight\", action = \"detach\" }", `(?s)Invalid retention.after`),
 			bad(`interval = "1 month"`+"\n  retention = { after = \"1 year\", action = \"archive\" }", `(?s)retention.action.*value must be one of`),
+			bad(`interval = "1 month"`+"\n  remote_identity = { column = \"id\", start = 1, increment = 1 }", `(?s)Invalid remote_identity.*needs remote_parent`),
 			bad(`interval = "1 month"`, `(?s)not partitioned by\s+RANGE on one column`),
 		},
 	})
@@ -454,7 +455,8 @@ func TestAccTimePartitions_RemoteParent(t *testing.T) {
   premake       = 1
   as_of         = %q
   server        = pgshard_foreign_server.archive.name
-  remote_parent = "events"`, asOf))
+  remote_parent = "events"
+  remote_identity = { column = "id", start = 1000000000000, increment = 1 }`, asOf))
 	}
 	const shardPeriods = `SELECT string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname)
 	  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass`
@@ -480,6 +482,9 @@ func TestAccTimePartitions_RemoteParent(t *testing.T) {
 						return err
 					},
 					shard.ExpectQuery("through the base", `SELECT body FROM events WHERE id = 2`),
+					// A service that leaves the id out gets one of the shard's own range.
+					shard.ExpectQuery("1000000000000", `INSERT INTO events (at, body) VALUES ('2026-12-11', 'no id') RETURNING id`),
+					base.ExpectQuery("no id", `SELECT body FROM events WHERE id = 1000000000000`),
 				),
 			},
 			{Config: config("2026-12-03T00:00:00Z"), PlanOnly: true},
@@ -488,7 +493,7 @@ func TestAccTimePartitions_RemoteParent(t *testing.T) {
 				Check: dbChecks(
 					base.ExpectQuery("events_p20261201 f archive; events_p20270101 f archive; events_p20270201 f archive", eventPeriods),
 					serviceWrites(3, "2027-02-20"),
-					base.ExpectQuery("3", `SELECT count(*) FROM events`),
+					base.ExpectQuery("4", `SELECT count(*) FROM events`),
 				),
 			},
 			{Config: config("2027-01-15T00:00:00Z"), PlanOnly: true},
