@@ -148,7 +148,7 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 		if !plan.CreateRemoteTable.ValueBool() {
 			return what, postgres.CreateForeignPartition(ctx, db, p, parent, inDefault > 0)
 		}
-		remote := plan.remoteTable(p, parent)
+		remote := shardTableOf(p, parent)
 		what += " (shard table " + remote.Schema + "." + remote.Name + " on server " + p.Server + ")"
 		leftBehind, err := postgres.CreateForeignPartitionWithShardTable(ctx, db, p, parent, remote, inDefault > 0)
 		if leftBehind != nil {
@@ -249,8 +249,8 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 			m.RemoteDrift = types.StringValue("")
 			return
 		}
-		if id := shard.Identity; id != nil && m.RemoteIdentity == nil {
-			m.RemoteIdentity = &remoteIdentityModel{Column: types.StringValue(id.Column), Start: types.Int64Value(id.Start), Increment: types.Int64Value(id.Increment)}
+		if id := shard.Identity; id != nil && m.RemoteIdentity.IsNull() {
+			m.RemoteIdentity = identityObject(id)
 		}
 	}
 	var check string
@@ -284,7 +284,7 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		if err != nil {
 			return what, err
 		}
-		remote := plan.remoteTable(to, parent)
+		remote := shardTableOf(to, parent)
 		remote.Identity = nil
 		err = postgres.RepairShard(ctx, db, to.Schema, to.Name, remote)
 		if outside := (*postgres.ShardRowsOutsideBoundError)(nil); errors.As(err, &outside) {
@@ -462,19 +462,19 @@ func (r *foreignPartitionResource) readInto(ctx context.Context, m *foreignParti
 }
 
 type foreignPartitionModelV0 struct {
-	ID                  types.String         `tfsdk:"id"`
-	Parent              types.String         `tfsdk:"parent"`
-	Schema              types.String         `tfsdk:"schema"`
-	Name                types.String         `tfsdk:"name"`
-	Server              types.String         `tfsdk:"server"`
-	RemoteSchema        types.String         `tfsdk:"remote_schema"`
-	RemoteTable         types.String         `tfsdk:"remote_table"`
-	Options             types.Map            `tfsdk:"options"`
-	CreateRemoteTable   types.Bool           `tfsdk:"create_remote_table"`
-	RemoteIdentity      *remoteIdentityModel `tfsdk:"remote_identity"`
-	MoveRowsFromDefault types.Bool           `tfsdk:"move_rows_from_default"`
-	OnRowsOutsideBound  types.String         `tfsdk:"on_rows_outside_bound"`
-	RemoteDrift         types.String         `tfsdk:"remote_drift"`
+	ID                  types.String `tfsdk:"id"`
+	Parent              types.String `tfsdk:"parent"`
+	Schema              types.String `tfsdk:"schema"`
+	Name                types.String `tfsdk:"name"`
+	Server              types.String `tfsdk:"server"`
+	RemoteSchema        types.String `tfsdk:"remote_schema"`
+	RemoteTable         types.String `tfsdk:"remote_table"`
+	Options             types.Map    `tfsdk:"options"`
+	CreateRemoteTable   types.Bool   `tfsdk:"create_remote_table"`
+	RemoteIdentity      types.Object `tfsdk:"remote_identity"`
+	MoveRowsFromDefault types.Bool   `tfsdk:"move_rows_from_default"`
+	OnRowsOutsideBound  types.String `tfsdk:"on_rows_outside_bound"`
+	RemoteDrift         types.String `tfsdk:"remote_drift"`
 	boundModel
 }
 
@@ -496,7 +496,7 @@ func (m foreignPartitionModelV0) toPartition(ctx context.Context, diags *diag.Di
 	}
 	if m.CreateRemoteTable.ValueBool() {
 		// The shard's own id range: an attach sets the parent's sequence past the other ids only.
-		p.ShardIdentity = m.RemoteIdentity.toIdentity()
+		p.ShardIdentity = identityOf(ctx, m.RemoteIdentity, diags)
 	}
 	return p
 }
@@ -515,14 +515,7 @@ func remoteIdentityAttribute(description string) schema.SingleNestedAttribute {
 	}
 }
 
-// toIdentity is the domain's identity, nil for none.
-func (id *remoteIdentityModel) toIdentity() *postgres.Identity {
-	if id == nil {
-		return nil
-	}
-	return &postgres.Identity{Column: id.Column.ValueString(), Start: id.Start.ValueInt64(), Increment: id.Increment.ValueInt64()}
-}
-
-func (m foreignPartitionModelV0) remoteTable(p postgres.Partition, parent *postgres.Table) postgres.RemoteTable {
-	return postgres.ShardTableFor(p, parent, m.RemoteIdentity.toIdentity())
+// shardTableOf is the shard table of p (made by toPartition, which reads remote_identity).
+func shardTableOf(p postgres.Partition, parent *postgres.Table) postgres.RemoteTable {
+	return postgres.ShardTableFor(p, parent, p.ShardIdentity)
 }

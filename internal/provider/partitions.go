@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -460,15 +459,8 @@ func readCreatePlan(ctx context.Context, plan tfsdk.Plan, foreign bool, diags *d
 		Bound: b.toBound(ctx, diags), Foreign: foreign, Server: server.ValueString()}
 	c.move, c.force, c.onRows = move.ValueBool(), force.ValueBool(), onRows.ValueString()
 	c.remoteSchema, c.remoteTable = remoteSchema.ValueString(), remoteTable.ValueString()
-	c.identityKnown = !identity.IsUnknown()
-	if c.identityKnown && !identity.IsNull() {
-		var id remoteIdentityModel
-		if d := identity.As(ctx, &id, basetypes.ObjectAsOptions{}); d.HasError() || id.Column.IsUnknown() || id.Start.IsUnknown() || id.Increment.IsUnknown() {
-			c.identityKnown = false
-		} else {
-			c.p.ShardIdentity = id.toIdentity()
-		}
-	}
+	c.identityKnown = !unknownInside(identity)
+	c.p.ShardIdentity = identityOf(ctx, identity, diags)
 	return c, true
 }
 

@@ -59,7 +59,7 @@ func planColumnChanges(ctx context.Context, client *Client, kind string, req res
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("columns"), &planList)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("columns"), &configList)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("columns"), &stateList)...)
-	if resp.Diagnostics.HasError() || planList.IsUnknown() || configList.IsUnknown() {
+	if resp.Diagnostics.HasError() || unknownElements(planList) || unknownElements(configList) {
 		return
 	}
 	resp.Diagnostics.Append(planList.ElementsAs(ctx, &planCols, false)...)

@@ -51,13 +51,14 @@ type timePartitionsModel struct {
 	RemoteSchema types.String `tfsdk:"remote_schema"`
 	RemoteParent types.String `tfsdk:"remote_parent"`
 	// RemoteIdentity is the remote parent's identity column, set when pgshard creates it.
-	RemoteIdentity *remoteIdentityModel `tfsdk:"remote_identity"`
-	Tiers          []tierModel          `tfsdk:"tiers"`
-	Retention      *retentionModel      `tfsdk:"retention"`
-	ForceDestroy   types.Bool           `tfsdk:"force_destroy"`
-	Partitions     types.List           `tfsdk:"partitions"`
-	Detached       types.List           `tfsdk:"detached"`
-	PremadeUntil   types.String         `tfsdk:"premade_until"`
+	// Nested attributes are objects and lists that may be unknown at plan (nested.go).
+	RemoteIdentity types.Object `tfsdk:"remote_identity"`
+	Tiers          types.List   `tfsdk:"tiers"`     // of tierModel
+	Retention      types.Object `tfsdk:"retention"` // a retentionModel
+	ForceDestroy   types.Bool   `tfsdk:"force_destroy"`
+	Partitions     types.List   `tfsdk:"partitions"`
+	Detached       types.List   `tfsdk:"detached"`
+	PremadeUntil   types.String `tfsdk:"premade_until"`
 }
 
 type tierModel struct {
@@ -227,12 +228,12 @@ func (r *timePartitionsResource) ValidateConfig(ctx context.Context, req resourc
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	m.spec(nil, postgres.TimeKey{}, &resp.Diagnostics)
+	m.spec(ctx, nil, postgres.TimeKey{}, &resp.Diagnostics)
 }
 
 // spec reads the model's values into a PeriodSpec (Parent and Key as given, AsOf zero when
 // as_of is unset); an unknown value leaves its part out.
-func (m timePartitionsModel) spec(parent *postgres.Table, key postgres.TimeKey, diags *diag.Diagnostics) postgres.PeriodSpec {
+func (m timePartitionsModel) spec(ctx context.Context, parent *postgres.Table, key postgres.TimeKey, diags *diag.Diagnostics) postgres.PeriodSpec {
 	spec := postgres.PeriodSpec{Parent: parent, Key: key, Premake: int(m.Premake.ValueInt64()), Server: m.Server.ValueString()}
 	bad := func(attr, value string, err error, fix string) {
 		diags.AddAttributeError(path.Root(attr), "Invalid "+attr, fmt.Sprintf("%s = %q: %s. %s", attr, value, err, fix))
@@ -262,15 +263,15 @@ func (m timePartitionsModel) spec(parent *postgres.Table, key postgres.TimeKey, 
 		}
 		spec.AsOf = t
 	}
-	if m.Retention != nil && known(m.Retention.After) {
-		iv, err := postgres.ParseInterval(m.Retention.After.ValueString())
+	if ret := objectAs[retentionModel](ctx, m.Retention, diags); ret != nil && known(ret.After) {
+		iv, err := postgres.ParseInterval(ret.After.ValueString())
 		if err != nil {
 			diags.AddAttributeError(path.Root("retention").AtName("after"), "Invalid retention.after",
-				fmt.Sprintf("retention.after = %q: %s. Use a whole number of days, weeks, months or years, such as \"12 months\".", m.Retention.After.ValueString(), err))
+				fmt.Sprintf("retention.after = %q: %s. Use a whole number of days, weeks, months or years, such as \"12 months\".", ret.After.ValueString(), err))
 		}
 		spec.Retention = &iv
 	}
-	for i, t := range m.Tiers {
+	for i, t := range listAs[tierModel](ctx, m.Tiers, diags) {
 		at := path.Root("tiers").AtListIndex(i)
 		if known(t.After) {
 			iv, err := postgres.ParseInterval(t.After.ValueString())
@@ -299,7 +300,7 @@ func (m timePartitionsModel) spec(parent *postgres.Table, key postgres.TimeKey, 
 			bad("remote_parent", m.RemoteParent.ValueString(), fmt.Errorf("it needs server"), "Set server to the shard that holds it, or remove remote_parent.")
 		}
 	}
-	if m.RemoteIdentity != nil && m.RemoteParent.IsNull() {
+	if !m.RemoteIdentity.IsNull() && !m.RemoteIdentity.IsUnknown() && m.RemoteParent.IsNull() {
 		diags.AddAttributeError(path.Root("remote_identity"), "Invalid remote_identity",
 			"remote_identity makes an identity column of the shard's partitioned table, so it needs remote_parent: set remote_parent, or remove remote_identity.")
 	}
@@ -308,8 +309,13 @@ func (m timePartitionsModel) spec(parent *postgres.Table, key postgres.TimeKey, 
 
 func known(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
 
-func tiersUnknown(ts []tierModel) bool {
-	return slices.ContainsFunc(ts, func(t tierModel) bool { return t.After.IsUnknown() || t.Server.IsUnknown() })
+// dropsOnRetention reports whether retention is known to drop the periods it retires.
+func (m timePartitionsModel) dropsOnRetention() bool {
+	if m.Retention.IsNull() || m.Retention.IsUnknown() {
+		return false
+	}
+	action, ok := m.Retention.Attributes()["action"].(types.String)
+	return ok && action.ValueString() == retainDrop
 }
 
 // parentOf reads the parent and its time key.
@@ -341,7 +347,7 @@ func (r *timePartitionsResource) ModifyPlan(ctx context.Context, req resource.Mo
 	var plan timePartitionsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || !r.client.Known() || !known(plan.Parent) || !known(plan.Interval) || plan.Premake.IsUnknown() ||
-		plan.AsOf.IsUnknown() || plan.Start.IsUnknown() || plan.Server.IsUnknown() || plan.Retention != nil && (plan.Retention.After.IsUnknown() || plan.Retention.Action.IsUnknown()) || tiersUnknown(plan.Tiers) {
+		plan.AsOf.IsUnknown() || plan.Start.IsUnknown() || plan.Server.IsUnknown() || unknownInside(plan.Retention) || unknownInside(plan.Tiers) {
 		return
 	}
 	if !req.State.Raw.IsNull() && sameInterval(plan.Interval, state.Interval) {
@@ -377,7 +383,7 @@ func (m *timePartitionsModel) setRoll(ctx context.Context, roll postgres.PeriodP
 	detached := slices.DeleteFunc(stringList(ctx, before, diags), func(name string) bool {
 		return slices.ContainsFunc(periods, func(p postgres.Period) bool { return p.Name == name })
 	})
-	if m.Retention == nil || m.Retention.Action.ValueString() != retainDrop {
+	if !m.dropsOnRetention() {
 		for _, p := range roll.Retire {
 			if !slices.Contains(detached, p.Name) {
 				detached = append(detached, p.Name)
@@ -408,7 +414,7 @@ func (r *timePartitionsResource) roll(ctx context.Context, m timePartitionsModel
 				m.Parent.ValueString(), r.client.Database(), reason(err)))
 		return postgres.PeriodPlan{}, postgres.PeriodSpec{}, false
 	}
-	spec := m.spec(parent, key, diags)
+	spec := m.spec(ctx, parent, key, diags)
 	if diags.HasError() {
 		return postgres.PeriodPlan{}, spec, false
 	}
@@ -474,7 +480,7 @@ func (r *timePartitionsResource) describe(ctx context.Context, m timePartitionsM
 		}
 		lines = append(lines, line)
 	}
-	drop := m.Retention != nil && m.Retention.Action.ValueString() == retainDrop
+	drop := m.dropsOnRetention()
 	for _, p := range roll.Retire {
 		n, err := postgres.CountRows(ctx, db, spec.Parent.Schema, p.Name)
 		count := fmt.Sprintf("%d rows", n)
@@ -582,7 +588,7 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 	}
 	for _, p := range want {
 		if _, ok := have[p.Name]; !ok {
-			step(p.Name, r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), remoteParentFor(plan, p), plan.RemoteIdentity.toIdentity(), diags))
+			step(p.Name, r.createPeriod(ctx, db, spec, p, plan.RemoteSchema.ValueString(), remoteParentFor(plan, p), identityOf(ctx, plan.RemoteIdentity, diags), diags))
 		}
 	}
 	for _, p := range want {
@@ -595,7 +601,7 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 			step(p.Name, postgres.UnfreezePeriod(ctx, db, parent.Schema, p.Name))
 		}
 	}
-	drop := plan.Retention != nil && plan.Retention.Action.ValueString() == retainDrop
+	drop := plan.dropsOnRetention()
 	for _, p := range ours {
 		if slices.ContainsFunc(want, func(w postgres.Period) bool { return w.Name == p.Name }) {
 			continue
