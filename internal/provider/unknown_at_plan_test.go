@@ -16,9 +16,24 @@ import (
 // list element whose attributes are. Validation and planning must let every such value through,
 // not fail with the framework's "Received unknown value" conversion error ("This is always an
 // error in the provider"). Each attribute is tried alone, for a create and for an update, through
-// the provider's protocol server, configured with a database that refuses at once (so that the
-// paths that read the catalog run as far as their first query).
+// the provider's protocol server, here with the provider's own settings unknown too (no
+// database: the plan-time checks that need one wait).
 func TestUnknownAtPlan_EveryAttribute(t *testing.T) {
+	tryUnknownAttributes(t, map[string]tftypes.Value{"port": tftypes.NewValue(tftypes.Number, tftypes.UnknownValue)})
+}
+
+// The same with a real database, so that the plan-time checks that read the catalog run too.
+func TestAccEveryResource_UnknownAtPlan(t *testing.T) {
+	a := newAccDatabase(t, nil)
+	tryUnknownAttributes(t, map[string]tftypes.Value{
+		"host": tftypes.NewValue(tftypes.String, a.Cluster.Host), "port": tftypes.NewValue(tftypes.Number, a.Cluster.Port),
+		"database": tftypes.NewValue(tftypes.String, a.Name), "username": tftypes.NewValue(tftypes.String, a.Cluster.User),
+		"password": tftypes.NewValue(tftypes.String, a.Cluster.Password), "sslmode": tftypes.NewValue(tftypes.String, "disable"),
+	})
+}
+
+// tryUnknownAttributes configures the provider with settings and tries every attribute unknown.
+func tryUnknownAttributes(t *testing.T, settings map[string]tftypes.Value) {
 	ctx := t.Context()
 	server, err := providerserver.NewProtocol6WithError(New("test")())()
 	if err != nil {
@@ -29,12 +44,7 @@ func TestUnknownAtPlan_EveryAttribute(t *testing.T) {
 		t.Fatal(err)
 	}
 	providerType := schemaObject(t, schemas.Provider)
-	pcfg := nullObject(providerType, map[string]tftypes.Value{
-		"host":            tftypes.NewValue(tftypes.String, "127.0.0.1"),
-		"port":            tftypes.NewValue(tftypes.Number, 1),
-		"connect_timeout": tftypes.NewValue(tftypes.Number, 1),
-	})
-	configured, err := server.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{Config: dynamic(t, providerType, pcfg)})
+	configured, err := server.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{Config: dynamic(t, providerType, nullObject(providerType, settings))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,60 +52,76 @@ func TestUnknownAtPlan_EveryAttribute(t *testing.T) {
 		t.Fatalf("configuring the provider: %s", msgs)
 	}
 
-	type kind struct {
-		name    string
-		schemas map[string]*tfprotov6.Schema
+	type attempt struct {
+		data      bool // a data source
+		typeName  string
+		typ       tftypes.Object
+		attribute string
+		variant   string
+		value     tftypes.Value
 	}
-	tried := 0
-	for _, k := range []kind{{"resource", schemas.ResourceSchemas}, {"data source", schemas.DataSourceSchemas}} {
-		for _, typeName := range sortedKeys(k.schemas) {
-			s := k.schemas[typeName]
-			typ := schemaObject(t, s)
+	var attempts []attempt
+	for _, data := range []bool{false, true} {
+		all := schemas.ResourceSchemas
+		if data {
+			all = schemas.DataSourceSchemas
+		}
+		for _, typeName := range sortedKeys(all) {
+			s := all[typeName]
 			for _, a := range s.Block.Attributes {
 				if !a.Optional && !a.Required {
 					continue
 				}
 				for variant, v := range unknownVariants(a) {
-					tried++
-					name := fmt.Sprintf("%s %s.%s (%s)", k.name, typeName, a.Name, variant)
-					config := nullObject(typ, map[string]tftypes.Value{a.Name: v})
-					var diags []*tfprotov6.Diagnostic
-					if k.name == "data source" {
-						resp, err := server.ValidateDataResourceConfig(ctx, &tfprotov6.ValidateDataResourceConfigRequest{TypeName: typeName, Config: dynamic(t, typ, config)})
-						if err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
-						diags = resp.Diagnostics
-					} else {
-						resp, err := server.ValidateResourceConfig(ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: typeName, Config: dynamic(t, typ, config)})
-						if err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
-						diags = resp.Diagnostics
-						for _, prior := range []tftypes.Value{tftypes.NewValue(typ, nil), nullObject(typ, nil)} {
-							plan, err := server.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
-								TypeName: typeName, PriorState: dynamic(t, typ, prior),
-								ProposedNewState: dynamic(t, typ, config), Config: dynamic(t, typ, config),
-							})
-							if err != nil {
-								t.Fatalf("%s: %v", name, err)
-							}
-							diags = append(diags, plan.Diagnostics...)
-						}
-					}
-					for _, d := range diags {
-						if d.Severity == tfprotov6.DiagnosticSeverityError && (strings.Contains(d.Detail, "unknown value") || strings.Contains(d.Summary, "Value Conversion Error")) {
-							t.Errorf("%s: %s: %s", name, d.Summary, d.Detail)
-						}
-					}
+					attempts = append(attempts, attempt{data, typeName, schemaObject(t, s), a.Name, variant, v})
 				}
 			}
 		}
 	}
-	if tried < 50 {
-		t.Fatalf("tried only %d unknown attributes: the schemas were not read", tried)
+	if len(attempts) < 50 {
+		t.Fatalf("only %d unknown attribute values to try: the schemas were not read", len(attempts))
 	}
-	t.Logf("tried %d unknown attribute values", tried)
+	t.Logf("trying %d unknown attribute values", len(attempts))
+	for _, at := range attempts {
+		func() {
+			name := fmt.Sprintf("%s.%s (%s)", at.typeName, at.attribute, at.variant)
+			typ := at.typ
+			config := nullObject(typ, map[string]tftypes.Value{at.attribute: at.value})
+			var diags []*tfprotov6.Diagnostic
+			if at.data {
+				resp, err := server.ValidateDataResourceConfig(ctx, &tfprotov6.ValidateDataResourceConfigRequest{TypeName: at.typeName, Config: dynamic(t, typ, config)})
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					return
+				}
+				diags = resp.Diagnostics
+			} else {
+				resp, err := server.ValidateResourceConfig(ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: at.typeName, Config: dynamic(t, typ, config)})
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					return
+				}
+				diags = resp.Diagnostics
+				// A create, and an update from a prior state.
+				for _, prior := range []tftypes.Value{tftypes.NewValue(typ, nil), nullObject(typ, nil)} {
+					plan, err := server.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+						TypeName: at.typeName, PriorState: dynamic(t, typ, prior),
+						ProposedNewState: dynamic(t, typ, config), Config: dynamic(t, typ, config),
+					})
+					if err != nil {
+						t.Errorf("%s: %v", name, err)
+						return
+					}
+					diags = append(diags, plan.Diagnostics...)
+				}
+			}
+			for _, d := range diags {
+				if d.Severity == tfprotov6.DiagnosticSeverityError && (strings.Contains(d.Detail, "unknown value") || strings.Contains(d.Summary, "Value Conversion Error")) {
+					t.Errorf("%s: %s: %s", name, d.Summary, d.Detail)
+				}
+			}
+		}()
+	}
 }
 
 // unknownVariants are the unknown values attribute a can take: wholly unknown and, for a
@@ -155,6 +181,7 @@ func nullObject(typ tftypes.Object, set map[string]tftypes.Value) tftypes.Value 
 	return tftypes.NewValue(typ, all)
 }
 
+// dynamic is v for the protocol.
 func dynamic(t *testing.T, typ tftypes.Type, v tftypes.Value) *tfprotov6.DynamicValue {
 	t.Helper()
 	dv, err := tfprotov6.NewDynamicValue(typ, v)
