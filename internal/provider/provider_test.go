@@ -2,11 +2,13 @@ package provider
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -80,16 +82,83 @@ func objectType(t *testing.T, schemaType attr.Type) tftypes.Object {
 	return typ
 }
 
-// Planning a create never connects: a provider pointed at a port with no database behind
-// it still plans, and the port sees no connection attempt.
+// Planning a create never connects: the database server may come in the same plan (a
+// container), so a provider pointed at a port with no database behind it still plans every
+// resource type, each with the attributes that read the catalog at plan where it can (a
+// bound over DEFAULT, a parent's time key, tiers), and the port sees no connection attempt.
 func TestProvider_PlansWithoutConnecting(t *testing.T) {
-	unitTest(t, resource.TestCase{
-		Steps: []resource.TestStep{{
-			Config: noConnectionProviderConfig(t) + `
+	config := noConnectionProviderConfig(t) + `
 resource "pgshard_extension" "fdw" { name = "postgres_fdw" }
 resource "pgshard_foreign_server" "s" { name = "s" }
+resource "pgshard_foreign_server" "archive" { name = "archive" }
 resource "pgshard_user_mapping" "m" { server = pgshard_foreign_server.s.name }
-`,
+resource "pgshard_foreign_server_usage" "u" {
+  server = pgshard_foreign_server.s.name
+  role   = "PUBLIC"
+}
+resource "pgshard_partitioned_table" "t" {
+  name = "t"
+  columns = [
+    { name = "id", type = "bigint", not_null = true },
+    { name = "location", type = "text", not_null = true },
+    { name = "created_at", type = "timestamptz", not_null = true },
+  ]
+  partition_by = { strategy = "list", key = ["location"] }
+}
+resource "pgshard_partition" "d" {
+  parent     = pgshard_partitioned_table.t.id
+  name       = "t_default"
+  is_default = true
+}
+resource "pgshard_foreign_partition" "usa" {
+  parent                 = pgshard_partitioned_table.t.id
+  name                   = "t_usa"
+  server                 = pgshard_foreign_server.s.name
+  values_in              = ["usa"]
+  create_remote_table    = true
+  remote_identity        = { column = "id", start = 1000, increment = 1 }
+  move_rows_from_default = true
+}
+resource "pgshard_partitioned_table" "europe" {
+  parent       = pgshard_partitioned_table.t.id
+  name         = "t_europe"
+  values_in    = ["europe"]
+  partition_by = { strategy = "range", key = ["created_at"] }
+}
+resource "pgshard_time_partitions" "europe" {
+  parent          = pgshard_partitioned_table.europe.id
+  interval        = "1 month"
+  server          = pgshard_foreign_server.s.name
+  remote_parent   = "t_europe"
+  remote_identity = { column = "id", start = 2000, increment = 1 }
+  tiers           = [{ after = "3 months", server = pgshard_foreign_server.archive.name }]
+  retention       = { after = "12 months", action = "detach" }
+}
+resource "pgshard_table" "plain" {
+  name    = "plain"
+  columns = [{ name = "id", type = "bigint" }]
+}
+resource "pgshard_foreign_schema_import" "i" {
+  server        = pgshard_foreign_server.s.name
+  remote_schema = "public"
+  local_schema  = "imported"
+}
+`
+	// A resource type added to the provider is planned here too.
+	var types []string
+	for _, r := range New("test")().Resources(t.Context()) {
+		var resp fwresource.MetadataResponse
+		r().Metadata(t.Context(), fwresource.MetadataRequest{ProviderTypeName: "pgshard"}, &resp)
+		types = append(types, resp.TypeName)
+	}
+	for _, typ := range types {
+		if !strings.Contains(config, `resource "`+typ+`"`) {
+			t.Errorf("the configuration plans no %s: add one", typ)
+		}
+	}
+	unitTest(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config:             config,
 			PlanOnly:           true,
 			ExpectNonEmptyPlan: true,
 		}},

@@ -262,8 +262,8 @@ func planTaintedTable(ctx context.Context, client *Client, kind string, plan tfs
 	if diags.HasError() || schemaName.IsUnknown() || name.IsUnknown() || force.IsUnknown() || !client.Known() {
 		return
 	}
-	db, err := client.DB()
-	if err != nil {
+	db := planDB(client) // a tainted resource was refreshed: the pool has connected
+	if db == nil {
 		return
 	}
 	if _, err := postgres.ReadTable(ctx, db, schemaName.ValueString(), name.ValueString()); err != nil {

@@ -358,6 +358,11 @@ func (r *timePartitionsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		r.planDestroy(ctx, state, &resp.Diagnostics)
 		return
 	}
+	if req.State.Raw.IsNull() && planDB(r.client) == nil {
+		// A create in a plan that has not reached the database: the database server, the
+		// parent or both come in this plan too, and the periods are worked out at apply.
+		return
+	}
 	roll, spec, ok := r.roll(ctx, plan, true, &resp.Diagnostics)
 	if !ok {
 		return
