@@ -5,6 +5,7 @@
 # (modules/sharded-table).
 
 locals {
+  monthly            = var.time_partitions != null
   use_container_base = var.existing_base == null
   base = local.use_container_base ? {
     host     = "127.0.0.1"
@@ -86,6 +87,22 @@ module "region" {
   api_enabled = false
 }
 
+# With time_partitions: the archive that months older than archive_after move to, a PostgreSQL
+# container of its own (no API: the base table serves archived months).
+module "archive" {
+  source = "../../modules/docker-region"
+  count  = local.monthly ? 1 : 0
+
+  name        = "archive"
+  name_prefix = var.name_prefix
+  image       = docker_image.postgres.image_id
+  db_port     = var.archive_port
+  dbname      = "archive"
+  user        = "postgres"
+  password    = var.postgres_password
+  api_enabled = false
+}
+
 # The tweets table in the base database, a foreign partition per region. The regions' host,
 # port and dbname come from module.region: each partition waits for its region's database.
 module "tweets" {
@@ -100,7 +117,10 @@ module "tweets" {
     { name = "text", type = "text", not_null = true },
     { name = "owner_id", type = "bigint" },
     { name = "like_count", type = "integer", not_null = true, default = "0" },
-  ], var.extra_columns)
+    ], local.monthly ? [
+    # The month a tweet belongs to: its API leaves it out, so the shard's default sets it.
+    { name = "created_at", type = "timestamptz", not_null = true, default = "now()" },
+  ] : [], var.extra_columns)
   partition_key = "location"
   regions = {
     for name, r in var.regions : name => {
@@ -118,6 +138,26 @@ module "tweets" {
   force_destroy          = var.force_destroy
   moves_enabled          = var.moves_enabled
   default_partition_name = "tweets_default"
+
+  # Each region partitioned by month: recent months on the region's shard, where its API
+  # writes to one table; months that ended archive_after before as_of on the archive.
+  time_partitions = local.monthly ? {
+    column   = "created_at"
+    interval = "1 month"
+    start    = var.time_partitions.start
+    premake  = var.time_partitions.premake
+    as_of    = var.time_partitions.as_of
+    tiers    = [{ after = var.time_partitions.archive_after, server = "archive" }]
+  } : null
+  tier_servers = local.monthly ? {
+    archive = {
+      host     = module.archive[0].host
+      port     = module.archive[0].port
+      dbname   = module.archive[0].dbname
+      user     = "postgres"
+      password = var.postgres_password
+    }
+  } : {}
 
   depends_on = [docker_container.base_db]
 }

@@ -13,3 +13,8 @@ output "shard_database_ports" {
   description = "Where each region's database is published on 127.0.0.1."
   value       = { for name, r in var.regions : name => r.db_port }
 }
+
+output "months" {
+  description = "With time_partitions, each region's months: where each lives (the region's server, or archive) and premade_until, the end of the last month made ahead."
+  value       = module.tweets.periods
+}

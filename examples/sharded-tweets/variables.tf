@@ -112,3 +112,28 @@ variable "extra_columns" {
   default  = []
   nullable = false
 }
+
+variable "time_partitions" {
+  description = <<-EOT
+    Partition each region by month of created_at (a column added for it): the recent months on
+    the region's shard, where its API keeps writing to one table, and months that ended
+    archive_after before as_of on an archive PostgreSQL container. start is the first month
+    (default: the month holding as_of), premake the months made ahead, as_of the instant the
+    months roll by (default: the base database's clock; set it to roll forward by hand). Choose
+    it when the stack is created: turning it on or off later replaces the regions' partitions.
+    Regions cannot be split (split_from) while it is set.
+  EOT
+  type = object({
+    start         = optional(string)
+    premake       = optional(number, 2)
+    as_of         = optional(string)
+    archive_after = optional(string, "3 months")
+  })
+  default = null
+}
+
+variable "archive_port" {
+  description = "Port on 127.0.0.1 where the archive database container is published (with time_partitions)."
+  type        = number
+  default     = 5409
+}

@@ -4,15 +4,8 @@ output "parent_id" {
 }
 
 output "partitions" {
-  description = "Each region's foreign partition: its name in the base database, its foreign server, the locations it holds and the name of its shard table on the region's database."
-  value = {
-    for name, p in local.partitions : name => {
-      name         = p.name
-      server       = p.server
-      locations    = p.values_in
-      remote_table = p.remote_table
-    }
-  }
+  description = "Each region's partition: its name in the base database (a foreign partition, or with time_partitions a partitioned table), its foreign server, the locations it holds and the name of the table on the region's database that its service uses (with time_partitions, the shard's partitioned table of the periods)."
+  value       = local.partitions
 }
 
 output "servers" {
@@ -23,4 +16,14 @@ output "servers" {
 output "default_partition" {
   description = "Name of the DEFAULT partition, which holds the rows of locations no region lists."
   value       = pgshard_partition.default.name
+}
+
+output "periods" {
+  description = "With time_partitions, each region's periods (name, from, to, the server holding it, frozen) and premade_until, the end of its last period: a check block can warn before it runs out. Empty without time_partitions."
+  value = {
+    for name, t in pgshard_time_partitions.region : name => {
+      partitions    = t.partitions
+      premade_until = t.premade_until
+    }
+  }
 }

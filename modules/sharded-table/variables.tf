@@ -160,3 +160,58 @@ variable "moves_enabled" {
   default     = true
   nullable    = false
 }
+
+variable "time_partitions" {
+  description = <<-EOT
+    Partition every region again by time: each region becomes a partition of the table that is
+    itself partitioned by RANGE on column (a date, timestamp or timestamptz column), whose
+    periods of interval are foreign partitions on the region's shard (pgshard_time_partitions).
+    On the shard the periods' tables are partitions of one table named like the region's table,
+    the one table its service writes to (with the region's id range as identity). start is the
+    first period's lower bound (default: the period holding as_of), premake the periods kept
+    ahead, as_of the instant the periods roll by (default: the base database's clock). A period
+    whose end is a tier's after or more before as_of moves, whole and verified, to the tier's
+    server (a key of tier_servers); retention detaches or drops the oldest. Regions cannot take
+    split_from then. Set it when the table is created: turning it on or off replaces the
+    regions' partitions.
+  EOT
+  type = object({
+    column   = string
+    interval = optional(string, "1 month")
+    start    = optional(string)
+    premake  = optional(number, 3)
+    as_of    = optional(string)
+    tiers = optional(list(object({
+      after  = string
+      server = string
+    })), [])
+    retention = optional(object({
+      after  = string
+      action = string
+    }))
+  })
+  default = null
+}
+
+variable "tier_servers" {
+  description = <<-EOT
+    The servers time_partitions.tiers moves periods to, keyed by the name of their foreign
+    server: how the base database reaches each (host, port, dbname, the user and password of
+    the user mapping) and its server options.
+  EOT
+  type = map(object({
+    host           = string
+    port           = optional(number, 5432)
+    dbname         = string
+    user           = string
+    password       = string
+    server_options = optional(map(string), { async_capable = "true", fetch_size = "1000" })
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.tier_servers) : can(regex("^[a-z_][a-z0-9_]*$", name)) && length(name) <= 63])
+    error_message = "A tier server's key names its foreign server, so it must be a lower-case SQL identifier of at most 63 characters (^[a-z_][a-z0-9_]*$): rename ${join(", ", [for name in keys(var.tier_servers) : format("%q", name) if !(can(regex("^[a-z_][a-z0-9_]*$", name)) && length(name) <= 63)])}."
+  }
+}
