@@ -643,8 +643,8 @@ func mergeBack(t *testing.T, ws *postgrestest.Workspace, vars map[string]any, ap
 	}
 }
 
-// stackBeforeModules puts the example's main.tf of before the modules in ws (and takes its
-// moved.tf out); the function it returns puts the example's own back.
+// stackBeforeModules puts the example's main.tf and outputs.tf of before the modules in ws
+// (and takes its moved.tf out); the function it returns puts the example's own back.
 func stackBeforeModules(t *testing.T, ws *postgrestest.Workspace) func() {
 	t.Helper()
 	read := func(path string) []byte {
@@ -654,15 +654,20 @@ func stackBeforeModules(t *testing.T, ws *postgrestest.Workspace) func() {
 		}
 		return b
 	}
-	mainTF, movedTF := read(filepath.Join(ws.Dir, "main.tf")), read(filepath.Join(ws.Dir, "moved.tf"))
-	if err := os.WriteFile(filepath.Join(ws.Dir, "main.tf"), read(filepath.Join("testdata", "before-modules", "main.tf")), 0o644); err != nil {
-		t.Fatal(err)
+	own := map[string][]byte{}
+	for _, name := range []string{"main.tf", "outputs.tf", "moved.tf"} {
+		own[name] = read(filepath.Join(ws.Dir, name))
+	}
+	for _, name := range []string{"main.tf", "outputs.tf"} {
+		if err := os.WriteFile(filepath.Join(ws.Dir, name), read(filepath.Join("testdata", "before-modules", name)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Remove(filepath.Join(ws.Dir, "moved.tf")); err != nil {
 		t.Fatal(err)
 	}
 	return func() {
-		for name, b := range map[string][]byte{"main.tf": mainTF, "moved.tf": movedTF} {
+		for name, b := range own {
 			if err := os.WriteFile(filepath.Join(ws.Dir, name), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
