@@ -134,12 +134,14 @@ func clientFrom(data any, diags *diag.Diagnostics) *Client {
 	return c
 }
 
-// moveSteps are the beginnings of the steps of a move (internal/postgres/move.go), logged at
-// INFO so that TF_LOG=INFO shows a move's progress: rows done of the total and the rate.
-var moveSteps = []string{"refuse new rows", "copy ", "copied ", "move ", "moved ", "delete the ", "switch to the new bound", "validate the shard's CHECK", "widen the shard's CHECK", "put the shard's CHECK back"}
+// moveSteps are the beginnings of the steps of a move (internal/postgres/move.go) and of
+// the analyze action, logged at INFO so that TF_LOG=INFO shows their progress: a move's rows
+// done of the total and the rate, each partition analyzed.
+var moveSteps = []string{"refuse new rows", "copy ", "copied ", "move ", "moved ", "delete the ", "switch to the new bound", "validate the shard's CHECK", "widen the shard's CHECK", "put the shard's CHECK back",
+	"analyze foreign partition"}
 
 // withStepLog reports the DDL steps made with ctx at DEBUG (TF_LOG=DEBUG): the step, the
-// object and the database, never a value that could be secret; a move's steps at INFO.
+// object and the database, never a value that could be secret; moveSteps at INFO.
 func (c *Client) withStepLog(ctx context.Context) context.Context {
 	return postgres.WithStepLogger(ctx, func(ctx context.Context, step, object string) {
 		fields := map[string]any{"object": object, "database": c.Database(), "host": c.conn.Host}

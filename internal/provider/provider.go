@@ -7,6 +7,7 @@ package provider
 
 import (
 	"context"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"os"
 	"regexp"
 	"strconv"
@@ -25,7 +26,10 @@ import (
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
 
-var _ provider.Provider = (*pgshardProvider)(nil)
+var (
+	_ provider.Provider            = (*pgshardProvider)(nil)
+	_ provider.ProviderWithActions = (*pgshardProvider)(nil)
+)
 
 // New returns a constructor for the provider at the given version.
 func New(version string) func() provider.Provider {
@@ -171,6 +175,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	client.conn = conn.WithDefaults()
 	resp.ResourceData = client
 	resp.DataSourceData = client
+	resp.ActionData = client
 }
 
 func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resource {
@@ -186,6 +191,11 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewTableResource,
 		NewForeignSchemaImportResource,
 	}
+}
+
+// Actions are day-two operations (Terraform 1.14+; older CLIs and OpenTofu ignore them).
+func (p *pgshardProvider) Actions(_ context.Context) []func() action.Action {
+	return []func() action.Action{NewAnalyzeAction, NewVerifyResidencyAction}
 }
 
 func (p *pgshardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
