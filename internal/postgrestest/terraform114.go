@@ -30,7 +30,8 @@ const (
 
 // Terraform114Path returns the path of a Terraform CLI >= 1.14: the binary named by
 // PGSHARD_TERRAFORM_114, or Terraform 1.15.9 unpacked into the cache dir (see CacheDir) from
-// ../shared/bin/terraform_1.15.9_linux_amd64.gz beside the repository, each file checked
+// shared/bin/terraform_1.15.9_linux_amd64.gz beside the repository (or beside a directory
+// above it), each file checked
 // against its sha256. Its error says how to get one.
 func Terraform114Path() (string, error) {
 	howTo := fmt.Sprintf("set %s to a Terraform >= %s binary (releases.hashicorp.com), or put %s (sha256 %s) in ../shared/bin beside the repository",
@@ -57,9 +58,14 @@ func Terraform114Path() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("postgrestest: Terraform %s: %w; %s", Terraform114Version, err, howTo)
 	}
-	archive := filepath.Join(filepath.Dir(root), "shared", "bin", terraform114Archive)
-	if _, err := os.Stat(archive); err != nil {
-		return "", fmt.Errorf("postgrestest: no Terraform %s: %w; %s", Terraform114Version, err, howTo)
+	// ../shared/bin beside the repository, or beside a directory above it.
+	var archive string
+	for dir := filepath.Dir(root); archive == ""; dir = filepath.Dir(dir) {
+		if p := filepath.Join(dir, "shared", "bin", terraform114Archive); fileExists(p) {
+			archive = p
+		} else if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("postgrestest: no Terraform %s: no shared/bin/%s beside %s or a directory above it; %s", Terraform114Version, terraform114Archive, root, howTo)
+		}
 	}
 	if got := fileSHA256(archive); got != terraform114GzSHA {
 		return "", fmt.Errorf("postgrestest: %s has sha256 %s, want %s: %s", archive, got, terraform114GzSHA, howTo)
@@ -113,6 +119,11 @@ func gunzipTo(src, dst string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), dst)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // fileSHA256 is the hex sha256 of the file at path, "" when it cannot be read.
