@@ -178,18 +178,19 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	resp.ActionData = client
 }
 
+// Resources are each given their identity (identity.go).
 func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
-		NewExtensionResource,
-		NewForeignServerResource,
-		NewUserMappingResource,
-		NewForeignServerUsageResource,
-		NewPartitionedTableResource,
-		NewForeignPartitionResource,
-		NewPartitionResource,
-		NewTimePartitionsResource,
-		NewTableResource,
-		NewForeignSchemaImportResource,
+		withIdentity(NewExtensionResource),
+		withIdentity(NewForeignServerResource),
+		withIdentity(NewUserMappingResource),
+		withIdentity(NewForeignServerUsageResource),
+		withIdentity(NewPartitionedTableResource),
+		withIdentity(NewForeignPartitionResource),
+		withIdentity(NewPartitionResource),
+		withIdentity(NewTimePartitionsResource),
+		withIdentity(NewTableResource),
+		withIdentity(NewForeignSchemaImportResource),
 	}
 }
 

@@ -145,13 +145,7 @@ resource "pgshard_foreign_schema_import" "i" {
 }
 `
 	// A resource type added to the provider is planned here too.
-	var types []string
-	for _, r := range New("test")().Resources(t.Context()) {
-		var resp fwresource.MetadataResponse
-		r().Metadata(t.Context(), fwresource.MetadataRequest{ProviderTypeName: "pgshard"}, &resp)
-		types = append(types, resp.TypeName)
-	}
-	for _, typ := range types {
+	for _, typ := range resourceTypeNames(t) {
 		if !strings.Contains(config, `resource "`+typ+`"`) {
 			t.Errorf("the configuration plans no %s: add one", typ)
 		}
@@ -197,4 +191,15 @@ resource "pgshard_foreign_server" "s" {
 			Check: dbChecks(a.ExpectQuery("from_resource", `SELECT srvname FROM pg_foreign_server`)),
 		}},
 	})
+}
+
+// resourceTypeNames are the provider's resource types (pgshard_...).
+func resourceTypeNames(t *testing.T) []string {
+	var types []string
+	for _, r := range New("test")().Resources(t.Context()) {
+		var resp fwresource.MetadataResponse
+		r().Metadata(t.Context(), fwresource.MetadataRequest{ProviderTypeName: "pgshard"}, &resp)
+		types = append(types, resp.TypeName)
+	}
+	return types
 }
