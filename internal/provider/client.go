@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,11 @@ type Client struct {
 	conn    postgres.ConnConfig
 	pools   *postgres.Pools
 	unknown bool
+
+	// The provider block as configured, and the provider's version: a list resource reads
+	// each object it finds through a provider of its own (list.go).
+	config  tftypes.Value
+	version string
 
 	// destroys seen while planning, by parent: Terraform plans every resource of a run in
 	// this one process, so a destroy that moves rows into a DEFAULT partition that the same

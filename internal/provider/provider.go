@@ -8,6 +8,7 @@ package provider
 import (
 	"context"
 	"github.com/hashicorp/terraform-plugin-framework/action"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"os"
 	"regexp"
 	"strconv"
@@ -27,8 +28,9 @@ import (
 )
 
 var (
-	_ provider.Provider            = (*pgshardProvider)(nil)
-	_ provider.ProviderWithActions = (*pgshardProvider)(nil)
+	_ provider.Provider                  = (*pgshardProvider)(nil)
+	_ provider.ProviderWithActions       = (*pgshardProvider)(nil)
+	_ provider.ProviderWithListResources = (*pgshardProvider)(nil)
 )
 
 // New returns a constructor for the provider at the given version.
@@ -138,7 +140,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if p.pools == nil {
 		p.pools = postgres.NewPools()
 	}
-	client := &Client{pools: p.pools}
+	client := &Client{pools: p.pools, config: req.Config.Raw, version: p.version}
 	// Values not known yet (a container created in the same apply) are left for the apply:
 	// until then reads keep prior state.
 	for _, v := range []interface{ IsUnknown() bool }{cfg.Host, cfg.Port, cfg.Database, cfg.Username, cfg.Password, cfg.SSLMode, cfg.SSLRootCert, cfg.SSLCert, cfg.SSLKey, cfg.ConnectTimeout, cfg.MaxConnections, cfg.LockTimeout} {
@@ -176,6 +178,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	resp.ResourceData = client
 	resp.DataSourceData = client
 	resp.ActionData = client
+	resp.ListResourceData = client
 }
 
 // Resources are each given their identity (identity.go).
@@ -192,6 +195,11 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 		withIdentity(NewTableResource),
 		withIdentity(NewForeignSchemaImportResource),
 	}
+}
+
+// ListResources find the objects of a database for terraform query (Terraform 1.14+).
+func (p *pgshardProvider) ListResources(_ context.Context) []func() list.ListResource {
+	return listResources
 }
 
 // Actions are day-two operations (Terraform 1.14+; older CLIs and OpenTofu ignore them).

@@ -1,0 +1,13 @@
+# Every one in the provider's database; config narrows it to one foreign server.
+list "pgshard_foreign_server" "all" {
+  provider = pgshard
+}
+
+list "pgshard_foreign_server" "europe" {
+  provider         = pgshard
+  include_resource = true # the objects too, for terraform query -generate-config-out
+
+  config {
+    server = "europe"
+  }
+}

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+)
+
+// The objects of one kind that exist in a database, for the list resources (terraform query):
+// each with the import ID of the resource that manages such an object, in the form the
+// resource's import takes.
+
+// ListKind is a kind of object a list resource finds.
+type ListKind string
+
+// The kinds of objects, by the resource type that manages them.
+const (
+	ListKindExtension        ListKind = "extension"
+	ListKindServer           ListKind = "foreign_server"
+	ListKindUserMapping      ListKind = "user_mapping"
+	ListKindServerUsage      ListKind = "foreign_server_usage"
+	ListKindPartitionedTable ListKind = "partitioned_table"
+	ListKindPartition        ListKind = "partition"
+	ListKindForeignPartition ListKind = "foreign_partition"
+	ListKindTable            ListKind = "table"
+)
+
+// ListFilter narrows a list; an empty field does not.
+type ListFilter struct {
+	Schema string // the objects' schema (tables and partitions)
+	// Parent, as schema and name, is the partitioned table whose direct partitions are listed.
+	ParentSchema, ParentName string
+	Server                   string // the foreign server (mappings, grants, foreign partitions)
+}
+
+// relationListSQL lists relations of one relkind, partitions or not (NULL: either), outside
+// the system schemas and not members of an extension, with their parent and server.
+const relationListSQL = `
+SELECT n.nspname, c.relname
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
+LEFT JOIN pg_class pc ON pc.oid = i.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+LEFT JOIN pg_foreign_server s ON s.oid = ft.ftserver
+WHERE c.relkind = $1::"char" AND ($2::bool IS NULL OR c.relispartition = $2)
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  AND ($3 = '' OR n.nspname = $3)
+  AND ($4 = '' OR (pn.nspname = $4 AND pc.relname = $5))
+  AND ($6 = '' OR s.srvname = $6)
+ORDER BY 1, 2`
+
+// ListObjects returns the import IDs of the objects of kind in the database, in order.
+func ListObjects(ctx context.Context, q Querier, kind ListKind, f ListFilter) ([]string, error) {
+	var stmt string
+	var args []any
+	sep := byte('/')
+	switch kind {
+	case ListKindExtension:
+		stmt = `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`
+	case ListKindServer:
+		stmt, args = `SELECT srvname FROM pg_foreign_server WHERE $1 = '' OR srvname = $1 ORDER BY 1`, []any{f.Server}
+	case ListKindUserMapping:
+		stmt = `SELECT srvname, CASE WHEN umuser = 0 THEN '` + PublicRole + `' ELSE usename END FROM pg_user_mappings WHERE $1 = '' OR srvname = $1 ORDER BY 1, 2`
+		args = []any{f.Server}
+	case ListKindServerUsage:
+		stmt = `SELECT DISTINCT s.srvname, CASE WHEN a.grantee = 0 THEN '` + PublicRole + `' ELSE r.rolname END
+FROM pg_foreign_server s CROSS JOIN LATERAL aclexplode(s.srvacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+WHERE a.privilege_type = 'USAGE' AND a.grantee <> s.srvowner AND ($1 = '' OR s.srvname = $1) ORDER BY 1, 2`
+		args = []any{f.Server}
+	case ListKindPartitionedTable, ListKindPartition, ListKindForeignPartition, ListKindTable:
+		relkind, partition := map[ListKind]RelKind{ListKindPartitionedTable: RelPartitioned, ListKindPartition: RelTable, ListKindForeignPartition: RelForeign, ListKindTable: RelTable}[kind], any(nil)
+		switch kind {
+		case ListKindPartition, ListKindForeignPartition:
+			partition = true
+		case ListKindTable:
+			partition = false
+		}
+		stmt, args, sep = relationListSQL, []any{string(relkind), partition, f.Schema, f.ParentSchema, f.ParentName, f.Server}, '.'
+	default:
+		return nil, fmt.Errorf("no list of %q", kind)
+	}
+	rows, err := q.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		parts := make([]string, len(cols))
+		dest := make([]any, len(cols))
+		for i := range parts {
+			dest[i] = &parts[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		ids = append(ids, JoinID(sep, parts...))
+	}
+	return ids, rows.Err()
+}
