@@ -22,6 +22,7 @@ const (
 	ListKindPartition        ListKind = "partition"
 	ListKindForeignPartition ListKind = "foreign_partition"
 	ListKindTable            ListKind = "table"
+	ListKindSchemaImport     ListKind = "foreign_schema_import"
 )
 
 // ListFilter narrows a list; an empty field does not.
@@ -78,6 +79,22 @@ WHERE a.privilege_type = 'USAGE' AND a.grantee <> s.srvowner AND ($1 = '' OR s.s
 			partition = false
 		}
 		stmt, args, sep = relationListSQL, []any{string(relkind), partition, f.Schema, f.ParentSchema, f.ParentName, f.Server}, '.'
+	case ListKindSchemaImport:
+		// The foreign tables IMPORT FOREIGN SCHEMA makes (not partitions, table_name their own
+		// name), by local schema, server and remote schema: what pgshard_foreign_schema_import
+		// reads as one import.
+		stmt = `
+SELECT DISTINCT n.nspname, s.srvname, coalesce((SELECT substr(o, 13) FROM unnest(ft.ftoptions) o WHERE starts_with(o, 'schema_name=')), n.nspname)
+FROM pg_foreign_table ft
+JOIN pg_class c ON c.oid = ft.ftrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_foreign_server s ON s.oid = ft.ftserver
+WHERE NOT c.relispartition
+  AND coalesce((SELECT substr(o, 12) FROM unnest(ft.ftoptions) o WHERE starts_with(o, 'table_name=')), c.relname) = c.relname
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  AND ($1 = '' OR n.nspname = $1) AND ($2 = '' OR s.srvname = $2)
+ORDER BY 1, 2, 3`
+		args = []any{f.Schema, f.Server}
 	default:
 		return nil, fmt.Errorf("no list of %q", kind)
 	}

@@ -45,6 +45,8 @@ var listResources = []func() list.ListResource{
 	newLister("partition", postgres.ListKindPartition, "local partitions (plain tables attached to a partitioned table)", "schema", "parent"),
 	newLister("foreign_partition", postgres.ListKindForeignPartition, "foreign partitions", "schema", "parent", "server"),
 	newLister("table", postgres.ListKindTable, "plain tables that are not partitions", "schema"),
+	newLister("foreign_schema_import", postgres.ListKindSchemaImport,
+		"imported foreign schemas (the foreign tables that are not partitions, by local schema, server and remote schema)", "schema", "server"),
 }
 
 func newLister(typeName string, kind postgres.ListKind, what string, filters ...string) func() list.ListResource {

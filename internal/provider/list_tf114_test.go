@@ -43,6 +43,7 @@ var listFilterOf = map[string][]string{
 	"pgshard_extension": nil, "pgshard_foreign_server": {"server"}, "pgshard_user_mapping": {"server"},
 	"pgshard_foreign_server_usage": {"server"}, "pgshard_partitioned_table": {"schema", "parent"},
 	"pgshard_partition": {"schema", "parent"}, "pgshard_foreign_partition": {"schema", "parent", "server"}, "pgshard_table": {"schema"},
+	"pgshard_foreign_schema_import": {"schema", "server"},
 }
 
 // terraform query finds the tutorial's hand-made stack, one object per list resource (but
@@ -51,6 +52,10 @@ var listFilterOf = map[string][]string{
 // ones.
 func TestAccList_HandMadeStack(t *testing.T) {
 	s := newHandMadeStack(t)
+	// And a table of the shard's public schema imported by hand (what IMPORT FOREIGN SCHEMA
+	// makes: the remote schema and table as options).
+	s.base.Exec(t, `CREATE SCHEMA imported`)
+	s.base.Exec(t, `CREATE FOREIGN TABLE imported.europe_tweets (id bigint NOT NULL, location text NOT NULL, body text) SERVER europe OPTIONS (schema_name 'public', table_name 'europe_tweets')`)
 	if len(listFilterOf) != len(listResources) {
 		t.Fatalf("the test knows %d list resources, the provider has %d", len(listFilterOf), len(listResources))
 	}
@@ -59,6 +64,7 @@ func TestAccList_HandMadeStack(t *testing.T) {
 		"pgshard_extension": "postgres_fdw", "pgshard_foreign_server": "europe", "pgshard_user_mapping": mapping,
 		"pgshard_foreign_server_usage": usage, "pgshard_partitioned_table": "public.tweets",
 		"pgshard_partition": "public.tweets_default", "pgshard_foreign_partition": "public.europe_tweets",
+		"pgshard_foreign_schema_import": "imported/europe/public",
 	}
 	var found []querycheck.QueryResultCheck
 	for _, typ := range sortedKeys(listFilterOf) {
@@ -73,6 +79,7 @@ func TestAccList_HandMadeStack(t *testing.T) {
 		"pgshard_foreign_server": `server = "asia"`, "pgshard_user_mapping": `server = "asia"`, "pgshard_foreign_server_usage": `server = "asia"`,
 		"pgshard_partitioned_table": `schema = "other"`, "pgshard_partition": `parent = "public.other"`,
 		"pgshard_foreign_partition": `server = "asia"`, "pgshard_table": `schema = "public"`,
+		"pgshard_foreign_schema_import": `schema = "public"`,
 	}
 	var nothing []querycheck.QueryResultCheck
 	for typ := range none {
