@@ -23,6 +23,7 @@ const (
 	ListKindForeignPartition ListKind = "foreign_partition"
 	ListKindTable            ListKind = "table"
 	ListKindSchemaImport     ListKind = "foreign_schema_import"
+	ListKindTimePartitions   ListKind = "time_partitions"
 )
 
 // ListFilter narrows a list; an empty field does not.
@@ -95,6 +96,21 @@ WHERE NOT c.relispartition
   AND ($1 = '' OR n.nspname = $1) AND ($2 = '' OR s.srvname = $2)
 ORDER BY 1, 2, 3`
 		args = []any{f.Schema, f.Server}
+	case ListKindTimePartitions:
+		// The parents pgshard_time_partitions can keep: RANGE on one date, timestamp or
+		// timestamptz column (TimeKeyOf).
+		stmt = `
+SELECT n.nspname, c.relname
+FROM pg_partitioned_table pt
+JOIN pg_class c ON c.oid = pt.partrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
+WHERE pt.partstrat = 'r' AND pt.partnatts = 1 AND pt.partattrs[0] <> 0
+  AND a.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  AND ($1 = '' OR n.nspname = $1)
+ORDER BY 1, 2`
+		args, sep = []any{f.Schema}, '.'
 	default:
 		return nil, fmt.Errorf("no list of %q", kind)
 	}

@@ -72,6 +72,52 @@ resource "terraform_data" "loaded" {
 	})
 }
 
+// pgshard_verify_residency from an action_trigger fails the apply, naming the partition and
+// the count, when a row written on the shard directly is outside the partition's bound, and
+// passes once it is gone. (The table is made by hand: the action needs only its name.)
+func TestAccAction_VerifyResidencyFromTrigger(t *testing.T) {
+	base, shard := newTrustBaseAndShard(t, "europe")
+	shard.Exec(t, `CREATE TABLE europe_tweets (id bigint NOT NULL, location text NOT NULL, text text)`)
+	base.Exec(t, `CREATE TABLE tweets (id bigint NOT NULL, location text NOT NULL, text text) PARTITION BY LIST (location)`)
+	base.Exec(t, `CREATE FOREIGN TABLE europe_tweets PARTITION OF tweets FOR VALUES IN ('europe') SERVER europe OPTIONS (table_name 'europe_tweets')`)
+	base.Exec(t, `INSERT INTO tweets VALUES (1, 'europe', 'hallo'), (2, 'europe', 'moin')`)
+	checked := func(run string) string {
+		return base.ProviderConfig() + `
+action "pgshard_verify_residency" "tweets" {
+  config {
+    parent = "public.tweets"
+  }
+}
+
+resource "terraform_data" "checked" {
+  input = "` + run + `"
+  lifecycle {
+    action_trigger {
+      events  = [after_create, after_update]
+      actions = [action.pgshard_verify_residency.tweets]
+    }
+  }
+}
+`
+	}
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   needs114,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig:   func() { shard.Exec(t, `INSERT INTO europe_tweets VALUES (3, 'usa', 'stray')`) },
+				Config:      checked("first"),
+				ExpectError: regexp.MustCompile(`(?s)Rows Outside Their Partition.*public\.europe_tweets \(on server europe,.*1 of its\s+3 rows are outside it`),
+			},
+			{
+				PreConfig: func() { shard.Exec(t, `DELETE FROM europe_tweets WHERE location = 'usa'`) },
+				Config:    checked("second"),
+				Check:     dbChecks(shard.ExpectQuery("2", `SELECT count(*)::text FROM europe_tweets`)),
+			},
+		},
+	})
+}
+
 // Each action run with terraform apply -invoke, by the real CLI: pgshard_analyze gives a
 // sub-partitioned tree's foreign partitions statistics; pgshard_verify_residency passes,
 // then fails naming the partition and the count once a row is written on the shard outside

@@ -47,6 +47,8 @@ var listResources = []func() list.ListResource{
 	newLister("table", postgres.ListKindTable, "plain tables that are not partitions", "schema"),
 	newLister("foreign_schema_import", postgres.ListKindSchemaImport,
 		"imported foreign schemas (the foreign tables that are not partitions, by local schema, server and remote schema)", "schema", "server"),
+	newLister("time_partitions", postgres.ListKindTimePartitions,
+		"parents partitioned by RANGE on one date, timestamp or timestamptz column, whose periods pgshard_time_partitions can keep", "schema"),
 }
 
 func newLister(typeName string, kind postgres.ListKind, what string, filters ...string) func() list.ListResource {

@@ -43,7 +43,7 @@ var listFilterOf = map[string][]string{
 	"pgshard_extension": nil, "pgshard_foreign_server": {"server"}, "pgshard_user_mapping": {"server"},
 	"pgshard_foreign_server_usage": {"server"}, "pgshard_partitioned_table": {"schema", "parent"},
 	"pgshard_partition": {"schema", "parent"}, "pgshard_foreign_partition": {"schema", "parent", "server"}, "pgshard_table": {"schema"},
-	"pgshard_foreign_schema_import": {"schema", "server"},
+	"pgshard_foreign_schema_import": {"schema", "server"}, "pgshard_time_partitions": {"schema"},
 }
 
 // terraform query finds the tutorial's hand-made stack, one object per list resource (but
@@ -55,6 +55,11 @@ func TestAccList_HandMadeStack(t *testing.T) {
 	// And a table of the shard's public schema imported by hand (what IMPORT FOREIGN SCHEMA
 	// makes: the remote schema and table as options).
 	s.base.Exec(t, `CREATE SCHEMA imported`)
+	// And a log table partitioned by month (a parent for pgshard_time_partitions) with one
+	// month made by hand; its month is a partition too.
+	s.base.Exec(t, `CREATE SCHEMA app_logs`)
+	s.base.Exec(t, `CREATE TABLE app_logs.logs (at timestamptz NOT NULL, line text) PARTITION BY RANGE (at)`)
+	s.base.Exec(t, `CREATE TABLE app_logs.logs_p20261201 PARTITION OF app_logs.logs FOR VALUES FROM ('2026-12-01 00:00+00') TO ('2027-01-01 00:00+00')`)
 	s.base.Exec(t, `CREATE FOREIGN TABLE imported.europe_tweets (id bigint NOT NULL, location text NOT NULL, body text) SERVER europe OPTIONS (schema_name 'public', table_name 'europe_tweets')`)
 	if len(listFilterOf) != len(listResources) {
 		t.Fatalf("the test knows %d list resources, the provider has %d", len(listFilterOf), len(listResources))
@@ -64,7 +69,7 @@ func TestAccList_HandMadeStack(t *testing.T) {
 		"pgshard_extension": "postgres_fdw", "pgshard_foreign_server": "europe", "pgshard_user_mapping": mapping,
 		"pgshard_foreign_server_usage": usage, "pgshard_partitioned_table": "public.tweets",
 		"pgshard_partition": "public.tweets_default", "pgshard_foreign_partition": "public.europe_tweets",
-		"pgshard_foreign_schema_import": "imported/europe/public",
+		"pgshard_foreign_schema_import": "imported/europe/public", "pgshard_time_partitions": "app_logs.logs",
 	}
 	var found []querycheck.QueryResultCheck
 	for _, typ := range sortedKeys(listFilterOf) {
@@ -79,7 +84,7 @@ func TestAccList_HandMadeStack(t *testing.T) {
 		"pgshard_foreign_server": `server = "asia"`, "pgshard_user_mapping": `server = "asia"`, "pgshard_foreign_server_usage": `server = "asia"`,
 		"pgshard_partitioned_table": `schema = "other"`, "pgshard_partition": `parent = "public.other"`,
 		"pgshard_foreign_partition": `server = "asia"`, "pgshard_table": `schema = "public"`,
-		"pgshard_foreign_schema_import": `schema = "public"`,
+		"pgshard_foreign_schema_import": `schema = "public"`, "pgshard_time_partitions": `schema = "other"`,
 	}
 	var nothing []querycheck.QueryResultCheck
 	for typ := range none {
@@ -90,7 +95,13 @@ func TestAccList_HandMadeStack(t *testing.T) {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: s.base.ProviderConfig()},
-			{Query: true, Config: listQuery(false, nil), QueryResultChecks: found},
+			{Query: true, Config: listQuery(false, map[string]string{
+				"pgshard_partitioned_table": `schema = "public"`, "pgshard_partition": `schema = "public"`,
+			}), QueryResultChecks: found},
+			{Query: true, Config: listQuery(false, map[string]string{"pgshard_partition": `parent = "app_logs.logs"`}), QueryResultChecks: []querycheck.QueryResultCheck{
+				querycheck.ExpectLength("pgshard_partitioned_table.all", 2),
+				querycheck.ExpectIdentity("pgshard_partition.all", map[string]knownvalue.Check{"id": knownvalue.StringExact("app_logs.logs_p20261201")}),
+			}},
 			{Query: true, Config: listQuery(false, none), QueryResultChecks: nothing},
 			{Query: true, Config: listQuery(true, map[string]string{"pgshard_foreign_partition": `server = "europe"`}), QueryResultChecks: []querycheck.QueryResultCheck{
 				querycheck.ExpectResourceKnownValues("pgshard_foreign_partition.all", queryfilter.ByResourceIdentity(map[string]knownvalue.Check{"id": knownvalue.StringExact("public.europe_tweets")}), []querycheck.KnownValueCheck{
