@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
@@ -220,8 +221,23 @@ action "pgshard_analyze" "tweets" {
 	if _, err := holder.Exec(`LOCK TABLE europe_tweets IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	out, code, sent := ws.Interrupt(t, func(line string) bool { return strings.Contains(line, "pgshard: analyze foreign partition") },
-		"apply", "-auto-approve", "-no-color", "-invoke=action.pgshard_analyze.tweets")
+	// SIGINT only once the ANALYZE is running on the base (waiting for the shard's lock), so
+	// that what is cancelled is a running statement.
+	running := `SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'ANALYZE%' AND state = 'active' AND pid <> pg_backend_pid()`
+	seen := false
+	out, code, sent := ws.Interrupt(t, func(line string) bool {
+		if !strings.Contains(line, "pgshard: analyze foreign partition") {
+			return false
+		}
+		for deadline := time.Now().Add(20 * time.Second); !seen && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			var n int
+			seen = base.DB.QueryRow(running).Scan(&n) == nil && n == 1
+		}
+		return true
+	}, "apply", "-auto-approve", "-no-color", "-invoke=action.pgshard_analyze.tweets")
+	if !seen {
+		t.Fatalf("the ANALYZE was never seen running on the base before the interrupt:\n%s", out)
+	}
 	// Terraform 1.15 stops the provider and reports the apply complete (exit 0) when an
 	// action is interrupted: what counts is what the database was left with.
 	if !sent {
