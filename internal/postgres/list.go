@@ -24,6 +24,7 @@ const (
 	ListKindTable            ListKind = "table"
 	ListKindSchemaImport     ListKind = "foreign_schema_import"
 	ListKindTimePartitions   ListKind = "time_partitions"
+	ListKindSettings         ListKind = "settings"
 )
 
 // ListFilter narrows a list; an empty field does not.
@@ -111,6 +112,16 @@ WHERE pt.partstrat = 'r' AND pt.partnatts = 1 AND pt.partattrs[0] <> 0
   AND ($1 = '' OR n.nspname = $1)
 ORDER BY 1, 2`
 		args, sep = []any{f.Schema}, '.'
+	case ListKindSettings:
+		// The provider's database's settings and its roles' there; a role's settings for
+		// every database are the cluster's, not this database's.
+		stmt = `
+SELECT coalesce(d.datname, ''), coalesce(r.rolname, '')
+FROM pg_db_role_setting s
+LEFT JOIN pg_database d ON d.oid = s.setdatabase
+LEFT JOIN pg_roles r ON r.oid = s.setrole
+WHERE d.datname = current_database() AND (s.setrole = 0 OR r.oid IS NOT NULL)
+ORDER BY 1, 2`
 	default:
 		return nil, fmt.Errorf("no list of %q", kind)
 	}

@@ -17,19 +17,20 @@ import (
 // when an object is renamed in place, so it is mutable. Older CLIs and OpenTofu neither send
 // nor keep it, and nothing else depends on it.
 
-// managedResource is what every pgshard resource implements (ValidateConfig and ModifyPlan
-// are passed on where it has them).
+// managedResource is what every pgshard resource implements (ValidateConfig,
+// ConfigValidators and ModifyPlan are passed on where it has them).
 type managedResource interface {
 	resource.ResourceWithConfigure
 	resource.ResourceWithImportState
 }
 
 var (
-	_ resource.ResourceWithIdentity       = identified{}
-	_ resource.ResourceWithConfigure      = identified{}
-	_ resource.ResourceWithImportState    = identified{}
-	_ resource.ResourceWithValidateConfig = identified{}
-	_ resource.ResourceWithModifyPlan     = identified{}
+	_ resource.ResourceWithIdentity         = identified{}
+	_ resource.ResourceWithConfigure        = identified{}
+	_ resource.ResourceWithImportState      = identified{}
+	_ resource.ResourceWithValidateConfig   = identified{}
+	_ resource.ResourceWithModifyPlan       = identified{}
+	_ resource.ResourceWithConfigValidators = identified{}
 )
 
 // identified is a resource with its identity.
@@ -72,6 +73,13 @@ func (r identified) ValidateConfig(ctx context.Context, req resource.ValidateCon
 	if v, ok := r.inner.(resource.ResourceWithValidateConfig); ok {
 		v.ValidateConfig(ctx, req, resp)
 	}
+}
+
+func (r identified) ConfigValidators(ctx context.Context) []resource.ConfigValidator {
+	if v, ok := r.inner.(resource.ResourceWithConfigValidators); ok {
+		return v.ConfigValidators(ctx)
+	}
+	return nil
 }
 
 func (r identified) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {

@@ -90,6 +90,12 @@ resource "pgshard_foreign_schema_import" "remote" {
   local_schema  = "imported"
 }
 `, shard.Cluster.Host, shard.Cluster.Port, shard.Name, shard.Cluster.Password)
+	config += fmt.Sprintf(`
+resource "pgshard_settings" "planner" {
+  database = %q
+  settings = { enable_partitionwise_aggregate = "on" }
+}
+`, base.Name)
 
 	ids := map[string]string{
 		"pgshard_extension.trgm":               "pg_trgm",
@@ -103,6 +109,7 @@ resource "pgshard_foreign_schema_import" "remote" {
 		"pgshard_user_mapping.archive":         "",
 		"pgshard_foreign_server_usage.archive": "",
 		"pgshard_foreign_schema_import.remote": "",
+		"pgshard_settings.planner":             base.Name + "/",
 	}
 	for _, typ := range resourceTypeNames(t) {
 		found := false

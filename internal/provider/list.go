@@ -49,6 +49,7 @@ var listResources = []func() list.ListResource{
 		"imported foreign schemas (the foreign tables that are not partitions, by local schema, server and remote schema)", "schema", "server"),
 	newLister("time_partitions", postgres.ListKindTimePartitions,
 		"parents partitioned by RANGE on one date, timestamp or timestamptz column, whose periods pgshard_time_partitions can keep", "schema"),
+	newLister("settings", postgres.ListKindSettings, "settings of the provider's database, its own and each role's in it"),
 }
 
 func newLister(typeName string, kind postgres.ListKind, what string, filters ...string) func() list.ListResource {

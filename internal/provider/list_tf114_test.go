@@ -44,6 +44,7 @@ var listFilterOf = map[string][]string{
 	"pgshard_foreign_server_usage": {"server"}, "pgshard_partitioned_table": {"schema", "parent"},
 	"pgshard_partition": {"schema", "parent"}, "pgshard_foreign_partition": {"schema", "parent", "server"}, "pgshard_table": {"schema"},
 	"pgshard_foreign_schema_import": {"schema", "server"}, "pgshard_time_partitions": {"schema"},
+	"pgshard_settings": nil,
 }
 
 // terraform query finds the tutorial's hand-made stack, one object per list resource (but
@@ -61,6 +62,8 @@ func TestAccList_HandMadeStack(t *testing.T) {
 	s.base.Exec(t, `CREATE TABLE app_logs.logs (at timestamptz NOT NULL, line text) PARTITION BY RANGE (at)`)
 	s.base.Exec(t, `CREATE TABLE app_logs.logs_p20261201 PARTITION OF app_logs.logs FOR VALUES FROM ('2026-12-01 00:00+00') TO ('2027-01-01 00:00+00')`)
 	s.base.Exec(t, `CREATE FOREIGN TABLE imported.europe_tweets (id bigint NOT NULL, location text NOT NULL, body text) SERVER europe OPTIONS (schema_name 'public', table_name 'europe_tweets')`)
+	// And the planner settings of the tuning guide, for the database's sessions.
+	s.base.Exec(t, `ALTER DATABASE `+quoteIdent(s.base.Name)+` SET enable_partitionwise_aggregate = on`)
 	if len(listFilterOf) != len(listResources) {
 		t.Fatalf("the test knows %d list resources, the provider has %d", len(listFilterOf), len(listResources))
 	}
@@ -70,6 +73,7 @@ func TestAccList_HandMadeStack(t *testing.T) {
 		"pgshard_foreign_server_usage": usage, "pgshard_partitioned_table": "public.tweets",
 		"pgshard_partition": "public.tweets_default", "pgshard_foreign_partition": "public.europe_tweets",
 		"pgshard_foreign_schema_import": "imported/europe/public", "pgshard_time_partitions": "app_logs.logs",
+		"pgshard_settings": s.base.Name + "/",
 	}
 	var found []querycheck.QueryResultCheck
 	for _, typ := range sortedKeys(listFilterOf) {

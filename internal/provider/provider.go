@@ -194,6 +194,7 @@ func (p *pgshardProvider) Resources(_ context.Context) []func() resource.Resourc
 		withIdentity(NewTimePartitionsResource),
 		withIdentity(NewTableResource),
 		withIdentity(NewForeignSchemaImportResource),
+		withIdentity(NewSettingsResource),
 	}
 }
 

@@ -143,6 +143,10 @@ resource "pgshard_foreign_schema_import" "i" {
   remote_schema = "public"
   local_schema  = "imported"
 }
+resource "pgshard_settings" "planner" {
+  database = "tweets"
+  settings = { enable_partitionwise_aggregate = "on", enable_partitionwise_join = "on" }
+}
 `
 	// A resource type added to the provider is planned here too.
 	for _, typ := range resourceTypeNames(t) {
