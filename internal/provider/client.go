@@ -26,6 +26,10 @@ type Client struct {
 	config  tftypes.Value
 	version string
 
+	// analyze says whether foreign partitions are analyzed after pgshard writes them
+	// (analyze_foreign_partitions).
+	analyze bool
+
 	// destroys seen while planning, by parent: Terraform plans every resource of a run in
 	// this one process, so a destroy that moves rows into a DEFAULT partition that the same
 	// plan destroys is caught whichever of the two is planned second.

@@ -146,7 +146,11 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 		}
 		what := tablePhrase("foreign partition", p.Schema, p.Name)
 		if !plan.CreateRemoteTable.ValueBool() {
-			return what, postgres.CreateForeignPartition(ctx, db, p, parent, inDefault > 0)
+			err := postgres.CreateForeignPartition(ctx, db, p, parent, inDefault > 0)
+			if err == nil {
+				analyzeWritten(ctx, r.client, db, p.Schema, p.Name, diags)
+			}
+			return what, err
 		}
 		remote := shardTableOf(p, parent)
 		what += " (shard table " + remote.Schema + "." + remote.Name + " on server " + p.Server + ")"
@@ -154,6 +158,9 @@ func (r *foreignPartitionResource) Create(ctx context.Context, req resource.Crea
 		if leftBehind != nil {
 			diags.AddWarning("Shard Table Left Behind", fmt.Sprintf("The shard table %s.%s created on server %q could not be removed after the failure: %s",
 				remote.Schema, remote.Name, p.Server, leftBehind))
+		}
+		if err == nil {
+			analyzeWritten(ctx, r.client, db, p.Schema, p.Name, diags)
 		}
 		return what, err
 	})
@@ -270,10 +277,13 @@ func (r *foreignPartitionResource) Update(ctx context.Context, req resource.Upda
 		}
 		what := tablePhrase("foreign partition", to.Schema, to.Name)
 		managed := plan.CreateRemoteTable.ValueBool()
-		err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
+		moved, err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
 			plan.MoveRowsFromDefault.ValueBool(), managed, func(first postgres.Partition) error {
 				return postgres.UpdateForeignPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first, managed)
 			})
+		if moved {
+			analyzeWritten(ctx, r.client, db, to.Schema, to.Name, diags)
+		}
 		adopted := plan.CreateRemoteTable.ValueBool() && !prior.CreateRemoteTable.ValueBool()
 		if err != nil || !plan.CreateRemoteTable.ValueBool() || prior.RemoteDrift.ValueString() == "" && !adopted {
 			return what, err

@@ -92,7 +92,7 @@ func (r *partitionResource) Update(ctx context.Context, req resource.UpdateReque
 			return "", nil
 		}
 		what := tablePhrase("partition", to.Schema, to.Name)
-		err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
+		_, err := updateMovingRows(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), to, plan.OnRowsOutsideBound.ValueString(),
 			plan.MoveRowsFromDefault.ValueBool(), false, func(first postgres.Partition) error {
 				return postgres.UpdateLocalPartition(ctx, db, prior.Schema.ValueString(), prior.Name.ValueString(), first)
 			})

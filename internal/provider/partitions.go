@@ -312,30 +312,31 @@ func (e *pendingMoveError) Error() string {
 
 // updateMovingRows updates a partition (now named priorSchema.priorName) to `to`. When the
 // bound change moves rows (see planBoundMove), update first changes everything but the
-// bound, and the move then changes the bound (and a managed shard's CHECK) with the rows.
+// bound, and the move then changes the bound (and a managed shard's CHECK) with the rows;
+// moved says rows moved.
 func updateMovingRows(ctx context.Context, db *postgres.DB, priorSchema, priorName string, to postgres.Partition, onRows string, fromDefault, managed bool,
-	update func(first postgres.Partition) error) error {
+	update func(first postgres.Partition) error) (moved bool, err error) {
 	cur, err := postgres.ReadPartition(ctx, db, priorSchema, priorName)
 	if err != nil {
-		return err
+		return false, err
 	}
 	m, err := planBoundMove(ctx, db, cur, to, onRows, fromDefault)
 	if err != nil {
-		return err
+		return false, err
 	}
 	first := to
 	if m.rows > 0 {
 		first.Bound = cur.Bound
 	}
 	if err := update(first); err != nil || m.rows == 0 {
-		return err
+		return false, err
 	}
 	if m.toDefault {
 		_, err = postgres.MoveToDefault(ctx, db, to, cur.Bound, managed)
 	} else {
 		_, err = postgres.MoveFromDefault(ctx, db, to, cur.Bound, managed)
 	}
-	return err
+	return err == nil, err
 }
 
 // planRowMoves is the plan-time half of a partition's bound update: it reads the partition

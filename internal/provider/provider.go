@@ -127,6 +127,13 @@ func (p *pgshardProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Optional:   true,
 				Validators: []validator.String{lockTimeoutValidator{}},
 			},
+			"analyze_foreign_partitions": schema.BoolAttribute{
+				MarkdownDescription: "Run `ANALYZE` on a foreign partition after pgshard creates it or moves rows into or out of it " +
+					"(a key moved between shards, a time period tiered to a server), so that the planner has its statistics: autovacuum " +
+					"never analyzes foreign tables. postgres_fdw reads the shard table to sample it (on PostgreSQL 15, every row; see " +
+					"the Performance guide for what it costs). A failure is a warning. Default `true`.",
+				Optional: true,
+			},
 		},
 	}
 }
@@ -175,6 +182,7 @@ func (p *pgshardProvider) Configure(ctx context.Context, req provider.ConfigureR
 	conn.MaxConnections, _ = intOr(cfg.MaxConnections, "")
 	conn.LockTimeout = stringOr(cfg.LockTimeout, "")
 	client.conn = conn.WithDefaults()
+	client.analyze = cfg.AnalyzeForeignPartitions.IsNull() || cfg.AnalyzeForeignPartitions.IsUnknown() || cfg.AnalyzeForeignPartitions.ValueBool()
 	resp.ResourceData = client
 	resp.DataSourceData = client
 	resp.ActionData = client
@@ -251,4 +259,6 @@ type providerModelV0 struct {
 	ConnectTimeout types.Int64  `tfsdk:"connect_timeout"`
 	MaxConnections types.Int64  `tfsdk:"max_connections"`
 	LockTimeout    types.String `tfsdk:"lock_timeout"`
+
+	AnalyzeForeignPartitions types.Bool `tfsdk:"analyze_foreign_partitions"`
 }

@@ -599,7 +599,11 @@ func (r *timePartitionsResource) apply(ctx context.Context, plan timePartitionsM
 	for _, p := range want {
 		switch cur, ok := have[p.Name]; {
 		case ok && cur.Server != p.Server:
-			step(p.Name, postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString()))
+			err := postgres.TierPeriod(ctx, db, spec, cur, p.Server, plan.RemoteSchema.ValueString())
+			if err == nil && p.Server != "" {
+				analyzeWritten(ctx, r.client, db, parent.Schema, p.Name, diags)
+			}
+			step(p.Name, err)
 		case ok && cur.OldTable != nil && !p.Frozen:
 			step(p.Name, postgres.DropOldShardTable(ctx, db, parent.Schema, p.Name, *cur.OldTable))
 		case ok && cur.Frozen && !p.Frozen:
