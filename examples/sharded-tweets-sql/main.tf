@@ -48,6 +48,9 @@ module "tweets" {
       partition_options = { fetch_size = "1000", batch_size = "500", async_capable = "true" }
     }
   }
+  # New sessions of the base database aggregate and join per shard: a GROUP BY across
+  # regions gets each shard's counts instead of its rows (see the Performance guide).
+  database_settings = { database = var.base.database }
   # Rows whose location has no region yet stay in this partition on the base database.
   default_partition_name = "tweets_default"
   force_destroy          = var.force_destroy

@@ -138,6 +138,9 @@ module "tweets" {
   force_destroy          = var.force_destroy
   moves_enabled          = var.moves_enabled
   default_partition_name = "tweets_default"
+  # New sessions of the base database aggregate and join per shard: a GROUP BY across
+  # regions gets each shard's counts instead of its rows (see the Performance guide).
+  database_settings = { database = local.base.database }
 
   # Each region partitioned by month: recent months on the region's shard, where its API
   # writes to one table; months that ended archive_after before as_of on the archive.

@@ -194,6 +194,7 @@ func TestAccExample_ShardedTweetsSQL(t *testing.T) {
 		s.base.ExpectQuery("beep", `SELECT string_agg(text, ',') FROM ONLY tweets_default`),
 		s.base.ExpectQuery("5", `SELECT count(DISTINCT id) FROM tweets`),
 	)
+	groupByPushedDown(t, s.base)
 
 	// canada splits off usa onto a database of its own: one apply, usa narrows (its canada
 	// rows into DEFAULT) before the new region takes them from there. The plan shows the
@@ -278,7 +279,7 @@ func TestAccExample_ShardedTweetsSQL(t *testing.T) {
 // A stack applied with examples/sharded-tweets-sql as it was before it called
 // modules/sharded-table (testdata/sharded-tweets-sql-before-modules) is carried over by the
 // example's moved.tf: the plan moves every instance, changes only the settings moved.tf
-// names, in state only, and after its apply the rows are where they were and the plan is
+// names, in state only (and creates the planner settings the example added since), and after its apply the rows are where they were and the plan is
 // empty.
 func TestAccExample_ShardedTweetsSQLMoved(t *testing.T) {
 	s := newShardedTweets(t)
@@ -308,6 +309,9 @@ func TestAccExample_ShardedTweetsSQLMoved(t *testing.T) {
 		}
 		if slices.Equal(rc.Change.Actions, []string{"no-op"}) {
 			continue
+		}
+		if rc.Address == "module.tweets.pgshard_settings.queries[0]" && slices.Equal(rc.Change.Actions, []string{"create"}) {
+			continue // the one object the example added since: its planner settings
 		}
 		resource, _, _ := strings.Cut(rc.Address, "[")
 		changed := changedValues(rc.Change.Before, rc.Change.After, rc.Change.AfterUnknown)
@@ -398,5 +402,34 @@ func checkAll(t *testing.T, checks ...func() error) {
 		if err := check(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// groupByPushedDown checks that a new session of the base database (the example's
+// database_settings apply at login) aggregates partition by partition.
+func groupByPushedDown(t *testing.T, base *accDatabase) {
+	t.Helper()
+	db, err := base.Cluster.Open(base.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `EXPLAIN (VERBOSE, COSTS OFF) SELECT location, count(*) FROM tweets GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	// Partitionwise: an Append of one aggregate per partition (on the shard itself when its
+	// statistics say that sends fewer rows), not one aggregate over all of them.
+	if text := strings.Join(plan, "\n"); len(plan) == 0 || plan[0] != "Append" || strings.Count(text, "count(*)") < 3 {
+		t.Errorf("each partition should be counted on its own (enable_partitionwise_aggregate from database_settings); the plan:\n%s", text)
 	}
 }

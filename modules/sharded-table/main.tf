@@ -244,3 +244,11 @@ resource "pgshard_time_partitions" "region" {
     }
   }
 }
+
+# The planner settings of the sessions that query the table (database_settings).
+resource "pgshard_settings" "queries" {
+  count    = var.database_settings == null ? 0 : 1
+  database = var.database_settings.database
+  role     = var.database_settings.role
+  settings = var.database_settings.settings
+}

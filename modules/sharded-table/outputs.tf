@@ -27,3 +27,8 @@ output "periods" {
     }
   }
 }
+
+output "settings_id" {
+  description = "ID of the pgshard_settings that database_settings manages (\"database/role\"), or null without it."
+  value       = one(pgshard_settings.queries[*].id)
+}

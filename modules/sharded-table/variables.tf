@@ -215,3 +215,21 @@ variable "tier_servers" {
     error_message = "A tier server's key names its foreign server, so it must be a lower-case SQL identifier of at most 63 characters (^[a-z_][a-z0-9_]*$): rename ${join(", ", [for name in keys(var.tier_servers) : format("%q", name) if !(can(regex("^[a-z_][a-z0-9_]*$", name)) && length(name) <= 63)])}."
   }
 }
+
+variable "database_settings" {
+  description = <<-EOT
+    The login settings (pgshard_settings) of the database, or of a role in it, that queries the
+    table: by default the planner settings that let each shard aggregate and join its own rows
+    (enable_partitionwise_aggregate and enable_partitionwise_join: a cross-shard GROUP BY then
+    sends each shard's counts, not its rows; see the Performance guide). database is the base
+    database (the provider's); role, when set, limits them to that role's sessions. The module
+    then owns that database and role pair's settings: give it once per pair, not in two
+    modules. null leaves the settings alone.
+  EOT
+  type = object({
+    database = string
+    role     = optional(string)
+    settings = optional(map(string), { enable_partitionwise_aggregate = "on", enable_partitionwise_join = "on" })
+  })
+  default = null
+}

@@ -324,3 +324,42 @@ run "names_schema_identity_and_force_destroy" {
     error_message = "force_destroy must reach the table and the DEFAULT partition."
   }
 }
+
+run "no_settings_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(pgshard_settings.queries) == 0
+    error_message = "Without database_settings the module must leave the database's settings alone."
+  }
+}
+
+run "partitionwise_settings" {
+  command = plan
+
+  variables {
+    database_settings = { database = "tweets" }
+  }
+
+  assert {
+    condition     = length(pgshard_settings.queries) == 1 && pgshard_settings.queries[0].database == "tweets" && pgshard_settings.queries[0].role == null
+    error_message = "database_settings must manage the settings of the database it names, for every role."
+  }
+  assert {
+    condition     = pgshard_settings.queries[0].settings == tomap({ enable_partitionwise_aggregate = "on", enable_partitionwise_join = "on" })
+    error_message = "database_settings must default to the partitionwise planner settings."
+  }
+}
+
+run "role_settings" {
+  command = plan
+
+  variables {
+    database_settings = { database = "tweets", role = "tweets_api", settings = { enable_partitionwise_aggregate = "on" } }
+  }
+
+  assert {
+    condition     = pgshard_settings.queries[0].role == "tweets_api" && pgshard_settings.queries[0].settings == tomap({ enable_partitionwise_aggregate = "on" })
+    error_message = "database_settings must pass its role and settings through."
+  }
+}
