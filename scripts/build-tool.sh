@@ -4,6 +4,7 @@
 #
 #   scripts/build-tool.sh lint      # golangci-lint, tools/lint/go.mod (about 2 min cold)
 #   scripts/build-tool.sh release   # goreleaser, tools/release/go.mod
+#   scripts/build-tool.sh docs      # tfplugindocs, tools/docs/go.mod
 #
 # The binary is $PGSHARD_CACHE/bin/<tool>-<version>, the version read from the module's
 # go.mod: a new pin builds anew, an existing build is reused.
@@ -12,11 +13,12 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need go
-tool=${1:?usage: build-tool.sh lint|release}
+tool=${1:?usage: build-tool.sh lint|release|docs}
 case $tool in
 lint) name=golangci-lint module=github.com/golangci/golangci-lint/v2 pkg=github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
 release) name=goreleaser module=github.com/goreleaser/goreleaser/v2 pkg=github.com/goreleaser/goreleaser/v2 ;;
-*) die "unknown tool $tool (lint or release)" ;;
+docs) name=tfplugindocs module=github.com/hashicorp/terraform-plugin-docs pkg=github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs ;;
+*) die "unknown tool $tool (lint, release or docs)" ;;
 esac
 dir=$PGSHARD_ROOT/tools/$tool
 # A require line inside a block, or one of its own.
