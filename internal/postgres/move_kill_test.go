@@ -305,6 +305,7 @@ func (f *killFixture) resume(t *testing.T, dir, dsn string) MoveResult {
 
 func startKillClusters(t *testing.T) *killFixture {
 	t.Helper()
+	postgrestest.Needs(t, "PostgreSQL clusters of its own")
 	f := &killFixture{}
 	var err error
 	for _, c := range []struct {

@@ -112,6 +112,9 @@ var (
 // clusters still alive when the tests finish). Errors include initdb output
 // or the tail of the server log.
 func StartCluster(ctx context.Context, name string) (*Cluster, error) {
+	if Unit() {
+		return nil, errUnit("a PostgreSQL cluster")
+	}
 	owner := serverUser()
 	backend, err := selectBackend()
 	if err != nil {

@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestClusterLifecycle(t *testing.T) {
+	Needs(t, "PostgreSQL clusters")
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

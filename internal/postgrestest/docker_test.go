@@ -12,6 +12,7 @@ import (
 // The sweep removes the containers of a dead test process and, past StaleAge, those whose
 // owner cannot be verified; a live process's containers stay.
 func TestSweepContainers(t *testing.T) {
+	Needs(t, "the Docker engine")
 	t.Parallel()
 	d, err := newDockerBackend("this test makes containers")
 	if err != nil {

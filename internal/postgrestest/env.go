@@ -98,6 +98,7 @@ func RunMain(m *testing.M) int {
 // otherwise Shared fails the test instead of leaking servers.
 func Shared(t testing.TB) *Env {
 	t.Helper()
+	Needs(t, "PostgreSQL clusters")
 	env, err := sharedStart()
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +152,7 @@ func sharedStart() (*Env, error) {
 // t.Cleanup. It calls t.Fatal on failure.
 func StartTestCluster(t testing.TB, name string) *Cluster {
 	t.Helper()
+	Needs(t, "a PostgreSQL cluster")
 	ctx, cancel := context.WithTimeout(t.Context(), SharedStartTimeout)
 	defer cancel()
 	c, err := StartCluster(ctx, name)
@@ -163,4 +165,24 @@ func StartTestCluster(t testing.TB, name string) *Cluster {
 		}
 	})
 	return c
+}
+
+// Unit says the tests run as `make unit` runs them (PGSHARD_UNIT set): with only Go, no
+// PostgreSQL server, Terraform CLI or Docker engine.
+func Unit() bool { return os.Getenv("PGSHARD_UNIT") != "" }
+
+// errUnit is what starting what fails with under make unit: a test that needs it lacks its
+// Needs mark.
+func errUnit(what string) error {
+	return fmt.Errorf("make unit (PGSHARD_UNIT) runs no test that needs %s: mark the test with postgrestest.Needs", what)
+}
+
+// Needs marks a test that needs what (a PostgreSQL cluster, the Terraform CLI, the Docker
+// engine): under `make unit` it is skipped, saying so; `make test`, which CI runs and which
+// fails on any skip, runs it.
+func Needs(t testing.TB, what string) {
+	t.Helper()
+	if Unit() {
+		t.Skipf("needs %s: make test runs it", what)
+	}
 }

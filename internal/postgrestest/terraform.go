@@ -39,6 +39,9 @@ var (
 // see CacheDir). It returns an absolute path. Concurrent test processes
 // serialise the build with a file lock.
 func TerraformPath() (string, error) {
+	if Unit() {
+		return "", errUnit("the Terraform CLI")
+	}
 	tfMu.Lock()
 	defer tfMu.Unlock()
 	if tfPath != "" {

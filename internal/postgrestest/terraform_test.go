@@ -8,6 +8,7 @@ import (
 )
 
 func TestTerraformPath(t *testing.T) {
+	Needs(t, "the Terraform CLI")
 	if _, err := exec.LookPath("terraform"); err != nil && os.Getenv("PGSHARD_TEST_TERRAFORM_INSTALL") == "" {
 		t.Skip("no terraform on PATH; set PGSHARD_TEST_TERRAFORM_INSTALL=1 to test the (slow) go install fallback")
 	}
@@ -30,6 +31,7 @@ func TestTerraformPath(t *testing.T) {
 }
 
 func TestSetupAcceptanceEnv(t *testing.T) {
+	Needs(t, "the Terraform CLI")
 	if _, err := exec.LookPath("terraform"); err != nil {
 		t.Skip("no terraform on PATH")
 	}

@@ -17,6 +17,7 @@ import (
 // over TLS to 127.0.0.1, another CA is refused, a client certificate is verified, and the
 // files belong to the cluster's OS user with the keys private.
 func TestEnableTLS(t *testing.T) {
+	Needs(t, "a PostgreSQL cluster")
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

@@ -82,6 +82,7 @@ type Workspace struct {
 // that the examples' module sources ("../../modules/...") resolve.
 func NewWorkspace(t testing.TB, src string) *Workspace {
 	t.Helper()
+	Needs(t, "the Terraform CLI")
 	// The same CLI as the acceptance tests: TF_ACC_TERRAFORM_PATH when set.
 	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if tf == "" {

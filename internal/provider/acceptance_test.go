@@ -31,6 +31,7 @@ var terraformSetup = sync.OnceValue(postgrestest.SetupAcceptanceEnv)
 // with or without TF_ACC; it never skips.
 func unitTest(t *testing.T, c resource.TestCase) {
 	t.Helper()
+	postgrestest.Needs(t, "the Terraform CLI")
 	if err := terraformSetup(); err != nil {
 		t.Fatal(err)
 	}
