@@ -209,3 +209,42 @@ func expectError(pattern string) *regexp.Regexp {
 }
 
 func quoteLiteral(s string) string { return pq.QuoteLiteral(s) }
+
+// newBaseAndShard is a base database with postgres_fdw and dblink, and a shard database
+// on another cluster behind the foreign server named server (with a user mapping). They
+// are made with SQL so that the tests depend only on the resources under test.
+func newBaseAndShard(t *testing.T, server string) (base, shard *accDatabase) {
+	base = newAccDatabase(t, nil, "postgres_fdw", "dblink")
+	shard = newAccDatabase(t, func(e *postgrestest.Env) *postgrestest.Cluster { return e.Shard1 })
+	base.Exec(t, fmt.Sprintf(`CREATE SERVER %s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %s, port '%d', dbname %s)`,
+		quoteIdent(server), quoteLiteral(shard.Cluster.Host), shard.Cluster.Port, quoteLiteral(shard.Name)))
+	base.Exec(t, fmt.Sprintf(`CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (user 'postgres', password %s)`,
+		quoteIdent(server), quoteLiteral(shard.Cluster.Password)))
+	return base, shard
+}
+
+// oneShardConfig is a partitioned table tweets with one foreign partition named name on
+// server, whose shard table the provider creates; partition is added to its block.
+func oneShardConfig(base *accDatabase, server, name, partition string) string {
+	return base.ProviderConfig() + fmt.Sprintf(`
+resource "pgshard_partitioned_table" "tweets" {
+  name = "tweets"
+  columns = [
+    { name = "id", type = "bigserial" },
+    { name = "location", type = "text", not_null = true },
+    { name = "text", type = "text" },
+  ]
+  partition_by  = { strategy = "list", key = ["location"] }
+  force_destroy = true
+}
+
+resource "pgshard_foreign_partition" "shard" {
+  parent              = pgshard_partitioned_table.tweets.id
+  name                = %q
+  server              = %q
+  values_in           = ["europe"]
+  create_remote_table = true
+  %s
+}
+`, name, server, partition)
+}

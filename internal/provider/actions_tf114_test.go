@@ -30,7 +30,7 @@ const statsRows = `SELECT count(*)::text FROM pg_stats WHERE schemaname = 'publi
 // foreign partition, which had no statistics on the base, has them, and its reltuples is
 // the shard's row count.
 func TestAccAction_AnalyzeFromTrigger(t *testing.T) {
-	base, shard := newTrustBaseAndShard(t, "europe")
+	base, shard := newBaseAndShard(t, "europe")
 	config := oneShardConfig(base, "europe", "europe_tweets", "")
 	withAction := config + `
 action "pgshard_analyze" "tweets" {
@@ -77,7 +77,7 @@ resource "terraform_data" "loaded" {
 // the count, when a row written on the shard directly is outside the partition's bound, and
 // passes once it is gone. (The table is made by hand: the action needs only its name.)
 func TestAccAction_VerifyResidencyFromTrigger(t *testing.T) {
-	base, shard := newTrustBaseAndShard(t, "europe")
+	base, shard := newBaseAndShard(t, "europe")
 	shard.Exec(t, `CREATE TABLE europe_tweets (id bigint NOT NULL, location text NOT NULL, text text)`)
 	base.Exec(t, `CREATE TABLE tweets (id bigint NOT NULL, location text NOT NULL, text text) PARTITION BY LIST (location)`)
 	base.Exec(t, `CREATE FOREIGN TABLE europe_tweets PARTITION OF tweets FOR VALUES IN ('europe') SERVER europe OPTIONS (table_name 'europe_tweets')`)
@@ -124,7 +124,7 @@ resource "terraform_data" "checked" {
 // then fails naming the partition and the count once a row is written on the shard outside
 // its bound; an action on a table that does not exist names it.
 func TestAccAction_Invoke(t *testing.T) {
-	base, shard := newTrustBaseAndShard(t, "europe")
+	base, shard := newBaseAndShard(t, "europe")
 	dir := t.TempDir()
 	config := oneShardConfig(base, "europe", "europe_tweets", "") + `
 action "pgshard_analyze" "tweets" {
@@ -195,7 +195,7 @@ action "pgshard_analyze" "missing" {
 // session holds on the shard table it samples): the action fails saying it was interrupted,
 // nothing is left running on the base or the shard, and the partition has no statistics.
 func TestAccAction_AnalyzeInterrupted(t *testing.T) {
-	base, shard := newTrustBaseAndShard(t, "europe")
+	base, shard := newBaseAndShard(t, "europe")
 	dir := t.TempDir()
 	config := oneShardConfig(base, "europe", "europe_tweets", "") + `
 action "pgshard_analyze" "tweets" {

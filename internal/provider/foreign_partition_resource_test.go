@@ -1,9 +1,12 @@
 package provider
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -11,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
@@ -314,4 +318,110 @@ func TestAccForeignPartition_ShardedTweetsImportHandMade(t *testing.T) {
 		},
 	)
 	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
+}
+
+// remote_identity only known at apply passes validation and is applied on the shard.
+func TestAccForeignPartition_RemoteIdentityUnknownAtPlan(t *testing.T) {
+	base, shard := newBaseAndShard(t, "europe")
+	config := oneShardConfig(base, "europe", "europe_tweets", `remote_identity = terraform_data.identity.output`) + `
+resource "terraform_data" "identity" {
+  input = { column = "id", start = 5000, increment = 2 }
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: dbChecks(
+					shard.ExpectQuery("d", `SELECT attidentity::text FROM pg_attribute WHERE attrelid = 'europe_tweets'::regclass AND attname = 'id'`),
+					shard.ExpectQuery("5000 2", `SELECT seqstart || ' ' || seqincrement FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('europe_tweets', 'id')::regclass`),
+				),
+			},
+			{Config: config, PlanOnly: true},
+		},
+	})
+}
+
+// A 63-byte partition name of two-byte characters gets a bound CHECK whose name is cut at a
+// character boundary, and a 63-byte server name works through dblink.
+func TestAccForeignPartition_LongNames(t *testing.T) {
+	name := strings.Repeat("é", 31) + "x"
+	server := strings.Repeat("europe_", 9)
+	base, shard := newBaseAndShard(t, server)
+	if len(name) != postgres.MaxIdentifierLength || len(server) != postgres.MaxIdentifierLength {
+		t.Fatalf("names are %d and %d bytes, want %d", len(name), len(server), postgres.MaxIdentifierLength)
+	}
+	config := oneShardConfig(base, server, name, "")
+	checkName := func() error {
+		var got string
+		err := shard.DB.QueryRow(`SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c'`, quoteIdent(name)).Scan(&got)
+		if err != nil {
+			return fmt.Errorf("reading the shard table's CHECK: %w", err)
+		}
+		if want := strings.Repeat("é", 28) + "_bound"; !utf8.ValidString(got) || got != want {
+			return fmt.Errorf("CHECK constraint is named %q, want %q", got, want)
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("pgshard_foreign_partition.shard", tfjsonpath.New("server"), knownvalue.StringExact(server)),
+				},
+				Check: dbChecks(
+					checkName,
+					base.ExpectQuery("FOR VALUES IN ('europe')", `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = $1`, name),
+				),
+			},
+			{Config: config, PlanOnly: true},
+		},
+	})
+}
+
+// A dblink connection left on a pooled session by an earlier failure is replaced, even
+// for a 63-byte server name (dblink truncates connection names to 63 bytes).
+func TestAccForeignPartition_RemoteLeftoverConnectionLongServer(t *testing.T) {
+	server := strings.Repeat("europe_", 9)
+	base, _ := newBaseAndShard(t, server)
+	// One session, so every Remote below runs on it.
+	db, err := base.Cluster.Open(base.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	ctx := t.Context()
+
+	// Learn the connection's name as dblink stored it, then leave one of that name behind.
+	remote, err := postgres.OpenRemote(ctx, db, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	err = remote.InTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `SELECT c FROM unnest(dblink_get_connections()) c`).Scan(&stored)
+	})
+	if err = errors.Join(err, remote.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `SELECT dblink_connect($1, $2)`, stored, server); err != nil {
+		t.Fatal(err)
+	}
+
+	remote, err = postgres.OpenRemote(ctx, db, server)
+	if err != nil {
+		t.Fatalf("opening a connection over a leftover one: %v", err)
+	}
+	if err := remote.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var left sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT array_to_string(dblink_get_connections(), ',')`).Scan(&left); err != nil || left.Valid {
+		t.Errorf("connections left after Close: %q, %v", left.String, err)
+	}
 }

@@ -18,7 +18,7 @@ import (
 // identity is in the state, and an import block that gives the identity instead of an ID
 // imports it with a plan that changes nothing. A new resource type must be added here.
 func TestAccIdentity_EveryResourceImports(t *testing.T) {
-	base, shard := newTrustBaseAndShard(t, "europe")
+	base, shard := newBaseAndShard(t, "europe")
 	shard.Exec(t, `CREATE SCHEMA remote`)
 	shard.Exec(t, `CREATE TABLE remote.countries (code text PRIMARY KEY, name text)`)
 	base.Exec(t, `CREATE SCHEMA imported`)

@@ -45,7 +45,7 @@ const reltuples = `SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regcla
 // A foreign partition gets statistics when it is created over a shard table with rows and
 // after rows move out of it; the planner's estimate follows.
 func TestAccForeignPartition_AnalyzedAfterWrites(t *testing.T) {
-	base, shard := newTrustBaseAndShard(t, "europe")
+	base, shard := newBaseAndShard(t, "europe")
 	shard.Exec(t, `CREATE TABLE europe_tweets (id bigint, location text NOT NULL)`)
 	shard.Exec(t, `INSERT INTO europe_tweets SELECT g, CASE WHEN g <= 600 THEN 'europe' ELSE 'asia' END FROM generate_series(1, 1000) g`)
 	resource.Test(t, resource.TestCase{
@@ -68,7 +68,7 @@ func TestAccForeignPartition_AnalyzedAfterWrites(t *testing.T) {
 
 // analyze_foreign_partitions = false leaves statistics alone.
 func TestAccForeignPartition_AnalyzeOff(t *testing.T) {
-	base, shard := newTrustBaseAndShard(t, "europe")
+	base, shard := newBaseAndShard(t, "europe")
 	shard.Exec(t, `CREATE TABLE europe_tweets (id bigint, location text NOT NULL)`)
 	shard.Exec(t, `INSERT INTO europe_tweets SELECT g, 'europe' FROM generate_series(1, 1000) g`)
 	resource.Test(t, resource.TestCase{
