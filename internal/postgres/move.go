@@ -1166,7 +1166,7 @@ func cleanUpStoppedMove(ctx context.Context, db *sql.DB, p Partition, def string
 		return cause // the next apply finds the switch made and finishes
 	}
 	if checked {
-		if err := restoreShardCheck(ctx, db, remote, oldCheck, nil); err != nil {
+		if err := restoreBoundCheck(ctx, db, remote, oldCheck, nil); err != nil {
 			return errors.Join(cause, err)
 		}
 	}
@@ -1176,12 +1176,12 @@ func cleanUpStoppedMove(ctx context.Context, db *sql.DB, p Partition, def string
 	return cause
 }
 
-// restoreShardCheck puts a shard's bound CHECK back to the old bound after a move that
+// restoreBoundCheck puts a shard's bound CHECK back to the old bound after a move that
 // changed it first and then stopped before its switch committed, so that the shard again
 // admits exactly what the base routes to it. It runs even when ctx was canceled (Ctrl-C).
 // If it cannot (the shard or the base is down, or the shard already holds rows the old
 // bound refuses), cause says so too, and the next plan shows the CHECK in remote_drift.
-func restoreShardCheck(ctx context.Context, db *sql.DB, remote RemoteTable, check string, cause error) error {
+func restoreBoundCheck(ctx context.Context, db *sql.DB, remote RemoteTable, check string, cause error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	logStep(rctx, "put the shard's CHECK back to the old bound (the move stopped before its switch)", remote.Schema+"."+remote.Name)

@@ -184,16 +184,6 @@ func shardColumnsIn(ctx context.Context, tx *sql.Tx, server, schema, name string
 	return cols, exists, err
 }
 
-// ShardCheck reads the definition of a shard table's bound CHECK ("" for none), to record
-// what the provider set.
-func ShardCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName string) (string, error) {
-	st, err := InspectShard(ctx, db, server, schema, name, checkName)
-	if err != nil {
-		return "", err
-	}
-	return st.Check, nil
-}
-
 // ShardTableFor is the shard table foreign partition p of parent reads: named by p's
 // schema_name and table_name options, with the parent's columns (as the base server prints
 // them) and a CHECK constraint equal to p's bound, so that a row for another shard can be

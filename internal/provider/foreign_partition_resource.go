@@ -188,7 +188,7 @@ func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRe
 		if m.Parent.ValueString() != "" {
 			undoAbandonedMove(ctx, r.client, m.Schema.ValueString(), m.Name.ValueString(), m.CreateRemoteTable.ValueBool(), diags)
 		}
-		recorded, d := req.Private.GetKey(ctx, privateShardCheck)
+		recorded, d := req.Private.GetKey(ctx, privateBoundCheck)
 		diags.Append(d...)
 		compareWith := m.Parent
 		if m.Parent.ValueString() == "" && !priorParent.IsNull() && priorParent.ValueString() != "" {
@@ -204,9 +204,10 @@ func (r *foreignPartitionResource) Read(ctx context.Context, req resource.ReadRe
 	})
 }
 
-// privateShardCheck is the private-state key of the shard's bound CHECK as the shard
-// printed it when the provider last set (or first saw) it.
-const privateShardCheck = "shard_check"
+// privateBoundCheck is the private-state key of the shard's bound CHECK as the shard
+// printed it when the provider last set (or first saw) it (named "shard_check" in states
+// written before, so kept).
+const privateBoundCheck = "shard_check"
 
 // recordShard inspects the shard table of a managed foreign partition, comparing its columns
 // with those of the parent parentID (state's, while detached): it sets remote_drift,
@@ -264,7 +265,7 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 	if recorded == nil || json.Unmarshal(recorded, &check) != nil {
 		check = shard.Check
 		value, _ := json.Marshal(check) // private state holds JSON
-		diags.Append(private.SetKey(ctx, privateShardCheck, value)...)
+		diags.Append(private.SetKey(ctx, privateBoundCheck, value)...)
 	}
 	m.RemoteDrift = types.StringValue(strings.Join(append(shard.CheckDrift(checkName, check), columns.Drift...), "; "))
 }
