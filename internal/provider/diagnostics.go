@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,79 +40,62 @@ func reason(err error) string {
 	return err.Error()
 }
 
+// hintFor says what to do about err, by its kind (postgres.KindOf), then what the server
+// added (its detail and hint) for an error of the server's.
 func hintFor(err error) string {
-	var ce *postgres.ConnectError
-	if errors.As(err, &ce) {
-		if advice := ce.NoSlotAdvice(); advice != "" {
-			return "The connection was refused because " + advice + "."
-		}
-		var unknownAuthority x509.UnknownAuthorityError
-		var hostname x509.HostnameError
-		var verify *tls.CertificateVerificationError
-		if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &verify) || strings.Contains(err.Error(), "x509:") {
-			return "The server's TLS certificate was not accepted: check that sslrootcert (PGSSLROOTCERT) is the CA that signed it, " +
-				"and, with sslmode = verify-full, that host is one of the names (or addresses) on the certificate."
-		}
-		return "Check that the server is running and that the provider's host, port, database, username and password are right; connect_timeout says how long the provider keeps retrying."
-	}
-	pqErr := postgres.ServerErrorOf(err)
-	if errors.Is(err, context.Canceled) || pqErr != nil && pqErr.Code == "57014" && strings.Contains(pqErr.Message, "user request") {
-		return "The apply was interrupted (Ctrl-C makes Terraform stop the provider, which cancels the running statement). " +
-			"The running transaction was rolled back, so this change was not left half done; a move of rows resumes where it stopped: apply again."
-	}
-	if pqErr == nil {
-		return ""
-	}
+	kind := postgres.KindOf(err)
 	var hint string
-	var moveErr *postgres.MoveRowsError
-	switch {
-	case errors.As(err, &moveErr) && moveErr.IntoDefault:
-		hint = "The rows leaving the partition could not be written into the DEFAULT partition: it must accept them, with the parent's columns " +
-			"and within its NOT NULL and CHECK constraints. Nothing was moved: fix the rows or the DEFAULT partition, then apply again."
-	case errors.As(err, &moveErr):
-		hint = "The rows of the DEFAULT partition that the bound takes could not be written into the new partition (for a shard, into its " +
-			"shard table through the foreign server): the partition must accept them, with the parent's columns and within its NOT NULL " +
-			"and CHECK constraints. Nothing was moved and nothing was created: fix the rows or the shard table, then apply again."
-	case pqErr.Code == "23514" && strings.Contains(pqErr.Message, "default partition"):
-		hint = "The DEFAULT partition holds rows that the new bound takes, and PostgreSQL refuses a bound that would leave them there. " +
-			"Move those rows out of the DEFAULT partition first (at create, move_rows_from_default = true does it in the same transaction), " +
-			"or choose a bound that takes none of them. Nothing was changed."
+	if say := hints[kind]; say != nil {
+		hint = say(err)
 	}
-	switch pqErr.Code {
-	case "42710", "42P07", "42P06": // duplicate_object, duplicate_table, duplicate_schema
-		hint = "The object already exists. Bring it under Terraform with `terraform import`, or choose another name."
-	case "42501": // insufficient_privilege
-		hint = "The provider's role lacks a privilege this needs: grant it, or connect as a role that has it (see the provider documentation on least privilege)."
-	case "2BP01": // dependent_objects_still_exist
-		hint = "Other objects still depend on it. Remove them first (or let Terraform destroy them in the same run); the provider never drops dependent objects with CASCADE."
-	case "42704", "3F000": // undefined_object, invalid_schema_name
-		hint = "An object it refers to does not exist. Create it first, or make this resource depend on the one that creates it."
-	case "HV00D", "22023": // fdw_invalid_option_name, invalid_parameter_value
-		hint = "Fix the option named in the message."
-	case "42P17": // invalid_object_definition: overlapping partition bounds, among others
-		hint = "Partition bounds must not overlap: compare with the parent's other partitions (data.pgshard_partitions lists them)."
-	case "23514": // check_violation: rows outside a new bound
-		if hint == "" {
-			hint = "Rows already stored fall outside the new bound: move or delete them first, or choose a bound that includes them."
+	server := postgres.ServerErrorOf(err)
+	if server == nil || kind == postgres.KindInterrupted {
+		return hint
+	}
+	for _, more := range []struct{ label, text string }{{"Detail: ", server.Detail}, {"PostgreSQL says: ", server.Hint}} {
+		if more.text == "" {
+			continue
 		}
-	case "28P01", "28000": // invalid_password, invalid_authorization_specification
-		hint = "The remote server refused the credentials: check the user mapping's user and password."
-	case "55P03": // lock_not_available: lock_timeout ran out
-		hint = lockTimeoutHint(err)
-	}
-	if pqErr.Detail != "" {
 		if hint != "" {
 			hint += " "
 		}
-		hint += "Detail: " + pqErr.Detail
-	}
-	if pqErr.Hint != "" {
-		if hint != "" {
-			hint += " "
-		}
-		hint += "PostgreSQL says: " + pqErr.Hint
+		hint += more.label + more.text
 	}
 	return hint
+}
+
+// said is a hint that does not depend on the error.
+func said(text string) func(error) string { return func(error) string { return text } }
+
+// hints is what to do about each kind of error: the one table of the provider's advice.
+var hints = map[postgres.ErrorKind]func(error) string{
+	postgres.KindNoConnectionSlot: func(err error) string {
+		var ce *postgres.ConnectError
+		errors.As(err, &ce)
+		return "The connection was refused because " + ce.NoSlotAdvice() + "."
+	},
+	postgres.KindTLSRejected: said("The server's TLS certificate was not accepted: check that sslrootcert (PGSSLROOTCERT) is the CA that signed it, " +
+		"and, with sslmode = verify-full, that host is one of the names (or addresses) on the certificate."),
+	postgres.KindUnreachable: said("Check that the server is running and that the provider's host, port, database, username and password are right; connect_timeout says how long the provider keeps retrying."),
+	postgres.KindInterrupted: said("The apply was interrupted (Ctrl-C makes Terraform stop the provider, which cancels the running statement). " +
+		"The running transaction was rolled back, so this change was not left half done; a move of rows resumes where it stopped: apply again."),
+	postgres.KindMoveIntoDefault: said("The rows leaving the partition could not be written into the DEFAULT partition: it must accept them, with the parent's columns " +
+		"and within its NOT NULL and CHECK constraints. Nothing was moved: fix the rows or the DEFAULT partition, then apply again."),
+	postgres.KindMoveFromDefault: said("The rows of the DEFAULT partition that the bound takes could not be written into the new partition (for a shard, into its " +
+		"shard table through the foreign server): the partition must accept them, with the parent's columns and within its NOT NULL " +
+		"and CHECK constraints. Nothing was moved and nothing was created: fix the rows or the shard table, then apply again."),
+	postgres.KindDefaultHoldsRows: said("The DEFAULT partition holds rows that the new bound takes, and PostgreSQL refuses a bound that would leave them there. " +
+		"Move those rows out of the DEFAULT partition first (at create, move_rows_from_default = true does it in the same transaction), " +
+		"or choose a bound that takes none of them. Nothing was changed."),
+	postgres.KindExists:           said("The object already exists. Bring it under Terraform with `terraform import`, or choose another name."),
+	postgres.KindPrivilege:        said("The provider's role lacks a privilege this needs: grant it, or connect as a role that has it (see the provider documentation on least privilege)."),
+	postgres.KindDependents:       said("Other objects still depend on it. Remove them first (or let Terraform destroy them in the same run); the provider never drops dependent objects with CASCADE."),
+	postgres.KindUndefined:        said("An object it refers to does not exist. Create it first, or make this resource depend on the one that creates it."),
+	postgres.KindBadOption:        said("Fix the option named in the message."),
+	postgres.KindOverlap:          said("Partition bounds must not overlap: compare with the parent's other partitions (data.pgshard_partitions lists them)."),
+	postgres.KindRowsOutsideBound: said("Rows already stored fall outside the new bound: move or delete them first, or choose a bound that includes them."),
+	postgres.KindCredentials:      said("The remote server refused the credentials: check the user mapping's user and password."),
+	postgres.KindLockTimeout:      lockTimeoutHint,
 }
 
 // lockTimeoutHint names the sessions holding locks when the PostgreSQL layer could read
