@@ -76,8 +76,8 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 
 	// Each step of the move, with the time since the previous one, on stderr.
 	last := time.Now()
-	ctx = postgres.WithStepLogger(ctx, func(_ context.Context, step, _ string) {
-		log.Printf("  +%s\t%s\t(%s)", time.Since(last).Round(time.Millisecond), step, time.Now().Format("15:04:05.000"))
+	ctx = postgres.WithStepLogger(ctx, func(_ context.Context, s postgres.Step) {
+		log.Printf("  +%s\t%s\t(%s)", time.Since(last).Round(time.Millisecond), s.Text, time.Now().Format("15:04:05.000"))
 		last = time.Now()
 	})
 	// The probe: every 100 ms a point query through the base on a key that does not move,
@@ -146,7 +146,7 @@ func benchMove(ctx context.Context, base, shard *postgrestest.Cluster, rows int)
 
 	// The same move back, without the probe: the probe's counts of the moving key read every
 	// row each time, on the same two cores as the move, and the floors run without them.
-	ctx = postgres.WithStepLogger(ctx, func(context.Context, string, string) {})
+	ctx = postgres.WithStepLogger(ctx, func(context.Context, postgres.Step) {})
 	start = time.Now()
 	b.Bound = postgres.Bound{In: []string{"b"}}
 	if _, err := postgres.MoveToDefault(ctx, pool, b, postgres.Bound{In: []string{"b", "moving"}}, true); err != nil {

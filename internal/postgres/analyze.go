@@ -54,7 +54,7 @@ func ForeignPartitionsIn(ctx context.Context, q Querier, schema, name string) ([
 // shard table, and the base gets statistics for it (autovacuum never analyzes foreign
 // tables, so without them the planner guesses). A canceled ctx cancels the statement.
 func AnalyzeForeignPartition(ctx context.Context, db *sql.DB, p PartitionInfo) (AnalyzedPartition, error) {
-	logStep(ctx, "analyze foreign partition", p.Schema+"."+p.Name)
+	logProgress(ctx, "analyze foreign partition", p.Schema+"."+p.Name)
 	if _, err := db.ExecContext(ctx, "ANALYZE "+QualifiedIdent(p.Schema, p.Name)); err != nil {
 		return AnalyzedPartition{}, err
 	}

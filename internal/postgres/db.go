@@ -40,19 +40,34 @@ func CurrentUser(ctx context.Context, q Querier) (string, error) {
 
 type stepLoggerKey struct{}
 
-// StepLogger hears of each DDL step the provider takes: what it does (step) to which
-// object. It is never told a value that could be secret: no option value, no password.
-type StepLogger func(ctx context.Context, step, object string)
+// Step is one step the provider takes, as the log tells it: what it does to which object.
+// It never holds a value that could be secret: no option value, no password.
+type Step struct {
+	Text, Object string
+	// Progress marks a step of a change that runs for long (a move of rows), which a user
+	// follows as it goes; the others are the DDL of a change.
+	Progress bool
+}
 
-// WithStepLogger returns a context whose DDL steps are reported to log.
+// StepLogger hears of each step the provider takes.
+type StepLogger func(ctx context.Context, s Step)
+
+// WithStepLogger returns a context whose steps are reported to log.
 func WithStepLogger(ctx context.Context, log StepLogger) context.Context {
 	return context.WithValue(ctx, stepLoggerKey{}, log)
 }
 
 // logStep reports a DDL step to the context's StepLogger, if it has one.
-func logStep(ctx context.Context, step, object string) {
+func logStep(ctx context.Context, text, object string) {
 	if log, ok := ctx.Value(stepLoggerKey{}).(StepLogger); ok {
-		log(ctx, step, object)
+		log(ctx, Step{Text: text, Object: object})
+	}
+}
+
+// logProgress reports a step of a long change (a move of rows) as progress.
+func logProgress(ctx context.Context, text, object string) {
+	if log, ok := ctx.Value(stepLoggerKey{}).(StepLogger); ok {
+		log(ctx, Step{Text: text, Object: object, Progress: true})
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 )
 
 func TestKindOf(t *testing.T) {
-	server := func(code, msg string) error { return fmt.Errorf("step: %w", &pq.Error{Code: pq.ErrorCode(code), Message: msg}) }
+	server := func(code, msg string) error {
+		return fmt.Errorf("step: %w", &pq.Error{Code: pq.ErrorCode(code), Message: msg})
+	}
 	for _, c := range []struct {
 		name string
 		err  error

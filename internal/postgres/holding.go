@@ -255,7 +255,7 @@ func takeFromClaims(ctx context.Context, tx *sql.Tx, p Partition, cs []claim, ta
 			return 0, err
 		}
 		if n > 0 {
-			logStep(ctx, fmt.Sprintf("move %d rows out of the holding partition %s", n, c.Table), p.Schema+"."+p.Name)
+			logProgress(ctx, fmt.Sprintf("move %d rows out of the holding partition %s", n, c.Table), p.Schema+"."+p.Name)
 			copied, err := copyInBatches(ctx, tx, p, target, cols, c.Table, cond, n)
 			if err != nil {
 				return 0, &MoveRowsError{Default: c.Table, To: p.Qualified(), Err: err}

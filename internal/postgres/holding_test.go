@@ -152,7 +152,8 @@ func TestHoldingTakenWholeRefusesWrites(t *testing.T) {
 	}
 	held := holdingName("tweets", Bound{In: []string{"eu"}})
 	var tried []string
-	ctx := WithStepLogger(t.Context(), func(_ context.Context, step, _ string) {
+	ctx := WithStepLogger(t.Context(), func(_ context.Context, s Step) {
+		step := s.Text
 		if !strings.HasPrefix(step, "move ") {
 			return
 		}

@@ -103,7 +103,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		// An earlier attempt committed the switch and stopped before validating the CHECK.
 		res.Resumed = true
 		if err == nil && p.Foreign && managed && !p.Bound.isNone() {
-			logStep(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
+			logProgress(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
 			err = setRemoteCheckOnline(ctx, db, remote, newCheck)
 		}
 		return res, err
@@ -124,7 +124,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 	}
 	if p.Foreign && managed {
-		logStep(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
+		logProgress(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
 		if err := RemoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
 			return MoveResult{}, err
 		}
@@ -161,7 +161,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 				}
 			}
 		} else {
-			logStep(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
+			logProgress(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
 			err = InTx(ctx, db, func(tx *sql.Tx) error {
 				if exists {
 					orphans, err := journalOrphans(ctx, tx, p, def)
@@ -240,7 +240,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		// Delete at the source what the journal holds, checking that it is what was copied.
 		// postgres_fdw's remote transaction keeps the delete from every other session until
 		// the commit, and the base locks nothing that they need yet.
-		logStep(ctx, fmt.Sprintf("delete the %d journaled rows from %s (the table stays online)", res.Rows, p.Qualified()), p.Schema+"."+p.Name)
+		logProgress(ctx, fmt.Sprintf("delete the %d journaled rows from %s (the table stays online)", res.Rows, p.Qualified()), p.Schema+"."+p.Name)
 		n, sum, checked, err := deleteLeaving(ctx, tx, p, cols, newCheck, managed)
 		if err != nil {
 			return err
@@ -270,7 +270,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	switchedNow = true
 	if p.Foreign && managed && !p.Bound.isNone() {
 		// The CHECK has had the new bound since before the copy: only its validation is left.
-		logStep(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
+		logProgress(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
 		err = RemoteExec(ctx, db, p.Server, validateRemoteCheckSQL(remote))
 	}
 	return res, err
@@ -322,7 +322,7 @@ func leavingKeys(ctx context.Context, db *sql.DB, p Partition, from Bound) (leav
 // partition of the leaving keys (leave). Validated constraints spare both ATTACHes their
 // scans (the journal's CHECK, DEFAULT's fence), so nothing here reads rows.
 func switchIntoHolding(ctx context.Context, tx *sql.Tx, p Partition, def, journal string, leave Bound, fenced bool) error {
-	logStep(ctx, "switch to the new bound and commit, the journal attached as the holding partition "+holdingName(p.ParentName, leave)+
+	logProgress(ctx, "switch to the new bound and commit, the journal attached as the holding partition "+holdingName(p.ParentName, leave)+
 		" of the leaving keys (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
 	if err := lockForSwitch(ctx, tx, p.Parent(), def, localTable(p)); err != nil {
 		return err
@@ -379,7 +379,7 @@ func switchIntoHolding(ctx context.Context, tx *sql.Tx, p Partition, def, journa
 // DEFAULT while another partition's bound admits it, so this insert is the one step of a
 // move that runs under the parent's lock: a local copy, with no network in between.
 func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, newCheck, oldCheck string, fenced bool, res *MoveResult) error {
-	logStep(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
+	logProgress(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
 	if err := lockForSwitch(ctx, tx, p.Parent(), def, localTable(p)); err != nil {
 		return err
 	}
@@ -390,7 +390,7 @@ func switchIntoDefault(ctx context.Context, tx *sql.Tx, p Partition, def, cols, 
 	if !p.Foreign {
 		from, cond = p.Qualified(), outside(newCheck)
 	}
-	logStep(ctx, fmt.Sprintf("move %d rows into DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
+	logProgress(ctx, fmt.Sprintf("move %d rows into DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
 	if _, err := copyInBatches(ctx, tx, p, def, cols, from, cond, res.Rows); err != nil {
 		return &MoveRowsError{Default: def, To: p.Qualified(), Err: err, IntoDefault: true}
 	}
@@ -669,7 +669,7 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 			if err := tryLockMoveIn(ctx, tx, *p); err != nil {
 				return err
 			}
-			logStep(ctx, fmt.Sprintf("delete the %d copies of DEFAULT rows from the partition", found.Copies), p.Schema+"."+p.Name)
+			logProgress(ctx, fmt.Sprintf("delete the %d copies of DEFAULT rows from the partition", found.Copies), p.Schema+"."+p.Name)
 			_, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+p.Qualified()+" t WHERE "+found.copiesOf())
 			return err
 		})
@@ -806,7 +806,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 	}()
 	if p.Foreign && managed {
 		remote := remoteOf(p)
-		logStep(ctx, "widen the shard's CHECK to the new bound", p.Schema+"."+p.Name)
+		logProgress(ctx, "widen the shard's CHECK to the new bound", p.Schema+"."+p.Name)
 		widened = true // from the first statement: a failure may come after the change
 		if err := setRemoteCheckOnline(ctx, db, remote, newCheck); err != nil {
 			return MoveResult{}, err
@@ -873,7 +873,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			}
 			res.Rows += counts[i]
 		}
-		logStep(ctx, fmt.Sprintf("move %d rows out of DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
+		logProgress(ctx, fmt.Sprintf("move %d rows out of DEFAULT %s", res.Rows, def), p.Schema+"."+p.Name)
 		// Rows of the entering keys already on the partition: copies made by an attempt
 		// whose base commit failed (or rows a regional service wrote since the shard's CHECK
 		// was widened). Only then does the copy skip rows the partition holds.
@@ -929,7 +929,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 			if i > 0 && claims[i-1].whole() {
 				continue // its rows cannot change (see addHoldingFences), and it goes with the switch
 			}
-			logStep(ctx, fmt.Sprintf("delete the %d verified rows from %s", counts[i], source), p.Schema+"."+p.Name)
+			logProgress(ctx, fmt.Sprintf("delete the %d verified rows from %s", counts[i], source), p.Schema+"."+p.Name)
 			// The delete finds every row counted, unless one was deleted or changed to another
 			// key since (and then one of the copies would have no source).
 			r, err := tx.ExecContext(ctx, "DELETE FROM ONLY "+source+" d WHERE "+cond)
@@ -1020,7 +1020,7 @@ func dropDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, 
 // reads or writes rows: DEFAULT's validated constraint spares ATTACH its scan, so the parent
 // is held for milliseconds whatever the rows moved.
 func switchBound(ctx context.Context, tx *sql.Tx, p Partition, def string, fenced bool, claims []claim) error {
-	logStep(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
+	logProgress(ctx, "switch to the new bound and commit (the parent is locked from here to the commit)", p.Schema+"."+p.Name)
 	// The parent first, as every partition DDL does; DETACH and ATTACH lock DEFAULT, the
 	// partition and the claimed holdings too.
 	tables := []string{def, localTable(p)}
@@ -1236,7 +1236,7 @@ func copyInBatches(ctx context.Context, tx *sql.Tx, p Partition, target, cols, s
 		n, _ := r.RowsAffected()
 		done += n
 		took := time.Since(start).Seconds()
-		logStep(ctx, fmt.Sprintf("copied %d/%d rows into %s (%.0f rows/s)", done, total, target, float64(done)/max(took, 0.001)), p.Schema+"."+p.Name)
+		logProgress(ctx, fmt.Sprintf("copied %d/%d rows into %s (%.0f rows/s)", done, total, target, float64(done)/max(took, 0.001)), p.Schema+"."+p.Name)
 		if last {
 			return done, nil
 		}
@@ -1249,7 +1249,7 @@ func logMoved(ctx context.Context, p Partition, start time.Time, res *MoveResult
 		return
 	}
 	took := time.Since(start)
-	logStep(ctx, fmt.Sprintf("moved %d rows in %s (%.0f rows/s), verified", res.Rows, took.Round(time.Millisecond),
+	logProgress(ctx, fmt.Sprintf("moved %d rows in %s (%.0f rows/s), verified", res.Rows, took.Round(time.Millisecond),
 		float64(res.Rows)/max(took.Seconds(), 0.001)), p.Schema+"."+p.Name)
 }
 

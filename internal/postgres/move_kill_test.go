@@ -88,8 +88,8 @@ func moveChild() int {
 	}
 	moveBatchRows = 100
 	step := os.Getenv(moveStepEnv)
-	ctx := WithStepLogger(context.Background(), func(_ context.Context, s, _ string) {
-		if strings.HasPrefix(s, step) {
+	ctx := WithStepLogger(context.Background(), func(_ context.Context, s Step) {
+		if strings.HasPrefix(s.Text, step) {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute)
 		}
@@ -253,8 +253,8 @@ func (f *killFixture) stopAt(t *testing.T, dsn, step, victim string, child []str
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	fired := false
-	ctx = WithStepLogger(ctx, func(_ context.Context, s, _ string) {
-		if fired || !strings.HasPrefix(s, step) {
+	ctx = WithStepLogger(ctx, func(_ context.Context, s Step) {
+		if fired || !strings.HasPrefix(s.Text, step) {
 			return
 		}
 		fired = true
@@ -399,8 +399,8 @@ END $$`)
 				t.Fatal(err)
 			}
 			defer db.Close()
-			ctx := WithStepLogger(t.Context(), func(_ context.Context, s, _ string) {
-				if !strings.HasPrefix(s, "switch to the new bound and commit") {
+			ctx := WithStepLogger(t.Context(), func(_ context.Context, s Step) {
+				if !strings.HasPrefix(s.Text, "switch to the new bound and commit") {
 					return
 				}
 				wg.Add(1)

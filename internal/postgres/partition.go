@@ -355,7 +355,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 				return 0, err
 			}
 			cols := ColumnList(WrittenColumns(parent.Columns))
-			logStep(ctx, "move the DEFAULT rows of the new bound into the partition", p.Schema+"."+p.Name)
+			logProgress(ctx, "move the DEFAULT rows of the new bound into the partition", p.Schema+"."+p.Name)
 			res, err := tx.ExecContext(ctx, "WITH moved AS (DELETE FROM ONLY "+def+" WHERE "+check+" RETURNING "+cols+") "+
 				"INSERT INTO "+p.Qualified()+" ("+cols+") SELECT "+cols+" FROM moved")
 			if err != nil {

@@ -34,8 +34,8 @@ func spanChild() int {
 		return 2
 	}
 	step := os.Getenv(spanChildEnv)
-	ctx := WithStepLogger(context.Background(), func(_ context.Context, s, _ string) {
-		if strings.HasPrefix(s, step) {
+	ctx := WithStepLogger(context.Background(), func(_ context.Context, s Step) {
+		if strings.HasPrefix(s.Text, step) {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute)
 		}

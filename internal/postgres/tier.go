@@ -59,7 +59,7 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
 				return err
 			}
-			logStep(ctx, "copy the period to server "+server+" (the table stays online)", spec.Parent.Schema+"."+p.Name)
+			logProgress(ctx, "copy the period to server "+server+" (the table stays online)", spec.Parent.Schema+"."+p.Name)
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 			if err != nil {
 				return err
 			}
-			logStep(ctx, fmt.Sprintf("delete the %d copied rows from the period", n), spec.Parent.Schema+"."+p.Name)
+			logProgress(ctx, fmt.Sprintf("delete the %d copied rows from the period", n), spec.Parent.Schema+"."+p.Name)
 			var dn, dsum int64
 			err = tx.QueryRowContext(ctx, "WITH d AS (DELETE FROM ONLY "+source+" RETURNING "+cols+") SELECT count(*), "+rowChecksum("d")+" FROM d").Scan(&dn, &dsum)
 			if err != nil {
@@ -168,7 +168,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
 				return err
 			}
-			logStep(ctx, "copy the frozen period from server "+p.Server+" to server "+server+" (the table stays online)", spec.Parent.Schema+"."+p.Name)
+			logProgress(ctx, "copy the frozen period from server "+p.Server+" to server "+server+" (the table stays online)", spec.Parent.Schema+"."+p.Name)
 			if _, err := tx.ExecContext(ctx, createForeignTableSQL(staging, spec.Parent)); err != nil {
 				return err
 			}

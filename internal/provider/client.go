@@ -3,12 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
@@ -144,21 +143,16 @@ func clientFrom(data any, diags *diag.Diagnostics) *Client {
 	return c
 }
 
-// moveSteps are the beginnings of the steps of a move (internal/postgres/move.go) and of
-// the analyze action, logged at INFO so that TF_LOG=INFO shows their progress: a move's rows
-// done of the total and the rate, each partition analyzed.
-var moveSteps = []string{"refuse new rows", "copy ", "copied ", "move ", "moved ", "delete the ", "switch to the new bound", "validate the shard's CHECK", "widen the shard's CHECK", "put the shard's CHECK back",
-	"analyze foreign partition"}
-
-// withStepLog reports the DDL steps made with ctx at DEBUG (TF_LOG=DEBUG): the step, the
-// object and the database, never a value that could be secret; moveSteps at INFO.
+// withStepLog reports the steps made with ctx: a change's DDL at DEBUG (TF_LOG=DEBUG), the
+// progress of a move at INFO; with the object and the database, never a value that could be
+// secret.
 func (c *Client) withStepLog(ctx context.Context) context.Context {
-	return postgres.WithStepLogger(ctx, func(ctx context.Context, step, object string) {
-		fields := map[string]any{"object": object, "database": c.Database(), "host": c.conn.Host}
-		if slices.ContainsFunc(moveSteps, func(p string) bool { return strings.HasPrefix(step, p) }) {
-			tflog.Info(ctx, "pgshard: "+step, fields) // progress of a move: TF_LOG=INFO
+	return postgres.WithStepLogger(ctx, func(ctx context.Context, s postgres.Step) {
+		fields := map[string]any{"object": s.Object, "database": c.Database(), "host": c.conn.Host}
+		if s.Progress {
+			tflog.Info(ctx, "pgshard: "+s.Text, fields)
 			return
 		}
-		tflog.Debug(ctx, "pgshard: "+step, fields)
+		tflog.Debug(ctx, "pgshard: "+s.Text, fields)
 	})
 }
