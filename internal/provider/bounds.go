@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -66,13 +65,6 @@ type boundModel struct {
 	IsDefault  types.Bool  `tfsdk:"is_default"`
 }
 
-func set(v interface {
-	IsNull() bool
-	IsUnknown() bool
-}) bool {
-	return !v.IsNull()
-}
-
 // validateBound checks at plan time that exactly one bound kind is given, completely.
 func validateBound(b boundModel, diags *diag.Diagnostics) {
 	var kinds []string
@@ -116,27 +108,6 @@ func validateBound(b boundModel, diags *diag.Diagnostics) {
 		diags.AddAttributeError(path.Root("values_to"), "Invalid Range Bound",
 			fmt.Sprintf("values_from has %d values but values_to has %d: give one per key column in both.", len(b.ValuesFrom.Elements()), len(b.ValuesTo.Elements())))
 	}
-}
-
-// stringList returns the values of a list of strings. Elements not known until apply are
-// left out, so that validation can check the ones it knows.
-func stringList(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
-	if l.IsNull() || l.IsUnknown() {
-		return nil
-	}
-	var elements []types.String
-	diags.Append(l.ElementsAs(ctx, &elements, false)...)
-	out := make([]string, 0, len(elements))
-	for i, e := range elements {
-		switch {
-		case e.IsUnknown():
-		case e.IsNull():
-			diags.AddError("Null List Element", fmt.Sprintf("Element %d of a list of values is null. Remove it, or give a value.", i))
-		default:
-			out = append(out, e.ValueString())
-		}
-	}
-	return out
 }
 
 func (b boundModel) toBound(ctx context.Context, diags *diag.Diagnostics) postgres.Bound {
@@ -222,16 +193,6 @@ func (b *boundModel) fromBound(ctx context.Context, pb postgres.Bound, diags *di
 		}
 		b.ValuesIn = list(in)
 	}
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
 }
 
 // boundKnown reports whether every bound attribute is known.

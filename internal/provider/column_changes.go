@@ -9,44 +9,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 )
 
-// Helpers shared by the table and partition resources.
-
-func tablePhrase(kind, schema, name string) string {
-	return fmt.Sprintf("%s %q", kind, schema+"."+name)
-}
-
-// readTable reads a table for a resource; false with no diagnostics means it is gone.
-func readTable(ctx context.Context, client *Client, kind, schema, name, action string, diags *diag.Diagnostics) (*postgres.Table, bool) {
-	return readObject(ctx, client, kind, tablePhrase(strings.ToLower(kind), schema, name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Table, error) {
-		return postgres.ReadTable(ctx, db, schema, name)
-	})
-}
-
-// deleteTable drops a table, refusing while local rows would be lost unless forced.
-func deleteTable(ctx context.Context, client *Client, kind, schema, name string, force bool, diags *diag.Diagnostics) {
-	db, err := client.DB()
-	if err == nil {
-		err = postgres.DropTable(ctx, db, schema, name, force)
-	}
-	var loss *postgres.LossError
-	if errors.As(err, &loss) {
-		diags.AddError(kind+" Delete Error", fmt.Sprintf(
-			"Refusing to drop %s.%s in database %q: it still holds %s, which would be lost.\n\n"+
-				"Move or delete the rows first, or set force_destroy = true (and apply) to drop it with its rows. "+
-				"Rows in foreign partitions live on the shards and are never dropped.",
-			schema, name, client.Database(), strings.Join(loss.Held, ", ")))
-		return
-	}
-	if err != nil {
-		addObjectError(diags, kind, "Delete", tablePhrase(strings.ToLower(kind), schema, name), client.Database(), err)
-	}
-}
+// Column changes of pgshard_table and pgshard_partitioned_table as the plan shows them, in
+// the form the server prints (compare by meaning), with the renames and type changes they make.
 
 // planColumnChanges is the plan-time half of a column update. It plans renamed_from where
 // the configuration leaves it out (the prior value: once applied it may be removed without
@@ -250,31 +219,6 @@ func withoutAppliedRenames(cols []postgres.Column, stateCols []columnModelV0) []
 	return out
 }
 
-// planTaintedTable runs a destroy's plan-time checks for a create of a table that exists
-// already: Terraform plans a tainted resource's replacement as a plain create (no prior
-// state), and the destroy half would otherwise drop its rows without a count.
-func planTaintedTable(ctx context.Context, client *Client, kind string, plan tfsdk.Plan, diags *diag.Diagnostics) {
-	var schemaName, name types.String
-	var force types.Bool
-	diags.Append(plan.GetAttribute(ctx, path.Root("schema"), &schemaName)...)
-	diags.Append(plan.GetAttribute(ctx, path.Root("name"), &name)...)
-	diags.Append(plan.GetAttribute(ctx, path.Root("force_destroy"), &force)...)
-	if diags.HasError() || schemaName.IsUnknown() || name.IsUnknown() || force.IsUnknown() || !client.Known() {
-		return
-	}
-	db := planDB(client) // a tainted resource was refreshed: the pool has connected
-	if db == nil {
-		return
-	}
-	if _, err := postgres.ReadTable(ctx, db, schemaName.ValueString(), name.ValueString()); err != nil {
-		return // not there (the ordinary create), or unreadable: the create says so
-	}
-	self := tableID(schemaName.ValueString(), name.ValueString())
-	why := fmt.Sprintf("Terraform plans to create %s, which exists already in database %q: the resource is tainted, and its replacement destroys it first "+
-		"(or it is not in the state, and the create would fail: import it instead).", self, client.Database())
-	planRowsDropped(ctx, client, kind, "Replace", schemaName.ValueString(), name.ValueString(), force.ValueBool(), why, diags)
-}
-
 // columnModels reads a columns list (none when null or unknown).
 func columnModels(ctx context.Context, l types.List, diags *diag.Diagnostics) []columnModelV0 {
 	var out []columnModelV0
@@ -324,40 +268,3 @@ func heldPhrase(column string, held []string) string {
 	}
 	return "it holds none"
 }
-
-// importTableID sets id, schema and name from a `schema.name` import ID.
-func importTableID(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse, kind string) {
-	schemaName, name, err := parseTableID(req.ID)
-	if err == nil {
-		err = postgres.CheckIdentifier(schemaName)
-	}
-	if err == nil {
-		err = postgres.CheckIdentifier(name)
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("The import ID of a %s is schema.name (either part may be double-quoted): %s.", kind, err))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), tableID(schemaName, name))...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("schema"), schemaName)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-}
-
-// parseTableID reads `schema.name` (either part may be double-quoted); a bare name is in
-// schema public.
-func parseTableID(id string) (schema, name string, err error) {
-	parts, err := postgres.SplitID(id, '.', 2)
-	if err != nil {
-		// A bare name (no dot, or all of it in quotes) is in public.
-		if !strings.Contains(id, ".") || strings.HasPrefix(id, `"`) && strings.HasSuffix(id, `"`) {
-			if single, err1 := postgres.SplitID(id, '.', 1); err1 == nil {
-				return "public", single[0], nil
-			}
-		}
-		return "", "", fmt.Errorf("want schema.name (double-quote a part that contains a dot): %w", err)
-	}
-	return parts[0], parts[1], nil
-}
-
-// tableID renders schema.name, quoting a part that needs it.
-func tableID(schema, name string) string { return postgres.JoinID('.', schema, name) }
