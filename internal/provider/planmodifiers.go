@@ -1,6 +1,6 @@
 package provider
 
-// Plan modifiers of this provider, one type each, with a constructor.
+// Plan modifiers of this provider, one type each, all listed in the assertions below.
 
 import (
 	"context"

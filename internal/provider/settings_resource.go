@@ -269,26 +269,6 @@ func splitSettingsID(id string) ([]string, error) {
 
 func settingsID(s postgres.Settings) string { return postgres.JoinID('/', s.Database, s.Role) }
 
-// parameterNameValidator checks a settings key.
-type parameterNameValidator struct{}
-
-func (parameterNameValidator) Description(context.Context) string {
-	return "a configuration parameter name in lower case"
-}
-
-func (v parameterNameValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (parameterNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := postgres.CheckParameterName(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Parameter Name", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), err))
-	}
-}
-
 type settingsModelV0 struct {
 	ID       types.String `tfsdk:"id"`
 	Database types.String `tfsdk:"database"`

@@ -1,6 +1,7 @@
 package provider
 
-// Validators of this provider, one type each, with a constructor.
+// Validators of this provider, one type each, all listed in the assertions below; those
+// that take arguments (validOptions) or read better in a schema have a constructor.
 
 import (
 	"context"
@@ -24,6 +25,7 @@ var (
 	_ validator.String = tableIDValidator{}
 	_ validator.String = roleName{}
 	_ validator.String = lockTimeoutValidator{}
+	_ validator.String = parameterNameValidator{}
 )
 
 // identifier checks a PostgreSQL name at plan time: not empty, at most 63 bytes, no NUL.
@@ -246,5 +248,25 @@ func (lockTimeoutValidator) ValidateString(_ context.Context, req validator.Stri
 	case ms > 0 && ms < 1:
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Provider Lock Timeout", fmt.Sprintf(
 			"lock_timeout is %q, less than a millisecond, which PostgreSQL rounds to 0 and so would wait forever. Write \"1ms\" or more, or \"0\" to wait forever on purpose.", value))
+	}
+}
+
+// parameterNameValidator checks a configuration parameter name (a pgshard_settings key).
+type parameterNameValidator struct{}
+
+func (parameterNameValidator) Description(context.Context) string {
+	return "a configuration parameter name in lower case"
+}
+
+func (v parameterNameValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (parameterNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := postgres.CheckParameterName(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Parameter Name", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), err))
 	}
 }
