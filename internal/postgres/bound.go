@@ -102,8 +102,8 @@ func (b Bound) SQL() string {
 	}
 }
 
-// ParseBound reads the bound as pg_get_expr(relpartbound) prints it.
-func ParseBound(s string) (Bound, error) {
+// parseBound reads the bound as pg_get_expr(relpartbound) prints it.
+func parseBound(s string) (Bound, error) {
 	s = strings.TrimSpace(s)
 	if s == "DEFAULT" {
 		return Bound{Default: true}, nil

@@ -34,13 +34,13 @@ func TestBoundSQLAndParse(t *testing.T) {
 		"FOR VALUES WITH (modulus 8, remainder 5)":         {Modulus: 8, Remainder: 5},
 	}
 	for s, want := range parsed {
-		got, err := ParseBound(s)
+		got, err := parseBound(s)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("ParseBound(%q) = %+v, %v; want %+v", s, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "FOR VALUES IN ('x'", "FOR VALUES IN (x)", "FOR VALUES FROM (1)", "FOR VALUES WITH (modulus x)"} {
-		if _, err := ParseBound(bad); err == nil {
+		if _, err := parseBound(bad); err == nil {
 			t.Errorf("ParseBound(%q) accepted", bad)
 		}
 	}

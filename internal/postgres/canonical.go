@@ -32,8 +32,8 @@ func CanonicalColumns(ctx context.Context, db *sql.DB, cols []Column) ([]Column,
 	return out, err
 }
 
-// CanonicalColumnsIn is CanonicalColumns inside an open transaction (under a savepoint).
-func CanonicalColumnsIn(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column, error) {
+// canonicalColumnsIn is CanonicalColumns inside an open transaction (under a savepoint).
+func canonicalColumnsIn(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column, error) {
 	var out []Column
 	err := underSavepoint(ctx, tx, func() error {
 		var err error
@@ -51,7 +51,7 @@ func canonicalColumns(ctx context.Context, tx *sql.Tx, cols []Column) ([]Column,
 	defs := make([]string, len(cols))
 	for i, c := range cols {
 		probe := Column{Name: c.Name, Type: c.Type, Default: c.Default, Generated: c.Generated}
-		if err := CheckColumn(probe); err != nil {
+		if err := checkColumn(probe); err != nil {
 			return nil, err
 		}
 		defs[i] = columnSQL(probe)
@@ -108,8 +108,8 @@ func CanonicalBound(ctx context.Context, db *sql.DB, schema, name string, b Boun
 	return out, err
 }
 
-// CanonicalBoundIn is CanonicalBound inside an open transaction (under a savepoint).
-func CanonicalBoundIn(ctx context.Context, tx *sql.Tx, schema, name string, b Bound) (Bound, error) {
+// canonicalBoundIn is CanonicalBound inside an open transaction (under a savepoint).
+func canonicalBoundIn(ctx context.Context, tx *sql.Tx, schema, name string, b Bound) (Bound, error) {
 	var out Bound
 	err := underSavepoint(ctx, tx, func() error {
 		var err error
@@ -164,7 +164,7 @@ func canonicalBound(ctx context.Context, tx *sql.Tx, schema, name string, b Boun
 	if err := tx.QueryRowContext(ctx, `SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE oid = $1::regclass`, part.name).Scan(&printed); err != nil {
 		return Bound{}, err
 	}
-	return ParseBound(printed)
+	return parseBound(printed)
 }
 
 // probe is a throw-away table: the statement that creates it (columns follow) and its name.
@@ -200,10 +200,10 @@ SELECT CASE WHEN has_database_privilege(current_database(), 'TEMP') THEN NULL EL
 	return probe{create: "CREATE TABLE " + q, name: q}, nil
 }
 
-// CanonicalKey returns a partition key of the partitioned table schema.name (its strategy
+// canonicalKey returns a partition key of the partitioned table schema.name (its strategy
 // and key columns or parenthesised expressions) as the server prints it, as ReadTable reads
 // keys: a temporary copy of the table's columns is partitioned by it.
-func CanonicalKey(ctx context.Context, db *sql.DB, schema, name string, key PartitionKey) (*PartitionKey, error) {
+func canonicalKey(ctx context.Context, db *sql.DB, schema, name string, key PartitionKey) (*PartitionKey, error) {
 	strategy, err := strategySQL(key.Strategy)
 	if err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func CanonicalKey(ctx context.Context, db *sql.DB, schema, name string, key Part
 		if err := tx.QueryRowContext(ctx, `SELECT pg_get_partkeydef($1::regclass)`, p.name).Scan(&def); err != nil {
 			return err
 		}
-		out, err = ParsePartitionKey(def)
+		out, err = parsePartitionKey(def)
 		return err
 	})
 	return out, err
@@ -239,11 +239,11 @@ func SameKey(ctx context.Context, db *sql.DB, schema, name string, a, b Partitio
 	if strings.EqualFold(a.Strategy, b.Strategy) && strings.Join(a.Key, "\x00") == strings.Join(b.Key, "\x00") {
 		return true, nil
 	}
-	ca, err := CanonicalKey(ctx, db, schema, name, a)
+	ca, err := canonicalKey(ctx, db, schema, name, a)
 	if err != nil {
 		return false, err
 	}
-	cb, err := CanonicalKey(ctx, db, schema, name, b)
+	cb, err := canonicalKey(ctx, db, schema, name, b)
 	if err != nil {
 		return false, err
 	}

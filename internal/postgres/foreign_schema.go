@@ -82,10 +82,10 @@ func (e *ExistingTablesError) Error() string {
 	return fmt.Sprintf("schema %q already holds %s", e.Schema, quotedList(e.Tables))
 }
 
-// ImportForeignSchemaSQL renders the IMPORT of exactly the named remote tables. The
+// importForeignSchemaSQL renders the IMPORT of exactly the named remote tables. The
 // provider always lists them (LIMIT TO) after checking the remote has them, so that a table
 // appearing on the remote meanwhile is not imported unseen.
-func ImportForeignSchemaSQL(imp SchemaImport, tables []string) string {
+func importForeignSchemaSQL(imp SchemaImport, tables []string) string {
 	return "IMPORT FOREIGN SCHEMA " + Ident(imp.RemoteSchema) + " LIMIT TO (" + identList(tables) + ") FROM SERVER " +
 		Ident(imp.Server) + " INTO " + Ident(imp.LocalSchema) + CreateOptionsClause(imp.Options)
 }
@@ -286,7 +286,7 @@ func columnDrift(local, remote []Column) []string {
 // search_path (postgres_fdw imports with search_path = pg_catalog), so the schema is left
 // out of the comparison.
 func sameImportedType(local, remote string) bool {
-	return SameType(unqualifiedType(local), unqualifiedType(remote))
+	return sameType(unqualifiedType(local), unqualifiedType(remote))
 }
 
 // unqualifiedType drops a leading schema qualifier ("public.mood" -> "mood", quoted names
@@ -400,7 +400,7 @@ func syncLocal(ctx context.Context, tx *sql.Tx, prior *SchemaImport, to SchemaIm
 		return change, nil
 	}
 	logStep(ctx, fmt.Sprintf("import %d table(s) of foreign schema %s", len(change.Imported), object), to.LocalSchema)
-	if _, err := tx.ExecContext(ctx, ImportForeignSchemaSQL(to, change.Imported)); err != nil {
+	if _, err := tx.ExecContext(ctx, importForeignSchemaSQL(to, change.Imported)); err != nil {
 		return change, err
 	}
 	// IMPORT skips a table that vanished from the remote since it was listed: say so

@@ -11,7 +11,7 @@ import (
 func TestForeignSchemaImportSQL(t *testing.T) {
 	imp := SchemaImport{Server: `eu"rope`, RemoteSchema: `re'mote`, LocalSchema: "lo cal",
 		Options: map[string]string{"import_not_null": "false", "import_default": "true"}}
-	got := ImportForeignSchemaSQL(imp, []string{`we"ird; DROP TABLE x; --`, "plain"})
+	got := importForeignSchemaSQL(imp, []string{`we"ird; DROP TABLE x; --`, "plain"})
 	want := `IMPORT FOREIGN SCHEMA "re'mote" LIMIT TO ("we""ird; DROP TABLE x; --", "plain") FROM SERVER "eu""rope" INTO "lo cal" ` +
 		`OPTIONS ("import_default" 'true', "import_not_null" 'false')`
 	if got != want {

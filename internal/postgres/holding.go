@@ -64,7 +64,7 @@ ORDER BY c.relname`, schema, name)
 		if err := rows.Scan(&h.Schema, &h.Name, &h.Table, &bound); err != nil {
 			return nil, err
 		}
-		if h.Bound, err = ParseBound(bound); err != nil {
+		if h.Bound, err = parseBound(bound); err != nil {
 			return nil, err
 		}
 		if h.Bound.Kind() == "list" {
@@ -152,7 +152,7 @@ func canonicalIn(ctx context.Context, q Querier, schema, name string, b Bound) (
 	case *sql.DB:
 		return CanonicalBound(ctx, c, schema, name, b)
 	case *sql.Tx:
-		return CanonicalBoundIn(ctx, c, schema, name, b)
+		return canonicalBoundIn(ctx, c, schema, name, b)
 	}
 	return b, nil
 }

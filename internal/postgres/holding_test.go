@@ -226,7 +226,7 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 	mars := Partition{Schema: "public", Name: "tweets_mars", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"mars"}}}
 	take()
 	err = InTx(t.Context(), db, func(tx *sql.Tx) error {
-		n, err := AttachNewPartition(t.Context(), tx, mars, parent, true, false)
+		n, err := attachNewPartition(t.Context(), tx, mars, parent, true, false)
 		if err == nil && n != 100 {
 			err = fmt.Errorf("%d rows moved, want 100", n)
 		}
@@ -283,7 +283,7 @@ func TestCreateWithoutMovesSparesTheDefaultScan(t *testing.T) {
 	asia := Partition{Schema: "public", Name: "tweets_asia", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"asia"}}}
 	err = fencedCreate(t.Context(), db, asia, parent, false, func() error {
 		return InTx(t.Context(), db, func(tx *sql.Tx) error {
-			_, err := AttachNewPartition(t.Context(), tx, asia, parent, false, false)
+			_, err := attachNewPartition(t.Context(), tx, asia, parent, false, false)
 			return err
 		})
 	})

@@ -117,7 +117,7 @@ func FuzzTableDDL(f *testing.F) {
 			t.Fatalf("create table %q: %v", table, err)
 		}
 		p := Partition{Schema: "public", Name: part, ParentSchema: "public", ParentName: table, Bound: Bound{In: []string{value}}}
-		if err := CreatePartition(ctx, db, p); err != nil {
+		if err := createPartition(ctx, db, p); err != nil {
 			t.Fatalf("create partition: %v", err)
 		}
 		got, err := ReadPartition(ctx, db, "public", part)
@@ -152,7 +152,7 @@ func TestCreateTableSQLChecksAndQuotes(t *testing.T) {
 		{Schema: "public", Name: "t", Columns: []Column{{Name: "", Type: "int"}}},
 	}
 	for _, tbl := range bad {
-		if stmt, err := CreateTableSQL(tbl); err == nil {
+		if stmt, err := createTableSQL(tbl); err == nil {
 			t.Errorf("accepted %+v as %s", tbl, stmt)
 		}
 	}

@@ -96,7 +96,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	if def == "" {
 		return MoveResult{}, fmt.Errorf("%s has no DEFAULT partition to move rows into", p.Parent())
 	}
-	cols := ColumnList(WrittenColumns(parent.Columns))
+	cols := columnList(writtenColumns(parent.Columns))
 	leaving := "SELECT " + cols + " FROM ONLY " + p.Qualified() + " WHERE " + outside(newCheck)
 	remote := remoteOf(p)
 	if done, err := switched(ctx, db, p); err != nil || done {
@@ -125,7 +125,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	}
 	if p.Foreign && managed {
 		logProgress(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
-		if err := RemoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
+		if err := remoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
 			return MoveResult{}, err
 		}
 		fenced = true
@@ -271,7 +271,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	if p.Foreign && managed && !p.Bound.isNone() {
 		// The CHECK has had the new bound since before the copy: only its validation is left.
 		logProgress(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
-		err = RemoteExec(ctx, db, p.Server, validateRemoteCheckSQL(remote))
+		err = remoteExec(ctx, db, p.Server, validateRemoteCheckSQL(remote))
 	}
 	return res, err
 }
@@ -441,12 +441,12 @@ func orphansOf(ctx context.Context, q Querier, p Partition, def string) (query, 
 	if err != nil {
 		return "", "", err
 	}
-	written := WrittenColumns(journal.Columns)
+	written := writtenColumns(journal.Columns)
 	names := make([]string, len(written))
 	for i, c := range written {
 		names[i] = c.Name
 	}
-	cols = ColumnList(written)
+	cols = columnList(written)
 	row, jrow := "ROW("+qualifiedCols("t", names)+")::text", "ROW("+qualifiedCols("j", names)+")::text"
 	return "SELECT " + qualifiedCols("j", names) + " FROM " + QualifiedIdent(p.ParentSchema, journalName(p)) + " j WHERE NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE " + row + " = " + jrow + ") " +
 		"AND NOT EXISTS (SELECT 1 FROM ONLY " + def + " t WHERE " + row + " = " + jrow + ")", cols, nil
@@ -488,9 +488,9 @@ func qualifiedCols(alias string, cols []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// FindMoveLeftovers reads what a move of partition p (attached) left behind: its journal,
+// findMoveLeftovers reads what a move of partition p (attached) left behind: its journal,
 // with how many of its rows are nowhere else, and DEFAULT's constraint.
-func FindMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftovers, error) {
+func findMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftovers, error) {
 	var l MoveLeftovers
 	def, err := defaultPartition(ctx, q, p.ParentSchema, p.ParentName)
 	if err != nil || def == "" {
@@ -523,7 +523,7 @@ func FindMoveLeftovers(ctx context.Context, q Querier, p Partition) (MoveLeftove
 		if parent.PartitionBy != nil {
 			if check := p.Bound.CheckSQL(KeySQL(parent.PartitionBy.Key)); check != "" {
 				l.outsideBound = outside(check)
-				for _, c := range WrittenColumns(parent.Columns) {
+				for _, c := range writtenColumns(parent.Columns) {
 					l.cols = append(l.cols, c.Name)
 				}
 				var outsideRows int64 // a count the shard makes: usually none, and no row is fetched
@@ -658,7 +658,7 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 	if err != nil || p.ParentName == "" || p.Bound.Default {
 		return MoveLeftovers{}, err
 	}
-	found, err := FindMoveLeftovers(ctx, db, *p)
+	found, err := findMoveLeftovers(ctx, db, *p)
 	if err != nil || found.Empty() {
 		return found, err
 	}
@@ -833,7 +833,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		}
 		defaultFenced = true
 	}
-	cols := ColumnList(WrittenColumns(parent.Columns))
+	cols := columnList(writtenColumns(parent.Columns))
 	cond := "(" + newCheck + ") AND " + outside(oldCheck)
 	// The tables the entering rows come from: DEFAULT, and the holdings of entering keys.
 	sources := []string{def}
@@ -1291,10 +1291,10 @@ func remoteOf(p Partition) RemoteTable {
 // validated (a scan under a lock that lets the table be read and written). A shard holding
 // rows the CHECK refuses fails the second step and keeps the CHECK for new rows.
 func setRemoteCheckOnline(ctx context.Context, db *sql.DB, t RemoteTable, check string) error {
-	if err := RemoteExec(ctx, db, t.Server, setRemoteCheckNotValidSQL(t, check)); err != nil {
+	if err := remoteExec(ctx, db, t.Server, setRemoteCheckNotValidSQL(t, check)); err != nil {
 		return err
 	}
-	return RemoteExec(ctx, db, t.Server, validateRemoteCheckSQL(t))
+	return remoteExec(ctx, db, t.Server, validateRemoteCheckSQL(t))
 }
 
 // validateRemoteCheckSQL validates the shard's bound CHECK.
@@ -1340,11 +1340,11 @@ type KeyRows struct {
 // maxKeysShown bounds the keys a plan lists one by one.
 const maxKeysShown = 20
 
-// RowsByKey counts, per key value, the rows of table (a partition, or the DEFAULT partition)
+// rowsByKey counts, per key value, the rows of table (a partition, or the DEFAULT partition)
 // that meet cond over the parent's key: exact counts, made now, grouped by the key's columns
 // (so that postgres_fdw sends the count to the shard for a foreign partition). At most
 // maxKeysShown+1 keys come back, the biggest first.
-func RowsByKey(ctx context.Context, q Querier, parent *Table, table, cond string) ([]KeyRows, error) {
+func rowsByKey(ctx context.Context, q Querier, parent *Table, table, cond string) ([]KeyRows, error) {
 	return rowsByKeyFrom(ctx, q, parent, "ONLY "+table, cond)
 }
 
@@ -1355,7 +1355,7 @@ func DefaultRowsByKey(ctx context.Context, q Querier, parent *Table, def, cond s
 	if err != nil {
 		return nil, err
 	}
-	return rowsByKeyFrom(ctx, q, parent, defaultSide(def, hs, ColumnList(parent.Columns)), cond)
+	return rowsByKeyFrom(ctx, q, parent, defaultSide(def, hs, columnList(parent.Columns)), cond)
 }
 
 // rowsByKeyFrom is RowsByKey over a FROM item.
@@ -1402,7 +1402,7 @@ func MovingKeys(ctx context.Context, q Querier, p Partition, from, to Bound) (ke
 	if def, err = defaultPartition(ctx, q, p.ParentSchema, p.ParentName); err != nil {
 		return nil, false, "", err
 	}
-	keys, err = RowsByKey(ctx, q, parent, p.Qualified(), outside(newCheck))
+	keys, err = rowsByKey(ctx, q, parent, p.Qualified(), outside(newCheck))
 	if err != nil || len(keys) > 0 || def == "" || to.isNone() {
 		return keys, true, def, err
 	}
@@ -1416,6 +1416,6 @@ func MovingKeys(ctx context.Context, q Querier, p Partition, from, to Bound) (ke
 // found reports whether there is a journal at all (a journal whose rows are all still on
 // the shard is a copy, left by a move stopped before its switch).
 func PendingMove(ctx context.Context, q Querier, p Partition) (rows int64, found bool, err error) {
-	l, err := FindMoveLeftovers(ctx, q, p)
+	l, err := findMoveLeftovers(ctx, q, p)
 	return l.OnlyInJournal, l.Journal != "", err
 }

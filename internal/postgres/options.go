@@ -122,13 +122,13 @@ func ServerOptionKeys() []string {
 	return keys
 }
 
-// UserMappingOptionKeys lists the option keys postgres_fdw accepts on a user mapping.
-func UserMappingOptionKeys() []string {
+// userMappingOptionKeys lists the option keys postgres_fdw accepts on a user mapping.
+func userMappingOptionKeys() []string {
 	return []string{"password", "password_required", "sslcert", "sslkey", "sslpassword", "user"}
 }
 
-// ForeignTableOptionKeys lists postgres_fdw's foreign-table options.
-func ForeignTableOptionKeys() []string {
+// foreignTableOptionKeys lists postgres_fdw's foreign-table options.
+func foreignTableOptionKeys() []string {
 	return []string{"analyze_sampling", "async_capable", "batch_size", "fetch_size", "schema_name", "table_name", "truncatable", "updatable", "use_remote_estimate"}
 }
 

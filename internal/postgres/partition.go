@@ -32,8 +32,8 @@ func (p Partition) Qualified() string { return QualifiedIdent(p.Schema, p.Name) 
 // Parent is the quoted schema.name of the parent.
 func (p Partition) Parent() string { return QualifiedIdent(p.ParentSchema, p.ParentName) }
 
-// CreatePartitionSQL renders CREATE [FOREIGN] TABLE ... PARTITION OF ... .
-func CreatePartitionSQL(p Partition) string {
+// createPartitionSQL renders CREATE [FOREIGN] TABLE ... PARTITION OF ... .
+func createPartitionSQL(p Partition) string {
 	if p.Foreign {
 		return "CREATE FOREIGN TABLE " + p.Qualified() + " PARTITION OF " + p.Parent() + " " + p.Bound.SQL() +
 			" SERVER " + Ident(p.Server) + CreateOptionsClause(p.Options)
@@ -70,23 +70,23 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&kind, &parentSchem
 	p.ParentSchema, p.ParentName = parentSchema.String, parentName.String
 	p.Options = parseOptionArray(opts)
 	if bound.Valid {
-		if p.Bound, err = ParseBound(bound.String); err != nil {
+		if p.Bound, err = parseBound(bound.String); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-// CreatePartition creates the partition.
-func CreatePartition(ctx context.Context, q Querier, p Partition) error {
+// createPartition creates the partition.
+func createPartition(ctx context.Context, q Querier, p Partition) error {
 	logStep(ctx, "create partition", p.Schema+"."+p.Name)
-	_, err := q.ExecContext(ctx, CreatePartitionSQL(p))
+	_, err := q.ExecContext(ctx, createPartitionSQL(p))
 	return err
 }
 
-// ChangeBound detaches the partition and attaches it again with a new bound. Run it in a
+// changeBound detaches the partition and attaches it again with a new bound. Run it in a
 // transaction: in between, the partition's rows are not reachable through the parent.
-func ChangeBound(ctx context.Context, q *sql.Tx, p Partition, to Bound) error {
+func changeBound(ctx context.Context, q *sql.Tx, p Partition, to Bound) error {
 	logStep(ctx, "detach and attach with a new bound", p.Schema+"."+p.Name)
 	def, err := defaultPartition(ctx, q, p.ParentSchema, p.ParentName)
 	if err != nil {
@@ -105,8 +105,8 @@ func ChangeBound(ctx context.Context, q *sql.Tx, p Partition, to Bound) error {
 	return err
 }
 
-// AlterForeignTableOptions changes a foreign table's options in place.
-func AlterForeignTableOptions(ctx context.Context, q Querier, schema, name string, from, to map[string]string) error {
+// alterForeignTableOptions changes a foreign table's options in place.
+func alterForeignTableOptions(ctx context.Context, q Querier, schema, name string, from, to map[string]string) error {
 	logStep(ctx, "alter foreign table options", schema+"."+name)
 	clause := AlterOptionsClause(DiffOptions(from, to))
 	if clause == "" {
@@ -172,8 +172,8 @@ ORDER BY n.nspname, c.relname`, parent)
 	return out, rows.Err()
 }
 
-// PartitionKeyOf returns the parent's partition key rendered as SQL, for CHECK constraints.
-func PartitionKeyOf(ctx context.Context, q Querier, schema, name string) (*PartitionKey, error) {
+// partitionKeyOf returns the parent's partition key rendered as SQL, for CHECK constraints.
+func partitionKeyOf(ctx context.Context, q Querier, schema, name string) (*PartitionKey, error) {
 	t, err := ReadTable(ctx, q, schema, name)
 	if err != nil {
 		return nil, err
@@ -202,19 +202,19 @@ func DefaultRowsMatching(ctx context.Context, q Querier, parent *Table, b Bound)
 		return "", 0, err
 	}
 	var n int64
-	err = q.QueryRowContext(ctx, "SELECT count(*) FROM "+defaultSide(def, hs, ColumnList(parent.Columns))+" WHERE "+check).Scan(&n)
+	err = q.QueryRowContext(ctx, "SELECT count(*) FROM "+defaultSide(def, hs, columnList(parent.Columns))+" WHERE "+check).Scan(&n)
 	return def, n, err
 }
 
-// DefaultPartitionOf names the parent's DEFAULT partition (schema-qualified, quoted), ""
+// defaultPartitionOf names the parent's DEFAULT partition (schema-qualified, quoted), ""
 // when it has none.
-func DefaultPartitionOf(ctx context.Context, q Querier, parent *Table) (string, error) {
+func defaultPartitionOf(ctx context.Context, q Querier, parent *Table) (string, error) {
 	return defaultPartition(ctx, q, parent.Schema, parent.Name)
 }
 
-// WrittenColumns leaves out generated columns: rows are copied with the values of the
+// writtenColumns leaves out generated columns: rows are copied with the values of the
 // others, and each target computes its generated ones (writing them is refused).
-func WrittenColumns(cols []Column) []Column {
+func writtenColumns(cols []Column) []Column {
 	out := make([]Column, 0, len(cols))
 	for _, c := range cols {
 		if c.Generated == "" {
@@ -224,8 +224,8 @@ func WrittenColumns(cols []Column) []Column {
 	return out
 }
 
-// ColumnList renders the quoted, comma-separated names of columns.
-func ColumnList(cols []Column) string {
+// columnList renders the quoted, comma-separated names of columns.
+func columnList(cols []Column) string {
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Name
@@ -233,10 +233,10 @@ func ColumnList(cols []Column) string {
 	return identList(names)
 }
 
-// VerifyForeignColumns checks, through postgres_fdw, that the shard table behind a foreign
+// verifyForeignColumns checks, through postgres_fdw, that the shard table behind a foreign
 // table answers a SELECT of every given column. Run it inside the transaction that created
 // the foreign table: on failure it names each column the shard does not have.
-func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, cols []Column) error {
+func verifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, cols []Column) error {
 	table := QualifiedIdent(schema, name)
 	probe := func(list string) error {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT pgshard_probe"); err != nil {
@@ -252,7 +252,7 @@ func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, 
 		_, relErr := tx.ExecContext(ctx, "RELEASE SAVEPOINT pgshard_probe")
 		return relErr
 	}
-	err := probe(ColumnList(cols))
+	err := probe(columnList(cols))
 	if err == nil {
 		return nil
 	}
@@ -272,7 +272,7 @@ func VerifyForeignColumns(ctx context.Context, tx *sql.Tx, schema, name string, 
 // into it (AttachNewPartition).
 const attachCheckName = "pgshard_attach_bound"
 
-// AttachNewPartition adds a partition the way that holds the parent's locks the least and
+// attachNewPartition adds a partition the way that holds the parent's locks the least and
 // can move rows: in the transaction given, it creates the partition detached, checks (for a
 // foreign partition, when verify is set) that the shard table answers a SELECT of the
 // parent's columns, moves the DEFAULT partition's rows its bound admits into it when
@@ -280,7 +280,7 @@ const attachCheckName = "pgshard_attach_bound"
 // inserts meanwhile), and attaches it, setting the parent's sequences past the ids it holds
 // (AdvanceSequences). It returns how many rows moved. Bounds without a
 // CHECK form (HASH, DEFAULT) cannot move rows.
-func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Table, moveRows, verify bool) (int64, error) {
+func attachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Table, moveRows, verify bool) (int64, error) {
 	logStep(ctx, "create detached, check, move DEFAULT rows if asked, attach", p.Schema+"."+p.Name)
 	if parent.PartitionBy == nil {
 		return 0, fmt.Errorf("%s is not a partitioned table", p.Parent())
@@ -317,7 +317,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 		}
 	}
 	if verify && p.Foreign {
-		if err := VerifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns); err != nil {
+		if err := verifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns); err != nil {
 			return 0, err
 		}
 	}
@@ -354,7 +354,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 			} else if _, err := tx.ExecContext(ctx, "LOCK TABLE "+def+" IN EXCLUSIVE MODE"); err != nil {
 				return 0, err
 			}
-			cols := ColumnList(WrittenColumns(parent.Columns))
+			cols := columnList(writtenColumns(parent.Columns))
 			logProgress(ctx, "move the DEFAULT rows of the new bound into the partition", p.Schema+"."+p.Name)
 			res, err := tx.ExecContext(ctx, "WITH moved AS (DELETE FROM ONLY "+def+" WHERE "+check+" RETURNING "+cols+") "+
 				"INSERT INTO "+p.Qualified()+" ("+cols+") SELECT "+cols+" FROM moved")
@@ -413,7 +413,7 @@ func AttachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 			return 0, err
 		}
 	}
-	if _, err := AdvanceSequences(ctx, tx, p); err != nil {
+	if _, err := advanceSequences(ctx, tx, p); err != nil {
 		return 0, err
 	}
 	return moved, nil
@@ -434,11 +434,11 @@ WHERE i.inhparent = format('%I.%I', $1::text, $2::text)::regclass
 	return def.String, err
 }
 
-// ForeignPartitionsLagging lists the parent's foreign partitions whose shard table no
+// foreignPartitionsLagging lists the parent's foreign partitions whose shard table no
 // longer answers a SELECT of the parent's columns (after a column was added to the parent,
 // say), as "schema.name: reason". It changes nothing: the probes run in a transaction that
 // is rolled back.
-func ForeignPartitionsLagging(ctx context.Context, db *sql.DB, parent *Table) ([]string, error) {
+func foreignPartitionsLagging(ctx context.Context, db *sql.DB, parent *Table) ([]string, error) {
 	parts, err := ListPartitions(ctx, db, parent.Schema, parent.Name)
 	if err != nil {
 		return nil, err
@@ -458,17 +458,17 @@ func ForeignPartitionsLagging(ctx context.Context, db *sql.DB, parent *Table) ([
 		if !p.Foreign {
 			continue
 		}
-		if err := VerifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns); err != nil {
+		if err := verifyForeignColumns(ctx, tx, p.Schema, p.Name, parent.Columns); err != nil {
 			lagging = append(lagging, fmt.Sprintf("%s.%s (server %s): %v", p.Schema, p.Name, p.Server, err))
 		}
 	}
 	return lagging, nil
 }
 
-// RenameRelation moves a table, partition or foreign table to schema toSchema and renames
+// renameRelation moves a table, partition or foreign table to schema toSchema and renames
 // it to toName, in the transaction given. Rows, partitions and (for a foreign table) the
 // shard table it reads stay as they are.
-func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, fromName, toSchema, toName string) error {
+func renameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, fromName, toSchema, toName string) error {
 	logStep(ctx, "rename or move to "+toSchema+"."+toName, fromSchema+"."+fromName)
 	kind := "TABLE "
 	if foreign {
@@ -487,11 +487,11 @@ func RenameRelation(ctx context.Context, tx *sql.Tx, foreign bool, fromSchema, f
 	return nil
 }
 
-// Reattach attaches the partition to the parent p names, with p's bound: detached first
+// reattach attaches the partition to the parent p names, with p's bound: detached first
 // from the parent it is attached to now (current, "" parent name when detached), all in
 // the transaction given, so that its rows stay where they are; the parent's sequences are
 // then set past the ids it holds (AdvanceSequences).
-func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) error {
+func reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) error {
 	logStep(ctx, "attach to "+p.ParentSchema+"."+p.ParentName, p.Schema+"."+p.Name)
 	if current != nil && current.ParentName != "" {
 		def, err := defaultPartition(ctx, tx, current.ParentSchema, current.ParentName)
@@ -511,7 +511,7 @@ func Reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 		return err
 	}
-	_, err := AdvanceSequences(ctx, tx, p)
+	_, err := advanceSequences(ctx, tx, p)
 	return err
 }
 
@@ -542,7 +542,7 @@ func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *
 	return fencedCreate(ctx, db, p, parent, moveRows, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
 			if moveRows {
-				_, err := AttachNewPartition(ctx, tx, p, parent, true, false)
+				_, err := attachNewPartition(ctx, tx, p, parent, true, false)
 				return err
 			}
 			if err := yieldHoldings(ctx, tx, p, p.Bound); err != nil {
@@ -552,7 +552,7 @@ func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *
 			if err != nil {
 				return err
 			}
-			if err := CreatePartition(ctx, tx, p); err != nil {
+			if err := createPartition(ctx, tx, p); err != nil {
 				return err
 			}
 			if def == "" {
@@ -654,18 +654,18 @@ func hasConstraint(ctx context.Context, q Querier, table, name string) (bool, er
 // fromSchema.fromName in one transaction (see UpdatePartition).
 func UpdateLocalPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, p Partition) error {
 	return InTx(ctx, db, func(tx *sql.Tx) error {
-		_, _, err := UpdatePartition(ctx, tx, fromSchema, fromName, p)
+		_, _, err := updatePartition(ctx, tx, fromSchema, fromName, p)
 		return err
 	})
 }
 
-// UpdatePartition brings the partition now named fromSchema.fromName to p, in the
+// updatePartition brings the partition now named fromSchema.fromName to p, in the
 // transaction given: renamed or moved to p's schema, its foreign-table options changed,
 // attached to p's parent (detached from another first, or attached again after it was
 // detached out of band) and given p's bound. Rows stay where they are throughout. It
 // returns the partition as it was and whether its bound changed.
-func UpdatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, p Partition) (*Partition, bool, error) {
-	if err := RenameRelation(ctx, tx, p.Foreign, fromSchema, fromName, p.Schema, p.Name); err != nil {
+func updatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, p Partition) (*Partition, bool, error) {
+	if err := renameRelation(ctx, tx, p.Foreign, fromSchema, fromName, p.Schema, p.Name); err != nil {
 		return nil, false, err
 	}
 	cur, err := ReadPartition(ctx, tx, p.Schema, p.Name)
@@ -673,20 +673,20 @@ func UpdatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName strin
 		return nil, false, err
 	}
 	if p.Foreign {
-		if err := AlterForeignTableOptions(ctx, tx, p.Schema, p.Name, cur.Options, p.Options); err != nil {
+		if err := alterForeignTableOptions(ctx, tx, p.Schema, p.Name, cur.Options, p.Options); err != nil {
 			return cur, false, err
 		}
 	}
 	// The wanted bound in the server's form, so that a spelling of the current one changes nothing.
-	if p.Bound, err = CanonicalBoundIn(ctx, tx, p.ParentSchema, p.ParentName, p.Bound); err != nil {
+	if p.Bound, err = canonicalBoundIn(ctx, tx, p.ParentSchema, p.ParentName, p.Bound); err != nil {
 		return cur, false, err
 	}
 	boundChanged := cur.ParentName == "" || !cur.Bound.Equal(p.Bound)
 	switch {
 	case cur.ParentSchema != p.ParentSchema || cur.ParentName != p.ParentName:
-		err = Reattach(ctx, tx, p, cur)
+		err = reattach(ctx, tx, p, cur)
 	case boundChanged:
-		err = ChangeBound(ctx, tx, p, p.Bound)
+		err = changeBound(ctx, tx, p, p.Bound)
 	}
 	return cur, boundChanged, err
 }
@@ -824,13 +824,13 @@ func SequencesToAdvance(ctx context.Context, q Querier, p Partition) ([]Sequence
 	return sequencesBehind(ctx, q, cols, largest)
 }
 
-// AdvanceSequences sets each sequence that draws a column default of p's parent past the
+// advanceSequences sets each sequence that draws a column default of p's parent past the
 // largest value of that column that p holds, in the transaction that attaches p: rows a
 // shard kept from an earlier stack (a parent destroyed and created again starts its
 // sequence at 1) would otherwise share their ids with the next rows inserted through the
 // parent. A sequence already past them is left alone, and so are the ids of the shard's own
 // identity range (p.ShardIdentity).
-func AdvanceSequences(ctx context.Context, tx *sql.Tx, p Partition) ([]SequenceAdvance, error) {
+func advanceSequences(ctx context.Context, tx *sql.Tx, p Partition) ([]SequenceAdvance, error) {
 	behind, err := SequencesToAdvance(ctx, tx, p)
 	if err != nil {
 		return nil, err
@@ -921,7 +921,7 @@ func CreatePartitionedPartition(ctx context.Context, db *sql.DB, t Table, p Part
 	}
 	stmt := "CREATE TABLE " + p.Qualified() + " (LIKE " + p.Parent() + " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)" + by
 	if len(t.Columns) > 0 {
-		if stmt, err = CreateTableSQL(t); err != nil {
+		if stmt, err = createTableSQL(t); err != nil {
 			return err
 		}
 	}
@@ -975,7 +975,7 @@ func AttachDetached(ctx context.Context, db *sql.DB, p Partition) error {
 	// The parent's sequences are set past the table's ids before any lock of the parent's
 	// (reading them may scan the table): a sequence set early only skips values.
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
-		_, err := AdvanceSequences(ctx, tx, p)
+		_, err := advanceSequences(ctx, tx, p)
 		return err
 	})
 	if err == nil {

@@ -59,7 +59,7 @@ func TestShardedTableEndToEnd(t *testing.T) {
 	}
 	for i, c := range got.Columns {
 		want := tweetColumns[i]
-		if c.Name != want.Name || !SameType(c.Type, want.Type) || !SameExpression(c.Default, want.Default) || c.NotNull != (want.NotNull || want.Type == "serial") {
+		if c.Name != want.Name || !sameType(c.Type, want.Type) || !sameExpression(c.Default, want.Default) || c.NotNull != (want.NotNull || want.Type == "serial") {
 			t.Errorf("column %d read back as %+v, want %+v", i, c, want)
 		}
 	}
@@ -67,27 +67,27 @@ func TestShardedTableEndToEnd(t *testing.T) {
 	eu := Partition{Schema: "public", Name: "europe_tweets", ParentSchema: "public", ParentName: "tweets", Foreign: true,
 		Server: "europe", Bound: Bound{In: []string{"europe"}}, Options: map[string]string{"schema_name": "public", "table_name": "europe_tweets"}}
 	key := KeySQL(parent.PartitionBy.Key)
-	if err := CreateRemoteTable(ctx, base, RemoteTable{Server: "europe", Schema: "public", Name: "europe_tweets", Columns: got.Columns,
+	if err := createRemoteTable(ctx, base, RemoteTable{Server: "europe", Schema: "public", Name: "europe_tweets", Columns: got.Columns,
 		CheckName: "europe_tweets_bound", Check: eu.Bound.CheckSQL(key), Identity: &Identity{Column: "id", Start: 2, Increment: 16}}); err != nil {
 		t.Fatal(err)
 	}
-	remote, exists, err := RemoteColumns(ctx, base, "europe", "public", "europe_tweets")
+	remote, exists, err := remoteColumns(ctx, base, "europe", "public", "europe_tweets")
 	if err != nil || !exists {
 		t.Fatalf("remote columns: %v %v", exists, err)
 	}
-	if err := CheckRemoteColumns(got.Columns, remote); err != nil {
+	if err := checkRemoteColumns(got.Columns, remote); err != nil {
 		t.Fatal(err)
 	}
 	if err := InTx(ctx, base, func(tx *sql.Tx) error {
-		if err := CreatePartition(ctx, tx, eu); err != nil {
+		if err := createPartition(ctx, tx, eu); err != nil {
 			return err
 		}
-		return VerifyForeignColumns(ctx, tx, "public", "europe_tweets", got.Columns)
+		return verifyForeignColumns(ctx, tx, "public", "europe_tweets", got.Columns)
 	}); err != nil {
 		t.Fatal(err)
 	}
 	def := Partition{Schema: "public", Name: "tweets_default", ParentSchema: "public", ParentName: "tweets", Bound: Bound{Default: true}}
-	if err := CreatePartition(ctx, base, def); err != nil {
+	if err := createPartition(ctx, base, def); err != nil {
 		t.Fatal(err)
 	}
 
@@ -122,7 +122,7 @@ func TestShardedTableEndToEnd(t *testing.T) {
 
 	// A bound change keeps the rows.
 	if err := InTx(ctx, base, func(tx *sql.Tx) error {
-		return ChangeBound(ctx, tx, *p, Bound{In: []string{"europe", "eu"}})
+		return changeBound(ctx, tx, *p, Bound{In: []string{"europe", "eu"}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestVerifyForeignColumnsNamesMissing(t *testing.T) {
 		if _, err := tx.Exec(`CREATE FOREIGN TABLE partial PARTITION OF p FOR VALUES IN ('x') SERVER europe`); err != nil {
 			return err
 		}
-		return VerifyForeignColumns(ctx, tx, "public", "partial", []Column{{Name: "id"}, {Name: "location"}, {Name: "body"}, {Name: "likes"}})
+		return verifyForeignColumns(ctx, tx, "public", "partial", []Column{{Name: "id"}, {Name: "location"}, {Name: "body"}, {Name: "likes"}})
 	})
 	if err == nil || !strings.Contains(err.Error(), `missing columns "body", "likes"`) {
 		t.Fatalf("want missing body and likes, got %v", err)
@@ -168,11 +168,11 @@ func TestVerifyForeignColumnsNamesMissing(t *testing.T) {
 	if _, err := ReadPartition(ctx, base, "public", "partial"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("foreign table left behind: %v", err)
 	}
-	remote, _, err := RemoteColumns(ctx, base, "europe", "public", "partial")
+	remote, _, err := remoteColumns(ctx, base, "europe", "public", "partial")
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = CheckRemoteColumns([]Column{{Name: "id", Type: "int8"}, {Name: "location", Type: "text"}, {Name: "body", Type: "text"}}, remote)
+	err = checkRemoteColumns([]Column{{Name: "id", Type: "int8"}, {Name: "location", Type: "text"}, {Name: "body", Type: "text"}}, remote)
 	if err == nil || !strings.Contains(err.Error(), `missing columns "body" (text)`) || !strings.Contains(err.Error(), `"id" is integer on the shard but int8`) {
 		t.Fatalf("CheckRemoteColumns: %v", err)
 	}
@@ -195,7 +195,7 @@ func TestAlterColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clauses, err := AlterColumnsSQL(cur.Columns, canonical)
+	clauses, err := alterColumnsSQL(cur.Columns, canonical)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestAlterColumns(t *testing.T) {
 		t.Fatalf("clauses\n got %q\nwant %q", clauses, want)
 	}
 	if err := InTx(ctx, db, func(tx *sql.Tx) error {
-		_, err := AlterColumns(ctx, tx, "public", "plain", tbl.Columns, to, false)
+		_, err := alterColumns(ctx, tx, "public", "plain", tbl.Columns, to, false)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -217,7 +217,7 @@ func TestAlterColumns(t *testing.T) {
 		t.Fatalf("after alter: %+v", got)
 	}
 	if err := InTx(ctx, db, func(tx *sql.Tx) error {
-		return SetPrimaryKey(ctx, tx, "public", "plain", got.Columns, got.Columns, []string{"id"}, []string{"id", "name"}, false)
+		return setPrimaryKey(ctx, tx, "public", "plain", got.Columns, got.Columns, []string{"id"}, []string{"id", "name"}, false)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestParsePartitionKey(t *testing.T) {
 		"HASH (id)":                      {Strategy: "hash", Key: []string{"id"}},
 	}
 	for def, want := range cases {
-		got, err := ParsePartitionKey(def)
+		got, err := parsePartitionKey(def)
 		if err != nil || !reflect.DeepEqual(*got, want) {
 			t.Errorf("ParsePartitionKey(%q) = %+v, %v", def, got, err)
 		}
@@ -255,7 +255,7 @@ func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 	p := Partition{Schema: "public", Name: "ev_asia", ParentSchema: "public", ParentName: "ev", Bound: Bound{In: []string{"asia"}}}
 	var moved int64
 	if err := InTx(ctx, db, func(tx *sql.Tx) error {
-		moved, err = AttachNewPartition(ctx, tx, p, parent, true, false)
+		moved, err = attachNewPartition(ctx, tx, p, parent, true, false)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -272,7 +272,7 @@ func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 	}
 	// HASH bounds cannot move rows.
 	if err := InTx(ctx, db, func(tx *sql.Tx) error {
-		_, err := AttachNewPartition(ctx, tx, Partition{Schema: "public", Name: "h", ParentSchema: "public", ParentName: "ev", Bound: Bound{Modulus: 2}}, parent, true, false)
+		_, err := attachNewPartition(ctx, tx, Partition{Schema: "public", Name: "h", ParentSchema: "public", ParentName: "ev", Bound: Bound{Modulus: 2}}, parent, true, false)
 		return err
 	}); err == nil {
 		t.Fatal("a hash bound should be refused")
@@ -290,7 +290,7 @@ func TestForeignPartitionsLagging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lagging, err := ForeignPartitionsLagging(ctx, base, parent); err != nil || len(lagging) != 0 {
+	if lagging, err := foreignPartitionsLagging(ctx, base, parent); err != nil || len(lagging) != 0 {
 		t.Fatalf("nothing should lag yet: %v %v", lagging, err)
 	}
 	// The change itself says which shard tables lag: eu is not managed (no bound CHECK).

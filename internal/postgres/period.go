@@ -166,9 +166,9 @@ func TimeKeyOf(parent *Table) (TimeKey, error) {
 	return TimeKey{}, fmt.Errorf("%s.%s has no column %s, its partition key", parent.Schema, parent.Name, col)
 }
 
-// FormatPeriodBound writes midnight t as PostgreSQL prints a bound of the key's type with
+// formatPeriodBound writes midnight t as PostgreSQL prints a bound of the key's type with
 // TimeZone UTC and DateStyle ISO.
-func FormatPeriodBound(t time.Time, typ string) string {
+func formatPeriodBound(t time.Time, typ string) string {
 	switch typ {
 	case "date":
 		return t.Format(time.DateOnly)
@@ -194,9 +194,9 @@ func parsePeriodBound(s, typ string) (time.Time, bool) {
 	return t, err == nil && t.Equal(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC))
 }
 
-// PeriodName is the name of parent's period starting on day from: the parent's name,
+// periodName is the name of parent's period starting on day from: the parent's name,
 // cut to fit, then _pYYYYMMDD; at most 63 bytes.
-func PeriodName(parent string, from time.Time) string {
+func periodName(parent string, from time.Time) string {
 	return TruncateIdentifier(parent, "_p"+from.Format("20060102"))
 }
 
@@ -278,7 +278,7 @@ WHERE i.inhparent = $1 AND (d.description = $2 OR starts_with(d.description, $3)
 	}
 	rows.Close()
 	for _, pi := range parts {
-		b, err := ParseBound(pi.Bound)
+		b, err := parseBound(pi.Bound)
 		if err != nil || b.Kind() != "range" || len(b.From) != 1 || len(b.To) != 1 {
 			continue
 		}
@@ -286,7 +286,7 @@ WHERE i.inhparent = $1 AND (d.description = $2 OR starts_with(d.description, $3)
 		var okFrom, okTo bool
 		p.from, okFrom = parsePeriodBound(p.From, key.Type)
 		p.to, okTo = parsePeriodBound(p.To, key.Type)
-		p.ours = okFrom && okTo && pi.Schema == parent.Schema && p.Name == PeriodName(parent.Name, p.from)
+		p.ours = okFrom && okTo && pi.Schema == parent.Schema && p.Name == periodName(parent.Name, p.from)
 		if p.ours {
 			ours = append(ours, p)
 			continue
@@ -435,18 +435,18 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 			}
 			if !ok || len(overlapping(taken, end, to)) > 0 {
 				plan.Skipped = append(plan.Skipped, fmt.Sprintf("not create %s: another partition of %s.%s takes part of its range",
-					PeriodName(spec.Parent.Name, from), spec.Parent.Schema, spec.Parent.Name))
+					periodName(spec.Parent.Name, from), spec.Parent.Schema, spec.Parent.Name))
 				continue
 			}
 			from = end
 		}
-		name := PeriodName(spec.Parent.Name, from)
+		name := periodName(spec.Parent.Name, from)
 		server, _ := spec.serverAt(to)
 		if len(plan.Create) == MaxNewPeriods {
 			return plan, fmt.Errorf("%w: this plan would create more than %d periods of %s from %s; lower premake, set start later, or create them in steps (as_of)",
 				ErrTooManyPeriods, MaxNewPeriods, iv, first.Format(time.DateOnly))
 		}
-		plan.Create = append(plan.Create, Period{Name: name, From: FormatPeriodBound(from, spec.Key.Type), To: FormatPeriodBound(to, spec.Key.Type),
+		plan.Create = append(plan.Create, Period{Name: name, From: formatPeriodBound(from, spec.Key.Type), To: formatPeriodBound(to, spec.Key.Type),
 			Server: server, Foreign: server != "", from: from, to: to, ours: true})
 	}
 	return plan, nil

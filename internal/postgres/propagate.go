@@ -31,12 +31,12 @@ type ShardDiff struct {
 // Empty reports whether the shard table matches.
 func (d ShardDiff) Empty() bool { return len(d.Before)+len(d.After)+len(d.Unmap) == 0 }
 
-// DiffShard compares a shard table's columns (actual, as the shard prints them) with the
+// diffShard compares a shard table's columns (actual, as the shard prints them) with the
 // parent's (as the base prints them). names maps a foreign partition's local column names
 // to the shard's (postgres_fdw's column_name option, see foreignColumnNames): a managed shard
 // has its column renamed to the local name and the option dropped. drops are the columns
 // the parent just dropped, with their values counted and allowed: the shard drops them too.
-func DiffShard(schema, name string, parent []Column, names map[string]string, actual []Column, drops map[string]bool) ShardDiff {
+func diffShard(schema, name string, parent []Column, names map[string]string, actual []Column, drops map[string]bool) ShardDiff {
 	var d ShardDiff
 	table := QualifiedIdent(schema, name)
 	alter := func(clause string) string { return "ALTER TABLE " + table + " " + clause }
@@ -79,7 +79,7 @@ func DiffShard(schema, name string, parent []Column, names map[string]string, ac
 			continue
 		}
 		col := "ALTER COLUMN " + Ident(local)
-		if want := remoteType(c.Type); !SameType(a.Type, want) {
+		if want := remoteType(c.Type); !sameType(a.Type, want) {
 			d.Before = append(d.Before, alter(col+" TYPE "+want))
 			d.Drift = append(d.Drift, fmt.Sprintf("column %q is %s on the shard but %s in the parent", local, a.Type, want))
 		}
@@ -96,7 +96,7 @@ func DiffShard(schema, name string, parent []Column, names map[string]string, ac
 			continue
 		}
 		if want, got := c.Default, a.Default; !a.Identity && !strings.HasPrefix(want, "nextval(") &&
-			((want == "") != (got == "") || want != "" && !SameExpression(want, got)) {
+			((want == "") != (got == "") || want != "" && !sameExpression(want, got)) {
 			if want == "" {
 				d.Before = append(d.Before, alter(col+" DROP DEFAULT"))
 			} else {
@@ -183,9 +183,9 @@ func (e *ShardError) Error() string {
 func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Table, force bool) (PartitionedTableChange, error) {
 	var change PartitionedTableChange
 	var parent *Table
-	err := RunSpan(ctx, db, func(s *Span) error {
+	err := runSpan(ctx, db, func(s *Span) error {
 		var err error
-		if change.ColumnPlan, err = RenameAndAlterColumns(ctx, s.Tx, fromSchema, fromName, to, force); err != nil || change.Empty() {
+		if change.ColumnPlan, err = renameAndAlterColumns(ctx, s.Tx, fromSchema, fromName, to, force); err != nil || change.Empty() {
 			return err
 		}
 		parent, err = propagateColumns(ctx, s, to.Schema, to.Name, change.Drops, force)
@@ -197,7 +197,7 @@ func AlterPartitionedTable(ctx context.Context, db *sql.DB, fromSchema, fromName
 	// After the commit: the foreign partitions whose shard tables no longer answer the
 	// parent's columns (those the provider does not manage). A probe that cannot run says
 	// nothing: the change itself is done.
-	change.Lagging, _ = ForeignPartitionsLagging(ctx, db, parent)
+	change.Lagging, _ = foreignPartitionsLagging(ctx, db, parent)
 	return change, nil
 }
 
@@ -299,7 +299,7 @@ func (r *Remote) diffManaged(ctx context.Context, q Querier, sh foreignShard, pa
 	if err != nil {
 		return ShardDiff{}, true, err
 	}
-	return DiffShard(sh.RemoteSchema, sh.RemoteTable, parent, names, st.Columns, drops), true, nil
+	return diffShard(sh.RemoteSchema, sh.RemoteTable, parent, names, st.Columns, drops), true, nil
 }
 
 func (sh foreignShard) describe() string {

@@ -26,7 +26,7 @@ func TestDiffShard(t *testing.T) {
 		{Name: "dropped", Type: "text"},
 	}
 	names := map[string]string{"body": "text"}
-	d := DiffShard("public", "t", parent, names, shard, map[string]bool{"dropped": true})
+	d := diffShard("public", "t", parent, names, shard, map[string]bool{"dropped": true})
 	want := ShardDiff{
 		Before: []string{
 			`ALTER TABLE "public"."t" RENAME COLUMN "text" TO "body"`,
@@ -45,17 +45,17 @@ func TestDiffShard(t *testing.T) {
 		t.Fatalf("drift %q", d.Drift)
 	}
 	// A shard that matches has nothing to do.
-	same := DiffShard("public", "t", parent[:2], nil, shard[:2], nil)
+	same := diffShard("public", "t", parent[:2], nil, shard[:2], nil)
 	if !same.Empty() || len(same.Drift) != 0 {
 		t.Fatalf("a matching shard: %+v", same)
 	}
 	// A mapping left behind by a rename whose base transaction failed is drift, and goes.
-	stale := DiffShard("public", "t", []Column{{Name: "body", Type: "text"}}, map[string]string{"body": "text"}, []Column{{Name: "body", Type: "text"}}, nil)
+	stale := diffShard("public", "t", []Column{{Name: "body", Type: "text"}}, map[string]string{"body": "text"}, []Column{{Name: "body", Type: "text"}}, nil)
 	if !reflect.DeepEqual(stale.Unmap, []string{"body"}) || len(stale.Drift) != 1 || len(stale.Before) != 0 {
 		t.Fatalf("stale mapping: %+v", stale)
 	}
 	// NOT NULL set on the parent narrows the shard: after the parent's change.
-	nn := DiffShard("public", "t", []Column{{Name: "body", Type: "text", NotNull: true}}, nil, []Column{{Name: "body", Type: "text"}}, nil)
+	nn := diffShard("public", "t", []Column{{Name: "body", Type: "text", NotNull: true}}, nil, []Column{{Name: "body", Type: "text"}}, nil)
 	if len(nn.Before) != 0 || !reflect.DeepEqual(nn.After, []string{`ALTER TABLE "public"."t" ALTER COLUMN "body" SET NOT NULL`}) {
 		t.Fatalf("NOT NULL: %+v", nn)
 	}

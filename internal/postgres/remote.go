@@ -311,7 +311,7 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 
 // Answers checks that the shard table answers a SELECT of the given columns.
 func (r *Remote) Answers(ctx context.Context, schema, name string, cols []Column) error {
-	q := "SELECT count(*) FROM (SELECT " + ColumnList(cols) + " FROM " + QualifiedIdent(schema, name) + " LIMIT 1) s"
+	q := "SELECT count(*) FROM (SELECT " + columnList(cols) + " FROM " + QualifiedIdent(schema, name) + " LIMIT 1) s"
 	var n int64
 	if err := r.session().QueryRowContext(ctx, `SELECT n FROM `+r.dblink+`($1, $2) AS t(n bigint)`, r.name, r.bounded(q)).Scan(&n); err != nil {
 		return r.fail(fmt.Errorf("the shard table does not answer a SELECT of the parent's columns: %w", err))
@@ -328,8 +328,8 @@ func withRemote(ctx context.Context, db *sql.DB, server string, fn func(*Remote)
 	return ExplainLockTimeout(ctx, db, errors.Join(fn(r), r.Close()))
 }
 
-// RemoteColumns reads a shard table's columns through the foreign server.
-func RemoteColumns(ctx context.Context, db *sql.DB, server, schema, name string) (cols []Column, exists bool, err error) {
+// remoteColumns reads a shard table's columns through the foreign server.
+func remoteColumns(ctx context.Context, db *sql.DB, server, schema, name string) (cols []Column, exists bool, err error) {
 	err = withRemote(ctx, db, server, func(r *Remote) error {
 		cols, exists, err = r.Columns(ctx, schema, name)
 		return err
@@ -337,8 +337,8 @@ func RemoteColumns(ctx context.Context, db *sql.DB, server, schema, name string)
 	return cols, exists, err
 }
 
-// RemoteTableSQL renders the DDL that creates the shard table (one remote transaction).
-func RemoteTableSQL(t RemoteTable) string {
+// remoteTableSQL renders the DDL that creates the shard table (one remote transaction).
+func remoteTableSQL(t RemoteTable) string {
 	if t.PartitionOf != "" {
 		return "CREATE TABLE " + QualifiedIdent(t.Schema, t.Name) + " PARTITION OF " + t.PartitionOf + " " + t.PartitionBound.SQL()
 	}
@@ -404,9 +404,9 @@ func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
 		exec = r.ExecBriefly
 	}
 	if !exists {
-		return exec(ctx, "CREATE SCHEMA "+Ident(t.Schema), RemoteTableSQL(t))
+		return exec(ctx, "CREATE SCHEMA "+Ident(t.Schema), remoteTableSQL(t))
 	}
-	return exec(ctx, RemoteTableSQL(t))
+	return exec(ctx, remoteTableSQL(t))
 }
 
 // DropTableIfEmpty drops a shard table only while it holds no rows; it undoes a create
@@ -419,15 +419,15 @@ func (r *Remote) DropTableIfEmpty(ctx context.Context, schema, name string) erro
 	return r.Exec(ctx, "DO "+Literal(body))
 }
 
-// CreateRemoteTable creates the shard table through the foreign server.
-func CreateRemoteTable(ctx context.Context, db *sql.DB, t RemoteTable) error {
+// createRemoteTable creates the shard table through the foreign server.
+func createRemoteTable(ctx context.Context, db *sql.DB, t RemoteTable) error {
 	return withRemote(ctx, db, t.Server, func(r *Remote) error { return r.CreateTable(ctx, t) })
 }
 
-// SetRemoteCheckSQL renders the statement that replaces the shard table's bound CHECK
+// setRemoteCheckSQL renders the statement that replaces the shard table's bound CHECK
 // constraint. Existing rows are validated: a shard holding rows outside the new bound
 // makes it fail.
-func SetRemoteCheckSQL(schema, name, checkName, check string) string {
+func setRemoteCheckSQL(schema, name, checkName, check string) string {
 	stmt := "ALTER TABLE " + QualifiedIdent(schema, name) + " DROP CONSTRAINT IF EXISTS " + Ident(checkName)
 	if check != "" {
 		stmt += ", ADD CONSTRAINT " + Ident(checkName) + " CHECK (" + check + ")"
@@ -435,20 +435,20 @@ func SetRemoteCheckSQL(schema, name, checkName, check string) string {
 	return stmt
 }
 
-// SetRemoteCheck replaces the shard table's bound CHECK constraint through the server.
-func SetRemoteCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName, check string) error {
-	return RemoteExec(ctx, db, server, SetRemoteCheckSQL(schema, name, checkName, check))
+// setRemoteCheck replaces the shard table's bound CHECK constraint through the server.
+func setRemoteCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName, check string) error {
+	return remoteExec(ctx, db, server, setRemoteCheckSQL(schema, name, checkName, check))
 }
 
-// RemoteExec runs statements on the shard through the foreign server, in one remote
+// remoteExec runs statements on the shard through the foreign server, in one remote
 // transaction.
-func RemoteExec(ctx context.Context, db *sql.DB, server, stmt string) error {
+func remoteExec(ctx context.Context, db *sql.DB, server, stmt string) error {
 	return withRemote(ctx, db, server, func(r *Remote) error { return r.Exec(ctx, stmt) })
 }
 
-// CheckRemoteColumns compares a shard table's columns with the parent's, naming the
+// checkRemoteColumns compares a shard table's columns with the parent's, naming the
 // missing ones and those of another type.
-func CheckRemoteColumns(parent, remote []Column) error {
+func checkRemoteColumns(parent, remote []Column) error {
 	have := map[string]Column{}
 	for _, c := range remote {
 		have[c.Name] = c
@@ -463,7 +463,7 @@ func CheckRemoteColumns(parent, remote []Column) error {
 		switch {
 		case !ok:
 			missing = append(missing, fmt.Sprintf("%q (%s)", c.Name, want))
-		case !SameType(r.Type, want):
+		case !sameType(r.Type, want):
 			mismatched = append(mismatched, fmt.Sprintf("%q is %s on the shard but %s in the parent", c.Name, r.Type, want))
 		}
 	}

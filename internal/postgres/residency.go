@@ -67,7 +67,7 @@ func checkResidency(ctx context.Context, tx *sql.Tx, schema, name string) (*Resi
 	if kind != RelPartitioned {
 		return nil, fmt.Errorf("%s.%s is not a partitioned table", schema, name)
 	}
-	key, err := PartitionKeyOf(ctx, tx, schema, name)
+	key, err := partitionKeyOf(ctx, tx, schema, name)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func residencyTargets(ctx context.Context, q Querier, parent uint32) ([]residenc
 	out := make([]residencyTarget, len(infos))
 	for i, info := range infos {
 		out[i].PartitionInfo = info
-		if out[i].bound, err = ParseBound(info.Bound); err != nil {
+		if out[i].bound, err = parseBound(info.Bound); err != nil {
 			return nil, err
 		}
 	}

@@ -43,7 +43,7 @@ func TestAlterColumnsRenamesAndRefusesLoss(t *testing.T) {
 		var plan ColumnPlan
 		err := InTx(ctx, db, func(tx *sql.Tx) error {
 			var err error
-			plan, err = AlterColumns(ctx, tx, "public", "t", from, to, force)
+			plan, err = alterColumns(ctx, tx, "public", "t", from, to, force)
 			return err
 		})
 		return plan, err

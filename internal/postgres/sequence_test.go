@@ -37,7 +37,7 @@ func TestAttachSetsSequencesPastAdoptedIds(t *testing.T) {
 	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "p", Bound: Bound{In: []string{"europe"}}, Foreign: true,
 		Server: "europe", Options: map[string]string{"schema_name": "public", "table_name": "eu"}, ShardIdentity: identity}
 	if err := InTx(ctx, base, func(tx *sql.Tx) error {
-		_, err := AttachNewPartition(ctx, tx, p, parent, false, true)
+		_, err := attachNewPartition(ctx, tx, p, parent, false, true)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestReattachSetsSequencesPast(t *testing.T) {
 	if err != nil || len(preview) != 1 || preview[0].Past != 1 || preview[0].Sequence != "public.ev_id_seq" {
 		t.Fatalf("preview = %+v, %v", preview, err)
 	}
-	if err := InTx(ctx, db, func(tx *sql.Tx) error { return Reattach(ctx, tx, p, nil) }); err != nil {
+	if err := InTx(ctx, db, func(tx *sql.Tx) error { return reattach(ctx, tx, p, nil) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := queryString(t, db, `INSERT INTO ev (region) VALUES ('asia') RETURNING id`); got != "2" {
@@ -91,10 +91,10 @@ func TestRepairShardNamesRowsOutsideBound(t *testing.T) {
 	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"europe"}}, Foreign: true,
 		Server: "europe", Options: map[string]string{"schema_name": "public", "table_name": "eu"}}
 	remote := ShardTableFor(p, &parent, nil)
-	if err := CreateRemoteTable(ctx, base, remote); err != nil {
+	if err := createRemoteTable(ctx, base, remote); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, base, CreatePartitionSQL(p))
+	mustExec(t, base, createPartitionSQL(p))
 	mustExec(t, shard, `ALTER TABLE eu DROP CONSTRAINT eu_bound`)
 	mustExec(t, shard, `INSERT INTO eu VALUES (1, 'usa'), (2, 'usa'), (3, 'europe'), (4, NULL)`)
 	if n, err := ShardRowsRefused(ctx, base, "europe", "public", "eu", remote.Check); err != nil || n != 2 {

@@ -131,7 +131,7 @@ func ShardColumnDrift(ctx context.Context, q Querier, schema, name string, paren
 	if err != nil {
 		return ShardDiff{}, err
 	}
-	return DiffShard(remoteSchema, remoteTable, parent, names, st.Columns, nil), nil
+	return diffShard(remoteSchema, remoteTable, parent, names, st.Columns, nil), nil
 }
 
 // RepairShard brings the shard table behind foreign partition schema.name back in line,
@@ -142,7 +142,7 @@ func ShardColumnDrift(ctx context.Context, q Querier, schema, name string, paren
 // *ShardRowsOutsideBoundError.
 func RepairShard(ctx context.Context, db *sql.DB, schema, name string, t RemoteTable) error {
 	logStep(ctx, "repair shard table "+t.Schema+"."+t.Name+" on server "+t.Server, schema+"."+name)
-	err := RunSpan(ctx, db, func(s *Span) error {
+	err := runSpan(ctx, db, func(s *Span) error {
 		cols, exists, err := shardColumnsIn(ctx, s.Tx, t.Server, t.Schema, t.Name)
 		if err != nil {
 			return err
@@ -155,8 +155,8 @@ func RepairShard(ctx context.Context, db *sql.DB, schema, name string, t RemoteT
 		if err != nil {
 			return err
 		}
-		diff := DiffShard(t.Schema, t.Name, t.Columns, names, cols, nil)
-		s.OnShard(t.Server, append(append(diff.Before, diff.After...), SetRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))...)
+		diff := diffShard(t.Schema, t.Name, t.Columns, names, cols, nil)
+		s.OnShard(t.Server, append(append(diff.Before, diff.After...), setRemoteCheckSQL(t.Schema, t.Name, t.CheckName, t.Check))...)
 		return unmapColumns(ctx, s.Tx, schema, name, diff.Unmap)
 	})
 	if pq.As(err, "23514") == nil || t.Check == "" {
@@ -204,9 +204,9 @@ func ShardTableFor(p Partition, parent *Table, identity *Identity) RemoteTable {
 // until both accepted: a shard refusal (rows outside the new bound) or a local failure
 // leaves both as they were.
 func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Partition, managed bool) error {
-	return RunSpan(ctx, db, func(s *Span) error {
+	return runSpan(ctx, db, func(s *Span) error {
 		if !managed {
-			_, _, err := UpdatePartition(ctx, s.Tx, fromSchema, fromName, to)
+			_, _, err := updatePartition(ctx, s.Tx, fromSchema, fromName, to)
 			return err
 		}
 		cur, err := ReadPartition(ctx, s.Tx, fromSchema, fromName)
@@ -217,17 +217,17 @@ func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromNam
 		if cur.ParentSchema != to.ParentSchema || cur.ParentName != to.ParentName {
 			err = reattachManaged(ctx, s.Tx, fromSchema, fromName, to, cur)
 		} else {
-			_, boundChanged, err = UpdatePartition(ctx, s.Tx, fromSchema, fromName, to)
+			_, boundChanged, err = updatePartition(ctx, s.Tx, fromSchema, fromName, to)
 		}
 		if err != nil || !boundChanged {
 			return err
 		}
-		key, err := PartitionKeyOf(ctx, s.Tx, to.ParentSchema, to.ParentName)
+		key, err := partitionKeyOf(ctx, s.Tx, to.ParentSchema, to.ParentName)
 		if err != nil {
 			return err
 		}
 		remoteSchema, remoteTable := to.Options["schema_name"], to.Options["table_name"]
-		s.OnShard(to.Server, SetRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), to.Bound.CheckSQL(KeySQL(key.Key))))
+		s.OnShard(to.Server, setRemoteCheckSQL(remoteSchema, remoteTable, BoundCheckName(remoteTable), to.Bound.CheckSQL(KeySQL(key.Key))))
 		return nil
 	})
 }
@@ -239,10 +239,10 @@ func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromNam
 // transaction until the base commits, and the shard's part of the change (its CHECK)
 // waits for ACCESS EXCLUSIVE before that.
 func reattachManaged(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, to Partition, cur *Partition) error {
-	if err := RenameRelation(ctx, tx, true, fromSchema, fromName, to.Schema, to.Name); err != nil {
+	if err := renameRelation(ctx, tx, true, fromSchema, fromName, to.Schema, to.Name); err != nil {
 		return err
 	}
-	if err := AlterForeignTableOptions(ctx, tx, to.Schema, to.Name, cur.Options, to.Options); err != nil {
+	if err := alterForeignTableOptions(ctx, tx, to.Schema, to.Name, cur.Options, to.Options); err != nil {
 		return err
 	}
 	logStep(ctx, "attach to "+to.ParentSchema+"."+to.ParentName, to.Schema+"."+to.Name)
@@ -365,7 +365,7 @@ func shardSequencesBehind(ctx context.Context, q Querier, r *Remote, schema, nam
 func CreateForeignPartition(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool) error {
 	return fencedCreate(ctx, db, p, parent, moveRows, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
-			_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, true)
+			_, err := attachNewPartition(ctx, tx, p, parent, moveRows, true)
 			return err
 		})
 	})
@@ -406,14 +406,14 @@ func createWithShardTable(ctx context.Context, db *sql.DB, p Partition, parent *
 		}
 		created = true
 	default:
-		if err := CheckRemoteColumns(parent.Columns, cols); err != nil {
+		if err := checkRemoteColumns(parent.Columns, cols); err != nil {
 			return nil, err
 		}
 	}
 	err = shard.Answers(ctx, remote.Schema, remote.Name, parent.Columns)
 	if err == nil {
 		err = shard.InTx(ctx, func(tx *sql.Tx) error {
-			_, err := AttachNewPartition(ctx, tx, p, parent, moveRows, false)
+			_, err := attachNewPartition(ctx, tx, p, parent, moveRows, false)
 			return err
 		})
 	}

@@ -55,8 +55,8 @@ type spanPart struct {
 // gidPrefix starts the name of every prepared transaction the provider makes on a shard.
 const gidPrefix = "pgshard_"
 
-// BeginSpan starts a change across the base and its shards on a session of its own.
-func BeginSpan(ctx context.Context, db *sql.DB) (*Span, error) {
+// beginSpan starts a change across the base and its shards on a session of its own.
+func beginSpan(ctx context.Context, db *sql.DB) (*Span, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -307,10 +307,10 @@ func (s *Span) close() {
 	s.conn = nil
 }
 
-// RunSpan runs fn, which makes the base's part in s.Tx and adds the shards' parts, and
+// runSpan runs fn, which makes the base's part in s.Tx and adds the shards' parts, and
 // commits the change everywhere or nowhere.
-func RunSpan(ctx context.Context, db *sql.DB, fn func(s *Span) error) error {
-	s, err := BeginSpan(ctx, db)
+func runSpan(ctx context.Context, db *sql.DB, fn func(s *Span) error) error {
+	s, err := beginSpan(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -404,9 +404,9 @@ func (r *Remote) resolvePrepared(ctx context.Context, base string) error {
 	return nil
 }
 
-// ResolvePrepared finishes what interrupted changes of this base left prepared on the
+// resolvePrepared finishes what interrupted changes of this base left prepared on the
 // shard behind server (see resolvePrepared). It is a no-op for a shard that cannot prepare.
-func ResolvePrepared(ctx context.Context, db *sql.DB, server string) error {
+func resolvePrepared(ctx context.Context, db *sql.DB, server string) error {
 	base, err := baseIdentity(ctx, db)
 	if err != nil {
 		return err

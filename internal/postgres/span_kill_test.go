@@ -63,7 +63,7 @@ func TestSpanInterruptedAtEachStep(t *testing.T) {
 					return n
 				}
 				// What the next plan's refresh does first: resolve what is left prepared.
-				if err := ResolvePrepared(t.Context(), base, "europe"); err != nil {
+				if err := resolvePrepared(t.Context(), base, "europe"); err != nil {
 					t.Fatal(err)
 				}
 				expectCount(t, shard, 0, `SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()`)

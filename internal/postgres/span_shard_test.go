@@ -246,7 +246,7 @@ func TestShardLockTimeoutNamesShardHolder(t *testing.T) {
 	}
 
 	started = time.Now()
-	check("statement", SetRemoteCheck(ctx, base, "europe", "public", "eu", "eu_bound", "k IN ('eu')"), started)
+	check("statement", setRemoteCheck(ctx, base, "europe", "public", "eu", "eu_bound", "k IN ('eu')"), started)
 	started = time.Now()
 	_, err = ShardRowsRefused(ctx, base, "europe", "public", "eu", "k IN ('eu')")
 	check("read", err, started)

@@ -156,7 +156,7 @@ func TestResolvePrepared(t *testing.T) {
 	prepare(other, "other_col")
 	t.Cleanup(func() { _, _ = eu.Exec(`ROLLBACK PREPARED ` + Literal(other)) })
 
-	if err := ResolvePrepared(ctx, base, "europe"); err != nil {
+	if err := resolvePrepared(ctx, base, "europe"); err != nil {
 		t.Fatal(err)
 	}
 	expectCount(t, eu, 1, `SELECT count(*) FROM pg_class WHERE relname = 'committed_col'`)
@@ -211,7 +211,7 @@ func TestAttachPartitionsUnderGeneratedColumn(t *testing.T) {
 		{Schema: "public", Name: "g_local", ParentSchema: "public", ParentName: "g", Bound: Bound{In: []string{"local"}}},
 	} {
 		if err := InTx(ctx, base, func(tx *sql.Tx) error {
-			_, err := AttachNewPartition(ctx, tx, p, parent, !p.Foreign, p.Foreign)
+			_, err := attachNewPartition(ctx, tx, p, parent, !p.Foreign, p.Foreign)
 			return err
 		}); err != nil {
 			t.Fatalf("attaching %s: %v", p.Name, err)

@@ -112,9 +112,9 @@ func columnSQL(c Column) string {
 	return s
 }
 
-// CheckColumn says why a column cannot be rendered into DDL. The provider checks the same
+// checkColumn says why a column cannot be rendered into DDL. The provider checks the same
 // at plan time; this catches values that were not known then.
-func CheckColumn(c Column) error {
+func checkColumn(c Column) error {
 	if err := CheckIdentifier(c.Name); err != nil {
 		return fmt.Errorf("column name %q %w", c.Name, err)
 	}
@@ -137,12 +137,12 @@ func CheckColumn(c Column) error {
 	return nil
 }
 
-// CreateTableSQL renders CREATE TABLE for t (plain or partitioned), after checking every
+// createTableSQL renders CREATE TABLE for t (plain or partitioned), after checking every
 // part that is SQL by nature (types, defaults, key expressions, the strategy).
-func CreateTableSQL(t Table) (string, error) {
+func createTableSQL(t Table) (string, error) {
 	defs := make([]string, 0, len(t.Columns)+1)
 	for _, c := range t.Columns {
-		if err := CheckColumn(c); err != nil {
+		if err := checkColumn(c); err != nil {
 			return "", err
 		}
 		defs = append(defs, columnSQL(c))
@@ -198,7 +198,7 @@ func identList(names []string) string {
 // CreateTable creates the table.
 func CreateTable(ctx context.Context, q Querier, t Table) error {
 	logStep(ctx, "create table", t.Schema+"."+t.Name)
-	stmt, err := CreateTableSQL(t)
+	stmt, err := createTableSQL(t)
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func ReadTable(ctx context.Context, q Querier, schema, name string) (*Table, err
 		if err := q.QueryRowContext(ctx, `SELECT pg_get_partkeydef($1)`, oid).Scan(&def); err != nil {
 			return nil, fmt.Errorf("reading partition key of %s.%s: %w", schema, name, err)
 		}
-		if t.PartitionBy, err = ParsePartitionKey(def); err != nil {
+		if t.PartitionBy, err = parsePartitionKey(def); err != nil {
 			return nil, err
 		}
 	}
@@ -292,8 +292,8 @@ ORDER BY a.attnum`, oid)
 	return cols, rows.Err()
 }
 
-// ParsePartitionKey reads pg_get_partkeydef output: "LIST (location)", "RANGE (a, lower(b))".
-func ParsePartitionKey(def string) (*PartitionKey, error) {
+// parsePartitionKey reads pg_get_partkeydef output: "LIST (location)", "RANGE (a, lower(b))".
+func parsePartitionKey(def string) (*PartitionKey, error) {
 	strategy, rest, ok := strings.Cut(strings.TrimSpace(def), " ")
 	rest = strings.TrimSpace(rest)
 	if !ok || !strings.HasPrefix(rest, "(") || !strings.HasSuffix(rest, ")") {
@@ -402,7 +402,7 @@ func PlanColumns(from, to []Column) (ColumnPlan, error) {
 	}
 	keep := map[string]bool{}
 	for _, c := range to {
-		if err := CheckColumn(c); err != nil {
+		if err := checkColumn(c); err != nil {
 			return ColumnPlan{}, err
 		}
 		keep[c.Name] = true
@@ -484,19 +484,19 @@ func checkRenames(old map[string]Column, to []Column) error {
 	return nil
 }
 
-// AlterColumnsSQL returns the ALTER TABLE clauses of PlanColumns (renames aside).
-func AlterColumnsSQL(from, to []Column) ([]string, error) {
+// alterColumnsSQL returns the ALTER TABLE clauses of PlanColumns (renames aside).
+func alterColumnsSQL(from, to []Column) ([]string, error) {
 	plan, err := PlanColumns(from, to)
 	return plan.Clauses, err
 }
 
-// AlterColumns turns the table's columns from into to, in the transaction given: renames
+// alterColumns turns the table's columns from into to, in the transaction given: renames
 // first (on a partitioned table, each foreign partition's column keeps reading the shard's
 // column under its old name), then one ALTER TABLE. A column dropped while it holds values
 // is refused with a *LossError, counted in the same transaction, unless force is set.
-func AlterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to []Column, force bool) (ColumnPlan, error) {
+func alterColumns(ctx context.Context, tx *sql.Tx, schema, name string, from, to []Column, force bool) (ColumnPlan, error) {
 	logStep(ctx, "alter columns", schema+"."+name)
-	to, err := CanonicalColumnsIn(ctx, tx, to)
+	to, err := canonicalColumnsIn(ctx, tx, to)
 	if err != nil {
 		return ColumnPlan{}, err
 	}
@@ -554,17 +554,17 @@ func localValuesHeld(ctx context.Context, q Querier, schema, name string, column
 	return held, nil
 }
 
-// RenameAndAlterColumns renames or moves the table from fromSchema.fromName to to's
+// renameAndAlterColumns renames or moves the table from fromSchema.fromName to to's
 // schema and name, then changes its columns to to's (see AlterColumns), in tx.
-func RenameAndAlterColumns(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, to Table, force bool) (ColumnPlan, error) {
-	if err := RenameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
+func renameAndAlterColumns(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, to Table, force bool) (ColumnPlan, error) {
+	if err := renameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
 		return ColumnPlan{}, err
 	}
 	from, err := ReadTable(ctx, tx, to.Schema, to.Name)
 	if err != nil {
 		return ColumnPlan{}, err
 	}
-	return AlterColumns(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, force)
+	return alterColumns(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, force)
 }
 
 // keepRemoteColumnName points each foreign partition's renamed column at the shard's
@@ -608,21 +608,21 @@ ORDER BY 1`, schema, name, newName)
 // columns and primary key to to's, in one transaction.
 func AlterTable(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Table, force bool) error {
 	return InTx(ctx, db, func(tx *sql.Tx) error {
-		if err := RenameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
+		if err := renameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
 			return err
 		}
 		from, err := ReadTable(ctx, tx, to.Schema, to.Name)
 		if err != nil {
 			return err
 		}
-		return SetPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey, force)
+		return setPrimaryKey(ctx, tx, to.Schema, to.Name, from.Columns, to.Columns, from.PrimaryKey, to.PrimaryKey, force)
 	})
 }
 
-// SetPrimaryKey replaces the primary key of a plain table, and the columns with it: the old
+// setPrimaryKey replaces the primary key of a plain table, and the columns with it: the old
 // key is dropped first, the columns altered (a key column is NOT NULL by definition), then
 // the new key added.
-func SetPrimaryKey(ctx context.Context, q *sql.Tx, schema, name string, fromCols, toCols []Column, from, to []string, force bool) error {
+func setPrimaryKey(ctx context.Context, q *sql.Tx, schema, name string, fromCols, toCols []Column, from, to []string, force bool) error {
 	table := QualifiedIdent(schema, name)
 	changed := strings.Join(from, "\x00") != strings.Join(to, "\x00")
 	if changed && len(from) > 0 {
@@ -644,7 +644,7 @@ func SetPrimaryKey(ctx context.Context, q *sql.Tx, schema, name string, fromCols
 		c.NotNull = c.NotNull || inKey[c.Name]
 		cols[i] = c
 	}
-	if _, err := AlterColumns(ctx, q, schema, name, fromCols, cols, force); err != nil {
+	if _, err := alterColumns(ctx, q, schema, name, fromCols, cols, force); err != nil {
 		return err
 	}
 	if changed && len(to) > 0 {

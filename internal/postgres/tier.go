@@ -53,7 +53,7 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 	if err := refuseSameTable(ctx, db, server, remoteSchema, target.Options["table_name"], source); err != nil {
 		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
 	}
-	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
+	cols := columnList(writtenColumns(spec.Parent.Columns))
 	err := fencedCreate(ctx, db, target, spec.Parent, false, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
@@ -162,7 +162,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 		return unfreezeAfter(ctx, db, spec.Parent.Schema, p.Name, err)
 	}
 	var copied int64
-	cols := ColumnList(WrittenColumns(spec.Parent.Columns))
+	cols := columnList(writtenColumns(spec.Parent.Columns))
 	err = fencedCreate(ctx, db, target, spec.Parent, false, func() error {
 		return InTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
@@ -442,7 +442,7 @@ func EnsureShardTable(ctx context.Context, db *sql.DB, remote RemoteTable, paren
 		logStep(ctx, "create the shard table on server "+remote.Server, remote.Schema+"."+remote.Name)
 		return shard.CreateTable(ctx, remote)
 	default:
-		if err := CheckRemoteColumns(parent.Columns, cols); err != nil {
+		if err := checkRemoteColumns(parent.Columns, cols); err != nil {
 			return fmt.Errorf("the shard table %s.%s on server %s: %w", remote.Schema, remote.Name, remote.Server, err)
 		}
 		return nil

@@ -107,8 +107,8 @@ func CanonicalType(s string) string {
 	return t + mod + strings.Repeat("[]", dims)
 }
 
-// SameType reports whether two type names mean the same type.
-func SameType(a, b string) bool { return CanonicalType(a) == CanonicalType(b) }
+// sameType reports whether two type names mean the same type.
+func sameType(a, b string) bool { return CanonicalType(a) == CanonicalType(b) }
 
 // serialBase maps a serial pseudo-type to the integer type it creates.
 var serialBase = map[string]string{"serial": "integer", "bigserial": "bigint", "smallserial": "smallint"}
@@ -186,10 +186,10 @@ func isIdentChar(c byte) bool {
 
 var castSuffix = regexp.MustCompile(`::("?[A-Za-z_][A-Za-z0-9_ ."]*"?)(\(\d+(,\d+)?\))?(\[\])*$`)
 
-// SameExpression reports whether two default expressions are the same once PostgreSQL's
+// sameExpression reports whether two default expressions are the same once PostgreSQL's
 // way of printing them is undone: white space, outer parentheses and trailing casts
 // ('europe'::text is 'europe'; 0 is 0).
-func SameExpression(a, b string) bool { return normalizeExpression(a) == normalizeExpression(b) }
+func sameExpression(a, b string) bool { return normalizeExpression(a) == normalizeExpression(b) }
 
 func normalizeExpression(s string) string {
 	s = strings.TrimSpace(s)

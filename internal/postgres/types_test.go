@@ -15,7 +15,7 @@ func TestSameType(t *testing.T) {
 		{"pg_catalog.int4", "integer"}, {"  text  ", "TEXT"},
 	}
 	for _, c := range same {
-		if !SameType(c[0], c[1]) {
+		if !sameType(c[0], c[1]) {
 			t.Errorf("%q and %q should be the same type (%q vs %q)", c[0], c[1], CanonicalType(c[0]), CanonicalType(c[1]))
 		}
 	}
@@ -24,7 +24,7 @@ func TestSameType(t *testing.T) {
 		{"integer", "integer[]"}, {"serial", "integer"}, {"numeric", "numeric(10,2)"}, {"char(2)", "char"},
 	}
 	for _, c := range different {
-		if SameType(c[0], c[1]) {
+		if sameType(c[0], c[1]) {
 			t.Errorf("%q and %q should differ", c[0], c[1])
 		}
 	}
@@ -63,12 +63,12 @@ func TestSameExpression(t *testing.T) {
 		{"'{}'::text[]", "'{}'"}, {"NOW()", "now()"},
 	}
 	for _, c := range same {
-		if !SameExpression(c[0], c[1]) {
+		if !sameExpression(c[0], c[1]) {
 			t.Errorf("%q and %q should be the same (%q vs %q)", c[0], c[1], normalizeExpression(c[0]), normalizeExpression(c[1]))
 		}
 	}
 	for _, c := range [][2]string{{"'Europe'", "'europe'"}, {"0", "1"}, {"now()", "clock_timestamp()"}} {
-		if SameExpression(c[0], c[1]) {
+		if sameExpression(c[0], c[1]) {
 			t.Errorf("%q and %q should differ", c[0], c[1])
 		}
 	}
