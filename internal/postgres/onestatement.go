@@ -16,11 +16,26 @@ import (
 // through Prepare, so that no text, whatever a checker missed, can run a second statement.
 
 // oneStatementConnector wraps a connector so that every connection is a oneStatementConn.
-type oneStatementConnector struct{ inner driver.Connector }
+// Its gate, when set, hears of every connection opened and closed (gate.go).
+type oneStatementConnector struct {
+	inner driver.Connector
+	gate  *gate
+}
 
 func (c oneStatementConnector) Driver() driver.Driver { return c.inner.Driver() }
 
 func (c oneStatementConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.gate != nil {
+		c.gate.connectStart()
+	}
+	conn, err := c.connect(ctx)
+	if c.gate != nil {
+		c.gate.connectDone(err == nil)
+	}
+	return conn, err
+}
+
+func (c oneStatementConnector) connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.inner.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -29,7 +44,7 @@ func (c oneStatementConnector) Connect(ctx context.Context) (driver.Conn, error)
 	if !ok {
 		return nil, errors.Join(fmt.Errorf("postgres: driver connection %T lacks an interface of lib/pq's", conn), conn.Close())
 	}
-	return &oneStatementConn{inner: inner}, nil
+	return &oneStatementConn{inner: inner, gate: c.gate}, nil
 }
 
 // pqConn is what lib/pq's connection implements and oneStatementConn passes through.
@@ -54,7 +69,10 @@ type pqStmt interface {
 
 // oneStatementConn is a lib/pq connection whose Exec and Query never use the simple query
 // protocol. The other optional driver interfaces are passed through.
-type oneStatementConn struct{ inner pqConn }
+type oneStatementConn struct {
+	inner pqConn
+	gate  *gate // told of the Close, when set
+}
 
 var (
 	_ driver.ConnBeginTx        = (*oneStatementConn)(nil)
@@ -68,7 +86,12 @@ var (
 )
 
 func (c *oneStatementConn) Prepare(query string) (driver.Stmt, error) { return c.inner.Prepare(query) }
-func (c *oneStatementConn) Close() error                              { return c.inner.Close() }
+func (c *oneStatementConn) Close() error {
+	if c.gate != nil {
+		c.gate.closed()
+	}
+	return c.inner.Close()
+}
 
 //lint:ignore SA1019 required by driver.Conn
 func (c *oneStatementConn) Begin() (driver.Tx, error) { return c.inner.Begin() } //nolint:staticcheck

@@ -123,6 +123,11 @@ func (c ConnConfig) dsn() string {
 		// CheckExpression (types.go) and the bound parser (bound.go) end a '...' string at
 		// the first quote that is not doubled, as the server does only with this on.
 		"standard_conforming_strings": "on",
+		// lib/pq then sends a statement with arguments as Parse, Bind, Describe, Execute and
+		// Sync in one round trip, instead of a Parse/Describe round trip first. It is still
+		// one prepared (unnamed) statement, so the server still refuses a second statement;
+		// only []byte arguments, which no statement here binds, would go in binary.
+		"binary_parameters": "yes",
 	}
 	if c.ConnectTimeout > 0 {
 		// Per attempt; the retry loop below bounds the whole.
@@ -158,8 +163,30 @@ func (c ConnConfig) poolKey() string {
 // Pools holds one *sql.DB per connection target, opened lazily on first use and shared
 // by every resource of one provider process.
 type Pools struct {
-	mu  sync.Mutex
-	dbs map[string]*sql.DB
+	mu      sync.Mutex
+	dbs     map[string]*sql.DB
+	readers map[*sql.DB]*Reader
+	gates   map[*sql.DB]*gate
+}
+
+// Reader returns the Reader of the pool for cfg (see DB), one per pool, so that the reads
+// of every resource of the process are coalesced.
+func (p *Pools) Reader(cfg ConnConfig) (*Reader, error) {
+	db, err := p.DB(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readers == nil {
+		p.readers = map[*sql.DB]*Reader{}
+	}
+	r, ok := p.readers[db]
+	if !ok {
+		r = NewReader(db)
+		p.readers[db] = r
+	}
+	return r, nil
 }
 
 // NewPools returns an empty set of pools.
@@ -180,13 +207,18 @@ func (p *Pools) DB(cfg ConnConfig) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid connection settings for %s: %w", cfg.Target(), err)
 	}
-	db := sql.OpenDB(oneStatementConnector{inner: &retryConnector{inner: inner, cfg: cfg}})
+	g := newGate()
+	db := sql.OpenDB(oneStatementConnector{inner: &retryConnector{inner: inner, cfg: cfg}, gate: g})
 	maxConns := cfg.maxConnections()
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
 	p.dbs[key] = db
+	if p.gates == nil {
+		p.gates = map[*sql.DB]*gate{}
+	}
+	p.gates[db] = g
 	return db, nil
 }
 
@@ -199,6 +231,7 @@ func (p *Pools) Close() error {
 		errs = append(errs, db.Close())
 		delete(p.dbs, k)
 	}
+	p.readers, p.gates = nil, nil
 	return errors.Join(errs...)
 }
 

@@ -38,17 +38,20 @@ WHERE s.srvname = $1`, name).Scan(&s.Wrapper, &s.Owner, pq.Array(&opts))
 // CreateServer creates the server (and sets its owner when one is given) in one transaction.
 func CreateServer(ctx context.Context, db *sql.DB, s Server) error {
 	logStep(ctx, "create server", s.Name)
+	stmt := "CREATE SERVER " + Ident(s.Name) + " FOREIGN DATA WRAPPER " + Ident(s.Wrapper) + CreateOptionsClause(s.Options)
+	if s.Owner == "" {
+		// One statement is its own transaction: no BEGIN and COMMIT round trips.
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return ExplainLockTimeout(ctx, db, err)
+		}
+		return nil
+	}
 	return InTx(ctx, db, func(tx *sql.Tx) error {
-		stmt := "CREATE SERVER " + Ident(s.Name) + " FOREIGN DATA WRAPPER " + Ident(s.Wrapper) + CreateOptionsClause(s.Options)
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
-		if s.Owner != "" {
-			if _, err := tx.ExecContext(ctx, "ALTER SERVER "+Ident(s.Name)+" OWNER TO "+Ident(s.Owner)); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := tx.ExecContext(ctx, "ALTER SERVER "+Ident(s.Name)+" OWNER TO "+Ident(s.Owner))
+		return err
 	})
 }
 

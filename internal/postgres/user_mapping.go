@@ -98,10 +98,15 @@ func UpdateUserMapping(ctx context.Context, db *sql.DB, from, to UserMapping) er
 // ALTER ROLE ... SET log_min_error_statement = 'panic', which a superuser can set.)
 func quietSecrets(ctx context.Context, db *sql.DB, m UserMapping, fn func(tx *sql.Tx) error) error {
 	return InTx(ctx, db, func(tx *sql.Tx) error {
-		var serverOK, roleOK, super bool
+		// One round trip: the checks, and for a superuser SET LOCAL of both settings
+		// (set_config with is_local true is SET LOCAL).
+		var serverOK, roleOK bool
+		var quiet sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = $1),
-		  $3 OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2), current_setting('is_superuser') = 'on'`,
-			m.Server, m.Role, m.Role == PublicRole).Scan(&serverOK, &roleOK, &super)
+		  $3 OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2),
+		  CASE WHEN current_setting('is_superuser') = 'on'
+		       THEN set_config('log_statement', 'none', true) || set_config('log_min_error_statement', 'panic', true) END`,
+			m.Server, m.Role, m.Role == PublicRole).Scan(&serverOK, &roleOK, &quiet)
 		switch {
 		case err != nil:
 			return err
@@ -109,13 +114,6 @@ func quietSecrets(ctx context.Context, db *sql.DB, m UserMapping, fn func(tx *sq
 			return &pq.Error{Code: "42704", Message: fmt.Sprintf("server %q does not exist", m.Server)}
 		case !roleOK:
 			return &pq.Error{Code: "42704", Message: fmt.Sprintf("role %q does not exist", m.Role)}
-		}
-		if super {
-			for _, stmt := range []string{"SET LOCAL log_statement = 'none'", "SET LOCAL log_min_error_statement = 'panic'"} {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return err
-				}
-			}
 		}
 		return fn(tx)
 	})

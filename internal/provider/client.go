@@ -127,6 +127,29 @@ func (c *Client) DB() (*postgres.DB, error) {
 	return c.pools.DB(c.conn)
 }
 
+// Reader returns the coalescing catalog reader of the provider's database (see
+// postgres.Reader): reads of servers and user mappings that arrive together share a query.
+func (c *Client) Reader() (*postgres.Reader, error) {
+	if c.unknown {
+		return nil, fmt.Errorf("the provider's connection settings are not known yet (they depend on resources not yet created); this operation needs them")
+	}
+	return c.pools.Reader(c.conn)
+}
+
+// enter admits one operation on the provider's database (postgres.Pools.Enter): while
+// every connection is busy it waits a moment for one rather than open another at once.
+// The returned function ends the operation; it is never nil.
+func (c *Client) enter(ctx context.Context) func() {
+	if c == nil || c.unknown {
+		return func() {}
+	}
+	release, err := c.pools.Enter(ctx, c.conn)
+	if err != nil {
+		return func() {} // the operation then fails on its own, with its own words
+	}
+	return release
+}
+
 // Database names the provider's database, for messages.
 func (c *Client) Database() string { return c.conn.Database }
 

@@ -49,6 +49,7 @@ func write[M any](ctx context.Context, client *Client, kind, action string, plan
 		return
 	}
 	ctx = client.withStepLog(ctx)
+	defer client.enter(ctx)()
 	db, err := client.DB()
 	object := kind
 	if err == nil {

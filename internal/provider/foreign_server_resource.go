@@ -150,6 +150,7 @@ func (r *foreignServerResource) Delete(ctx context.Context, req resource.DeleteR
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	defer r.client.enter(ctx)()
 	db, err := r.client.DB()
 	if err == nil {
 		err = postgres.DropServer(ctx, db, state.Name.ValueString())
@@ -171,8 +172,12 @@ func (r *foreignServerResource) ImportState(ctx context.Context, req resource.Im
 // readInto refreshes m from the catalog. It returns false when the server does not exist.
 func (r *foreignServerResource) readInto(ctx context.Context, m *foreignServerModelV0, diags *diag.Diagnostics, action string) bool {
 	name := m.Name.ValueString()
-	s, ok := readObject(ctx, r.client, "Foreign Server", serverPhrase(name), action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.Server, error) {
-		return postgres.ReadServer(ctx, db, name)
+	s, ok := readObject(ctx, r.client, "Foreign Server", serverPhrase(name), action, diags, func(ctx context.Context, _ *postgres.DB) (*postgres.Server, error) {
+		reader, err := r.client.Reader()
+		if err != nil {
+			return nil, err
+		}
+		return reader.Server(ctx, name) // coalesced with the other servers read meanwhile
 	})
 	if !ok {
 		return false

@@ -140,7 +140,11 @@ func (r *userMappingResource) Create(ctx context.Context, req resource.CreateReq
 	passwordWO := configPasswordWO(ctx, req.Config, &resp.Diagnostics)
 	createState(ctx, r.client, "User Mapping", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *userMappingModelV0, diags *diag.Diagnostics) (string, error) {
 		if plan.Role.IsNull() || plan.Role.IsUnknown() {
-			role, err := postgres.CurrentUser(ctx, db)
+			reader, err := r.client.Reader()
+			if err != nil {
+				return "user mapping", err
+			}
+			role, err := reader.CurrentUser(ctx) // asked once per process
 			if err != nil {
 				return "user mapping", err
 			}
@@ -261,6 +265,7 @@ func (r *userMappingResource) Delete(ctx context.Context, req resource.DeleteReq
 		return
 	}
 	m := postgres.UserMapping{Server: state.Server.ValueString(), Role: state.Role.ValueString()}
+	defer r.client.enter(ctx)()
 	db, err := r.client.DB()
 	if err == nil {
 		err = postgres.DropUserMapping(ctx, db, m.Server, m.Role)
@@ -278,8 +283,12 @@ func (r *userMappingResource) ImportState(ctx context.Context, req resource.Impo
 func (r *userMappingResource) readInto(ctx context.Context, m *userMappingModelV0, diags *diag.Diagnostics, action string) bool {
 	server, role := m.Server.ValueString(), m.Role.ValueString()
 	desc := postgres.UserMapping{Server: server, Role: role}.Describe()
-	um, ok := readObject(ctx, r.client, "User Mapping", desc, action, diags, func(ctx context.Context, db *postgres.DB) (*postgres.UserMapping, error) {
-		return postgres.ReadUserMapping(ctx, db, server, role)
+	um, ok := readObject(ctx, r.client, "User Mapping", desc, action, diags, func(ctx context.Context, _ *postgres.DB) (*postgres.UserMapping, error) {
+		reader, err := r.client.Reader()
+		if err != nil {
+			return nil, err
+		}
+		return reader.UserMapping(ctx, server, role) // coalesced with the other mappings read meanwhile
 	})
 	if !ok {
 		return false
