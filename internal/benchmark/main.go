@@ -18,6 +18,17 @@
 // that a single-region query touches one shard, times a full scan with async_capable off and
 // on behind a proxy adding 20 ms to each shard, and a 100,000-row insert through the parent
 // with batch_size 1 and 500.
+//
+// Part 6 (servers.go, -servers-n): one pgshard_extension, N foreign servers and N user
+// mappings against the same shape in terraform_data, as part 1 does, with the clusters'
+// SCRAM logins. PGSHARD_CPUPROFILE=prefix makes every provider process write a CPU profile
+// to prefix.<pid> (see the provider's main.go), for profiling a phase by hand with -keep.
+//
+// Part 7 (reads.go, -read-rows): queries that span two shards behind 20 ms proxies (a GROUP
+// BY, a point lookup by id, a join with a table partitioned the same way, a "last 7 days" on
+// hot and cold periods), each with PostgreSQL's defaults, tuned, the recommended settings and
+// one setting changed at a time, with their plans, and what ANALYZE of a foreign partition
+// costs.
 package main
 
 import (
@@ -43,6 +54,8 @@ func main() {
 	schemaSizes := flag.String("schema-n", "16,64", "shard counts for part 3 (a column added across the shards); empty skips it")
 	rows := flag.Int("rows", 100000, "rows inserted through the parent in part 2")
 	windowRows := flag.Int("window-rows", 2000000, "rows of the \"last 7 days\" query on time partitions in part 5 (0 skips it)")
+	readRows := flag.Int("read-rows", 1000000, "rows of the cross-shard reads (GROUP BY, point lookup, join, last 7 days; defaults against tuned), split between two regions (0 skips it)")
+	serverSizes := flag.String("servers-n", "16,64,256", "counts for part 6 (1 extension, N foreign servers, N user mappings against the floor); empty skips it")
 	keep := flag.Bool("keep", false, "keep the clusters and working directories (for profiling by hand)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -96,6 +109,16 @@ func main() {
 			log.Printf("window benchmark: %v", err)
 			code = 1
 		}
+	}
+	if *readRows > 0 {
+		if err := benchReads(ctx, base, shard, *readRows); err != nil {
+			log.Printf("reads benchmark: %v", err)
+			code = 1
+		}
+	}
+	if err := benchServers(ctx, base, shard, *serverSizes, *runs, *maxConns, *keep); err != nil {
+		log.Printf("servers benchmark: %v", err)
+		code = 1
 	}
 	fmt.Printf("\ntotal benchmark time: %s\n", time.Since(start).Round(time.Second))
 	// Not deferred: os.Exit runs no deferred call.
