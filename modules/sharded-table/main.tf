@@ -250,5 +250,8 @@ resource "pgshard_settings" "queries" {
   count    = var.database_settings == null ? 0 : 1
   database = var.database_settings.database
   role     = var.database_settings.role
-  settings = var.database_settings.settings
+  settings = coalesce(var.database_settings.settings, merge(
+    { enable_partitionwise_join = "on" },
+    local.timed ? {} : { enable_partitionwise_aggregate = "on" },
+  ))
 }

@@ -88,8 +88,8 @@ run "one_server_mapping_and_partition_per_region" {
     error_message = "Each foreign server must be named for its region and reach its database."
   }
   assert {
-    condition     = alltrue([for s in pgshard_foreign_server.region : jsonencode(s.options) == jsonencode({ async_capable = "true", fetch_size = "1000" })])
-    error_message = "Foreign servers must default to async_capable = true and fetch_size = 1000."
+    condition     = alltrue([for s in pgshard_foreign_server.region : s.options == tomap({ async_capable = "true", fetch_size = "10000", fdw_tuple_cost = "1", parallel_commit = "true" })])
+    error_message = "Foreign servers must default to the Performance guide's options (async_capable, fetch_size 10000, fdw_tuple_cost 1, parallel_commit)."
   }
   assert {
     condition     = alltrue([for name, m in pgshard_user_mapping.region : m.server == name && m.user == "postgres" && issensitive(m.password)])

@@ -119,3 +119,16 @@ run "tier_server_name_not_an_identifier" {
   }
   expect_failures = [var.tier_servers]
 }
+
+run "no_partitionwise_aggregate_with_time_partitions" {
+  command = plan
+
+  variables {
+    database_settings = { database = "tweets" }
+  }
+
+  assert {
+    condition     = pgshard_settings.queries[0].settings == tomap({ enable_partitionwise_join = "on" })
+    error_message = "With time_partitions the default settings must leave enable_partitionwise_aggregate out: it turns off the run-time pruning of periods."
+  }
+}
