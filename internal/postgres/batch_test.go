@@ -34,7 +34,7 @@ func TestUnitCoalescer(t *testing.T) {
 		}
 		return out, nil
 	}}
-	ctx := context.Background()
+	ctx := t.Context()
 	first := make(chan string)
 	go func() {
 		v, _ := c.get(ctx, nil, "a")
@@ -101,10 +101,10 @@ func TestUnitCoalescerError(t *testing.T) {
 		}
 		return map[string]int{"x": 1}, nil
 	}}
-	if _, err := c.get(context.Background(), nil, "x"); !errors.Is(err, fail) {
+	if _, err := c.get(t.Context(), nil, "x"); !errors.Is(err, fail) {
 		t.Fatalf("first get: %v, want %v", err, fail)
 	}
-	if v, err := c.get(context.Background(), nil, "x"); err != nil || v != 1 {
+	if v, err := c.get(t.Context(), nil, "x"); err != nil || v != 1 {
 		t.Fatalf("second get = %d, %v", v, err)
 	}
 }
@@ -113,7 +113,7 @@ func TestUnitCoalescerError(t *testing.T) {
 // open another at once; after growAfter with no release, it may open one.
 func TestUnitGate(t *testing.T) {
 	g := newGate()
-	ctx := context.Background()
+	ctx := t.Context()
 	r1, err := g.enter(ctx) // nothing in flight: admitted
 	if err != nil {
 		t.Fatal(err)

@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 )
 
 func TestKindOf(t *testing.T) {
 	server := func(code, msg string) error {
-		return fmt.Errorf("step: %w", &pq.Error{Code: pq.ErrorCode(code), Message: msg})
+		return fmt.Errorf("step: %w", &pq.Error{Code: pqerror.Code(code), Message: msg})
 	}
 	for _, c := range []struct {
 		name string

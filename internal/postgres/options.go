@@ -122,16 +122,6 @@ func ServerOptionKeys() []string {
 	return keys
 }
 
-// userMappingOptionKeys lists the option keys postgres_fdw accepts on a user mapping.
-func userMappingOptionKeys() []string {
-	return []string{"password", "password_required", "sslcert", "sslkey", "sslpassword", "user"}
-}
-
-// foreignTableOptionKeys lists postgres_fdw's foreign-table options.
-func foreignTableOptionKeys() []string {
-	return []string{"analyze_sampling", "async_capable", "batch_size", "fetch_size", "schema_name", "table_name", "truncatable", "updatable", "use_remote_estimate"}
-}
-
 // CheckOptionValue validates the value of a postgres_fdw option whose syntax is fixed, so
 // that a bad value is caught before any SQL runs.
 func CheckOptionValue(key, value string) error {

@@ -206,12 +206,6 @@ func DefaultRowsMatching(ctx context.Context, q Querier, parent *Table, b Bound)
 	return def, n, err
 }
 
-// defaultPartitionOf names the parent's DEFAULT partition (schema-qualified, quoted), ""
-// when it has none.
-func defaultPartitionOf(ctx context.Context, q Querier, parent *Table) (string, error) {
-	return defaultPartition(ctx, q, parent.Schema, parent.Name)
-}
-
 // writtenColumns leaves out generated columns: rows are copied with the values of the
 // others, and each target computes its generated ones (writing them is refused).
 func writtenColumns(cols []Column) []Column {
@@ -413,7 +407,7 @@ func attachNewPartition(ctx context.Context, tx *sql.Tx, p Partition, parent *Ta
 			return 0, err
 		}
 	}
-	if _, err := advanceSequences(ctx, tx, p); err != nil {
+	if err := advanceSequences(ctx, tx, p); err != nil {
 		return 0, err
 	}
 	return moved, nil
@@ -511,7 +505,7 @@ func reattach(ctx context.Context, tx *sql.Tx, p Partition, current *Partition) 
 	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+p.Parent()+" ATTACH PARTITION "+p.Qualified()+" "+p.Bound.SQL()); err != nil {
 		return err
 	}
-	_, err := advanceSequences(ctx, tx, p)
+	err := advanceSequences(ctx, tx, p)
 	return err
 }
 
@@ -654,7 +648,7 @@ func hasConstraint(ctx context.Context, q Querier, table, name string) (bool, er
 // fromSchema.fromName in one transaction (see UpdatePartition).
 func UpdateLocalPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, p Partition) error {
 	return InTx(ctx, db, func(tx *sql.Tx) error {
-		_, _, err := updatePartition(ctx, tx, fromSchema, fromName, p)
+		_, err := updatePartition(ctx, tx, fromSchema, fromName, p)
 		return err
 	})
 }
@@ -664,22 +658,22 @@ func UpdateLocalPartition(ctx context.Context, db *sql.DB, fromSchema, fromName 
 // attached to p's parent (detached from another first, or attached again after it was
 // detached out of band) and given p's bound. Rows stay where they are throughout. It
 // returns the partition as it was and whether its bound changed.
-func updatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, p Partition) (*Partition, bool, error) {
+func updatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName string, p Partition) (bool, error) {
 	if err := renameRelation(ctx, tx, p.Foreign, fromSchema, fromName, p.Schema, p.Name); err != nil {
-		return nil, false, err
+		return false, err
 	}
 	cur, err := ReadPartition(ctx, tx, p.Schema, p.Name)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	if p.Foreign {
 		if err := alterForeignTableOptions(ctx, tx, p.Schema, p.Name, cur.Options, p.Options); err != nil {
-			return cur, false, err
+			return false, err
 		}
 	}
 	// The wanted bound in the server's form, so that a spelling of the current one changes nothing.
 	if p.Bound, err = canonicalBoundIn(ctx, tx, p.ParentSchema, p.ParentName, p.Bound); err != nil {
-		return cur, false, err
+		return false, err
 	}
 	boundChanged := cur.ParentName == "" || !cur.Bound.Equal(p.Bound)
 	switch {
@@ -688,7 +682,7 @@ func updatePartition(ctx context.Context, tx *sql.Tx, fromSchema, fromName strin
 	case boundChanged:
 		err = changeBound(ctx, tx, p, p.Bound)
 	}
-	return cur, boundChanged, err
+	return boundChanged, err
 }
 
 // MoveRowsError says that the DEFAULT partition's rows could not be moved into a new
@@ -830,20 +824,20 @@ func SequencesToAdvance(ctx context.Context, q Querier, p Partition) ([]Sequence
 // sequence at 1) would otherwise share their ids with the next rows inserted through the
 // parent. A sequence already past them is left alone, and so are the ids of the shard's own
 // identity range (p.ShardIdentity).
-func advanceSequences(ctx context.Context, tx *sql.Tx, p Partition) ([]SequenceAdvance, error) {
+func advanceSequences(ctx context.Context, tx *sql.Tx, p Partition) error {
 	behind, err := SequencesToAdvance(ctx, tx, p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, s := range behind {
 		logStep(ctx, fmt.Sprintf("advance sequence %s past %d", s.Sequence, s.Past), p.Schema+"."+p.Name)
 		// Set from the sequence's own value in the same statement, so a nextval made
 		// meanwhile by another session is never taken back.
 		if _, err := tx.ExecContext(ctx, "SELECT setval($1::regclass, greatest($2::bigint, last_value)) FROM "+s.Sequence, s.Sequence, s.Past); err != nil {
-			return nil, fmt.Errorf("advancing sequence %s past %d: %w", s.Sequence, s.Past, err)
+			return fmt.Errorf("advancing sequence %s past %d: %w", s.Sequence, s.Past, err)
 		}
 	}
-	return behind, nil
+	return nil
 }
 
 // PartitionColumnsError says that the columns given for a partition are not its parent's:
@@ -975,7 +969,7 @@ func AttachDetached(ctx context.Context, db *sql.DB, p Partition) error {
 	// The parent's sequences are set past the table's ids before any lock of the parent's
 	// (reading them may scan the table): a sequence set early only skips values.
 	err = InTx(ctx, db, func(tx *sql.Tx) error {
-		_, err := advanceSequences(ctx, tx, p)
+		err := advanceSequences(ctx, tx, p)
 		return err
 	})
 	if err == nil {

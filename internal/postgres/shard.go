@@ -206,7 +206,7 @@ func ShardTableFor(p Partition, parent *Table, identity *Identity) RemoteTable {
 func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Partition, managed bool) error {
 	return runSpan(ctx, db, func(s *Span) error {
 		if !managed {
-			_, _, err := updatePartition(ctx, s.Tx, fromSchema, fromName, to)
+			_, err := updatePartition(ctx, s.Tx, fromSchema, fromName, to)
 			return err
 		}
 		cur, err := ReadPartition(ctx, s.Tx, fromSchema, fromName)
@@ -217,7 +217,7 @@ func UpdateForeignPartition(ctx context.Context, db *sql.DB, fromSchema, fromNam
 		if cur.ParentSchema != to.ParentSchema || cur.ParentName != to.ParentName {
 			err = reattachManaged(ctx, s.Tx, fromSchema, fromName, to, cur)
 		} else {
-			_, boundChanged, err = updatePartition(ctx, s.Tx, fromSchema, fromName, to)
+			boundChanged, err = updatePartition(ctx, s.Tx, fromSchema, fromName, to)
 		}
 		if err != nil || !boundChanged {
 			return err

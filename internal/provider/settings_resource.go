@@ -121,7 +121,7 @@ func (r *settingsResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 
 func (r *settingsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	createState(ctx, r.client, "Settings", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *settingsModelV0, diags *diag.Diagnostics) (string, error) {
-		to, _ := plan.toSettings(ctx, diags)
+		to := plan.toSettings(ctx, diags)
 		existing, err := postgres.ReadSettings(ctx, db, to.Database, to.Role)
 		switch {
 		case err == nil:
@@ -139,7 +139,7 @@ func (r *settingsResource) Read(ctx context.Context, req resource.ReadRequest, r
 
 func (r *settingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	updateState(ctx, r.client, "Settings", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *settingsModelV0, diags *diag.Diagnostics) (string, error) {
-		to, _ := plan.toSettings(ctx, diags)
+		to := plan.toSettings(ctx, diags)
 		from, err := postgres.ReadSettings(ctx, db, to.Database, to.Role)
 		if errors.Is(err, postgres.ErrNotFound) {
 			from, err = &postgres.Settings{}, nil
@@ -198,7 +198,8 @@ func (r *settingsResource) readInto(ctx context.Context, m *settingsModelV0, dia
 		if err != nil {
 			return nil, err
 		}
-		return s, keepSpelling(ctx, db, s.Values, prior)
+		keepSpelling(ctx, db, s.Values, prior)
+		return s, nil
 	})
 	if !ok {
 		return false
@@ -211,7 +212,8 @@ func (r *settingsResource) readInto(ctx context.Context, m *settingsModelV0, dia
 }
 
 // keepSpelling replaces each value of read by prior's where the server prints both the same.
-func keepSpelling(ctx context.Context, db *postgres.DB, read, prior map[string]string) error {
+// A value the server no longer takes (or cannot check) shows as the catalog holds it.
+func keepSpelling(ctx context.Context, db *postgres.DB, read, prior map[string]string) {
 	differ := map[string]string{}
 	for name, v := range read {
 		if p, ok := prior[name]; ok && p != v {
@@ -219,26 +221,22 @@ func keepSpelling(ctx context.Context, db *postgres.DB, read, prior map[string]s
 		}
 	}
 	if len(differ) == 0 {
-		return nil
+		return
 	}
 	wanted := map[string]string{}
 	for name := range differ {
 		wanted[name] = prior[name]
 	}
-	have, err := postgres.CanonicalSettings(ctx, db, differ)
-	if err != nil {
-		return nil // a value the server no longer takes shows as it is
-	}
-	want, err := postgres.CanonicalSettings(ctx, db, wanted)
-	if err != nil {
-		return nil
+	have, errHave := postgres.CanonicalSettings(ctx, db, differ)
+	want, errWant := postgres.CanonicalSettings(ctx, db, wanted)
+	if errHave != nil || errWant != nil {
+		return
 	}
 	for name := range differ {
 		if have[name] == want[name] {
 			read[name] = prior[name]
 		}
 	}
-	return nil
 }
 
 // splitSettingsID splits `database/role`, where either part may be empty (SplitID takes
@@ -291,7 +289,7 @@ func (m settingsModelV0) values(ctx context.Context, diags *diag.Diagnostics) (m
 	return out, true
 }
 
-func (m settingsModelV0) toSettings(ctx context.Context, diags *diag.Diagnostics) (postgres.Settings, bool) {
-	values, ok := m.values(ctx, diags)
-	return postgres.Settings{Database: m.Database.ValueString(), Role: m.Role.ValueString(), Values: values}, ok
+func (m settingsModelV0) toSettings(ctx context.Context, diags *diag.Diagnostics) postgres.Settings {
+	values, _ := m.values(ctx, diags)
+	return postgres.Settings{Database: m.Database.ValueString(), Role: m.Role.ValueString(), Values: values}
 }
