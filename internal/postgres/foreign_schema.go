@@ -176,7 +176,7 @@ func filterTables(tables []ImportedTable, f TableFilter) []ImportedTable {
 // shard (tables, views, foreign tables, materialized and partitioned tables; not
 // partitions), with their columns, sorted by name; exists is false when the schema is not
 // there.
-func (r *Remote) ImportableTables(ctx context.Context, schema string) (tables []ImportedTable, exists bool, err error) {
+func (r *ShardSession) ImportableTables(ctx context.Context, schema string) (tables []ImportedTable, exists bool, err error) {
 	probe := `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ` + Literal(schema) + `)`
 	list := `SELECT c.relname::text, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) ` +
 		`FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
@@ -214,9 +214,9 @@ func (r *Remote) ImportableTables(ctx context.Context, schema string) (tables []
 	return filterTables(tables, TableFilter{}), true, nil
 }
 
-// RemoteImportableTables is Remote.ImportableTables on a Remote of its own.
+// RemoteImportableTables is ShardSession.ImportableTables on a ShardSession of its own.
 func RemoteImportableTables(ctx context.Context, db *sql.DB, server, schema string) (tables []ImportedTable, exists bool, err error) {
-	err = withRemote(ctx, db, server, func(r *Remote) error {
+	err = withShardSession(ctx, db, server, func(r *ShardSession) error {
 		tables, exists, err = r.ImportableTables(ctx, schema)
 		return err
 	})
@@ -355,7 +355,7 @@ func planImport(owned, remote []ImportedTable, want TableFilter, reimport bool) 
 // one local transaction, on the same session.
 func SyncSchemaImport(ctx context.Context, db *sql.DB, prior *SchemaImport, to SchemaImport) (ImportChange, error) {
 	var change ImportChange
-	err := withRemote(ctx, db, to.Server, func(r *Remote) error {
+	err := withShardSession(ctx, db, to.Server, func(r *ShardSession) error {
 		remote, exists, err := r.ImportableTables(ctx, to.RemoteSchema)
 		if err != nil {
 			return err

@@ -125,7 +125,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	}
 	if p.Foreign && managed {
 		logProgress(ctx, "refuse new rows of the leaving keys on the shard (CHECK, not validated yet)", p.Schema+"."+p.Name)
-		if err := remoteExec(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
+		if err := execOnShard(ctx, db, p.Server, setRemoteCheckNotValidSQL(remote, newCheck)); err != nil {
 			return MoveResult{}, err
 		}
 		fenced = true
@@ -271,7 +271,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 	if p.Foreign && managed && !p.Bound.isNone() {
 		// The CHECK has had the new bound since before the copy: only its validation is left.
 		logProgress(ctx, "validate the shard's CHECK for the new bound", p.Schema+"."+p.Name)
-		err = remoteExec(ctx, db, p.Server, validateRemoteCheckSQL(remote))
+		err = execOnShard(ctx, db, p.Server, validateRemoteCheckSQL(remote))
 	}
 	return res, err
 }
@@ -1159,7 +1159,7 @@ func lockBriefly(ctx context.Context, tx *sql.Tx, stmt string) error {
 // It first reads whether the switch committed after all (a COMMIT whose answer was lost):
 // then nothing is undone. DEFAULT's constraint stays when the shard's CHECK could not be
 // put back, so that the refresh still finds what the move left there (see UndoMove).
-func cleanUpStoppedMove(ctx context.Context, db *sql.DB, p Partition, def string, remote RemoteTable, oldCheck string, checked, fenced bool, cause error) error {
+func cleanUpStoppedMove(ctx context.Context, db *sql.DB, p Partition, def string, remote ShardTable, oldCheck string, checked, fenced bool, cause error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if done, err := switched(rctx, db, p); err == nil && done {
@@ -1181,7 +1181,7 @@ func cleanUpStoppedMove(ctx context.Context, db *sql.DB, p Partition, def string
 // admits exactly what the base routes to it. It runs even when ctx was canceled (Ctrl-C).
 // If it cannot (the shard or the base is down, or the shard already holds rows the old
 // bound refuses), cause says so too, and the next plan shows the CHECK in remote_drift.
-func restoreBoundCheck(ctx context.Context, db *sql.DB, remote RemoteTable, check string, cause error) error {
+func restoreBoundCheck(ctx context.Context, db *sql.DB, remote ShardTable, check string, cause error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	logStep(rctx, "put the shard's CHECK back to the old bound (the move stopped before its switch)", remote.Schema+"."+remote.Name)
@@ -1275,7 +1275,7 @@ func verifySame(ctx context.Context, q Querier, targetName, target, sourceName, 
 func outside(check string) string { return "(NOT (" + check + ") OR (" + check + ") IS NULL)" }
 
 // remoteOf names p's shard table and its bound CHECK.
-func remoteOf(p Partition) RemoteTable {
+func remoteOf(p Partition) ShardTable {
 	schema, name := p.Options["schema_name"], p.Options["table_name"]
 	if schema == "" {
 		schema = p.Schema
@@ -1283,28 +1283,28 @@ func remoteOf(p Partition) RemoteTable {
 	if name == "" {
 		name = p.Name
 	}
-	return RemoteTable{Server: p.Server, Schema: schema, Name: name, CheckName: BoundCheckName(name)}
+	return ShardTable{Server: p.Server, Schema: schema, Name: name, CheckName: BoundCheckName(name)}
 }
 
 // setRemoteCheckOnline replaces the shard's bound CHECK without holding the shard table
 // while its rows are checked: the new CHECK is added NOT VALID (a short lock, no scan), then
 // validated (a scan under a lock that lets the table be read and written). A shard holding
 // rows the CHECK refuses fails the second step and keeps the CHECK for new rows.
-func setRemoteCheckOnline(ctx context.Context, db *sql.DB, t RemoteTable, check string) error {
-	if err := remoteExec(ctx, db, t.Server, setRemoteCheckNotValidSQL(t, check)); err != nil {
+func setRemoteCheckOnline(ctx context.Context, db *sql.DB, t ShardTable, check string) error {
+	if err := execOnShard(ctx, db, t.Server, setRemoteCheckNotValidSQL(t, check)); err != nil {
 		return err
 	}
-	return remoteExec(ctx, db, t.Server, validateRemoteCheckSQL(t))
+	return execOnShard(ctx, db, t.Server, validateRemoteCheckSQL(t))
 }
 
 // validateRemoteCheckSQL validates the shard's bound CHECK.
-func validateRemoteCheckSQL(t RemoteTable) string {
+func validateRemoteCheckSQL(t ShardTable) string {
 	return "ALTER TABLE " + QualifiedIdent(t.Schema, t.Name) + " VALIDATE CONSTRAINT " + Ident(t.CheckName)
 }
 
 // setRemoteCheckNotValidSQL replaces the shard's bound CHECK with one that new rows must
 // meet while the rows already there are not checked yet.
-func setRemoteCheckNotValidSQL(t RemoteTable, check string) string {
+func setRemoteCheckNotValidSQL(t ShardTable, check string) string {
 	return "ALTER TABLE " + QualifiedIdent(t.Schema, t.Name) + " DROP CONSTRAINT IF EXISTS " + Ident(t.CheckName) +
 		", ADD CONSTRAINT " + Ident(t.CheckName) + " CHECK (" + check + ") NOT VALID"
 }

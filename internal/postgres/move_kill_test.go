@@ -520,7 +520,7 @@ func (f *killFixture) repairDrift(t *testing.T, dsn, dir string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := setRemoteCheckOnline(t.Context(), db, RemoteTable{Server: "europe", Schema: "public", Name: "eu", CheckName: BoundCheckName("eu")}, old); err != nil {
+	if err := setRemoteCheckOnline(t.Context(), db, ShardTable{Server: "europe", Schema: "public", Name: "eu", CheckName: BoundCheckName("eu")}, old); err != nil {
 		t.Fatal(err)
 	}
 }

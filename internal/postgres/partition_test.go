@@ -67,15 +67,15 @@ func TestShardedTableEndToEnd(t *testing.T) {
 	eu := Partition{Schema: "public", Name: "europe_tweets", ParentSchema: "public", ParentName: "tweets", Foreign: true,
 		Server: "europe", Bound: Bound{In: []string{"europe"}}, Options: map[string]string{"schema_name": "public", "table_name": "europe_tweets"}}
 	key := KeySQL(parent.PartitionBy.Key)
-	if err := createRemoteTable(ctx, base, RemoteTable{Server: "europe", Schema: "public", Name: "europe_tweets", Columns: got.Columns,
+	if err := createShardTable(ctx, base, ShardTable{Server: "europe", Schema: "public", Name: "europe_tweets", Columns: got.Columns,
 		CheckName: "europe_tweets_bound", Check: eu.Bound.CheckSQL(key), Identity: &Identity{Column: "id", Start: 2, Increment: 16}}); err != nil {
 		t.Fatal(err)
 	}
-	remote, exists, err := remoteColumns(ctx, base, "europe", "public", "europe_tweets")
+	remote, exists, err := readShardColumns(ctx, base, "europe", "public", "europe_tweets")
 	if err != nil || !exists {
 		t.Fatalf("remote columns: %v %v", exists, err)
 	}
-	if err := checkRemoteColumns(got.Columns, remote); err != nil {
+	if err := checkShardColumns(got.Columns, remote); err != nil {
 		t.Fatal(err)
 	}
 	if err := InTx(ctx, base, func(tx *sql.Tx) error {
@@ -168,11 +168,11 @@ func TestVerifyForeignColumnsNamesMissing(t *testing.T) {
 	if _, err := ReadPartition(ctx, base, "public", "partial"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("foreign table left behind: %v", err)
 	}
-	remote, _, err := remoteColumns(ctx, base, "europe", "public", "partial")
+	remote, _, err := readShardColumns(ctx, base, "europe", "public", "partial")
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = checkRemoteColumns([]Column{{Name: "id", Type: "int8"}, {Name: "location", Type: "text"}, {Name: "body", Type: "text"}}, remote)
+	err = checkShardColumns([]Column{{Name: "id", Type: "int8"}, {Name: "location", Type: "text"}, {Name: "body", Type: "text"}}, remote)
 	if err == nil || !strings.Contains(err.Error(), `missing columns "body" (text)`) || !strings.Contains(err.Error(), `"id" is integer on the shard but int8`) {
 		t.Fatalf("CheckRemoteColumns: %v", err)
 	}

@@ -455,7 +455,7 @@ func PlanPeriods(spec PeriodSpec, ours, others []Period) (PeriodPlan, error) {
 // ShardTableOf is the shard table a foreign period p reads: a table of its name in
 // remoteSchema, or, with remoteParent, a partition of that partitioned table of the shard
 // (see RemoteParentOf) with the period's bound.
-func (spec PeriodSpec) ShardTableOf(part Partition, remoteSchema, remoteParent string) RemoteTable {
+func (spec PeriodSpec) ShardTableOf(part Partition, remoteSchema, remoteParent string) ShardTable {
 	t := ShardTableFor(part, spec.Parent, nil)
 	if remoteParent != "" {
 		t.Check, t.CheckName = "", ""
@@ -468,11 +468,11 @@ func (spec PeriodSpec) ShardTableOf(part Partition, remoteSchema, remoteParent s
 // the parent's columns, partitioned by RANGE on the time key, the one table a regional
 // service writes to, with identity (nil for none) on its id column, which must be one of
 // the parent's.
-func (spec PeriodSpec) RemoteParentOf(server, remoteSchema, remoteParent string, identity *Identity) (RemoteTable, error) {
+func (spec PeriodSpec) RemoteParentOf(server, remoteSchema, remoteParent string, identity *Identity) (ShardTable, error) {
 	if identity != nil && !slices.ContainsFunc(spec.Parent.Columns, func(c Column) bool { return c.Name == identity.Column }) {
-		return RemoteTable{}, fmt.Errorf("remote_identity names column %q, which %s.%s does not have: name its id column", identity.Column, spec.Parent.Schema, spec.Parent.Name)
+		return ShardTable{}, fmt.Errorf("remote_identity names column %q, which %s.%s does not have: name its id column", identity.Column, spec.Parent.Schema, spec.Parent.Name)
 	}
-	return RemoteTable{Server: server, Schema: remoteSchema, Name: remoteParent, Columns: spec.Parent.Columns, RangeKey: spec.Key.Column, Identity: identity}, nil
+	return ShardTable{Server: server, Schema: remoteSchema, Name: remoteParent, Columns: spec.Parent.Columns, RangeKey: spec.Key.Column, Identity: identity}, nil
 }
 
 // contiguous reports whether periods sorted by start leave no gap between them.

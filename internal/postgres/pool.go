@@ -482,7 +482,7 @@ func (e *ShardLockTimeoutError) Error() string {
 func (e *ShardLockTimeoutError) Unwrap() error { return e.Err }
 
 // shardLockWait marks a lock timeout that happened on the shard behind server, so that its
-// explanation looks there (Remote.fail makes it).
+// explanation looks there (ShardSession.fail makes it).
 type shardLockWait struct {
 	server string
 	err    error
@@ -497,7 +497,7 @@ func (e *shardLockWait) Unwrap() error { return e.err }
 // ended first.
 func explainShard(ctx context.Context, db *sql.DB, wait *shardLockWait, err error) error {
 	explained := &ShardLockTimeoutError{Server: wait.server, Err: err}
-	_ = withRemote(ctx, db, wait.server, func(r *Remote) error {
+	_ = withShardSession(ctx, db, wait.server, func(r *ShardSession) error {
 		explained = explainShardOn(ctx, r, err)
 		return nil
 	})
@@ -506,7 +506,7 @@ func explainShard(ctx context.Context, db *sql.DB, wait *shardLockWait, err erro
 
 // explainShardOn reads the sessions holding locks on the shard through r, whose remote
 // session must be out of the transaction that timed out.
-func explainShardOn(ctx context.Context, r *Remote, err error) *ShardLockTimeoutError {
+func explainShardOn(ctx context.Context, r *ShardSession, err error) *ShardLockTimeoutError {
 	explained := &ShardLockTimeoutError{Server: r.server, Err: err, LockTimeout: r.lockTimeout}
 	rows, qerr := r.session().QueryContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(pid int, usename text, application_name text, state text, open float8, query text, locks text[])`,
 		r.name, r.bounded(lockHoldersQuery))

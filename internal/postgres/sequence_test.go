@@ -91,7 +91,7 @@ func TestRepairShardNamesRowsOutsideBound(t *testing.T) {
 	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"europe"}}, Foreign: true,
 		Server: "europe", Options: map[string]string{"schema_name": "public", "table_name": "eu"}}
 	remote := ShardTableFor(p, &parent, nil)
-	if err := createRemoteTable(ctx, base, remote); err != nil {
+	if err := createShardTable(ctx, base, remote); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(t, base, createPartitionSQL(p))

@@ -46,7 +46,7 @@ type Span struct {
 type spanPart struct {
 	server   string
 	stmts    []string
-	remote   *Remote
+	remote   *ShardSession
 	twoPhase bool
 	gid      string
 	prepared bool
@@ -225,7 +225,7 @@ func (s *Span) Commit(ctx context.Context) (err error) {
 // open connects the part's shard from the span's session, finds whether it can prepare,
 // and resolves what earlier changes left prepared there.
 func (s *Span) open(ctx context.Context, p *spanPart) error {
-	r, err := connectRemote(ctx, s.Tx, p.server)
+	r, err := connectShard(ctx, s.Tx, p.server)
 	if err != nil {
 		return err
 	}
@@ -331,7 +331,7 @@ func sessionLockTimeout(ctx context.Context, q Querier) (string, error) {
 // run sends one remote transaction: begin, the session's lock_timeout, the statements,
 // end (PREPARE TRANSACTION or COMMIT). Each statement is first parsed on the base as one
 // prepared statement, so that no text can hold a second.
-func (r *Remote) run(ctx context.Context, begin, lockTimeout string, stmts []string, end string) error {
+func (r *ShardSession) run(ctx context.Context, begin, lockTimeout string, stmts []string, end string) error {
 	for _, stmt := range stmts {
 		if err := CheckOneStatement(ctx, r.session(), stmt); err != nil {
 			return fmt.Errorf("refusing to send a statement to the shard through server %q: %w", r.server, err)
@@ -352,13 +352,13 @@ func (r *Remote) run(ctx context.Context, begin, lockTimeout string, stmts []str
 
 // control runs one transaction-control statement (COMMIT PREPARED, ROLLBACK PREPARED) on
 // the shard, outside any transaction.
-func (r *Remote) control(ctx context.Context, stmt string) error {
+func (r *ShardSession) control(ctx context.Context, stmt string) error {
 	_, err := r.session().ExecContext(ctx, `SELECT `+r.exec+`($1, $2)`, r.name, stmt)
 	return err
 }
 
 // queryRow reads one value from the shard.
-func (r *Remote) queryRow(ctx context.Context, query string, dest any) error {
+func (r *ShardSession) queryRow(ctx context.Context, query string, dest any) error {
 	return r.session().QueryRowContext(ctx, `SELECT v FROM `+r.dblink+`($1, $2) AS t(v text)`, r.name, r.bounded("SELECT ("+query+")::text")).Scan(dest)
 }
 
@@ -367,7 +367,7 @@ func (r *Remote) queryRow(ctx context.Context, query string, dest any) error {
 // back where the base rolled it back. One still in progress on the base (another apply) is
 // left alone; one too old for the base to remember (pg_xact_status is NULL) needs a person,
 // and the error says so.
-func (r *Remote) resolvePrepared(ctx context.Context, base string) error {
+func (r *ShardSession) resolvePrepared(ctx context.Context, base string) error {
 	// Only this base's, and only those this shard user made (the others it could not finish).
 	list := `SELECT coalesce(string_agg(gid, ' '), '') FROM pg_prepared_xacts WHERE database = current_database() AND owner = current_user AND starts_with(gid, ` + Literal(base) + `)`
 	var gids string
@@ -411,14 +411,14 @@ func resolvePrepared(ctx context.Context, db *sql.DB, server string) error {
 	if err != nil {
 		return err
 	}
-	return withRemote(ctx, db, server, func(r *Remote) error { return r.resolveIfTwoPhase(ctx, base) })
+	return withShardSession(ctx, db, server, func(r *ShardSession) error { return r.resolveIfTwoPhase(ctx, base) })
 }
 
 // resolvePreparedOf resolves what changes of the base named base left prepared on the
 // shard behind server, and reports whether a part of the change whose names start with
 // gid is still left there (its base transaction still ending).
 func resolvePreparedOf(ctx context.Context, db *sql.DB, server, base, gid string) (left bool, err error) {
-	err = withRemote(ctx, db, server, func(r *Remote) error {
+	err = withShardSession(ctx, db, server, func(r *ShardSession) error {
 		if err := r.resolvePrepared(ctx, base); err != nil {
 			return err
 		}
@@ -431,7 +431,7 @@ func resolvePreparedOf(ctx context.Context, db *sql.DB, server, base, gid string
 }
 
 // resolveIfTwoPhase reports whether the shard can prepare, resolving what is left there.
-func (r *Remote) resolveIfTwoPhase(ctx context.Context, base string) error {
+func (r *ShardSession) resolveIfTwoPhase(ctx context.Context, base string) error {
 	twoPhase, err := r.canPrepare(ctx)
 	if err != nil || !twoPhase {
 		return err
@@ -439,7 +439,7 @@ func (r *Remote) resolveIfTwoPhase(ctx context.Context, base string) error {
 	return r.resolvePrepared(ctx, base)
 }
 
-func (r *Remote) canPrepare(ctx context.Context) (bool, error) {
+func (r *ShardSession) canPrepare(ctx context.Context) (bool, error) {
 	var n int
 	err := r.queryRow(ctx, `SELECT current_setting('max_prepared_transactions')::int`, &n)
 	return n > 0, err

@@ -97,7 +97,7 @@ func TestRepairShardOneOutcome(t *testing.T) {
 	mustExec(t, eu, `ALTER TABLE eu DROP CONSTRAINT eu_bound`)
 	mustExec(t, base, `ALTER FOREIGN TABLE eu ALTER COLUMN body OPTIONS (ADD column_name 'old_body')`)
 	mustExec(t, eu, `INSERT INTO eu VALUES (1, 'eu', 'kept')`)
-	remote := RemoteTable{Server: "europe", Schema: "public", Name: "eu", CheckName: "eu_bound", Check: "k IN ('eu')",
+	remote := ShardTable{Server: "europe", Schema: "public", Name: "eu", CheckName: "eu_bound", Check: "k IN ('eu')",
 		Columns: []Column{{Name: "id", Type: "bigint"}, {Name: "k", Type: "text"}, {Name: "body", Type: "text"}}}
 
 	holder, _ := lockHolder(t, base, "SELECT count(*) FROM eu WHERE false") // a foreign table takes no LOCK TABLE
@@ -246,12 +246,12 @@ func TestShardLockTimeoutNamesShardHolder(t *testing.T) {
 	}
 
 	started = time.Now()
-	check("statement", setRemoteCheck(ctx, base, "europe", "public", "eu", "eu_bound", "k IN ('eu')"), started)
+	check("statement", setShardCheck(ctx, base, "europe", "public", "eu", "eu_bound", "k IN ('eu')"), started)
 	started = time.Now()
 	_, err = ShardRowsRefused(ctx, base, "europe", "public", "eu", "k IN ('eu')")
 	check("read", err, started)
 	// A role that may not call dblink_connect gets a connection per query, bounded too.
-	unnamed, err := OpenRemote(ctx, base, "europe")
+	unnamed, err := OpenShardSession(ctx, base, "europe")
 	if err != nil {
 		t.Fatal(err)
 	}

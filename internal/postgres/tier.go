@@ -262,7 +262,7 @@ func freezePeriod(ctx context.Context, db *sql.DB, source, server, schema, table
 	fn := QualifiedIdent(schema, freezeFunction)
 	t := QualifiedIdent(schema, table)
 	body := "BEGIN RAISE EXCEPTION 'pgshard: % is moving to another server; writes are refused until the move ends', TG_TABLE_NAME USING ERRCODE = 'object_in_use'; END"
-	return withRemote(ctx, db, server, func(r *Remote) error {
+	return withShardSession(ctx, db, server, func(r *ShardSession) error {
 		return r.Exec(ctx,
 			"CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS "+Literal(body),
 			"DROP TRIGGER IF EXISTS pgshard_frozen ON "+t,
@@ -286,7 +286,7 @@ func refuseSameTable(ctx context.Context, db *sql.DB, server, schema, table, sou
 	probe := "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(" + rel + ") AND tgname = 'pgshard_frozen') " +
 		"OR EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(" + rel + ") AND conname = " + Literal(freezeConstraint) + ")"
 	var same bool
-	err := withRemote(ctx, db, server, func(r *Remote) error {
+	err := withShardSession(ctx, db, server, func(r *ShardSession) error {
 		var err error
 		same, err = r.QueryBool(ctx, probe)
 		return err
@@ -315,7 +315,7 @@ func dropOldShardTable(ctx context.Context, db *sql.DB, server, schema, table st
 		"OR (SELECT count(*) FROM " + t + ") <> " + strconv.FormatInt(n, 10) + " THEN " +
 		"RAISE EXCEPTION 'pgshard: % changed while it was copied (its freeze was lifted or disabled); it is kept', " + Literal(t) + "; END IF; " +
 		"DROP TABLE " + t + "; END"
-	return withRemote(ctx, db, server, func(r *Remote) error { return r.ExecBriefly(ctx, "DO "+Literal(body)) })
+	return withShardSession(ctx, db, server, func(r *ShardSession) error { return r.ExecBriefly(ctx, "DO "+Literal(body)) })
 }
 
 // UnfreezePeriod lifts the freeze an interrupted tier left on period schema.name: a local
@@ -338,7 +338,7 @@ func UnfreezePeriod(ctx context.Context, db *sql.DB, schema, name string) error 
 	srcSchema, srcTable := remoteNames(cur)
 	t := QualifiedIdent(srcSchema, srcTable)
 	logStep(ctx, "lift the freeze an interrupted tier left on server "+cur.Server, srcSchema+"."+srcTable)
-	if err := withRemote(ctx, db, cur.Server, func(r *Remote) error {
+	if err := withShardSession(ctx, db, cur.Server, func(r *ShardSession) error {
 		return r.Exec(ctx, "DROP TRIGGER IF EXISTS pgshard_frozen ON "+t, "DROP TRIGGER IF EXISTS pgshard_frozen_truncate ON "+t)
 	}); err != nil {
 		return err
@@ -428,8 +428,8 @@ func switchTier(ctx context.Context, tx *sql.Tx, target, staging Partition, sour
 // EnsureShardTable makes the shard table remote when it is missing, or checks that the
 // one there has the parent's columns, through one dblink session closed before the
 // caller's transaction takes a pooled connection.
-func EnsureShardTable(ctx context.Context, db *sql.DB, remote RemoteTable, parent *Table) (err error) {
-	shard, err := OpenRemote(ctx, db, remote.Server)
+func EnsureShardTable(ctx context.Context, db *sql.DB, remote ShardTable, parent *Table) (err error) {
+	shard, err := OpenShardSession(ctx, db, remote.Server)
 	if err != nil {
 		return err
 	}
@@ -442,7 +442,7 @@ func EnsureShardTable(ctx context.Context, db *sql.DB, remote RemoteTable, paren
 		logStep(ctx, "create the shard table on server "+remote.Server, remote.Schema+"."+remote.Name)
 		return shard.CreateTable(ctx, remote)
 	default:
-		if err := checkRemoteColumns(parent.Columns, cols); err != nil {
+		if err := checkShardColumns(parent.Columns, cols); err != nil {
 			return fmt.Errorf("the shard table %s.%s on server %s: %w", remote.Schema, remote.Name, remote.Server, err)
 		}
 		return nil

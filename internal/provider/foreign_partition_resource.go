@@ -231,7 +231,7 @@ func (r *foreignPartitionResource) recordShard(ctx context.Context, m *foreignPa
 	checkName := postgres.BoundCheckName(remoteTable)
 	db, err := r.client.DB()
 	var parent *postgres.Table
-	var shard *postgres.ShardTable
+	var shard *postgres.InspectedShard
 	if err == nil {
 		parent, err = postgres.ReadTable(ctx, db, parentSchema, parentName)
 	}
@@ -527,6 +527,6 @@ func remoteIdentityAttribute(description string) schema.SingleNestedAttribute {
 }
 
 // shardTableOf is the shard table of p (made by toPartition, which reads remote_identity).
-func shardTableOf(p postgres.Partition, parent *postgres.Table) postgres.RemoteTable {
+func shardTableOf(p postgres.Partition, parent *postgres.Table) postgres.ShardTable {
 	return postgres.ShardTableFor(p, parent, p.ShardIdentity)
 }

@@ -387,7 +387,7 @@ func TestAccForeignPartition_LongNames(t *testing.T) {
 func TestAccForeignPartition_RemoteLeftoverConnectionLongServer(t *testing.T) {
 	server := strings.Repeat("europe_", 9)
 	base, _ := newBaseAndShard(t, server)
-	// One session, so every Remote below runs on it.
+	// One session, so every ShardSession below runs on it.
 	db, err := base.Cluster.Open(base.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -398,7 +398,7 @@ func TestAccForeignPartition_RemoteLeftoverConnectionLongServer(t *testing.T) {
 	ctx := t.Context()
 
 	// Learn the connection's name as dblink stored it, then leave one of that name behind.
-	remote, err := postgres.OpenRemote(ctx, db, server)
+	remote, err := postgres.OpenShardSession(ctx, db, server)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestAccForeignPartition_RemoteLeftoverConnectionLongServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	remote, err = postgres.OpenRemote(ctx, db, server)
+	remote, err = postgres.OpenShardSession(ctx, db, server)
 	if err != nil {
 		t.Fatalf("opening a connection over a leftover one: %v", err)
 	}

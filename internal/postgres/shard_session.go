@@ -17,8 +17,8 @@ import (
 // same server and user mapping as postgres_fdw, so that one base-database connection can
 // build a whole shard. They need the dblink extension in the base database.
 
-// RemoteTable is a shard table created for a foreign partition.
-type RemoteTable struct {
+// ShardTable is a shard table created for a foreign partition.
+type ShardTable struct {
 	Server  string
 	Schema  string
 	Name    string
@@ -49,10 +49,10 @@ type Identity struct {
 	Increment int64
 }
 
-// Remote is one dblink connection to a shard, opened through its foreign server (same
+// ShardSession is one dblink connection to a shard, opened through its foreign server (same
 // server options and user mapping as postgres_fdw) on a pinned session of the base
 // database, so that the several statements one resource needs share one shard connection.
-type Remote struct {
+type ShardSession struct {
 	conn   *sql.Conn
 	tx     *sql.Tx // while InTx runs: shard statements run inside the local transaction
 	server string
@@ -65,13 +65,13 @@ type Remote struct {
 	lockTimeout string
 }
 
-// OpenRemote connects to the shard behind server. Close it when done.
-func OpenRemote(ctx context.Context, db *sql.DB, server string) (*Remote, error) {
+// OpenShardSession connects to the shard behind server. Close it when done.
+func OpenShardSession(ctx context.Context, db *sql.DB, server string) (*ShardSession, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := connectRemote(ctx, conn, server)
+	r, err := connectShard(ctx, conn, server)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -80,10 +80,10 @@ func OpenRemote(ctx context.Context, db *sql.DB, server string) (*Remote, error)
 	return r, nil
 }
 
-// openRemoteIn connects to the shard behind server from inside tx; every statement of the
-// Remote runs in tx. Close it with closeIn before tx ends.
-func openRemoteIn(ctx context.Context, tx *sql.Tx, server string) (*Remote, error) {
-	r, err := connectRemote(ctx, tx, server)
+// openShardSessionIn connects to the shard behind server from inside tx; every statement of the
+// ShardSession runs in tx. Close it with closeIn before tx ends.
+func openShardSessionIn(ctx context.Context, tx *sql.Tx, server string) (*ShardSession, error) {
+	r, err := connectShard(ctx, tx, server)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,8 @@ func openRemoteIn(ctx context.Context, tx *sql.Tx, server string) (*Remote, erro
 	return r, nil
 }
 
-// closeIn disconnects a Remote opened by openRemoteIn.
-func (r *Remote) closeIn(ctx context.Context) error {
+// closeIn disconnects a ShardSession opened by openShardSessionIn.
+func (r *ShardSession) closeIn(ctx context.Context) error {
 	if !r.named {
 		return nil
 	}
@@ -100,12 +100,12 @@ func (r *Remote) closeIn(ctx context.Context) error {
 	return err
 }
 
-// connectRemote finds dblink and, when the role may, opens a named connection to server on
-// the session of q, so that the Remote's statements share one shard connection.
-func connectRemote(ctx context.Context, q Querier, server string) (*Remote, error) {
+// connectShard finds dblink and, when the role may, opens a named connection to server on
+// the session of q, so that the session's statements share one shard connection.
+func connectShard(ctx context.Context, q Querier, server string) (*ShardSession, error) {
 	// A fixed-length ASCII name: dblink truncates names past 63 bytes, which the check for a
 	// leftover connection below would then never match.
-	r := &Remote{server: server, name: fmt.Sprintf("pgshard_%.8x", sha256.Sum256([]byte(server)))}
+	r := &ShardSession{server: server, name: fmt.Sprintf("pgshard_%.8x", sha256.Sum256([]byte(server)))}
 	// One catalog query for where dblink lives and which of its functions this role may run.
 	// dblink's extension script revokes dblink_connect and dblink_disconnect from PUBLIC;
 	// without them every statement opens a shard connection of its own.
@@ -146,7 +146,7 @@ func connectRemote(ctx context.Context, q Querier, server string) (*Remote, erro
 }
 
 // Close disconnects from the shard and returns the session to the pool.
-func (r *Remote) Close() error {
+func (r *ShardSession) Close() error {
 	var err error
 	if r.named {
 		_, err = r.conn.ExecContext(context.Background(), `SELECT `+r.close+`($1)`, r.name)
@@ -154,11 +154,11 @@ func (r *Remote) Close() error {
 	return errors.Join(err, r.conn.Close())
 }
 
-// InTx runs fn in a transaction of the base database on the Remote's own session, so that
-// a caller holding a Remote never waits for a second connection from a pool it may have
+// InTx runs fn in a transaction of the base database on the session's own session, so that
+// a caller holding a ShardSession never waits for a second connection from a pool it may have
 // drained itself. Shard statements made meanwhile are sent from inside that transaction:
 // the shard commits them at once, but an error there rolls the local work back.
-func (r *Remote) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (r *ShardSession) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := r.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -172,8 +172,8 @@ func (r *Remote) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// session is where statements of this Remote run: the open local transaction, if any.
-func (r *Remote) session() interface {
+// session is where statements of this ShardSession run: the open local transaction, if any.
+func (r *ShardSession) session() interface {
 	Querier
 	Preparer
 } {
@@ -187,7 +187,7 @@ func (r *Remote) session() interface {
 // statement of the text it is given, so each statement is first parsed by the base server
 // as one prepared statement (nothing runs there): text that holds a second statement is
 // refused before it reaches the shard.
-func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
+func (r *ShardSession) Exec(ctx context.Context, stmts ...string) error {
 	logStep(ctx, fmt.Sprintf("run %d statement(s) on the shard through server %q", len(stmts), r.server), firstWords(stmts))
 	for _, stmt := range stmts {
 		if err := CheckOneStatement(ctx, r.session(), stmt); err != nil {
@@ -213,7 +213,7 @@ func (r *Remote) Exec(ctx context.Context, stmts ...string) error {
 // sessions (DDL on a table a regional service uses): each try waits for its locks 100 ms,
 // so that nobody queues behind it for long, and the tries go on until the base's
 // lock_timeout has passed (for ever when it is 0, until ctx ends).
-func (r *Remote) ExecBriefly(ctx context.Context, stmts ...string) error {
+func (r *ShardSession) ExecBriefly(ctx context.Context, stmts ...string) error {
 	var limitMs int64
 	if err := r.session().QueryRowContext(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout'`).Scan(&limitMs); err != nil {
 		return err
@@ -242,7 +242,7 @@ func (r *Remote) ExecBriefly(ctx context.Context, stmts ...string) error {
 }
 
 // QueryBool runs a query returning one boolean on the shard.
-func (r *Remote) QueryBool(ctx context.Context, query string) (bool, error) {
+func (r *ShardSession) QueryBool(ctx context.Context, query string) (bool, error) {
 	var b bool
 	if err := r.session().QueryRowContext(ctx, `SELECT b FROM `+r.dblink+`($1, $2) AS t(b boolean)`, r.name, r.bounded(query)).Scan(&b); err != nil {
 		return false, r.fail(fmt.Errorf("querying the shard through server %q: %w", r.server, err))
@@ -252,7 +252,7 @@ func (r *Remote) QueryBool(ctx context.Context, query string) (bool, error) {
 
 // setLockTimeout is the statement that bounds the shard session's lock waits by the base's
 // lock_timeout.
-func (r *Remote) setLockTimeout() string {
+func (r *ShardSession) setLockTimeout() string {
 	// With the lock_timeout, the string syntax the base parsed the statements with.
 	return "SET lock_timeout = " + Literal(r.lockTimeout) + "; SET standard_conforming_strings = on"
 }
@@ -260,7 +260,7 @@ func (r *Remote) setLockTimeout() string {
 // bounded is the text of a dblink() query: for an unnamed connection (opened for this one
 // query, so never set at connect) it first sets lock_timeout; dblink returns the result of
 // the text's last statement.
-func (r *Remote) bounded(query string) string {
+func (r *ShardSession) bounded(query string) string {
 	if r.named {
 		return query
 	}
@@ -269,7 +269,7 @@ func (r *Remote) bounded(query string) string {
 
 // fail marks a lock timeout on the shard as the shard's, so that its explanation lists the
 // sessions holding locks there, not on the base (see ExplainLockTimeout).
-func (r *Remote) fail(err error) error {
+func (r *ShardSession) fail(err error) error {
 	if pq.As(err, "55P03") == nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (r *Remote) fail(err error) error {
 }
 
 // Columns reads a shard table's columns; exists is false when the table is not there.
-func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Column, exists bool, err error) {
+func (r *ShardSession) Columns(ctx context.Context, schema, name string) (cols []Column, exists bool, err error) {
 	rel := Literal(QualifiedIdent(schema, name))
 	probe := `SELECT to_regclass(` + rel + `) IS NOT NULL`
 	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, r.bounded(probe)).Scan(&exists); err != nil {
@@ -310,7 +310,7 @@ func (r *Remote) Columns(ctx context.Context, schema, name string) (cols []Colum
 }
 
 // Answers checks that the shard table answers a SELECT of the given columns.
-func (r *Remote) Answers(ctx context.Context, schema, name string, cols []Column) error {
+func (r *ShardSession) Answers(ctx context.Context, schema, name string, cols []Column) error {
 	q := "SELECT count(*) FROM (SELECT " + columnList(cols) + " FROM " + QualifiedIdent(schema, name) + " LIMIT 1) s"
 	var n int64
 	if err := r.session().QueryRowContext(ctx, `SELECT n FROM `+r.dblink+`($1, $2) AS t(n bigint)`, r.name, r.bounded(q)).Scan(&n); err != nil {
@@ -319,26 +319,26 @@ func (r *Remote) Answers(ctx context.Context, schema, name string, cols []Column
 	return nil
 }
 
-// withRemote runs fn on a Remote opened for it.
-func withRemote(ctx context.Context, db *sql.DB, server string, fn func(*Remote) error) error {
-	r, err := OpenRemote(ctx, db, server)
+// withShardSession runs fn on a ShardSession opened for it.
+func withShardSession(ctx context.Context, db *sql.DB, server string, fn func(*ShardSession) error) error {
+	r, err := OpenShardSession(ctx, db, server)
 	if err != nil {
 		return err
 	}
 	return ExplainLockTimeout(ctx, db, errors.Join(fn(r), r.Close()))
 }
 
-// remoteColumns reads a shard table's columns through the foreign server.
-func remoteColumns(ctx context.Context, db *sql.DB, server, schema, name string) (cols []Column, exists bool, err error) {
-	err = withRemote(ctx, db, server, func(r *Remote) error {
+// readShardColumns reads a shard table's columns through the foreign server.
+func readShardColumns(ctx context.Context, db *sql.DB, server, schema, name string) (cols []Column, exists bool, err error) {
+	err = withShardSession(ctx, db, server, func(r *ShardSession) error {
 		cols, exists, err = r.Columns(ctx, schema, name)
 		return err
 	})
 	return cols, exists, err
 }
 
-// remoteTableSQL renders the DDL that creates the shard table (one remote transaction).
-func remoteTableSQL(t RemoteTable) string {
+// shardTableSQL renders the DDL that creates the shard table (one remote transaction).
+func shardTableSQL(t ShardTable) string {
 	if t.PartitionOf != "" {
 		return "CREATE TABLE " + QualifiedIdent(t.Schema, t.Name) + " PARTITION OF " + t.PartitionOf + " " + t.PartitionBound.SQL()
 	}
@@ -348,7 +348,7 @@ func remoteTableSQL(t RemoteTable) string {
 		if t.Identity != nil && t.Identity.Column == c.Name {
 			id = t.Identity
 		}
-		defs = append(defs, remoteColumnSQL(c, id))
+		defs = append(defs, shardColumnSQL(c, id))
 	}
 	if t.Check != "" {
 		defs = append(defs, "CONSTRAINT "+Ident(t.CheckName)+" CHECK ("+t.Check+")")
@@ -360,19 +360,19 @@ func remoteTableSQL(t RemoteTable) string {
 	return sql
 }
 
-// remoteType is a parent column's type on the shard: a serial's integer type, since the
+// shardColumnType is a parent column's type on the shard: a serial's integer type, since the
 // sequence stays on the base database.
-func remoteType(typ string) string {
+func shardColumnType(typ string) string {
 	if base, ok := serialBase[CanonicalType(typ)]; ok {
 		return base
 	}
 	return typ
 }
 
-// remoteColumnSQL renders a parent column (as the base server prints it) for a shard
+// shardColumnSQL renders a parent column (as the base server prints it) for a shard
 // table, with the parent's default, so that rows written on the shard directly get it too.
-func remoteColumnSQL(c Column, id *Identity) string {
-	def := Ident(c.Name) + " " + remoteType(c.Type)
+func shardColumnSQL(c Column, id *Identity) string {
+	def := Ident(c.Name) + " " + shardColumnType(c.Type)
 	if id != nil {
 		def += fmt.Sprintf(" GENERATED BY DEFAULT AS IDENTITY (START WITH %d INCREMENT BY %d)", id.Start, id.Increment)
 	}
@@ -392,7 +392,7 @@ func remoteColumnSQL(c Column, id *Identity) string {
 // CreateTable creates the shard table, and its schema when the shard has none of that
 // name (CREATE SCHEMA IF NOT EXISTS would need CREATE on the shard's database even when
 // the schema exists).
-func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
+func (r *ShardSession) CreateTable(ctx context.Context, t ShardTable) error {
 	var exists bool
 	probe := `SELECT to_regnamespace(` + Literal(Ident(t.Schema)) + `) IS NOT NULL`
 	if err := r.session().QueryRowContext(ctx, `SELECT e FROM `+r.dblink+`($1, $2) AS t(e boolean)`, r.name, r.bounded(probe)).Scan(&exists); err != nil {
@@ -404,30 +404,30 @@ func (r *Remote) CreateTable(ctx context.Context, t RemoteTable) error {
 		exec = r.ExecBriefly
 	}
 	if !exists {
-		return exec(ctx, "CREATE SCHEMA "+Ident(t.Schema), remoteTableSQL(t))
+		return exec(ctx, "CREATE SCHEMA "+Ident(t.Schema), shardTableSQL(t))
 	}
-	return exec(ctx, remoteTableSQL(t))
+	return exec(ctx, shardTableSQL(t))
 }
 
 // DropTableIfEmpty drops a shard table only while it holds no rows; it undoes a create
 // whose local half failed. The count and the drop run in one remote transaction, under an
 // exclusive lock, so a row written in between is never lost.
-func (r *Remote) DropTableIfEmpty(ctx context.Context, schema, name string) error {
+func (r *ShardSession) DropTableIfEmpty(ctx context.Context, schema, name string) error {
 	table := QualifiedIdent(schema, name)
 	body := "BEGIN LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE; " +
 		"IF EXISTS (SELECT 1 FROM " + table + ") THEN RETURN; END IF; DROP TABLE " + table + "; END"
 	return r.Exec(ctx, "DO "+Literal(body))
 }
 
-// createRemoteTable creates the shard table through the foreign server.
-func createRemoteTable(ctx context.Context, db *sql.DB, t RemoteTable) error {
-	return withRemote(ctx, db, t.Server, func(r *Remote) error { return r.CreateTable(ctx, t) })
+// createShardTable creates the shard table through the foreign server.
+func createShardTable(ctx context.Context, db *sql.DB, t ShardTable) error {
+	return withShardSession(ctx, db, t.Server, func(r *ShardSession) error { return r.CreateTable(ctx, t) })
 }
 
-// setRemoteCheckSQL renders the statement that replaces the shard table's bound CHECK
+// setShardCheckSQL renders the statement that replaces the shard table's bound CHECK
 // constraint. Existing rows are validated: a shard holding rows outside the new bound
 // makes it fail.
-func setRemoteCheckSQL(schema, name, checkName, check string) string {
+func setShardCheckSQL(schema, name, checkName, check string) string {
 	stmt := "ALTER TABLE " + QualifiedIdent(schema, name) + " DROP CONSTRAINT IF EXISTS " + Ident(checkName)
 	if check != "" {
 		stmt += ", ADD CONSTRAINT " + Ident(checkName) + " CHECK (" + check + ")"
@@ -435,20 +435,20 @@ func setRemoteCheckSQL(schema, name, checkName, check string) string {
 	return stmt
 }
 
-// setRemoteCheck replaces the shard table's bound CHECK constraint through the server.
-func setRemoteCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName, check string) error {
-	return remoteExec(ctx, db, server, setRemoteCheckSQL(schema, name, checkName, check))
+// setShardCheck replaces the shard table's bound CHECK constraint through the server.
+func setShardCheck(ctx context.Context, db *sql.DB, server, schema, name, checkName, check string) error {
+	return execOnShard(ctx, db, server, setShardCheckSQL(schema, name, checkName, check))
 }
 
-// remoteExec runs statements on the shard through the foreign server, in one remote
+// execOnShard runs statements on the shard through the foreign server, in one remote
 // transaction.
-func remoteExec(ctx context.Context, db *sql.DB, server, stmt string) error {
-	return withRemote(ctx, db, server, func(r *Remote) error { return r.Exec(ctx, stmt) })
+func execOnShard(ctx context.Context, db *sql.DB, server, stmt string) error {
+	return withShardSession(ctx, db, server, func(r *ShardSession) error { return r.Exec(ctx, stmt) })
 }
 
-// checkRemoteColumns compares a shard table's columns with the parent's, naming the
+// checkShardColumns compares a shard table's columns with the parent's, naming the
 // missing ones and those of another type.
-func checkRemoteColumns(parent, remote []Column) error {
+func checkShardColumns(parent, remote []Column) error {
 	have := map[string]Column{}
 	for _, c := range remote {
 		have[c.Name] = c
@@ -489,4 +489,15 @@ func firstWords(stmts []string) string {
 		out[i] = strings.Join(f[:min(2, len(f))], " ")
 	}
 	return strings.Join(out, "; ")
+}
+
+// query runs one query on the shard through dblink and scans its single row into dest,
+// typed by columns (dblink's column definition list, such as "n bigint"). Like Columns and
+// Answers, the text is built only from quoted names and the base's catalog (it cannot be
+// parsed on the base first, as Exec does, since it names tables of the shard).
+func (r *ShardSession) query(ctx context.Context, text, columns string, dest ...any) error {
+	if err := r.session().QueryRowContext(ctx, `SELECT * FROM `+r.dblink+`($1, $2) AS t(`+columns+`)`, r.name, r.bounded(text)).Scan(dest...); err != nil {
+		return r.fail(fmt.Errorf("querying the shard through server %q: %w", r.server, err))
+	}
+	return nil
 }

@@ -13,157 +13,9 @@ import (
 // shard's statements run in one remote transaction that is prepared before the base
 // commits and committed after, so a shard that refuses (a value that does not convert, a
 // NULL where NOT NULL is wanted) or cannot be reached stops the whole change, and nothing
-// changes anywhere. DiffShard still splits a shard's statements into those that widen what
+// changes anywhere. diffShard (shard_table.go) still splits a shard's statements into those that widen what
 // it accepts (Before) and those that narrow it (After): a drift repair of one shard runs
 // them in that order.
-
-// ShardDiff is how a managed shard table's columns differ from its parent's, and what makes
-// them the same.
-type ShardDiff struct {
-	Drift  []string // the differences, in words
-	Before []string // statements for the shard before the parent's change is visible
-	After  []string // statements for the shard after it
-	Unmap  []string // local columns whose column_name option goes once the shard renamed them
-	// Dropped are the shard's columns that After drops with their values.
-	Dropped []string
-}
-
-// Empty reports whether the shard table matches.
-func (d ShardDiff) Empty() bool { return len(d.Before)+len(d.After)+len(d.Unmap) == 0 }
-
-// diffShard compares a shard table's columns (actual, as the shard prints them) with the
-// parent's (as the base prints them). names maps a foreign partition's local column names
-// to the shard's (postgres_fdw's column_name option, see foreignColumnNames): a managed shard
-// has its column renamed to the local name and the option dropped. drops are the columns
-// the parent just dropped, with their values counted and allowed: the shard drops them too.
-func diffShard(schema, name string, parent []Column, names map[string]string, actual []Column, drops map[string]bool) ShardDiff {
-	var d ShardDiff
-	table := QualifiedIdent(schema, name)
-	alter := func(clause string) string { return "ALTER TABLE " + table + " " + clause }
-	have := map[string]Column{}
-	for _, a := range actual {
-		have[a.Name] = a
-	}
-	matched := map[string]bool{}
-	for _, c := range parent {
-		local := c.Name
-		remote, ok := names[local]
-		if !ok {
-			remote = local
-		}
-		if remote != local {
-			_, hasRemote := have[remote]
-			_, hasLocal := have[local]
-			switch {
-			case hasRemote && !hasLocal:
-				d.Before = append(d.Before, alter("RENAME COLUMN "+Ident(remote)+" TO "+Ident(local)))
-				d.Drift = append(d.Drift, fmt.Sprintf("column %q is still %q on the shard", local, remote))
-				a := have[remote]
-				a.Name = local
-				have[local] = a
-				delete(have, remote)
-				d.Unmap = append(d.Unmap, local)
-			case hasLocal:
-				// The shard was renamed but the mapping stayed (its base transaction
-				// failed): the foreign table reads a column the shard no longer has.
-				d.Unmap = append(d.Unmap, local)
-				d.Drift = append(d.Drift, fmt.Sprintf("column %q is still read from the shard under its old name %q", local, remote))
-			}
-		}
-		matched[local] = true
-		a, ok := have[local]
-		if !ok {
-			c.Name = local
-			d.Before = append(d.Before, alter("ADD COLUMN "+remoteColumnSQL(c, nil)))
-			d.Drift = append(d.Drift, fmt.Sprintf("column %q (%s) is missing", local, remoteType(c.Type)))
-			continue
-		}
-		col := "ALTER COLUMN " + Ident(local)
-		if want := remoteType(c.Type); !sameType(a.Type, want) {
-			d.Before = append(d.Before, alter(col+" TYPE "+want))
-			d.Drift = append(d.Drift, fmt.Sprintf("column %q is %s on the shard but %s in the parent", local, a.Type, want))
-		}
-		if c.Generated != a.Generated {
-			if c.Generated == "" {
-				d.Before = append(d.Before, alter(col+" DROP EXPRESSION"))
-			} else {
-				// Its values are computed from the others: made again as the parent's, they are
-				// what the parent would have written (postgres_fdw sends no generated value).
-				c.Name = local
-				d.Before = append(d.Before, alter("DROP COLUMN "+Ident(local)+", ADD COLUMN "+remoteColumnSQL(c, nil)))
-			}
-			d.Drift = append(d.Drift, fmt.Sprintf("column %q is generated as %q on the shard but as %q in the parent", local, a.Generated, c.Generated))
-			continue
-		}
-		if want, got := c.Default, a.Default; !a.Identity && !strings.HasPrefix(want, "nextval(") &&
-			((want == "") != (got == "") || want != "" && !sameExpression(want, got)) {
-			if want == "" {
-				d.Before = append(d.Before, alter(col+" DROP DEFAULT"))
-			} else {
-				d.Before = append(d.Before, alter(col+" SET DEFAULT ("+want+")"))
-			}
-			d.Drift = append(d.Drift, fmt.Sprintf("column %q has default %q on the shard but %q in the parent", local, got, want))
-		}
-		if !a.Identity && c.NotNull != a.NotNull {
-			if c.NotNull {
-				d.After = append(d.After, alter(col+" SET NOT NULL"))
-				d.Drift = append(d.Drift, fmt.Sprintf("column %q is nullable on the shard but NOT NULL in the parent", local))
-			} else {
-				d.Before = append(d.Before, alter(col+" DROP NOT NULL"))
-				d.Drift = append(d.Drift, fmt.Sprintf("column %q is NOT NULL on the shard but nullable in the parent", local))
-			}
-		}
-	}
-	for _, a := range actual {
-		if matched[a.Name] || have[a.Name].Name != a.Name {
-			continue
-		}
-		switch {
-		case drops[a.Name]:
-			d.After = append(d.After, alter("DROP COLUMN "+Ident(a.Name)))
-			d.Dropped = append(d.Dropped, a.Name)
-			d.Drift = append(d.Drift, fmt.Sprintf("column %q was dropped from the parent", a.Name))
-		case a.NotNull && a.Default == "" && !a.Identity:
-			// Not the parent's: inserts through the parent would leave it NULL and fail.
-			d.Before = append(d.Before, alter("ALTER COLUMN "+Ident(a.Name)+" DROP NOT NULL"))
-			d.Drift = append(d.Drift, fmt.Sprintf("column %q is not in the parent and is NOT NULL without a default, so inserts through the parent fail", a.Name))
-		}
-	}
-	return d
-}
-
-// foreignColumnNames maps a foreign table's local column names to its shard table's.
-func foreignColumnNames(ctx context.Context, q Querier, schema, name string) (map[string]string, error) {
-	rows, err := q.QueryContext(ctx, `
-SELECT a.attname, coalesce((SELECT substr(o, 13) FROM unnest(a.attfdwoptions) o WHERE o LIKE 'column_name=%'), a.attname)
-FROM pg_attribute a
-WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped`, schema, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	names := map[string]string{}
-	for rows.Next() {
-		var local, remote string
-		if err := rows.Scan(&local, &remote); err != nil {
-			return nil, err
-		}
-		names[local] = remote
-	}
-	return names, rows.Err()
-}
-
-// unmapColumns drops the column_name option of a foreign table's columns, once the shard
-// table's columns carry the local names.
-func unmapColumns(ctx context.Context, q Querier, schema, name string, columns []string) error {
-	for _, c := range columns {
-		stmt := "ALTER FOREIGN TABLE " + QualifiedIdent(schema, name) + " ALTER COLUMN " + Ident(c) + " OPTIONS (DROP column_name)"
-		if _, err := q.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // ShardError names the shard tables a column change could not reach.
 type ShardError struct{ Failed []string }
@@ -228,7 +80,7 @@ func propagateColumns(ctx context.Context, s *Span, parentSchema, parentName str
 	if !hasDblink {
 		return parent, nil // no dblink: no shard table is managed here
 	}
-	shards, err := foreignShards(ctx, s.Tx, parentSchema, parentName)
+	shards, err := partitionShards(ctx, s.Tx, parentSchema, parentName)
 	if err != nil {
 		return nil, err
 	}
@@ -276,8 +128,8 @@ func shardDropGuard(schema, name string, columns []string) []string {
 
 // inspectManaged reads one shard table from inside tx and, when the provider manages it,
 // says how its columns differ from the parent's.
-func inspectManaged(ctx context.Context, tx *sql.Tx, sh foreignShard, parent []Column, drops map[string]bool) (ShardDiff, bool, error) {
-	r, err := openRemoteIn(ctx, tx, sh.Server)
+func inspectManaged(ctx context.Context, tx *sql.Tx, sh partitionShard, parent []Column, drops map[string]bool) (ShardDiff, bool, error) {
+	r, err := openShardSessionIn(ctx, tx, sh.Server)
 	if err != nil {
 		return ShardDiff{}, false, err
 	}
@@ -290,7 +142,7 @@ func inspectManaged(ctx context.Context, tx *sql.Tx, sh foreignShard, parent []C
 
 // diffManaged inspects one shard table and, when the provider manages it (it carries the
 // provider's bound CHECK), compares it with the parent's columns.
-func (r *Remote) diffManaged(ctx context.Context, q Querier, sh foreignShard, parent []Column, drops map[string]bool) (ShardDiff, bool, error) {
+func (r *ShardSession) diffManaged(ctx context.Context, q Querier, sh partitionShard, parent []Column, drops map[string]bool) (ShardDiff, bool, error) {
 	st, err := r.inspect(ctx, sh.RemoteSchema, sh.RemoteTable, BoundCheckName(sh.RemoteTable))
 	if err != nil || !st.Exists || st.Check == "" {
 		return ShardDiff{}, false, err
@@ -302,7 +154,7 @@ func (r *Remote) diffManaged(ctx context.Context, q Querier, sh foreignShard, pa
 	return diffShard(sh.RemoteSchema, sh.RemoteTable, parent, names, st.Columns, drops), true, nil
 }
 
-func (sh foreignShard) describe() string {
+func (sh partitionShard) describe() string {
 	return fmt.Sprintf("shard table %s.%s of %s.%s on server %q", sh.RemoteSchema, sh.RemoteTable, sh.Schema, sh.Name, sh.Server)
 }
 
@@ -313,7 +165,7 @@ func reasonOf(err error) string {
 
 // ShardTables describes the shard tables behind a parent's foreign partitions, for plans.
 func ShardTables(ctx context.Context, q Querier, schema, name string) ([]string, error) {
-	shards, err := foreignShards(ctx, q, schema, name)
+	shards, err := partitionShards(ctx, q, schema, name)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +226,7 @@ func Unconvertible(ctx context.Context, db *sql.DB, schema, name string, changes
 			}
 		}
 	}
-	shards, err := foreignShards(ctx, tx, schema, name)
+	shards, err := partitionShards(ctx, tx, schema, name)
 	if err != nil {
 		return nil, err
 	}
@@ -393,8 +245,8 @@ func Unconvertible(ctx context.Context, db *sql.DB, schema, name string, changes
 }
 
 // unconvertibleOnShard counts a managed shard table's values that would not convert.
-func unconvertibleOnShard(ctx context.Context, tx *sql.Tx, sh foreignShard, changes []TypeChange) ([]string, error) {
-	r, err := openRemoteIn(ctx, tx, sh.Server)
+func unconvertibleOnShard(ctx context.Context, tx *sql.Tx, sh partitionShard, changes []TypeChange) ([]string, error) {
+	r, err := openShardSessionIn(ctx, tx, sh.Server)
 	if err != nil {
 		return nil, err
 	}
