@@ -3,8 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -29,90 +27,9 @@ type Client struct {
 	// (analyze_foreign_partitions).
 	analyze bool
 
-	// destroys seen while planning, by parent: Terraform plans every resource of a run in
-	// this one process, so a destroy that moves rows into a DEFAULT partition that the same
-	// plan destroys is caught whichever of the two is planned second.
-	mu             sync.Mutex
-	defaultsGoing  map[string]string   // parent -> its DEFAULT partition being destroyed
-	movingIntoGone map[string][]string // parent -> partitions whose destroy moves rows into DEFAULT
-
-	// keys moving between partitions through DEFAULT in this plan, by parent and key (as
-	// postgres.KeyRows prints it), so that the plan of either side names the other.
-	keysLeaving map[string]map[string]keyLeaving
-	keysTaken   map[string]map[string]string // parent -> key -> partition taking it from DEFAULT
-}
-
-// keyLeaving is a key whose rows a partition moves into DEFAULT in this plan.
-type keyLeaving struct {
-	partition string
-	rows      int64
-}
-
-// noteKeysLeaving records keys that partition moves into DEFAULT, and returns the partition
-// that this plan has already seen taking each of them from DEFAULT.
-func (c *Client) noteKeysLeaving(parent, partition string, keys []postgres.KeyRows) map[string]string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.keysLeaving == nil {
-		c.keysLeaving = map[string]map[string]keyLeaving{}
-	}
-	if c.keysLeaving[parent] == nil {
-		c.keysLeaving[parent] = map[string]keyLeaving{}
-	}
-	takers := map[string]string{}
-	for _, k := range keys {
-		c.keysLeaving[parent][k.Key] = keyLeaving{partition, k.Rows}
-		if t, ok := c.keysTaken[parent][k.Key]; ok {
-			takers[k.Key] = t
-		}
-	}
-	return takers
-}
-
-// noteKeysTaken records keys that partition takes from DEFAULT, and returns what this plan
-// has already seen another partition move into DEFAULT of each.
-func (c *Client) noteKeysTaken(parent, partition string, keys []string) map[string]keyLeaving {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.keysTaken == nil {
-		c.keysTaken = map[string]map[string]string{}
-	}
-	if c.keysTaken[parent] == nil {
-		c.keysTaken[parent] = map[string]string{}
-	}
-	givers := map[string]keyLeaving{}
-	for _, k := range keys {
-		c.keysTaken[parent][k] = partition
-		if g, ok := c.keysLeaving[parent][k]; ok {
-			givers[k] = g
-		}
-	}
-	return givers
-}
-
-// noteDestroy records a planned destroy of a partition of parent: the DEFAULT one, or one
-// that moves its rows into DEFAULT. It says what conflicts, "" when nothing does.
-func (c *Client) noteDestroy(parent, partition string, isDefault, movesToDefault bool) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.defaultsGoing == nil {
-		c.defaultsGoing, c.movingIntoGone = map[string]string{}, map[string][]string{}
-	}
-	switch {
-	case isDefault:
-		c.defaultsGoing[parent] = partition
-	case movesToDefault:
-		c.movingIntoGone[parent] = append(c.movingIntoGone[parent], partition)
-	default:
-		return ""
-	}
-	if def, ok := c.defaultsGoing[parent]; ok && len(c.movingIntoGone[parent]) > 0 {
-		return fmt.Sprintf("this plan destroys the DEFAULT partition %s of %s and also %s, whose destroy moves its rows into that DEFAULT partition "+
-			"(on_rows_outside_bound = \"move_to_default\"): the rows would be pulled into the base and dropped with it. Set on_rows_outside_bound = \"fail\" "+
-			"on %s and apply that first (its rows then stay on the shard), or keep the DEFAULT partition",
-			def, parent, strings.Join(c.movingIntoGone[parent], ", "), strings.Join(c.movingIntoGone[parent], ", "))
-	}
-	return ""
+	// plan is what the plan of this process has seen of destroys and moves between
+	// partitions (plan_registry.go).
+	plan planRegistry
 }
 
 // Known reports whether the connection settings are known. During a plan that creates the

@@ -20,11 +20,11 @@ func TestPlanNamesBothEndsOfAKeyMove(t *testing.T) {
 		keys := []postgres.KeyRows{{Key: "'canada'", Rows: 50}, {Key: "'it''s'", Rows: 2}}
 		var giver, taker string
 		if giverFirst {
-			giver = leavingKeys(keys, c.noteKeysLeaving("public.tweets", "public.us_tweets", keys), "public.us_tweets")
-			taker = takenKeys(nil, c.noteKeysTaken("public.tweets", "public.canada_tweets", newListKeys(postgres.Bound{}, postgres.Bound{In: []string{"canada"}})), "public.canada_tweets")
+			giver = leavingKeys(keys, c.plan.noteKeysLeaving("public.tweets", "public.us_tweets", keys), "public.us_tweets")
+			taker = takenKeys(nil, c.plan.noteKeysTaken("public.tweets", "public.canada_tweets", newListKeys(postgres.Bound{}, postgres.Bound{In: []string{"canada"}})), "public.canada_tweets")
 		} else {
-			taker = takenKeys(nil, c.noteKeysTaken("public.tweets", "public.canada_tweets", newListKeys(postgres.Bound{}, postgres.Bound{In: []string{"canada"}})), "public.canada_tweets")
-			giver = leavingKeys(keys, c.noteKeysLeaving("public.tweets", "public.us_tweets", keys), "public.us_tweets")
+			taker = takenKeys(nil, c.plan.noteKeysTaken("public.tweets", "public.canada_tweets", newListKeys(postgres.Bound{}, postgres.Bound{In: []string{"canada"}})), "public.canada_tweets")
+			giver = leavingKeys(keys, c.plan.noteKeysLeaving("public.tweets", "public.us_tweets", keys), "public.us_tweets")
 		}
 		both := "key 'canada': 50 rows, public.us_tweets -> DEFAULT -> public.canada_tweets"
 		if second := map[bool]string{true: taker, false: giver}[giverFirst]; !strings.Contains(second, both) {
@@ -36,8 +36,8 @@ func TestPlanNamesBothEndsOfAKeyMove(t *testing.T) {
 	}
 	// Another parent's moves are not mixed in.
 	c := &Client{}
-	c.noteKeysLeaving("public.other", "public.x", []postgres.KeyRows{{Key: "'canada'", Rows: 1}})
-	if got := c.noteKeysTaken("public.tweets", "public.y", []string{"'canada'"}); len(got) != 0 {
+	c.plan.noteKeysLeaving("public.other", "public.x", []postgres.KeyRows{{Key: "'canada'", Rows: 1}})
+	if got := c.plan.noteKeysTaken("public.tweets", "public.y", []string{"'canada'"}); len(got) != 0 {
 		t.Errorf("a key of another parent was matched: %v", got)
 	}
 }

@@ -153,7 +153,7 @@ func planDefaultRows(ctx context.Context, client *Client, db *postgres.DB, kind 
 		}
 		return nil
 	}
-	givers := client.noteKeysTaken(tableID(c.p.ParentSchema, c.p.ParentName), self, newListKeys(postgres.Bound{}, c.p.Bound))
+	givers := client.plan.noteKeysTaken(tableID(c.p.ParentSchema, c.p.ParentName), self, newListKeys(postgres.Bound{}, c.p.Bound))
 	if len(keys) > 0 || len(givers) > 0 {
 		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("Creating %s moves rows of the DEFAULT partition into it (move_rows_from_default): deleted from DEFAULT and inserted into it by one statement, in the transaction that attaches it.\n\n%s",
 			self, takenKeys(keys, givers, self)))

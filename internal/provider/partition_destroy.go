@@ -77,7 +77,7 @@ func teardownHint(kind, action string) string {
 // whose destroy moves its rows into DEFAULT, is noted, and refused when the same plan does
 // both to one parent; a move shows its row count.
 func planDestroyRows(ctx context.Context, client *Client, kind, schema, name, parent string, isDefault, moves bool, diags *diag.Diagnostics) {
-	if conflict := client.noteDestroy(parent, schema+"."+name, isDefault, moves); conflict != "" {
+	if conflict := client.plan.noteDestroy(parent, schema+"."+name, isDefault, moves); conflict != "" {
 		diags.AddError(kind+" Destroy Refused", "Refusing this plan: "+conflict+". Nothing has been changed.")
 		return
 	}

@@ -200,7 +200,7 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 			resumed = fmt.Sprintf(" This finishes a move left half done by an earlier apply: %d of those rows wait in its journal on the base.", m.pending)
 		}
 		diags.AddWarning("Rows Move To DEFAULT", strings.TrimSpace(fmt.Sprintf("%d rows of %s (exact, counted now) move into the DEFAULT partition of %s: copied, verified by count, then deleted from the partition.%s\n\n%s",
-			m.rows, self, parent, resumed, leavingKeys(keys, client.noteKeysLeaving(parent, self, keys), self))))
+			m.rows, self, parent, resumed, leavingKeys(keys, client.plan.noteKeysLeaving(parent, self, keys), self))))
 	case m.fromDefault:
 		keys, _, _, err := postgres.MovingKeys(ctx, db, *cur, cur.Bound, to.Bound)
 		if err != nil {
@@ -208,12 +208,12 @@ func planRowMoves(ctx context.Context, client *Client, kind, schema, name string
 			return
 		}
 		diags.AddWarning("Rows Move From DEFAULT", fmt.Sprintf("%d rows of the DEFAULT partition of %s (exact, counted now) move into %s: copied, verified, then deleted from DEFAULT.\n\n%s",
-			m.rows, parent, self, takenKeys(keys, client.noteKeysTaken(parent, self, newListKeys(cur.Bound, to.Bound)), self)))
+			m.rows, parent, self, takenKeys(keys, client.plan.noteKeysTaken(parent, self, newListKeys(cur.Bound, to.Bound)), self)))
 	default:
 		// A widened bound over keys that nothing holds yet: another partition of this plan
 		// may be moving them into DEFAULT first (a key changing shard).
 		if fromDefault {
-			if givers := client.noteKeysTaken(parent, self, newListKeys(cur.Bound, to.Bound)); len(givers) > 0 {
+			if givers := client.plan.noteKeysTaken(parent, self, newListKeys(cur.Bound, to.Bound)); len(givers) > 0 {
 				diags.AddWarning("Rows Move From DEFAULT", takenKeys(nil, givers, self))
 			}
 		}
