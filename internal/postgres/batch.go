@@ -71,7 +71,7 @@ func (r *Reader) CurrentUser(ctx context.Context) (string, error) {
 	if r.currentUser != "" {
 		return r.currentUser, nil
 	}
-	u, err := CurrentUser(ctx, r.db)
+	u, err := queryCurrentUser(ctx, r.db)
 	if err == nil {
 		r.currentUser = u
 	}

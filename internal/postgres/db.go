@@ -17,9 +17,9 @@ import (
 // ErrNotFound says the object does not exist (dropped out of band, or never created).
 var ErrNotFound = errors.New("not found")
 
-// InTx runs fn in a transaction, committing when it returns nil. A lock wait that timed
+// inTx runs fn in a transaction, committing when it returns nil. A lock wait that timed
 // out is explained after the rollback, which frees the connection to look with.
-func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -31,8 +31,8 @@ func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// CurrentUser returns the role the connection runs as.
-func CurrentUser(ctx context.Context, q Querier) (string, error) {
+// queryCurrentUser returns the role the connection runs as.
+func queryCurrentUser(ctx context.Context, q Querier) (string, error) {
 	var u string
 	err := q.QueryRowContext(ctx, "SELECT current_user").Scan(&u)
 	return u, err

@@ -47,7 +47,7 @@ func CreateExtension(ctx context.Context, q Querier, e Extension) error {
 // UpdateExtension moves the extension to another schema and/or version, in one transaction.
 func UpdateExtension(ctx context.Context, db *sql.DB, from, to Extension) error {
 	logStep(ctx, "alter extension", to.Name)
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		if to.Version != "" && to.Version != from.Version {
 			if _, err := tx.ExecContext(ctx, "ALTER EXTENSION "+Ident(to.Name)+" UPDATE TO "+Literal(to.Version)); err != nil {
 				return err

@@ -129,7 +129,7 @@ func shardSequencesBehind(ctx context.Context, q Querier, r *ShardSession, schem
 // last, so that the parent is locked only for the attach.
 func CreateForeignPartition(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool) error {
 	return fencedCreate(ctx, db, p, parent, moveRows, func() error {
-		return InTx(ctx, db, func(tx *sql.Tx) error {
+		return inTx(ctx, db, func(tx *sql.Tx) error {
 			_, err := attachNewPartition(ctx, tx, p, parent, moveRows, true)
 			return err
 		})

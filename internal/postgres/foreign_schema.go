@@ -443,7 +443,7 @@ WHERE n.nspname = $1 AND c.relname = ANY($2)`, schema, pq.Array(fresh)).Scan(pq.
 // DropImportedTables drops the foreign tables of imp among tables (those the provider
 // recorded), in one statement, without CASCADE. Remote tables and the local schema stay.
 func DropImportedTables(ctx context.Context, db *sql.DB, imp SchemaImport, tables []string) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		owned, err := listImported(ctx, tx, imp, imp.Filter)
 		if err != nil {
 			return err

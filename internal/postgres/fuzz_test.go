@@ -74,7 +74,7 @@ func FuzzOptionsClause(f *testing.F) {
 		if got := unquoteLiteral(t, strings.TrimPrefix(body[len(qk):], " ")); got != value {
 			t.Fatalf("value %q read back as %q from %q", value, got, clause)
 		}
-		changes := DiffOptions(nil, map[string]string{key: value})
+		changes := diffOptions(nil, map[string]string{key: value})
 		if !reflect.DeepEqual(changes, []OptionChange{{Op: "ADD", Key: key, Value: value}}) {
 			t.Fatalf("diff %+v", changes)
 		}

@@ -224,7 +224,7 @@ func addHoldingFences(ctx context.Context, db *sql.DB, p Partition, cs []claim, 
 			}
 		}
 		logStep(ctx, "put the move's constraint "+fenceName(p)+" on the holding partition (not validated yet)", c.Table)
-		err := InTx(ctx, db, func(tx *sql.Tx) error {
+		err := inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockBriefly(ctx, tx, "ALTER TABLE "+c.Table+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK ("+c.restCheck(key)+") NOT VALID"); err != nil {
 				return err
 			}
@@ -399,7 +399,7 @@ func dropHoldingFences(ctx context.Context, db *sql.DB, p Partition) error {
 		if !has {
 			continue
 		}
-		err = InTx(ctx, db, func(tx *sql.Tx) error {
+		err = inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockBriefly(ctx, tx, "ALTER TABLE "+h.Table+" DROP CONSTRAINT IF EXISTS "+Ident(fenceName(p))); err != nil {
 				return err
 			}

@@ -225,7 +225,7 @@ func TestPartitionCheckSparesTheAttachScan(t *testing.T) {
 	}
 	mars := Partition{Schema: "public", Name: "tweets_mars", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"mars"}}}
 	take()
-	err = InTx(t.Context(), db, func(tx *sql.Tx) error {
+	err = inTx(t.Context(), db, func(tx *sql.Tx) error {
 		n, err := attachNewPartition(t.Context(), tx, mars, parent, true, false)
 		if err == nil && n != 100 {
 			err = fmt.Errorf("%d rows moved, want 100", n)
@@ -282,7 +282,7 @@ func TestCreateWithoutMovesSparesTheDefaultScan(t *testing.T) {
 	// The same through the ATTACH of a partition created detached (the foreign partitions' way).
 	asia := Partition{Schema: "public", Name: "tweets_asia", ParentSchema: "public", ParentName: "tweets", Bound: Bound{In: []string{"asia"}}}
 	err = fencedCreate(t.Context(), db, asia, parent, false, func() error {
-		return InTx(t.Context(), db, func(tx *sql.Tx) error {
+		return inTx(t.Context(), db, func(tx *sql.Tx) error {
 			_, err := attachNewPartition(t.Context(), tx, asia, parent, false, false)
 			return err
 		})

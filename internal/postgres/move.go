@@ -162,7 +162,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 			}
 		} else {
 			logProgress(ctx, fmt.Sprintf("copy %d leaving rows into the journal %s", left, journal), p.Schema+"."+p.Name)
-			err = InTx(ctx, db, func(tx *sql.Tx) error {
+			err = inTx(ctx, db, func(tx *sql.Tx) error {
 				if exists {
 					orphans, err := journalOrphans(ctx, tx, p, def)
 					if err != nil {
@@ -215,7 +215,7 @@ func MoveToDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, man
 		}
 		defaultFenced = true
 	}
-	err = InTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockMoveIn(ctx, tx, p); err != nil {
 			return err
 		}
@@ -615,7 +615,7 @@ func DropStrayFences(ctx context.Context, db *sql.DB, schema, name string) ([]st
 	if len(stray) == 0 {
 		return nil, nil
 	}
-	err = InTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		var free bool
 		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, parentMovesKey(schema, name)).Scan(&free); err != nil {
 			return err
@@ -665,7 +665,7 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 	logStep(ctx, fmt.Sprintf("undo a move left half done (journal rows: %d, only there: %d)", found.JournalRows, found.OnlyInJournal), p.Schema+"."+p.Name)
 	if found.Copies > 0 {
 		// Before the shard's CHECK is put back: it would refuse them.
-		err := InTx(ctx, db, func(tx *sql.Tx) error {
+		err := inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := tryLockMoveIn(ctx, tx, *p); err != nil {
 				return err
 			}
@@ -700,7 +700,7 @@ func UndoMove(ctx context.Context, db *sql.DB, schema, name string, managed bool
 		}
 	}
 	if found.Journal != "" {
-		err := InTx(ctx, db, func(tx *sql.Tx) error {
+		err := inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := tryLockMoveIn(ctx, tx, *p); err != nil {
 				return err
 			}
@@ -848,7 +848,7 @@ func MoveFromDefault(ctx context.Context, db *sql.DB, p Partition, from Bound, m
 		return "SELECT " + cols + " FROM ONLY " + source + " d WHERE " + cond +
 			" AND NOT EXISTS (SELECT 1 FROM ONLY " + p.Qualified() + " t WHERE t::text = d::text AND " + cond + ")"
 	}
-	err = InTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockMoveIn(ctx, tx, p); err != nil {
 			return err
 		}
@@ -989,7 +989,7 @@ func addDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, c
 	for i, c := range checks {
 		nots[i] = "NOT (" + c + ")"
 	}
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		return lockBriefly(ctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+name+", ADD CONSTRAINT "+name+" CHECK ("+strings.Join(nots, " AND ")+") NOT VALID")
 	})
 }
@@ -1001,7 +1001,7 @@ func dropDefaultFence(ctx context.Context, db *sql.DB, def string, p Partition, 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	logStep(rctx, "take the move's constraint off DEFAULT (the move stopped before its switch)", def)
-	err := InTx(rctx, db, func(tx *sql.Tx) error {
+	err := inTx(rctx, db, func(tx *sql.Tx) error {
 		return lockBriefly(rctx, tx, "ALTER TABLE "+def+" DROP CONSTRAINT IF EXISTS "+Ident(fenceName(p)))
 	})
 	if err == nil {

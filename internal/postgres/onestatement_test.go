@@ -66,7 +66,7 @@ func TestPoolRunsOneStatementPerCall(t *testing.T) {
 		rows.Close()
 		t.Fatal("Query of two statements ran")
 	}
-	err := InTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, two)
 		return err
 	})

@@ -13,10 +13,10 @@ type OptionChange struct {
 	Value string
 }
 
-// DiffOptions returns the clauses that turn the options in from into those in to, in key
+// diffOptions returns the clauses that turn the options in from into those in to, in key
 // order: ADD for a new key, SET for a changed value, DROP for a removed key (ADD fails
 // for an existing key, SET and DROP for a missing one, so the split must be exact).
-func DiffOptions(from, to map[string]string) []OptionChange {
+func diffOptions(from, to map[string]string) []OptionChange {
 	keys := map[string]bool{}
 	for k := range from {
 		keys[k] = true
@@ -45,8 +45,8 @@ func DiffOptions(from, to map[string]string) []OptionChange {
 	return out
 }
 
-// AlterOptionsClause renders `OPTIONS (ADD k 'v', SET k 'v', DROP k)`, or "" for no change.
-func AlterOptionsClause(changes []OptionChange) string {
+// alterOptionsClause renders `OPTIONS (ADD k 'v', SET k 'v', DROP k)`, or "" for no change.
+func alterOptionsClause(changes []OptionChange) string {
 	if len(changes) == 0 {
 		return ""
 	}

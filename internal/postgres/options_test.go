@@ -8,7 +8,7 @@ import (
 func TestDiffOptions(t *testing.T) {
 	from := map[string]string{"fetch_size": "100", "keep": "x", "gone": "1"}
 	to := map[string]string{"fetch_size": "500", "keep": "x", "new": "a=b'c"}
-	got := DiffOptions(from, to)
+	got := diffOptions(from, to)
 	want := []OptionChange{
 		{Op: "SET", Key: "fetch_size", Value: "500"},
 		{Op: "DROP", Key: "gone"},
@@ -17,15 +17,15 @@ func TestDiffOptions(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("DiffOptions = %+v, want %+v", got, want)
 	}
-	clause := AlterOptionsClause(got)
+	clause := alterOptionsClause(got)
 	wantClause := `OPTIONS (SET "fetch_size" '500', DROP "gone", ADD "new" 'a=b''c')`
 	if clause != wantClause {
 		t.Fatalf("clause = %s, want %s", clause, wantClause)
 	}
-	if DiffOptions(to, to) != nil || AlterOptionsClause(nil) != "" {
+	if diffOptions(to, to) != nil || alterOptionsClause(nil) != "" {
 		t.Fatal("no change should render nothing")
 	}
-	if DiffOptions(nil, nil) != nil {
+	if diffOptions(nil, nil) != nil {
 		t.Fatal("nil maps")
 	}
 }

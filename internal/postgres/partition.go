@@ -108,7 +108,7 @@ func changeBound(ctx context.Context, q *sql.Tx, p Partition, to Bound) error {
 // alterForeignTableOptions changes a foreign table's options in place.
 func alterForeignTableOptions(ctx context.Context, q Querier, schema, name string, from, to map[string]string) error {
 	logStep(ctx, "alter foreign table options", schema+"."+name)
-	clause := AlterOptionsClause(DiffOptions(from, to))
+	clause := alterOptionsClause(diffOptions(from, to))
 	if clause == "" {
 		return nil
 	}
@@ -534,7 +534,7 @@ func createForeignTableSQL(p Partition, parent *Table) string {
 // bound takes, and attached (see AttachNewPartition).
 func CreateLocalPartition(ctx context.Context, db *sql.DB, p Partition, parent *Table, moveRows bool) error {
 	return fencedCreate(ctx, db, p, parent, moveRows, func() error {
-		return InTx(ctx, db, func(tx *sql.Tx) error {
+		return inTx(ctx, db, func(tx *sql.Tx) error {
 			if moveRows {
 				_, err := attachNewPartition(ctx, tx, p, parent, true, false)
 				return err
@@ -647,7 +647,7 @@ func hasConstraint(ctx context.Context, q Querier, table, name string) (bool, er
 // UpdateLocalPartition renames, re-parents and re-bounds a local partition from
 // fromSchema.fromName in one transaction (see UpdatePartition).
 func UpdateLocalPartition(ctx context.Context, db *sql.DB, fromSchema, fromName string, p Partition) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		_, err := updatePartition(ctx, tx, fromSchema, fromName, p)
 		return err
 	})
@@ -920,7 +920,7 @@ func CreatePartitionedPartition(ctx context.Context, db *sql.DB, t Table, p Part
 		}
 	}
 	return fencedCreate(ctx, db, p, parent, false, func() error {
-		return InTx(ctx, db, func(tx *sql.Tx) error {
+		return inTx(ctx, db, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return err
 			}
@@ -968,13 +968,13 @@ func AttachDetached(ctx context.Context, db *sql.DB, p Partition) error {
 	}
 	// The parent's sequences are set past the table's ids before any lock of the parent's
 	// (reading them may scan the table): a sequence set early only skips values.
-	err = InTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		err := advanceSequences(ctx, tx, p)
 		return err
 	})
 	if err == nil {
 		err = fencedCreate(ctx, db, p, parent, false, func() error {
-			return InTx(ctx, db, func(tx *sql.Tx) error {
+			return inTx(ctx, db, func(tx *sql.Tx) error {
 				if err := attachFenced(ctx, tx, p); err != nil {
 					return err
 				}
@@ -1028,7 +1028,7 @@ func attachFenced(ctx context.Context, tx *sql.Tx, p Partition) error {
 // DetachPartition detaches schema.name from its parent, if it has one, keeping its rows.
 // DETACH reads no row; the parent's ACCESS EXCLUSIVE lock is taken briefly at a time.
 func DetachPartition(ctx context.Context, db *sql.DB, schema, name string) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		cur, err := ReadPartition(ctx, tx, schema, name)
 		if err != nil || cur.ParentName == "" {
 			return err

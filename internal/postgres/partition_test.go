@@ -78,7 +78,7 @@ func TestShardedTableEndToEnd(t *testing.T) {
 	if err := checkShardColumns(got.Columns, remote); err != nil {
 		t.Fatal(err)
 	}
-	if err := InTx(ctx, base, func(tx *sql.Tx) error {
+	if err := inTx(ctx, base, func(tx *sql.Tx) error {
 		if err := createPartition(ctx, tx, eu); err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func TestShardedTableEndToEnd(t *testing.T) {
 	}
 
 	// A bound change keeps the rows.
-	if err := InTx(ctx, base, func(tx *sql.Tx) error {
+	if err := inTx(ctx, base, func(tx *sql.Tx) error {
 		return changeBound(ctx, tx, *p, Bound{In: []string{"europe", "eu"}})
 	}); err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestVerifyForeignColumnsNamesMissing(t *testing.T) {
 	ctx := t.Context()
 	mustExec(t, shard, `CREATE TABLE partial (id int, location text)`)
 	mustExec(t, base, `CREATE TABLE p (id int, location text, body text, likes int) PARTITION BY LIST (location)`)
-	err := InTx(ctx, base, func(tx *sql.Tx) error {
+	err := inTx(ctx, base, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`CREATE FOREIGN TABLE partial PARTITION OF p FOR VALUES IN ('x') SERVER europe`); err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func TestAlterColumns(t *testing.T) {
 	if !reflect.DeepEqual(clauses, want) {
 		t.Fatalf("clauses\n got %q\nwant %q", clauses, want)
 	}
-	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+	if err := inTx(ctx, db, func(tx *sql.Tx) error {
 		_, err := alterColumns(ctx, tx, "public", "plain", tbl.Columns, to, false)
 		return err
 	}); err != nil {
@@ -216,7 +216,7 @@ func TestAlterColumns(t *testing.T) {
 	if len(got.Columns) != 3 || got.Columns[1].Type != "text" || got.Columns[1].Default != "'x'::text" || got.Columns[2].Type != "numeric(10,2)" || !reflect.DeepEqual(got.PrimaryKey, []string{"id"}) {
 		t.Fatalf("after alter: %+v", got)
 	}
-	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+	if err := inTx(ctx, db, func(tx *sql.Tx) error {
 		return setPrimaryKey(ctx, tx, "public", "plain", got.Columns, got.Columns, []string{"id"}, []string{"id", "name"}, false)
 	}); err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 	}
 	p := Partition{Schema: "public", Name: "ev_asia", ParentSchema: "public", ParentName: "ev", Bound: Bound{In: []string{"asia"}}}
 	var moved int64
-	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+	if err := inTx(ctx, db, func(tx *sql.Tx) error {
 		moved, err = attachNewPartition(ctx, tx, p, parent, true, false)
 		return err
 	}); err != nil {
@@ -271,7 +271,7 @@ func TestAttachNewPartitionMovesDefaultRows(t *testing.T) {
 		t.Fatalf("attached partition %+v %v", got, err)
 	}
 	// HASH bounds cannot move rows.
-	if err := InTx(ctx, db, func(tx *sql.Tx) error {
+	if err := inTx(ctx, db, func(tx *sql.Tx) error {
 		_, err := attachNewPartition(ctx, tx, Partition{Schema: "public", Name: "h", ParentSchema: "public", ParentName: "ev", Bound: Bound{Modulus: 2}}, parent, true, false)
 		return err
 	}); err == nil {

@@ -175,7 +175,7 @@ func TestPoolLockTimeoutNamesHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = InTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "ALTER TABLE tweets ADD COLUMN body text")
 		return err
 	})

@@ -37,8 +37,8 @@ func QualifiedIdent(schema, name string) string {
 	return pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(name)
 }
 
-// RoleIdent quotes a role name, keeping PUBLIC as the keyword it is in USER MAPPING FOR.
-func RoleIdent(role string) string {
+// roleIdent quotes a role name, keeping PUBLIC as the keyword it is in USER MAPPING FOR.
+func roleIdent(role string) string {
 	if role == PublicRole {
 		return "PUBLIC"
 	}

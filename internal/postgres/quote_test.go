@@ -71,10 +71,10 @@ func TestCheckIdentifier(t *testing.T) {
 }
 
 func TestRoleIdent(t *testing.T) {
-	if got := RoleIdent("PUBLIC"); got != "PUBLIC" {
+	if got := roleIdent("PUBLIC"); got != "PUBLIC" {
 		t.Errorf("PUBLIC -> %s", got)
 	}
-	if got := RoleIdent(`a"b`); got != `"a""b"` {
+	if got := roleIdent(`a"b`); got != `"a""b"` {
 		t.Errorf(`a"b -> %s`, got)
 	}
 }

@@ -41,7 +41,7 @@ func TestAlterColumnsRenamesAndRefusesLoss(t *testing.T) {
 	from := []Column{{Name: "id", Type: "integer"}, {Name: "body", Type: "text"}, {Name: "spare", Type: "text"}}
 	alter := func(to []Column, force bool) (ColumnPlan, error) {
 		var plan ColumnPlan
-		err := InTx(ctx, db, func(tx *sql.Tx) error {
+		err := inTx(ctx, db, func(tx *sql.Tx) error {
 			var err error
 			plan, err = alterColumns(ctx, tx, "public", "t", from, to, force)
 			return err

@@ -36,7 +36,7 @@ func TestAttachSetsSequencesPastAdoptedIds(t *testing.T) {
 	}
 	p := Partition{Schema: "public", Name: "eu", ParentSchema: "public", ParentName: "p", Bound: Bound{In: []string{"europe"}}, Foreign: true,
 		Server: "europe", Options: map[string]string{"schema_name": "public", "table_name": "eu"}, ShardIdentity: identity}
-	if err := InTx(ctx, base, func(tx *sql.Tx) error {
+	if err := inTx(ctx, base, func(tx *sql.Tx) error {
 		_, err := attachNewPartition(ctx, tx, p, parent, false, true)
 		return err
 	}); err != nil {
@@ -69,7 +69,7 @@ func TestReattachSetsSequencesPast(t *testing.T) {
 	if err != nil || len(preview) != 1 || preview[0].Past != 1 || preview[0].Sequence != "public.ev_id_seq" {
 		t.Fatalf("preview = %+v, %v", preview, err)
 	}
-	if err := InTx(ctx, db, func(tx *sql.Tx) error { return reattach(ctx, tx, p, nil) }); err != nil {
+	if err := inTx(ctx, db, func(tx *sql.Tx) error { return reattach(ctx, tx, p, nil) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := queryString(t, db, `INSERT INTO ev (region) VALUES ('asia') RETURNING id`); got != "2" {

@@ -46,7 +46,7 @@ func CreateServer(ctx context.Context, db *sql.DB, s Server) error {
 		}
 		return nil
 	}
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
@@ -58,8 +58,8 @@ func CreateServer(ctx context.Context, db *sql.DB, s Server) error {
 // UpdateServer changes options and owner in place, in one transaction.
 func UpdateServer(ctx context.Context, db *sql.DB, from, to Server) error {
 	logStep(ctx, "alter server", to.Name)
-	return InTx(ctx, db, func(tx *sql.Tx) error {
-		if clause := AlterOptionsClause(DiffOptions(from.Options, to.Options)); clause != "" {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		if clause := alterOptionsClause(diffOptions(from.Options, to.Options)); clause != "" {
 			if _, err := tx.ExecContext(ctx, "ALTER SERVER "+Ident(to.Name)+" "+clause); err != nil {
 				return err
 			}

@@ -53,15 +53,15 @@ WHERE s.srvname = $1 AND a.privilege_type = 'USAGE'
 func GrantServerUsage(ctx context.Context, db *sql.DB, g ServerGrant) error {
 	logStep(ctx, "grant usage on server", g.Describe())
 	target := "USAGE ON FOREIGN SERVER " + Ident(g.Server)
-	grant := "GRANT " + target + " TO " + RoleIdent(g.Role)
+	grant := "GRANT " + target + " TO " + roleIdent(g.Role)
 	if g.WithGrantOption {
 		grant += " WITH GRANT OPTION"
 	}
 	stmts := []string{grant}
 	if !g.WithGrantOption && g.Role != PublicRole { // PUBLIC never holds grant options
-		stmts = append(stmts, "REVOKE GRANT OPTION FOR "+target+" FROM "+RoleIdent(g.Role))
+		stmts = append(stmts, "REVOKE GRANT OPTION FOR "+target+" FROM "+roleIdent(g.Role))
 	}
-	err := InTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockServerACL(ctx, tx, g.Server); err != nil {
 			return err
 		}
@@ -101,11 +101,11 @@ func checkGranted(ctx context.Context, q Querier, want ServerGrant) error {
 func RevokeServerUsage(ctx context.Context, db *sql.DB, server, role string) error {
 	g := ServerGrant{Server: server, Role: role}
 	logStep(ctx, "revoke usage on server", g.Describe())
-	err := InTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockServerACL(ctx, tx, server); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "REVOKE USAGE ON FOREIGN SERVER "+Ident(server)+" FROM "+RoleIdent(role))
+		_, err := tx.ExecContext(ctx, "REVOKE USAGE ON FOREIGN SERVER "+Ident(server)+" FROM "+roleIdent(role))
 		return err
 	})
 	if pq.As(err, "42704") != nil { // undefined_object: the server or the role

@@ -95,7 +95,7 @@ WHERE s.setdatabase = CASE WHEN $1 = '' THEN 0 ELSE (SELECT oid FROM pg_database
 // (a list such as search_path as a list) and stored as the server prints it back (SET ...
 // FROM CURRENT), so the catalog holds the server's own spelling.
 func ApplySettings(ctx context.Context, db *sql.DB, from, to Settings) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		for _, name := range sortedKeys(from.Values) {
 			if _, keep := to.Values[name]; keep {
 				continue

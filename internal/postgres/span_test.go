@@ -210,7 +210,7 @@ func TestAttachPartitionsUnderGeneratedColumn(t *testing.T) {
 			Options: map[string]string{"table_name": "g_eu"}, Bound: Bound{In: []string{"eu"}}},
 		{Schema: "public", Name: "g_local", ParentSchema: "public", ParentName: "g", Bound: Bound{In: []string{"local"}}},
 	} {
-		if err := InTx(ctx, base, func(tx *sql.Tx) error {
+		if err := inTx(ctx, base, func(tx *sql.Tx) error {
 			_, err := attachNewPartition(ctx, tx, p, parent, !p.Foreign, p.Foreign)
 			return err
 		}); err != nil {

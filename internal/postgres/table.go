@@ -607,7 +607,7 @@ ORDER BY 1`, schema, name, newName)
 // AlterTable renames or moves a plain table from fromSchema.fromName, and changes its
 // columns and primary key to to's, in one transaction.
 func AlterTable(ctx context.Context, db *sql.DB, fromSchema, fromName string, to Table, force bool) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		if err := renameRelation(ctx, tx, false, fromSchema, fromName, to.Schema, to.Name); err != nil {
 			return err
 		}
@@ -690,7 +690,7 @@ func DropTable(ctx context.Context, db *sql.DB, schema, name string, force bool)
 // every other partition DDL takes, so that partitions dropped in parallel cannot deadlock.
 func dropRelation(ctx context.Context, db *sql.DB, kind, schema, name string, check func(tx *sql.Tx) error) error {
 	logStep(ctx, "count what would be lost and drop "+strings.ToLower(kind), schema+"."+name)
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		var parent sql.NullString
 		err := tx.QueryRowContext(ctx, `
 SELECT (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits i

@@ -55,7 +55,7 @@ func TierPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Period, serv
 	}
 	cols := columnList(writtenColumns(spec.Parent.Columns))
 	err := fencedCreate(ctx, db, target, spec.Parent, false, func() error {
-		return InTx(ctx, db, func(tx *sql.Tx) error {
+		return inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ const freezeConstraint = "pgshard_frozen"
 // it deletes catches them.
 func freezeLocalPeriod(ctx context.Context, db *sql.DB, source string) error {
 	logStep(ctx, "freeze the period (writes are refused until the tier ends)", source)
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockBriefly(ctx, tx, "ALTER TABLE "+source+" DROP CONSTRAINT IF EXISTS "+Ident(freezeConstraint)+
 			", ADD CONSTRAINT "+Ident(freezeConstraint)+" CHECK (false) NOT VALID"); err != nil {
 			return err
@@ -164,7 +164,7 @@ func tierForeignPeriod(ctx context.Context, db *sql.DB, spec PeriodSpec, p Perio
 	var copied int64
 	cols := columnList(writtenColumns(spec.Parent.Columns))
 	err = fencedCreate(ctx, db, target, spec.Parent, false, func() error {
-		return InTx(ctx, db, func(tx *sql.Tx) error {
+		return inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockTierParent(ctx, tx, spec.Parent); err != nil {
 				return err
 			}
@@ -327,7 +327,7 @@ func UnfreezePeriod(ctx context.Context, db *sql.DB, schema, name string) error 
 	}
 	if !cur.Foreign {
 		logStep(ctx, "lift the freeze of the period", schema+"."+name)
-		return InTx(ctx, db, func(tx *sql.Tx) error {
+		return inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := lockBriefly(ctx, tx, "ALTER TABLE "+cur.Qualified()+" DROP CONSTRAINT IF EXISTS "+Ident(freezeConstraint)); err != nil {
 				return err
 			}

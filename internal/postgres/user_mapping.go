@@ -65,7 +65,7 @@ SELECT coalesce(nullif($3, '')::boolean, true)
 }
 
 func userMappingTarget(server, role string) string {
-	return "USER MAPPING FOR " + RoleIdent(role) + " SERVER " + Ident(server)
+	return "USER MAPPING FOR " + roleIdent(role) + " SERVER " + Ident(server)
 }
 
 // CreateUserMapping creates the mapping. See quietSecrets for how its password is kept
@@ -81,7 +81,7 @@ func CreateUserMapping(ctx context.Context, db *sql.DB, m UserMapping) error {
 // UpdateUserMapping changes the mapping's options in place.
 func UpdateUserMapping(ctx context.Context, db *sql.DB, from, to UserMapping) error {
 	logStep(ctx, "alter user mapping", to.Describe())
-	clause := AlterOptionsClause(DiffOptions(from.Options, to.Options))
+	clause := alterOptionsClause(diffOptions(from.Options, to.Options))
 	if clause == "" {
 		return nil
 	}
@@ -97,7 +97,7 @@ func UpdateUserMapping(ctx context.Context, db *sql.DB, from, to UserMapping) er
 // non-superuser's statements are kept out of the log by
 // ALTER ROLE ... SET log_min_error_statement = 'panic', which a superuser can set.)
 func quietSecrets(ctx context.Context, db *sql.DB, m UserMapping, fn func(tx *sql.Tx) error) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		// One round trip: the checks, and for a superuser SET LOCAL of both settings
 		// (set_config with is_local true is SET LOCAL).
 		var serverOK, roleOK bool
@@ -122,7 +122,7 @@ func quietSecrets(ctx context.Context, db *sql.DB, m UserMapping, fn func(tx *sq
 // DropUserMapping drops the mapping if it exists.
 func DropUserMapping(ctx context.Context, q Querier, server, role string) error {
 	logStep(ctx, "drop user mapping", server+"/"+role)
-	_, err := q.ExecContext(ctx, "DROP USER MAPPING IF EXISTS FOR "+RoleIdent(role)+" SERVER "+Ident(server))
+	_, err := q.ExecContext(ctx, "DROP USER MAPPING IF EXISTS FOR "+roleIdent(role)+" SERVER "+Ident(server))
 	return err
 }
 
