@@ -3,7 +3,8 @@
 // context.Context and a querier (*sql.DB, *sql.Conn or *sql.Tx) and return plain structs.
 // Every SQL text the provider sends is built here, from quoted identifiers, quoted literals,
 // bind parameters, or text the server itself printed; the Terraform layer above never
-// builds SQL.
+// builds SQL. Errors are classified here (KindOf, errors.go), so the layer above never reads
+// a SQLSTATE.
 package postgres
 
 import (

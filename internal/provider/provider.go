@@ -1,18 +1,20 @@
 // Package provider is the Terraform layer of pgshard: schemas, validators
 // (validators.go), plan modifiers (planmodifiers.go), and the mapping between Terraform
-// models and internal/postgres's plain structs. It never builds SQL: every statement, and
-// every rule about what a statement may destroy, lives in internal/postgres, which knows
-// nothing of Terraform. Arrows point down only: provider -> postgres.
+// models and internal/postgres's plain structs. It never builds SQL nor reads a SQLSTATE:
+// every statement, every rule about what a statement may destroy and the kinds of errors
+// live in internal/postgres, which knows nothing of Terraform. Arrows point down only:
+// provider -> postgres.
 package provider
 
 import (
 	"context"
-	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/list"
 	"os"
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/action"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
