@@ -334,6 +334,17 @@ func (c *Cluster) Open(database string) (*sql.DB, error) {
 	return sql.OpenDB(conn), nil
 }
 
+// OpenAs is Open as another role, with its password: what an application connecting as
+// that role sees.
+func (c *Cluster) OpenAs(database, user, password string) (*sql.DB, error) {
+	conn, err := pq.NewConnector(fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=disable connect_timeout=10",
+		dsnQuote(c.Host), c.Port, dsnQuote(user), dsnQuote(password), dsnQuote(database)))
+	if err != nil {
+		return nil, fmt.Errorf("postgrestest: cluster %q: %w", c.Name, err)
+	}
+	return sql.OpenDB(conn), nil
+}
+
 // CreateDatabase creates database name (quoted with pq.QuoteIdentifier). It
 // succeeds if the database already exists, and retries while the template
 // database is briefly busy.

@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/lib/pq"
 
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
@@ -208,7 +208,7 @@ func expectError(pattern string) *regexp.Regexp {
 	return regexp.MustCompile(`(?s)` + strings.ReplaceAll(pattern, " ", `\s+`))
 }
 
-func quoteLiteral(s string) string { return pq.QuoteLiteral(s) }
+func quoteLiteral(s string) string { return postgres.Literal(s) }
 
 // newBaseAndShard is a base database with postgres_fdw and dblink, and a shard database
 // on another cluster behind the foreign server named server (with a user mapping). They

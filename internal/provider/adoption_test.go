@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lib/pq"
-
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
@@ -89,12 +87,10 @@ func newHandMadeStack(t *testing.T) *handMadeStack {
 	s.shard.Exec(t, `INSERT INTO europe_tweets VALUES (1, 'europe', 'hallo'), (2, 'europe', 'moin'), (3, 'europe', 'servus')`)
 	s.base.Exec(t, `INSERT INTO tweets_default VALUES (4, 'mars', 'beep')`)
 
-	conn, err := pq.NewConnector(fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable",
-		conninfoQuote(s.base.Cluster.Host), s.base.Cluster.Port, conninfoQuote(s.base.Name), conninfoQuote(s.app), conninfoQuote(s.appPassword)))
-	if err != nil {
+	var err error
+	if s.appDB, err = s.base.Cluster.OpenAs(s.base.Name, s.app, s.appPassword); err != nil {
 		t.Fatal(err)
 	}
-	s.appDB = sql.OpenDB(conn)
 	t.Cleanup(func() { s.appDB.Close() }) // before the roles are dropped (cleanups run last first)
 	return s
 }
@@ -571,12 +567,10 @@ func TestAccUserMapping_PasswordRemovalWarns(t *testing.T) {
 		base.Exec(t, fmt.Sprintf(`CREATE FOREIGN TABLE %s_nums (n int) SERVER %s OPTIONS (table_name 'nums')`, s, s))
 		base.Exec(t, fmt.Sprintf(`GRANT SELECT ON %s_nums TO %s`, s, quoteIdent(app)))
 	}
-	conn, err := pq.NewConnector(fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable",
-		conninfoQuote(base.Cluster.Host), base.Cluster.Port, conninfoQuote(base.Name), conninfoQuote(app), conninfoQuote(appPassword)))
+	appDB, err := base.Cluster.OpenAs(base.Name, app, appPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	appDB := sql.OpenDB(conn)
 	t.Cleanup(func() { appDB.Close() })
 	appReads := func(server string) error {
 		appDB.SetMaxIdleConns(0) // a new session, so that postgres_fdw connects anew

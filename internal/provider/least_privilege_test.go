@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"github.com/lib/pq"
 )
 
 // leastPrivilegeGrant is one statement of the least-privilege grant list. The SQL names
@@ -123,12 +122,10 @@ WHERE datname = current_database() AND usename IN ($1, $2) AND pid <> pg_backend
 		}
 	})
 
-	conn, err := pq.NewConnector(fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable",
-		conninfoQuote(lp.base.Cluster.Host), lp.base.Cluster.Port, conninfoQuote(lp.base.Name), conninfoQuote(lp.app), conninfoQuote(lp.appPassword)))
-	if err != nil {
+	var err error
+	if lp.appDB, err = lp.base.Cluster.OpenAs(lp.base.Name, lp.app, lp.appPassword); err != nil {
 		t.Fatal(err)
 	}
-	lp.appDB = sql.OpenDB(conn)
 	t.Cleanup(func() { lp.appDB.Close() })
 	return lp
 }
@@ -468,9 +465,4 @@ func TestLeastPrivilegeGuide_UpToDate(t *testing.T) {
 			t.Errorf("the guide should name the test %s", test)
 		}
 	}
-}
-
-// conninfoQuote quotes a libpq key/value connection string value.
-func conninfoQuote(s string) string {
-	return `'` + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + `'`
 }

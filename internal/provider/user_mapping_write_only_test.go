@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,8 +23,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"github.com/lib/pq"
 
+	"github.com/pgshard/terraform-provider-pgshard/internal/postgres"
 	"github.com/pgshard/terraform-provider-pgshard/internal/postgrestest"
 )
 
@@ -165,8 +164,8 @@ variable "shard_password" {
 				// bumped with the new password, which updates it in place.
 				PreConfig: func() {
 					shard.Exec(t, fmt.Sprintf(`ALTER ROLE %s PASSWORD %s`, role, quoteLiteral(second)))
-					var pqErr *pq.Error
-					if err := whoami(); !errors.As(err, &pqErr) || !containsFold(pqErr.Detail, "password authentication failed") {
+					err := whoami()
+					if server := postgres.ServerErrorOf(err); server == nil || !containsFold(server.Detail, "password authentication failed") {
 						t.Fatalf("the old password should no longer work on the shard, got %v", err)
 					}
 				},
