@@ -41,6 +41,13 @@ func CheckParameterName(name string) error {
 	if !parameterName.MatchString(name) {
 		return fmt.Errorf("is not a configuration parameter name: use the lower-case name pg_settings shows (such as enable_partitionwise_aggregate), with an extension's prefix before a dot")
 	}
+	switch {
+	case name == "role" || name == "session_authorization":
+		// Setting either in the write's own transaction would change who runs the ALTER.
+		return fmt.Errorf("changes who a session is: pgshard_settings does not set it; use ALTER ROLE ... SET %s outside Terraform", name)
+	case strings.HasPrefix(name, "transaction_"):
+		return fmt.Errorf("belongs to a transaction, not to a login: set default_%s instead", name)
+	}
 	return nil
 }
 

@@ -158,6 +158,14 @@ resource "pgshard_settings" "x" {
 				Config:      config(`"Work_Mem" = "8MB"`),
 				ExpectError: expectError(`Invalid Parameter Name.*"Work_Mem" is not a configuration parameter name`),
 			},
+			{
+				Config:      config(`role = "postgres"`),
+				ExpectError: expectError(`"role" changes who a session is`),
+			},
+			{
+				Config:      config(`transaction_read_only = "on"`),
+				ExpectError: expectError(`set default_transaction_read_only instead`),
+			},
 		},
 	})
 }
