@@ -96,6 +96,13 @@ var badInputs = []badInput{
 	{"both `limit_to` and `except`", "pgshard_foreign_schema_import", `server = "europe"` + "\n" + `remote_schema = "public"` + "\n" + `local_schema = "public"` + "\n" + `limit_to = ["a"]` + "\n" + `except = ["b"]`, false, `cannot be specified when`},
 	{"import option that is not a boolean", "pgshard_foreign_schema_import", `server = "europe"` + "\n" + `remote_schema = "public"` + "\n" + `local_schema = "public"` + "\n" + `options = { import_default = "maybe" }`, false, `is not "true" or "false"`},
 	{"import without dblink in the database", "pgshard_foreign_schema_import", `server = "europe"` + "\n" + `remote_schema = "public"` + "\n" + `local_schema = "public"` + "\n" + `limit_to = ["partial"]`, true, `the dblink extension is not installed in this database`},
+	// Settings.
+	{"settings for neither a database nor a role", "pgshard_settings", `settings = { work_mem = "64MB" }`, false, `At least one of these attributes must be configured: [database,role]`},
+	{"no settings", "pgshard_settings", `database = "tweets"` + "\n" + `settings = {}`, false, `map must contain at least 1 elements`},
+	{"a parameter name in capitals (`Work_Mem`)", "pgshard_settings", `database = "tweets"` + "\n" + `settings = { Work_Mem = "64MB" }`, false, `"Work_Mem" is not a configuration parameter name: use the lower-case name pg_settings shows`},
+	{"`role` as a parameter", "pgshard_settings", `database = "tweets"` + "\n" + `settings = { role = "admin" }`, false, `"role" changes who a session is: pgshard_settings does not set it`},
+	{"a parameter the server does not know", "pgshard_settings", `database = "tweets"` + "\n" + `settings = { no_such_parameter = "1" }`, true, `unrecognized configuration parameter "no_such_parameter"`},
+	{"a value the parameter does not take", "pgshard_settings", `database = "tweets"` + "\n" + `settings = { enable_partitionwise_join = "maybe" }`, true, `parameter "enable_partitionwise_join" requires a Boolean value`},
 }
 
 func (b badInput) pattern() *regexp.Regexp {
