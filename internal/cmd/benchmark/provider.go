@@ -140,13 +140,20 @@ func printProviderTable(results map[string][]sample, ns []int, maxConns int) {
 	for _, n := range ns {
 		for _, phase := range phases {
 			p := median(results[fmt.Sprintf("provider/%d/%s", n, phase)])
-			f := median(results[fmt.Sprintf("floor/%d/%s", n, phase)])
-			fmt.Printf("| %d | %s | %s | %s | %.2fx | %.1f | %.1f | %.1f | %d | %d / %d |\n", n, phase,
-				p.took.Round(10*time.Millisecond), f.took.Round(10*time.Millisecond), float64(p.took)/float64(f.took),
-				float64(p.took.Milliseconds())/float64(n), float64(f.took.Milliseconds())/float64(n),
-				float64(p.took.Milliseconds()-f.took.Milliseconds())/float64(n), p.baseConns, p.shardMax, p.shardSum)
+			fmt.Printf("%s %d / %d |\n", floorRow(results, n, phase), p.shardMax, p.shardSum)
 		}
 	}
+}
+
+// floorRow is the start of a table row of phase at n: the provider's and the floor's
+// medians, their ratio, each per resource, and the base connections.
+func floorRow(results map[string][]sample, n int, phase string) string {
+	p := median(results[fmt.Sprintf("provider/%d/%s", n, phase)])
+	f := median(results[fmt.Sprintf("floor/%d/%s", n, phase)])
+	return fmt.Sprintf("| %d | %s | %s | %s | %.2fx | %.1f | %.1f | %.1f | %d |", n, phase,
+		p.took.Round(10*time.Millisecond), f.took.Round(10*time.Millisecond), float64(p.took)/float64(f.took),
+		float64(p.took.Milliseconds())/float64(n), float64(f.took.Milliseconds())/float64(n),
+		float64(p.took.Milliseconds()-f.took.Milliseconds())/float64(n), p.baseConns)
 }
 
 // median picks the sample with the median duration (connections from the same sample).
@@ -194,7 +201,9 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
-func providerConfig(base, shard *postgrestest.Cluster, db string, n, run, maxConns int) string {
+// providerBlock is the terraform and provider blocks of a workspace on database db of
+// base, and local.n.
+func providerBlock(base *postgrestest.Cluster, db string, n, maxConns int) string {
 	return fmt.Sprintf(`terraform {
   required_providers {
     pgshard = { source = "pgshard/pgshard" }
@@ -214,7 +223,11 @@ provider "pgshard" {
 locals {
   n = %d
 }
+`, base.Host, base.Port, db, base.User, base.Password, maxConns, n)
+}
 
+func providerConfig(base, shard *postgrestest.Cluster, db string, n, run, maxConns int) string {
+	return providerBlock(base, db, n, maxConns) + fmt.Sprintf(`
 resource "pgshard_foreign_server" "shard" {
   count  = local.n
   name   = "shard_${count.index}"
@@ -255,7 +268,7 @@ resource "pgshard_partition" "default" {
   name       = "tweets_default"
   is_default = true
 }
-`, base.Host, base.Port, db, base.User, base.Password, maxConns, n, shard.Host, shard.Port, shard.Password, n, run)
+`, shard.Host, shard.Port, shard.Password, n, run)
 }
 
 func floorConfig(n int) string {

@@ -94,37 +94,13 @@ func printServersTable(results map[string][]sample, ns []int, maxConns int) {
 	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range ns {
 		for _, phase := range phases {
-			p := median(results[fmt.Sprintf("provider/%d/%s", n, phase)])
-			f := median(results[fmt.Sprintf("floor/%d/%s", n, phase)])
-			fmt.Printf("| %d | %s | %s | %s | %.2fx | %.1f | %.1f | %.1f | %d |\n", n, phase,
-				p.took.Round(10*time.Millisecond), f.took.Round(10*time.Millisecond), float64(p.took)/float64(f.took),
-				float64(p.took.Milliseconds())/float64(n), float64(f.took.Milliseconds())/float64(n),
-				float64(p.took.Milliseconds()-f.took.Milliseconds())/float64(n), p.baseConns)
+			fmt.Println(floorRow(results, n, phase))
 		}
 	}
 }
 
 func serversProviderConfig(base, shard *postgrestest.Cluster, db string, n, maxConns int) string {
-	return fmt.Sprintf(`terraform {
-  required_providers {
-    pgshard = { source = "pgshard/pgshard" }
-  }
-}
-
-provider "pgshard" {
-  host            = %q
-  port            = %d
-  database        = %q
-  username        = %q
-  password        = %q
-  sslmode         = "disable"
-  max_connections = %d
-}
-
-locals {
-  n = %d
-}
-
+	return providerBlock(base, db, n, maxConns) + fmt.Sprintf(`
 resource "pgshard_extension" "fdw" {
   name = "postgres_fdw"
 }
@@ -144,7 +120,7 @@ resource "pgshard_user_mapping" "shard" {
   user     = "postgres"
   password = %q
 }
-`, base.Host, base.Port, db, base.User, base.Password, maxConns, n, shard.Host, shard.Port, shard.Password)
+`, shard.Host, shard.Port, shard.Password)
 }
 
 func serversFloorConfig(n int) string {
