@@ -98,33 +98,14 @@ func benchProvider(ctx context.Context, base, shard *postgrestest.Cluster, ns []
 					return err
 				}
 				for _, phase := range phases {
-					before, err := connections(base, shard)
+					s, err := measurePhase(w, phase, base, shard, db)
 					if err != nil {
 						return err
-					}
-					args := map[string][]string{
-						"apply":   {"apply", "-auto-approve", "-no-color"},
-						"plan":    {"plan", "-detailed-exitcode", "-no-color"},
-						"destroy": {"destroy", "-auto-approve", "-no-color"},
-					}[phase]
-					took, err := w.run(args...)
-					if err != nil {
-						return err
-					}
-					after, err := connections(base, shard)
-					if err != nil {
-						return err
-					}
-					s := sample{took: took, baseConns: after[base.Name][db] - before[base.Name][db]}
-					for name, c := range after[shard.Name] {
-						d := c - before[shard.Name][name]
-						s.shardSum += d
-						s.shardMax = max(s.shardMax, d)
 					}
 					key := fmt.Sprintf("%s/%d/%s", kind, n, phase)
 					results[key] = append(results[key], s)
 					log.Printf("run %d  N=%-4d %-8s %-7s %8s  base conns %d, shard conns max %d (all %d)",
-						run+1, n, kind, phase, took.Round(time.Millisecond), s.baseConns, s.shardMax, s.shardSum)
+						run+1, n, kind, phase, s.took.Round(time.Millisecond), s.baseConns, s.shardMax, s.shardSum)
 				}
 			}
 		}
@@ -143,6 +124,42 @@ func printProviderTable(results map[string][]sample, ns []int, maxConns int) {
 			fmt.Printf("%s %d / %d |\n", floorRow(results, n, phase), p.shardMax, p.shardSum)
 		}
 	}
+}
+
+var phaseArgs = map[string][]string{
+	"apply":   {"apply", "-auto-approve", "-no-color"},
+	"plan":    {"plan", "-detailed-exitcode", "-no-color"},
+	"destroy": {"destroy", "-auto-approve", "-no-color"},
+}
+
+// measurePhase runs phase in w and counts the connections it opened on database db of base
+// and on each database of shard (nil: none).
+func measurePhase(w *workspace, phase string, base, shard *postgrestest.Cluster, db string) (sample, error) {
+	clusters := []*postgrestest.Cluster{base}
+	if shard != nil {
+		clusters = append(clusters, shard)
+	}
+	before, err := connections(clusters...)
+	if err != nil {
+		return sample{}, err
+	}
+	took, err := w.run(phaseArgs[phase]...)
+	if err != nil {
+		return sample{}, err
+	}
+	after, err := connections(clusters...)
+	if err != nil {
+		return sample{}, err
+	}
+	s := sample{took: took, baseConns: after[base.Name][db] - before[base.Name][db]}
+	if shard != nil {
+		for name, c := range after[shard.Name] {
+			d := c - before[shard.Name][name]
+			s.shardSum += d
+			s.shardMax = max(s.shardMax, d)
+		}
+	}
+	return s, nil
 }
 
 // floorRow is the start of a table row of phase at n: the provider's and the floor's

@@ -57,28 +57,14 @@ func benchServers(ctx context.Context, base, shard *postgrestest.Cluster, sizes 
 					return err
 				}
 				for _, phase := range phases {
-					before, err := connections(base)
+					s, err := measurePhase(w, phase, base, nil, db)
 					if err != nil {
 						return err
 					}
-					args := map[string][]string{
-						"apply":   {"apply", "-auto-approve", "-no-color"},
-						"plan":    {"plan", "-detailed-exitcode", "-no-color"},
-						"destroy": {"destroy", "-auto-approve", "-no-color"},
-					}[phase]
-					took, err := w.run(args...)
-					if err != nil {
-						return err
-					}
-					after, err := connections(base)
-					if err != nil {
-						return err
-					}
-					s := sample{took: took, baseConns: after[base.Name][db] - before[base.Name][db]}
 					key := fmt.Sprintf("%s/%d/%s", kind, n, phase)
 					results[key] = append(results[key], s)
 					log.Printf("servers run %d  N=%-4d %-8s %-7s %8s  base conns %d",
-						run+1, n, kind, phase, took.Round(time.Millisecond), s.baseConns)
+						run+1, n, kind, phase, s.took.Round(time.Millisecond), s.baseConns)
 				}
 			}
 		}
