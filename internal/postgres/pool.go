@@ -120,6 +120,12 @@ func (c ConnConfig) dsn() string {
 		// lib/pq sends keys it does not know as run-time parameters of the startup packet,
 		// so these hold for every statement of every session, before the first one runs.
 		"lock_timeout": c.LockTimeout,
+		// Settings a database or role gives its applications' sessions (pgshard_settings can
+		// set them) must not stop the provider's: writing at all (or undoing that setting),
+		// a move's long statements, a transaction held open across a shard's round trips.
+		"default_transaction_read_only":       "off",
+		"statement_timeout":                   "0",
+		"idle_in_transaction_session_timeout": "0",
 		// CheckExpression (types.go) and the bound parser (bound.go) end a '...' string at
 		// the first quote that is not doubled, as the server does only with this on.
 		"standard_conforming_strings": "on",

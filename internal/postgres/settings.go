@@ -98,34 +98,87 @@ WHERE s.setdatabase = CASE WHEN $1 = '' THEN 0 ELSE (SELECT oid FROM pg_database
 }
 
 // ApplySettings makes the pair's settings to.Values, in one transaction: what from has and
-// to lacks is reset, what to has is set. Each value is set as the server parses it in a SET
-// (a list such as search_path as a list) and stored as the server prints it back (SET ...
-// FROM CURRENT), so the catalog holds the server's own spelling.
+// to lacks is reset, what to has is set.
 func ApplySettings(ctx context.Context, db *sql.DB, from, to Settings) error {
 	return inTx(ctx, db, func(tx *sql.Tx) error {
-		for _, name := range sortedKeys(from.Values) {
-			if _, keep := to.Values[name]; keep {
-				continue
-			}
-			logStep(ctx, "reset parameter "+name, to.Object())
-			if _, err := tx.ExecContext(ctx, to.alterSQL()+" RESET "+parameterSQL(name)); err != nil {
-				return fmt.Errorf("resetting %s: %w", name, err)
-			}
+		if err := lockPair(ctx, tx, to); err != nil {
+			return err
 		}
-		for _, name := range sortedKeys(to.Values) {
-			if err := setParameter(ctx, tx, to, name); err != nil {
-				return err
-			}
-		}
-		return nil
+		return applySettings(ctx, tx, from, to)
 	})
 }
 
-// setParameter stores one parameter: the transaction's own value of it is set to the
-// configured one for the ALTER and put back after it, so the statements that follow run
-// under the session's settings.
+// ErrSettingsExist is CreateSettings' answer for a pair that has settings already.
+var ErrSettingsExist = errors.New("the pair has settings already")
+
+// CreateSettings sets the settings of a pair that has none, and returns ErrSettingsExist
+// with how many parameters it has when it has some. The check runs under the pair's lock,
+// in the transaction that writes, so two creates of one pair (two resources of one apply)
+// take turns and the second sees the first's row.
+func CreateSettings(ctx context.Context, db *sql.DB, to Settings) (existing int, err error) {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
+		if err := lockPair(ctx, tx, to); err != nil {
+			return err
+		}
+		s, err := ReadSettings(ctx, tx, to.Database, to.Role)
+		switch {
+		case err == nil:
+			existing = len(s.Values)
+			return ErrSettingsExist
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		return applySettings(ctx, tx, Settings{}, to)
+	})
+	return existing, err
+}
+
+// lockPair takes a transaction-scoped advisory lock on the pair, which every write of its
+// settings takes first.
+func lockPair(ctx context.Context, tx *sql.Tx, s Settings) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('pgshard_settings'), hashtext($1 || '/' || $2))`, s.Database, s.Role)
+	return err
+}
+
+func applySettings(ctx context.Context, tx *sql.Tx, from, to Settings) error {
+	for _, name := range sortedKeys(from.Values) {
+		if _, keep := to.Values[name]; keep {
+			continue
+		}
+		logStep(ctx, "reset parameter "+name, to.Object())
+		if _, err := tx.ExecContext(ctx, to.alterSQL()+" RESET "+parameterSQL(name)); err != nil {
+			return fmt.Errorf("resetting %s: %w", name, err)
+		}
+	}
+	for _, name := range sortedKeys(to.Values) {
+		if err := setParameter(ctx, tx, to, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quotedLists are the parameters whose value is a list of names the server quotes when it
+// is given as one string: `SET search_path = 'a, b'` means one schema named "a, b". They
+// are written by setting them in the transaction (set_config parses the list) and storing
+// what that made (SET ... FROM CURRENT). Every other value is written as one literal, so
+// that a value such as statement_timeout = '1ms' never applies to the write itself.
+var quotedLists = map[string]bool{
+	"search_path": true, "temp_tablespaces": true,
+	"local_preload_libraries": true, "session_preload_libraries": true, "shared_preload_libraries": true,
+}
+
+// setParameter stores one parameter of the pair.
 func setParameter(ctx context.Context, tx *sql.Tx, s Settings, name string) error {
 	logStep(ctx, "set parameter "+name, s.Object())
+	if !quotedLists[name] {
+		if _, err := tx.ExecContext(ctx, s.alterSQL()+" SET "+parameterSQL(name)+" = "+Literal(s.Values[name])); err != nil {
+			return fmt.Errorf("parameter %s = %q: %w", name, s.Values[name], err)
+		}
+		return nil
+	}
+	// The transaction's own value is put back after the ALTER, so the statements that follow
+	// run under the session's.
 	var prior sql.NullString
 	if err := tx.QueryRowContext(ctx, `SELECT current_setting($1, true)`, name).Scan(&prior); err != nil {
 		return err
@@ -169,10 +222,22 @@ func CanonicalSettings(ctx context.Context, db *sql.DB, values map[string]string
 	return out, err
 }
 
+// timingProxies are parameters that, set in a session even for a moment, could end the
+// session or its next statement (idle_in_transaction_session_timeout = '1ms'); each is read
+// through lock_timeout, which takes the same values in the same unit and cannot.
+var timingProxies = map[string]string{
+	"statement_timeout": "lock_timeout", "idle_in_transaction_session_timeout": "lock_timeout",
+	"idle_session_timeout": "lock_timeout", "transaction_timeout": "lock_timeout",
+}
+
 func canonicalParameter(ctx context.Context, tx *sql.Tx, name, value string) (string, error) {
 	var out string
+	as := name
+	if proxy, ok := timingProxies[name]; ok {
+		as = proxy
+	}
 	err := underSavepoint(ctx, tx, func() error {
-		return tx.QueryRowContext(ctx, `SELECT set_config($1, $2, true)`, name, value).Scan(&out)
+		return tx.QueryRowContext(ctx, `SELECT set_config($1, $2, true)`, as, value).Scan(&out)
 	})
 	if e := ServerErrorOf(err); e != nil && e.Code == "42501" { // insufficient_privilege
 		return value, nil

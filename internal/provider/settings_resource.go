@@ -122,14 +122,11 @@ func (r *settingsResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 func (r *settingsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	createState(ctx, r.client, "Settings", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *settingsModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toSettings(ctx, diags)
-		existing, err := postgres.ReadSettings(ctx, db, to.Database, to.Role)
-		switch {
-		case err == nil:
-			return to.Object(), fmt.Errorf("the %s exist already (%d parameters): import them (`terraform import` with ID %q) so that the plan shows what changes", to.Object(), len(existing.Values), settingsID(to))
-		case !errors.Is(err, postgres.ErrNotFound):
-			return to.Object(), err
+		existing, err := postgres.CreateSettings(ctx, db, to)
+		if errors.Is(err, postgres.ErrSettingsExist) {
+			err = fmt.Errorf("the %s exist already (%d parameters): import them (`terraform import` with ID %q) so that the plan shows what changes", to.Object(), existing, settingsID(to))
 		}
-		return to.Object(), postgres.ApplySettings(ctx, db, postgres.Settings{}, to)
+		return to.Object(), err
 	})
 }
 

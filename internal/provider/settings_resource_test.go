@@ -43,9 +43,8 @@ resource "pgshard_settings" "planner" {
 			},
 			{ResourceName: addr, ImportState: true, ImportStateId: a.Name + "/", ImportStateVerify: true},
 			{
-				// Other spellings of values the server takes: stored as the server prints them,
-				// kept in the state as configured (no diff on the next plan); the parameter left
-				// out is reset, in place.
+				// Other spellings of values the server takes: stored and kept in the state as
+				// configured (no diff on the next plan); the parameter left out is reset, in place.
 				Config: config(`enable_partitionwise_aggregate = "TRUE", work_mem = "65536kB"`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)},
@@ -53,7 +52,7 @@ resource "pgshard_settings" "planner" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("settings").AtMapKey("work_mem"), knownvalue.StringExact("65536kB")),
 				},
-				Check: dbChecks(catalog("enable_partitionwise_aggregate=on | work_mem=64MB")),
+				Check: dbChecks(catalog("enable_partitionwise_aggregate=TRUE | work_mem=65536kB")),
 			},
 			{
 				// Set again out of band in other words that mean the same: no diff.
@@ -76,7 +75,7 @@ resource "pgshard_settings" "planner" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)},
 				},
-				Check: dbChecks(catalog("enable_partitionwise_aggregate=on | work_mem=64MB")),
+				Check: dbChecks(catalog("enable_partitionwise_aggregate=TRUE | work_mem=65536kB")),
 			},
 			{
 				// Reset out of band: the plan sets them again.
@@ -85,7 +84,7 @@ resource "pgshard_settings" "planner" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)},
 				},
-				Check: dbChecks(catalog("enable_partitionwise_aggregate=on | work_mem=64MB")),
+				Check: dbChecks(catalog("enable_partitionwise_aggregate=TRUE | work_mem=65536kB")),
 			},
 		},
 	})
