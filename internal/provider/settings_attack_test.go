@@ -13,7 +13,7 @@ import (
 
 // settingsAttackConfig is one pgshard_settings named x for the database and role given
 // (either "" for absent) holding the settings given.
-func settingsAttackConfig(a *accDatabase, database, role, settings string, provider ...string) string {
+func settingsAttackConfig(a *accDatabase, database, role, settings string) string {
 	attrs := ""
 	if database != "" {
 		attrs += fmt.Sprintf("  database = %q\n", database)
@@ -21,7 +21,7 @@ func settingsAttackConfig(a *accDatabase, database, role, settings string, provi
 	if role != "" {
 		attrs += fmt.Sprintf("  role     = %q\n", role)
 	}
-	return a.ProviderConfig(provider...) + fmt.Sprintf(`
+	return a.ProviderConfig() + fmt.Sprintf(`
 resource "pgshard_settings" "x" {
 %s  settings = { %s }
 }`, attrs, settings)
