@@ -97,14 +97,22 @@ WHERE s.setdatabase = CASE WHEN $1 = '' THEN 0 ELSE (SELECT oid FROM pg_database
 	return s, nil
 }
 
-// ApplySettings makes the pair's settings to.Values, in one transaction: what from has and
-// to lacks is reset, what to has is set.
-func ApplySettings(ctx context.Context, db *sql.DB, from, to Settings) error {
+// UpdateSettings makes the pair's settings to.Values, in one transaction: what the catalog
+// holds and to lacks is reset, what to has is set. The catalog is read under the pair's
+// lock, so what is reset is what is there, whatever wrote it since the last refresh.
+func UpdateSettings(ctx context.Context, db *sql.DB, to Settings) error {
 	return inTx(ctx, db, func(tx *sql.Tx) error {
 		if err := lockPair(ctx, tx, to); err != nil {
 			return err
 		}
-		return applySettings(ctx, tx, from, to)
+		from, err := ReadSettings(ctx, tx, to.Database, to.Role)
+		if errors.Is(err, ErrNotFound) {
+			from, err = &Settings{}, nil
+		}
+		if err != nil {
+			return err
+		}
+		return applySettings(ctx, tx, *from, to)
 	})
 }
 

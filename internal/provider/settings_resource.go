@@ -137,14 +137,7 @@ func (r *settingsResource) Read(ctx context.Context, req resource.ReadRequest, r
 func (r *settingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	updateState(ctx, r.client, "Settings", req, resp, r.readInto, func(ctx context.Context, db *postgres.DB, plan, _ *settingsModelV0, diags *diag.Diagnostics) (string, error) {
 		to := plan.toSettings(ctx, diags)
-		from, err := postgres.ReadSettings(ctx, db, to.Database, to.Role)
-		if errors.Is(err, postgres.ErrNotFound) {
-			from, err = &postgres.Settings{}, nil
-		}
-		if err != nil {
-			return to.Object(), err
-		}
-		return to.Object(), postgres.ApplySettings(ctx, db, *from, to)
+		return to.Object(), postgres.UpdateSettings(ctx, db, to)
 	})
 }
 
